@@ -1,0 +1,231 @@
+"""Findings in words and numbers, and the per-workload tables, from the tidy frame (pure)."""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+
+from reports import speedup as sp
+
+#: the book chapter's matmul demo: 10000x10000 ran ~32x faster on a notebook GPU, 100x100 the same.
+BOOK_LARGE_N = 10000
+BOOK_LARGE_RATIO = 32.0
+BOOK_LARGE_TEXT = "book: 32x on a notebook GPU"
+BOOK_SMALL_N = 100
+BOOK_SMALL_TEXT = "book: no difference for small tensors"
+
+#: cases whose IQR exceeds this share of the median are too noisy to gate on.
+NOISY_IQR_REL = 0.10
+
+#: the index of each workload's throughput table.
+TABLE_INDEX: dict[str, list[str]] = {
+    "matmul": ["n", "dtype"],
+    "mnist": ["mode", "batch_size"],
+    "tfdata": ["variant"],
+    "transfer": ["direction", "bytes"],
+}
+WORKLOAD_TITLES = {
+    "matmul": "matmul",
+    "mnist": "MNIST training",
+    "tfdata": "tf.data input pipelines",
+    "transfer": "host-device copies",
+}
+
+
+def fmt_ratio(ratio: float) -> str:
+    """A speedup as text: 41.2x, 0.86x."""
+    return f"{ratio:.2g}x" if ratio < 1 else f"{ratio:.1f}x"
+
+
+def fmt_number(value: float | None) -> str:
+    """A throughput or time as compact text (thousands separators, 3 significant digits)."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if abs(value) >= 1000:
+        return f"{value:,.0f}"
+    return f"{value:.3g}"
+
+
+def fmt_bytes(size: float) -> str:
+    """A byte count in binary units: 1 KiB, 256 MiB."""
+    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
+        if abs(size) < 1024 or unit == "TiB":
+            return f"{size:.0f} {unit}" if float(size).is_integer() else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} B"
+
+
+def device_labels(frame: pd.DataFrame) -> pd.Series:
+    """A per-row device label: 'GPU:0' for one host, 'host GPU:0' for several."""
+    if frame.empty:
+        return pd.Series([], dtype="str")
+    several = frame["host"].nunique() > 1
+    devices = frame["device"].astype("str")
+    return (frame["host"].astype("str") + " " + devices) if several else devices
+
+
+def throughput_table(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
+    """Throughput of one workload: one row per case key, one column per device (label)."""
+    rows = frame[frame["workload"] == workload] if not frame.empty else frame
+    index = [c for c in TABLE_INDEX.get(workload, []) if c in rows.columns and rows[c].notna().any()]
+    if rows.empty or not index:
+        return pd.DataFrame()
+    rows = rows.assign(device_label=device_labels(rows))
+    table = rows.pivot_table(
+        index=index, columns="device_label", values="throughput", aggfunc="median", dropna=False, sort=True
+    )
+    table = table.dropna(how="all")
+    table.columns.name = None
+    return table
+
+
+def _pair_text(row: pd.Series, several_hosts: bool) -> tuple[str, str]:
+    """The GPU and CPU names of a speedup row, prefixed by host when there are several."""
+    prefix = f"{row['host']} " if several_hosts else ""
+    return f"{prefix}{row['gpu']}", f"{prefix}{row['cpu']}"
+
+
+def book_lines(frame: pd.DataFrame) -> list[str]:
+    """The book's matmul claims next to this run's, where n=100 and n=10000 ran on a CPU and a GPU."""
+    speed = sp.speedups(frame, "matmul")
+    if speed.empty:
+        return []
+    several = speed["host"].nunique() > 1
+    lines = []
+    for _, group in speed.groupby(["host", "run", "gpu", "cpu"], sort=True):
+        keys = set(group["key"])
+        if not {BOOK_LARGE_N, BOOK_SMALL_N} <= keys:
+            continue
+        large = group[group["key"] == BOOK_LARGE_N].iloc[0]
+        small = group[group["key"] == BOOK_SMALL_N].iloc[0]
+        gpu, cpu = _pair_text(large, several)
+        lines.append(f"n={BOOK_LARGE_N}: {gpu} is {fmt_ratio(large['speedup'])} {cpu} ({BOOK_LARGE_TEXT})")
+        verdict = "no difference" if 0.67 <= small["speedup"] <= 1.5 else "a difference"
+        lines.append(
+            f"n={BOOK_SMALL_N}: {gpu} is {fmt_ratio(small['speedup'])} {cpu}: {verdict} ({BOOK_SMALL_TEXT})"
+        )
+    return lines
+
+
+def matmul_lines(frame: pd.DataFrame) -> list[str]:
+    """Speedup at the largest size and the crossover per GPU/CPU pair; CPU peaks where no GPU ran."""
+    lines = []
+    speed = sp.speedups(frame, "matmul")
+    several = frame["host"].nunique() > 1 if not frame.empty else False
+    for cross in sp.crossovers(speed).itertuples():
+        part = speed[(speed["run"] == cross.run) & (speed["gpu"] == cross.gpu) & (speed["cpu"] == cross.cpu)]
+        top = part.loc[part["key"].astype(float).idxmax()]
+        gpu, cpu = _pair_text(top, several)
+        text = (
+            f"{gpu} is {fmt_ratio(top['speedup'])} faster than {cpu} at n={int(top['key'])} (float32 matmul)"
+        )
+        if cross.crossover is None:
+            text += f"; the GPU does not win at the largest size measured (n={int(cross.largest)})"
+        elif cross.crossover == cross.smallest:
+            text += f"; the GPU wins at every size measured (from n={int(cross.crossover)})"
+        else:
+            text += f"; the GPU wins from n>={int(cross.crossover)}"
+        lines.append(text + ".")
+    matmul = (
+        frame[(frame["workload"] == "matmul") & frame["throughput"].notna()] if not frame.empty else frame
+    )
+    for (host, run), part in matmul.groupby(["host", "run"], sort=True) if not matmul.empty else []:
+        if (part["device_kind"] == "gpu").any():
+            continue
+        best = part.loc[part["throughput"].idxmax()]
+        prefix = f"{host} " if several else ""
+        lines.append(
+            f"No GPU in run {run}: {prefix}{best['device']} peaks at {fmt_number(best['throughput'])} "
+            f"{best['throughput_unit']} (n={best['n']}, {best['dtype']})."
+        )
+    return lines
+
+
+def mnist_lines(frame: pd.DataFrame) -> list[str]:
+    """Per GPU/CPU pair, the MNIST training speedup per mode and the GPU's fastest mode."""
+    lines = []
+    speed = sp.speedups(frame, "mnist", dtype=None)
+    several = frame["host"].nunique() > 1 if not frame.empty else False
+    for _, part in speed.groupby(["host", "run", "gpu", "cpu"], sort=True):
+        first = part.iloc[0]
+        gpu, cpu = _pair_text(first, several)
+        ratios = ", ".join(f"{fmt_ratio(r.speedup)} ({r.key})" for r in part.itertuples())
+        best = part.loc[part["gpu_throughput"].idxmax()]
+        lines.append(
+            f"MNIST training: {gpu} is {ratios} as fast as {cpu}; its fastest mode is {best['key']} "
+            f"at {fmt_number(best['gpu_throughput'])} samples/s."
+        )
+    return lines
+
+
+def tfdata_lines(frame: pd.DataFrame) -> list[str]:
+    """The input-bound verdict per device from the tf.data case that carries one."""
+    if frame.empty or "input_bound" not in frame.columns:
+        return []
+    rows = frame[(frame["workload"] == "tfdata") & frame["input_bound"].notna()]
+    labels = device_labels(rows)
+    lines = []
+    for label, (_, row) in zip(labels, rows.iterrows(), strict=True):
+        pipeline, premade = row.get("pipeline_step_s"), row.get("premade_step_s")
+        detail = ""
+        if pd.notna(pipeline) and pd.notna(premade) and premade:
+            detail = (
+                f": a step fed by tf.data takes {pipeline * 1e3:.3g} ms, "
+                f"{fmt_ratio(pipeline / premade)} the {premade * 1e3:.3g} ms of a step on pre-made batches"
+            )
+        verdict = "input-bound" if bool(row["input_bound"]) else "not input-bound"
+        lines.append(f"tf.data on {label} is {verdict}{detail}.")
+    return lines
+
+
+def transfer_lines(frame: pd.DataFrame) -> list[str]:
+    """The best host-device copy bandwidth per device and direction."""
+    rows = (
+        frame[(frame["workload"] == "transfer") & frame["throughput"].notna()] if not frame.empty else frame
+    )
+    if rows.empty or "direction" not in rows.columns:
+        return []
+    rows = rows.assign(device_label=device_labels(rows))
+    lines = []
+    for (label, direction), part in rows.groupby(["device_label", "direction"], sort=True):
+        best = part.loc[part["throughput"].idxmax()]
+        size = f" at {fmt_bytes(float(best['bytes']))}" if pd.notna(best.get("bytes")) else ""
+        arrow = {"h2d": "host to device", "d2h": "device to host"}.get(str(direction), str(direction))
+        lines.append(f"Copies {arrow} on {label} peak at {best['throughput']:.3g} GB/s{size}.")
+    return lines
+
+
+def noise_lines(frame: pd.DataFrame, limit: float = NOISY_IQR_REL) -> list[str]:
+    """How many cases are too noisy (IQR above ``limit`` of the median) to gate on."""
+    if frame.empty:
+        return []
+    noisy = frame[frame["iqr_rel"].astype(float) > limit]
+    if noisy.empty:
+        return []
+    names = ", ".join(noisy["name"].astype(str).head(5))
+    more = f" and {len(noisy) - 5} more" if len(noisy) > 5 else ""
+    share = f"{limit:.0%}"
+    return [
+        f"{len(noisy)} case(s) vary by more than {share} (IQR/median), too noisy to gate on: {names}{more}."
+    ]
+
+
+def skipped_lines(skipped: pd.DataFrame) -> list[str]:
+    """One line counting the skipped cases by kind."""
+    if skipped.empty:
+        return []
+    counts = skipped["kind"].fillna("unknown").value_counts().sort_index()
+    parts = ", ".join(f"{count} {kind}" for kind, count in counts.items())
+    return [f"{len(skipped)} case(s) were skipped ({parts}); the reasons are listed below."]
+
+
+def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[str]:
+    """The findings that open the report, most important first."""
+    if frame.empty:
+        return ["The results hold no benchmark cases."]
+    lines = matmul_lines(frame) + book_lines(frame) + mnist_lines(frame)
+    lines += tfdata_lines(frame) + transfer_lines(frame) + noise_lines(frame)
+    if skipped is not None:
+        lines += skipped_lines(skipped)
+    return lines
