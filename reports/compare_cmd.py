@@ -1,0 +1,143 @@
+"""Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from reports.compare import Options, compare, to_json, to_markdown
+from reports.load import ResultsFileError, Run, read_run
+
+BASELINES = Path("results") / "baselines"
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a non-negative fraction such as 0.10."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 10:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.10, got {text!r}")
+    return value
+
+
+def _workload_fraction(text: str) -> tuple[str, float]:
+    """argparse type: WORKLOAD=FRACTION."""
+    workload, sep, value = text.partition("=")
+    if not sep or not workload:
+        raise argparse.ArgumentTypeError(f"expected WORKLOAD=FRACTION (e.g. mnist=0.2), got {text!r}")
+    return workload.strip(), _fraction(value)
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add the compare options to `parser`."""
+    parser.add_argument(
+        "baseline", help="baseline run folder, benchmarks.json, or a name under results/baselines/"
+    )
+    parser.add_argument("current", help="current run folder or benchmarks.json (e.g. results/latest)")
+    parser.add_argument(
+        "--threshold",
+        type=_fraction,
+        default=0.10,
+        help="smallest slowdown that counts as a regression (default 0.10 = 10%%)",
+    )
+    parser.add_argument(
+        "--threshold-for",
+        type=_workload_fraction,
+        action="append",
+        default=[],
+        metavar="WORKLOAD=FRACTION",
+        help="per-workload threshold, repeatable (e.g. mnist=0.2)",
+    )
+    parser.add_argument(
+        "--alpha", type=float, default=0.01, help="significance level after Holm correction (default 0.01)"
+    )
+    parser.add_argument(
+        "--floor",
+        type=_fraction,
+        default=0.02,
+        help="the time ratio's interval must clear 1+FLOOR (default 0.02)",
+    )
+    parser.add_argument(
+        "--max-noise",
+        type=_fraction,
+        default=0.20,
+        help="IQR/median above this on either side: 'noisy', not judged (default 0.20)",
+    )
+    parser.add_argument(
+        "--min-rounds",
+        type=int,
+        default=5,
+        help="fewer rounds on either side: 'noisy', not judged (default 5)",
+    )
+    parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the Markdown table here")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the JSON verdict file here")
+    parser.add_argument(
+        "--allow-machine-change",
+        action="store_true",
+        help="compare runs from different machines/drivers/TF versions, saying what differs",
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+
+
+def resolve_side(text: str) -> Path:
+    """A run path as given, or results/baselines/<text> when only that exists."""
+    path = Path(text)
+    if not path.exists() and (BASELINES / text).exists():
+        return BASELINES / text
+    return path
+
+
+def _write(path: Path, text: str) -> None:
+    """Write an output file, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Run the comparison; print the Markdown table; return the gate's exit code."""
+    if not 0 < args.alpha < 1:
+        print(f"error: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
+        return 2
+    try:
+        base: Run = read_run(resolve_side(args.baseline))
+        cur: Run = read_run(resolve_side(args.current))
+    except ResultsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    options = Options(
+        threshold=args.threshold,
+        thresholds=dict(args.threshold_for),
+        alpha=args.alpha,
+        floor=args.floor,
+        max_noise=args.max_noise,
+        min_rounds=args.min_rounds,
+        seed=args.seed,
+    )
+    labels = (str(args.baseline), str(args.current))
+    comparison = compare(base.data, cur.data, options, labels=labels)
+    diffs = comparison.machine_differences
+    if diffs and not args.allow_machine_change:
+        print(
+            f"error: refusing to compare runs from different machines ({'; '.join(diffs)}); "
+            "pass --allow-machine-change to compare anyway",
+            file=sys.stderr,
+        )
+        return 2
+    for diff in diffs:
+        print(f"warning: machine changed: {diff}", file=sys.stderr)
+    markdown = to_markdown(comparison, allowed_machine_change=bool(diffs))
+    sys.stdout.write(markdown)
+    try:
+        if args.markdown:
+            _write(args.markdown, markdown)
+        if args.json:
+            verdicts = to_json(comparison, base.data, cur.data, allowed_machine_change=bool(diffs))
+            _write(args.json, json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return 2
+    return comparison.exit_code

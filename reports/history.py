@@ -1,0 +1,227 @@
+"""Throughput history over successive runs of one host, with change points marked.
+
+Change-point detection follows the idea of asv's ``step_detect``: fit a piecewise-constant
+function to the series with an L1 (median) cost, and pick the number of steps with a
+Schwarz-like information criterion ``beta * k + log(floor + cost_k)`` where
+``beta = 4 ln(n) / n``. The series here are short (one point per run), so the fit is an
+exact dynamic programme in numpy instead of asv's approximate solver.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import datetime
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+    from reports.load import Run
+
+__all__ = ["detect_steps", "history_frame", "history_host", "plot_history", "segment", "steps_frame"]
+
+HISTORY_COLUMNS = [
+    "host", "run", "datetime", "position", "name", "workload", "backend", "device",
+    "throughput", "throughput_unit", "median_s",
+]  # fmt: skip
+
+
+def _l1_cost_matrix(y: np.ndarray) -> np.ndarray:
+    """cost[i, j] = sum |y[i:j] - median(y[i:j])| for i < j, inf elsewhere."""
+    n = y.size
+    cost = np.full((n + 1, n + 1), np.inf)
+    for i in range(n):
+        for j in range(i + 1, n + 1):
+            seg = y[i:j]
+            cost[i, j] = float(np.abs(seg - np.median(seg)).sum())
+    return cost
+
+
+def segment(y: Sequence[float], k: int, cost: np.ndarray | None = None) -> tuple[list[int], float]:
+    """Best split of `y` into `k` constant pieces (L1): start indices of pieces 2..k and total cost."""
+    arr = np.asarray(y, dtype=float)
+    n = arr.size
+    if not 1 <= k <= n:
+        raise ValueError(f"k={k} pieces do not fit {n} points")
+    c = _l1_cost_matrix(arr) if cost is None else cost
+    best = c[0].copy()  # best[j]: cost of y[:j] in one piece
+    back: list[np.ndarray] = []
+    for _ in range(1, k):
+        total = best[:, None] + c  # total[i, j]: best of y[:i] plus one piece y[i:j]
+        arg = np.argmin(total, axis=0)
+        best = total[arg, np.arange(n + 1)]
+        back.append(arg)
+    starts: list[int] = []
+    j = n
+    for arg in reversed(back):
+        j = int(arg[j])
+        starts.append(j)
+    return sorted(starts), float(best[n])
+
+
+def _medians(y: np.ndarray, starts: Sequence[int]) -> list[float]:
+    """The median of each piece of `y` cut at `starts`."""
+    edges = [0, *starts, y.size]
+    return [float(np.median(y[a:b])) for a, b in pairwise(edges)]
+
+
+def detect_steps(
+    values: Sequence[float | None],
+    *,
+    min_change: float = 0.05,
+    beta: float | None = None,
+    max_steps: int = 10,
+) -> list[int]:
+    """Indices where a new level starts in a noisy piecewise-constant series (nan/None skipped).
+
+    A step smaller than `min_change` (relative to the level before it) is not reported.
+    """
+    raw = [math.nan if v is None else float(v) for v in values]
+    index = [i for i, v in enumerate(raw) if math.isfinite(v)]
+    y = np.array([raw[i] for i in index])
+    n = y.size
+    if n < 2:
+        return []
+    beta = 4.0 * math.log(n) / n if beta is None else beta
+    cost = _l1_cost_matrix(y)
+    # A floor on the residual keeps a perfect fit (cost 0) from winning with any number of steps.
+    floor = max(1e-3 * float(np.median(np.abs(y))), 1e-300)
+    best_starts: list[int] = []
+    best_obj = math.inf
+    for k in range(1, min(n, max_steps + 1) + 1):
+        starts, total = segment(y, k, cost)
+        obj = beta * k + math.log(floor + total)
+        if obj < best_obj - 1e-12:
+            best_obj, best_starts = obj, starts
+    # Merge steps too small to matter, smallest first, re-fitting the levels each time.
+    starts = list(best_starts)
+    while starts:
+        levels = _medians(y, starts)
+        changes = [abs(b - a) / abs(a) if a else math.inf for a, b in pairwise(levels)]
+        smallest = int(np.argmin(changes))
+        if changes[smallest] >= min_change:
+            break
+        del starts[smallest]
+    return [index[s] for s in starts]
+
+
+def _run_time(run: Run) -> datetime | None:
+    """The run's datetime (pytest-benchmark's top-level `datetime`), else None."""
+    stamp = run.data.get("datetime")
+    if isinstance(stamp, str):
+        try:
+            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+        except ValueError:
+            return None
+    return None
+
+
+def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
+    """Throughput per case per run, ordered by run datetime (then name); `position` counts runs per host."""
+    rows: list[dict[str, Any]] = []
+    for run in runs:
+        when = _run_time(run)
+        for bench in run.data.get("benchmarks", []):
+            extra = bench.get("extra_info") or {}
+            stats = bench.get("stats") or {}
+            throughput = extra.get("throughput")
+            rows.append(
+                {
+                    "host": run.host,
+                    "run": run.name,
+                    "datetime": pd.Timestamp(when) if when else pd.NaT,
+                    "name": bench.get("name"),
+                    "workload": extra.get("workload", str(bench.get("name", "")).split("[")[0]),
+                    "backend": extra.get("backend"),
+                    "device": extra.get("device"),
+                    "throughput": float(throughput) if isinstance(throughput, int | float) else math.nan,
+                    "throughput_unit": extra.get("throughput_unit"),
+                    "median_s": stats.get("median"),
+                }
+            )
+    frame = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "position"])
+    if frame.empty:
+        return frame.assign(position=pd.Series(dtype=int))[HISTORY_COLUMNS]
+    frame["datetime"] = pd.to_datetime(frame["datetime"], utc=True)
+    order = (
+        frame[["host", "run", "datetime"]]
+        .drop_duplicates()
+        .sort_values(["host", "datetime", "run"], na_position="first")
+    )
+    order["position"] = order.groupby("host").cumcount()
+    frame = frame.merge(order[["host", "run", "position"]], on=["host", "run"])
+    return frame.sort_values(["host", "position", "name"]).reset_index(drop=True)[HISTORY_COLUMNS]
+
+
+def history_host(frame: pd.DataFrame) -> str | None:
+    """The host with the most runs in a history frame, or None when no host has two."""
+    if frame.empty:
+        return None
+    counts = frame.groupby("host")["run"].nunique()
+    return str(counts.idxmax()) if counts.max() >= 2 else None
+
+
+def steps_frame(frame: pd.DataFrame, *, min_change: float = 0.05) -> pd.DataFrame:
+    """One row per change point per case: the run where the new level starts and both levels."""
+    columns = ["host", "name", "workload", "run", "position", "before", "after", "change"]
+    rows: list[dict[str, Any]] = []
+    for (host, name), case in frame.groupby(["host", "name"], sort=True):
+        case = case.sort_values("position")
+        values = case["throughput"].to_numpy(dtype=float)
+        starts = detect_steps(values, min_change=min_change)
+        finite = np.isfinite(values)
+        edges = [0, *starts, len(values)]
+        for s, (a, b, c) in zip(starts, zip(edges[:-2], edges[1:-1], edges[2:], strict=True), strict=True):
+            before = float(np.median(values[a:b][finite[a:b]]))
+            after = float(np.median(values[b:c][finite[b:c]]))
+            rows.append(
+                {
+                    "host": host,
+                    "name": name,
+                    "workload": case["workload"].iloc[0],
+                    "run": case["run"].iloc[s],
+                    "position": int(case["position"].iloc[s]),
+                    "before": before,
+                    "after": after,
+                    "change": after / before - 1 if before else math.nan,
+                }
+            )
+    return pd.DataFrame(rows, columns=columns)
+
+
+def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
+    """Throughput per case over the runs of one host, one panel per workload, change points marked."""
+    host = host or history_host(frame)
+    if host is None:
+        return None
+    data = frame[frame["host"] == host]
+    if data["run"].nunique() < 2:
+        return None
+    from matplotlib.figure import Figure  # no pyplot: safe without a display
+
+    steps = steps_frame(data)
+    workloads = sorted(data["workload"].dropna().unique())
+    fig = Figure(figsize=(8, 2.6 * len(workloads)), layout="constrained")
+    axes = fig.subplots(len(workloads), 1, squeeze=False)[:, 0]
+    labels = data.drop_duplicates("position").sort_values("position")["run"].tolist()
+    for ax, workload in zip(axes, workloads, strict=True):
+        part = data[data["workload"] == workload]
+        for name, case in part.groupby("name", sort=True):
+            case = case.sort_values("position")
+            ax.plot(case["position"], case["throughput"], marker="o", ms=3, label=str(name))
+            marks = steps[steps["name"] == name]
+            for _, step in marks.iterrows():
+                y = case.loc[case["position"] == step["position"], "throughput"]
+                ax.plot([step["position"]], y, marker="v", ms=9, color="crimson", zorder=5)
+        units = part["throughput_unit"].dropna().unique()
+        ax.set_title(f"{workload} on {host}", fontsize=10)
+        ax.set_ylabel(units[0] if len(units) == 1 else "throughput")
+        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+        ax.legend(fontsize=6, loc="best")
+    axes[-1].set_xlabel("run (red ▼: change point)")
+    return fig
