@@ -1,0 +1,6 @@
+"""devicebench's measuring side: devices, workloads, timing and the pytest plugin.
+
+Importing `bench` never imports TensorFlow or torch; a backend is loaded only when asked for.
+"""
+
+__version__ = "0.1.0"

@@ -1,0 +1,91 @@
+"""What every backend provides: its devices, inputs on a device, a device sync and its facts."""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from bench.cases import Case
+from bench.devices import Device
+
+
+class BackendUnavailable(Exception):
+    """A backend that cannot run here (its framework is not installed); the message says why."""
+
+
+class PlacementError(RuntimeError):
+    """A case's output landed on another device than the one it asked for."""
+
+
+@dataclass
+class Prepared:
+    """A case made ready on its device: the call to time, and the facts it learned while running."""
+
+    call: Callable[[], Any]
+    facts: Callable[[], dict[str, Any]] = field(default=dict)
+
+
+class Backend(ABC):
+    """One framework's way of running the workloads on its devices."""
+
+    name: str
+    sync_method: str  # recorded with every case: how a timed call waits for the device
+
+    @abstractmethod
+    def version(self) -> str:
+        """The framework's version."""
+
+    @abstractmethod
+    def devices(self) -> list[Device]:
+        """Every device the framework sees, CPU first."""
+
+    @abstractmethod
+    def gpu_absence_reason(self) -> str | None:
+        """Why no GPU is usable (None when one is)."""
+
+    @abstractmethod
+    def sync(self) -> None:
+        """Wait until all work queued on every device has finished."""
+
+    @abstractmethod
+    def placement(self, value: Any) -> str:
+        """Where a workload's output lives, as the framework spells it."""
+
+    @abstractmethod
+    def device_name_of(self, placement: str) -> str:
+        """A placement string as a suite device name (`CPU:0`, `GPU:1`)."""
+
+    @abstractmethod
+    def build(self, case: Case) -> Prepared:
+        """The call to time for `case`, with its inputs already made on the case's device."""
+
+    @abstractmethod
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        """Whether `error` means the device ran out of memory."""
+
+    @abstractmethod
+    def machine_info(self) -> dict[str, Any]:
+        """Version and build facts for machine_info."""
+
+    @abstractmethod
+    def case_facts(self, case: Case) -> dict[str, Any]:
+        """Per-case facts for extra_info: precision policy and thread counts."""
+
+    def memory_reset(self, device: Device) -> None:  # noqa: B027 - optional hook
+        """Reset the allocator's peak-memory counter for `device`, where the backend has one."""
+
+    def memory_peak(self, device: Device) -> int | None:
+        """The allocator's peak bytes on `device` since the last reset, where the backend has one."""
+        return None
+
+    def check_placement(self, value: Any, device: Device) -> str:
+        """The output's placement, or a PlacementError when it is not on `device`."""
+        where = self.placement(value)
+        if self.device_name_of(where) != device.name:
+            raise PlacementError(
+                f"asked for {device.name} but the output is on {where}: "
+                f"a silent fallback is an error, not a {device.name} number"
+            )
+        return where

@@ -1,0 +1,167 @@
+"""The TensorFlow backend (the default): devices, sync, placement and the workloads' TF builders."""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the bench output
+
+import tensorflow as tf  # noqa: E402 - the log level must be set first
+
+from bench.backends.base import Backend, Prepared  # noqa: E402
+from bench.cases import Case  # noqa: E402
+from bench.devices import Device, normalise_device_name  # noqa: E402
+from bench.hostinfo import cpu_facts  # noqa: E402
+
+DTYPES = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
+
+
+def _enable_memory_growth() -> None:
+    """Let TF grow GPU memory as needed instead of taking it all at start-up."""
+    for gpu in tf.config.list_physical_devices("GPU"):
+        try:
+            tf.config.experimental.set_memory_growth(gpu, True)
+        except RuntimeError:  # the device was already initialised (e.g. by a test); growth is then fixed
+            pass
+
+
+class TensorFlowBackend(Backend):
+    """TensorFlow 2 in eager mode."""
+
+    name = "tensorflow"
+    sync_method = "tf.test.experimental.sync_devices"
+
+    def __init__(self) -> None:
+        _enable_memory_growth()
+        self._devices: list[Device] | None = None
+
+    def version(self) -> str:
+        """TensorFlow's version."""
+        return tf.__version__
+
+    def devices(self) -> list[Device]:
+        """CPU:0 and every GPU TF sees, with model, memory, compute capability and PCI bus id."""
+        if self._devices is None:
+            from tensorflow.python.client import device_lib
+
+            local = {normalise_device_name(d.name): d for d in device_lib.list_local_devices()}
+            found = [Device(self.name, "CPU:0", "cpu", cpu_facts()["cpu_model"])]
+            for gpu in tf.config.list_physical_devices("GPU"):
+                name = normalise_device_name(gpu.name)
+                details = tf.config.experimental.get_device_details(gpu)
+                cc = details.get("compute_capability")
+                desc = local[name].physical_device_desc if name in local else ""
+                bus = re.search(r"pci bus id: ([0-9a-fA-F:.]+)", desc)
+                found.append(
+                    Device(
+                        self.name,
+                        name,
+                        "gpu",
+                        details.get("device_name", "unknown GPU"),
+                        memory_bytes=int(local[name].memory_limit) if name in local else None,
+                        compute_capability=f"{cc[0]}.{cc[1]}" if cc else None,
+                        pci_bus_id=bus.group(1) if bus else None,
+                    )
+                )
+            self._devices = found
+        return self._devices
+
+    def gpu_absence_reason(self) -> str | None:
+        """Why TF has no GPU: a CPU-only build, or a CUDA build that sees none."""
+        if any(d.kind == "gpu" for d in self.devices()):
+            return None
+        if not tf.test.is_built_with_cuda():
+            return "TensorFlow is a CPU-only build (no CUDA): GPU cases not generated"
+        return (
+            "no GPU visible to TensorFlow (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
+        )
+
+    def sync(self) -> None:
+        """Wait for all queued work on every device."""
+        tf.test.experimental.sync_devices()
+
+    def placement(self, value: Any) -> str:
+        """The device of an eager tensor (or of the first tensor in a structure)."""
+        first = tf.nest.flatten(value)[0]
+        return str(first.device)
+
+    def device_name_of(self, placement: str) -> str:
+        """`/job:localhost/replica:0/task:0/device:GPU:0` -> `GPU:0`."""
+        return normalise_device_name(placement.rsplit("/", 1)[-1])
+
+    def build(self, case: Case) -> Prepared:
+        """The timed call for `case`, inputs made on its device."""
+        builders: dict[str, Callable[[Case], Prepared]] = {"matmul": build_matmul}
+        return builders[case.workload.name](case)
+
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        """TF's out-of-memory error."""
+        return isinstance(error, tf.errors.ResourceExhaustedError)
+
+    def machine_info(self) -> dict[str, Any]:
+        """TF and Keras versions, CUDA/cuDNN build info, TF32 policy and thread settings."""
+        build = dict(tf.sysconfig.get_build_info())
+        try:
+            import keras
+
+            keras_version = keras.__version__
+        except ImportError:  # Keras 3 ships with TF 2.16+, but a broken install should not stop the run
+            keras_version = None
+        return {
+            "version": tf.__version__,
+            "keras_version": keras_version,
+            "built_with_cuda": tf.test.is_built_with_cuda(),
+            "cuda_version": build.get("cuda_version"),
+            "cudnn_version": build.get("cudnn_version"),
+            "tf32_enabled": tf.config.experimental.tensor_float_32_execution_enabled(),
+            "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
+            "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+        }
+
+    def case_facts(self, case: Case) -> dict[str, Any]:
+        """dtype, TF32 policy and thread counts for one case."""
+        return {
+            "precision": {
+                "dtype": case.params.get("dtype", "float32"),
+                "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
+            },
+            "threads": {
+                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+                "cpu_count": os.cpu_count(),
+            },
+        }
+
+    def memory_reset(self, device: Device) -> None:
+        """Reset TF's allocator peak for a GPU."""
+        if device.kind == "gpu":
+            tf.config.experimental.reset_memory_stats(device.name)
+
+    def memory_peak(self, device: Device) -> int | None:
+        """TF's allocator peak bytes for a GPU since the last reset."""
+        if device.kind != "gpu":
+            return None
+        return int(tf.config.experimental.get_memory_info(device.name)["peak"])
+
+
+def tf_device(device: Device) -> str:
+    """The `tf.device` string for a suite device."""
+    return f"/device:{device.name}"
+
+
+def build_matmul(case: Case) -> Prepared:
+    """Two random n x n matrices made on the device; the call multiplies them there."""
+    n, dtype = int(case.params["n"]), DTYPES[str(case.params["dtype"])]
+    where = tf_device(case.device)
+    with tf.device(where):
+        a = tf.cast(tf.random.normal((n, n), seed=1), dtype)
+        b = tf.cast(tf.random.normal((n, n), seed=2), dtype)
+
+    def call() -> Any:
+        with tf.device(where):
+            return tf.linalg.matmul(a, b)
+
+    return Prepared(call)

@@ -1,0 +1,199 @@
+"""The pytest plugin: options, device-parametrized cases, the run header and results files.
+
+A thin layer of hooks; the work happens in DevicebenchSession (bench.session) and run_case (bench.runner).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from importlib.metadata import version
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.cases import Case
+from bench.runner import CaseSkipped, run_case
+from bench.session import DevicebenchSession, UsageError
+
+SESSION_KEY = pytest.StashKey[DevicebenchSession]()
+CASE_ARG = "devicebench_case"
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    """devicebench's command-line options."""
+    group = parser.getgroup("devicebench", "devicebench: device-aware benchmarks")
+    group.addoption(
+        "--devices",
+        dest="devicebench_devices",
+        default="all",
+        help="devices to benchmark: all (default), cpu, gpu, or a list like CPU:0,GPU:1",
+    )
+    group.addoption(
+        "--profile",
+        dest="devicebench_profile",
+        default="standard",
+        help="smoke (CI, minutes), standard (default, <15 min on a 2-core CPU) or full (GPU hosts; the book's sizes)",
+    )
+    group.addoption(
+        "--backend",
+        dest="devicebench_backend",
+        default="tensorflow",
+        help="tensorflow (default), torch, or both: tensorflow,torch",
+    )
+    group.addoption(
+        "--results-dir",
+        dest="devicebench_results_dir",
+        default=None,
+        metavar="DIR",
+        help="write DIR/<UTC yyyymmdd-HHMMSS>-<host>/benchmarks.json and point DIR/latest at it",
+    )
+    group.addoption(
+        "--save-baseline",
+        dest="devicebench_save_baseline",
+        default=None,
+        metavar="NAME",
+        help="also copy the finished run to DIR/baselines/NAME/ (needs --results-dir)",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Build the run's session; with --results-dir, send pytest-benchmark's JSON into the run folder."""
+    config.addinivalue_line("markers", "workload(name): the devicebench workload a benchmark test times")
+    if config.option.help or getattr(config.option, "version", False):
+        return
+    if config.option.devicebench_save_baseline and not config.option.devicebench_results_dir:
+        raise pytest.UsageError("--save-baseline needs --results-dir")
+    try:
+        session = DevicebenchSession(config.option)
+    except UsageError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[SESSION_KEY] = session
+    if session.run_dir is not None and getattr(config.option, "benchmark_json", None) is None:
+        # pytest-benchmark configures after us (trylast) and writes its JSON there at the end.
+        config.option.benchmark_json = json_target(session.run_dir / "benchmarks.json")
+
+
+def json_target(path: Path) -> Any:
+    """--benchmark-json's value for `path`: a Path for pytest-benchmark >= 5.3, an open file before."""
+    major, minor = (int(x) for x in version("pytest-benchmark").split(".")[:2])
+    if (major, minor) >= (5, 3):
+        return path
+    return open(path, "wb")  # noqa: SIM115 - older pytest-benchmark writes to and closes this file
+
+
+def _session(config: pytest.Config) -> DevicebenchSession | None:
+    return config.stash.get(SESSION_KEY, None)
+
+
+def pytest_report_header(config: pytest.Config) -> list[str]:
+    """The run header: profile, backends, devices, and why any device is missing."""
+    session = _session(config)
+    return session.header_lines() if session else []
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Parametrize each workload test over its cases on the selected devices."""
+    if CASE_ARG not in metafunc.fixturenames:
+        return
+    session = _session(metafunc.config)
+    marker = metafunc.definition.get_closest_marker("workload")
+    if session is None or marker is None:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: a devicebench test needs @pytest.mark.workload(name)"
+        )
+    cases = session.cases_for(marker.args[0])
+    params = [
+        pytest.param(c.id, id=c.id, marks=[pytest.mark.skip(reason=c.skip_reason)] if c.skip_reason else [])
+        for c in cases
+    ]
+    if not params:
+        reason = session.no_case_reason(marker.args[0])
+        params = [pytest.param("none", id="no-case", marks=[pytest.mark.skip(reason=reason)])]
+    metafunc.parametrize(CASE_ARG, params, indirect=True)
+
+
+@pytest.fixture
+def devicebench_case(request: pytest.FixtureRequest) -> Case:
+    """The Case this test instance times."""
+    session = _session(request.config)
+    assert session is not None
+    return session.cases[request.param]
+
+
+@pytest.fixture
+def devicebench_run(
+    request: pytest.FixtureRequest, benchmark: Any, devicebench_case: Case
+) -> Callable[[], dict[str, Any]]:
+    """Call it to time this test's case; returns the case's extra_info."""
+    session = _session(request.config)
+    assert session is not None
+
+    def run() -> dict[str, Any]:
+        backend = session.backends[devicebench_case.backend]
+        try:
+            return run_case(benchmark, devicebench_case, backend, session.profile)
+        except CaseSkipped as skip:
+            request.node.stash[SKIP_KIND] = skip.kind
+            pytest.skip(skip.reason)
+
+    return run
+
+
+SKIP_KIND = pytest.StashKey[str]()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """Record every case that produced no number (profile skip, out of memory, error) with its reason."""
+    report = yield
+    session = _session(item.config)
+    callspec = getattr(item, "callspec", None)
+    case_id = callspec.params.get(CASE_ARG) if callspec else None
+    if session is None or case_id not in session.cases:
+        return report
+    case = session.cases[case_id]
+    if report.skipped and report.when in ("setup", "call"):
+        reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+        reason = reason.removeprefix("Skipped: ")
+        session.record_skip(case, item.stash.get(SKIP_KIND, "profile"), reason)
+    elif report.failed and report.when == "call":
+        message = call.excinfo.exconly().splitlines()[0] if call.excinfo else "failed"
+        session.record_skip(case, "error", message)
+    return report
+
+
+def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
+    """Add backends, devices, CPU and container facts to pytest-benchmark's machine_info."""
+    session = _session(config)
+    if session is not None:
+        machine_info["devicebench"] = session.machine_info()
+
+
+def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
+    """Add the `devicebench` object (profile, notes, skipped cases) to benchmarks.json."""
+    session = _session(config)
+    if session is not None:
+        output_json["devicebench"] = session.json_block()
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """Point results/latest at this run (after pytest-benchmark has written its JSON)."""
+    dsession = _session(session.config)
+    if dsession is not None:
+        dsession.finish()
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    """Say what was skipped and why, and where the results are."""
+    session = _session(config)
+    if session is None:
+        return
+    tr = terminalreporter
+    if session.skipped:
+        tr.section("devicebench: cases without a number")
+        for s in session.skipped:
+            tr.write_line(f"{s['kind']:>7}  {s['name']}: {s['reason']}")
+    if session.run_dir is not None:
+        tr.write_line(f"devicebench results: {session.run_dir}")

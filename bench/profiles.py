@@ -1,0 +1,95 @@
+"""Run profiles: which cases a run makes and how long each may take (pure data)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from math import ceil
+
+
+class ProfileError(ValueError):
+    """An unknown profile name."""
+
+
+@dataclass(frozen=True)
+class Profile:
+    """How big a run is: sizes per workload, device limits and the timing budget per case."""
+
+    name: str
+    description: str
+    matmul_sizes: tuple[int, ...]
+    matmul_cpu_max: int  # larger sizes are skipped on CPUs, with that reason
+    gpu_low_precision: tuple[str, ...]  # extra dtypes timed on GPUs
+    transfer_sizes_mib: tuple[float, ...]
+    mnist_steps: int | None  # steps per epoch; None = the whole data set
+    mnist_epochs: int
+    tfdata_elements: int
+    warmup_calls: int
+    min_rounds: int
+    max_rounds: int
+    target_seconds: float  # timed time per case, within min_rounds..max_rounds
+
+    def rounds_for(self, seconds_per_call: float) -> int:
+        """How many timed rounds a case gets, given one call's time measured during warm-up."""
+        if seconds_per_call <= 0:
+            return self.max_rounds
+        return max(self.min_rounds, min(self.max_rounds, ceil(self.target_seconds / seconds_per_call)))
+
+
+PROFILES: dict[str, Profile] = {
+    p.name: p
+    for p in (
+        Profile(
+            name="smoke",
+            description="CI-sized: a few small cases per device, minutes on a 2-core CPU",
+            matmul_sizes=(128, 512, 1024, 2048),
+            matmul_cpu_max=1024,
+            gpu_low_precision=("float16", "bfloat16"),
+            transfer_sizes_mib=(1, 16),
+            mnist_steps=30,
+            mnist_epochs=2,
+            tfdata_elements=6_000,
+            warmup_calls=2,
+            min_rounds=5,
+            max_rounds=30,
+            target_seconds=0.5,
+        ),
+        Profile(
+            name="standard",
+            description="the default: matmul 128..4096, one MNIST epoch, under 15 minutes on a 2-core CPU",
+            matmul_sizes=(128, 256, 512, 1024, 2048, 4096),
+            matmul_cpu_max=4096,
+            gpu_low_precision=("float16", "bfloat16"),
+            transfer_sizes_mib=(1, 16, 128),
+            mnist_steps=None,
+            mnist_epochs=1,
+            tfdata_elements=60_000,
+            warmup_calls=2,
+            min_rounds=5,
+            max_rounds=100,
+            target_seconds=1.5,
+        ),
+        Profile(
+            name="full",
+            description="for GPU hosts: the book's 100 and 10000, up to 16384, the book's 10 MNIST epochs",
+            matmul_sizes=(100, 128, 256, 512, 1024, 2048, 4096, 8192, 10000, 16384),
+            matmul_cpu_max=10000,
+            gpu_low_precision=("float16", "bfloat16"),
+            transfer_sizes_mib=(1, 16, 128, 512),
+            mnist_steps=None,
+            mnist_epochs=10,
+            tfdata_elements=60_000,
+            warmup_calls=3,
+            min_rounds=5,
+            max_rounds=200,
+            target_seconds=3.0,
+        ),
+    )
+}
+
+
+def get_profile(name: str) -> Profile:
+    """The profile called `name`, or a ProfileError listing the ones that exist."""
+    try:
+        return PROFILES[name]
+    except KeyError:
+        raise ProfileError(f"unknown profile {name!r}; profiles: {', '.join(PROFILES)}") from None

@@ -1,0 +1,122 @@
+"""Runs one case under pytest-benchmark: warm up, check placement, time with a device sync, record facts."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from time import perf_counter
+from typing import Any, Protocol
+
+from bench.backends.base import Backend
+from bench.cases import Case
+from bench.profiles import Profile
+
+
+class CaseSkipped(Exception):
+    """A case that could not be measured for a recorded reason (e.g. out of memory); the run goes on."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+class Sampler(Protocol):
+    """What the runner needs of a telemetry sampler (see bench.nvml)."""
+
+    def sample(self, case_name: str) -> Any:
+        """A context manager sampling while one case is timed."""
+
+
+@dataclass
+class Warmup:
+    """What the untimed warm-up learned: one-time costs and the steady per-call time."""
+
+    calls: int
+    first_call_s: float
+    last_call_s: float
+    placement: str
+
+
+def warm_up(backend: Backend, case: Case, timed: Any, calls: int) -> Warmup:
+    """Call `timed` `calls` times untimed by pytest-benchmark, checking the first output's device."""
+    start = perf_counter()
+    out = timed()
+    first = last = perf_counter() - start
+    placement = backend.check_placement(out, case.device)
+    for _ in range(calls - 1):
+        start = perf_counter()
+        timed()
+        last = perf_counter() - start
+    return Warmup(max(calls, 1), first, last, placement)
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message, for a recorded reason."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"
+
+
+@contextmanager
+def _out_of_memory_as_skip(backend: Backend, case: Case) -> Iterator[None]:
+    try:
+        yield
+    except CaseSkipped:
+        raise
+    except Exception as exc:
+        if backend.is_out_of_memory(exc):
+            raise CaseSkipped("oom", f"out of memory on {case.device.name}: {one_line(exc)}") from exc
+        raise
+
+
+def run_case(
+    benchmark: Any, case: Case, backend: Backend, profile: Profile, sampler: Sampler | None = None
+) -> dict[str, Any]:
+    """Time `case` with the pytest-benchmark fixture and fill its extra_info; returns the extra_info."""
+    sync = backend.sync
+    with _out_of_memory_as_skip(backend, case):
+        prepared = backend.build(case)
+        call = prepared.call
+
+        def timed() -> Any:
+            out = call()
+            sync()
+            return out
+
+        warm = warm_up(backend, case, timed, profile.warmup_calls)
+        rounds = profile.rounds_for(warm.last_call_s)
+        benchmark.group = case.group
+        backend.memory_reset(case.device)
+        with sampler.sample(case.id) if sampler is not None else nullcontext() as record:
+            benchmark.pedantic(timed, rounds=rounds, iterations=1, warmup_rounds=0)
+        peak = backend.memory_peak(case.device)
+        facts = prepared.facts()
+
+    median = float(benchmark.stats.stats.median)
+    extra: dict[str, Any] = {
+        "workload": case.workload.name,
+        "backend": backend.name,
+        "backend_version": backend.version(),
+        "device": case.device.name,
+        "device_kind": case.device.kind,
+        "device_name": case.device.model,
+        "params": dict(case.params),
+        "work_per_call": case.workload.work_per_call(dict(case.params)),
+        "work_unit": case.workload.work_unit,
+        "throughput": case.workload.throughput(dict(case.params), median),
+        "throughput_unit": case.workload.throughput_unit,
+        "sync": backend.sync_method,
+        "placement": warm.placement,
+        "warmup": {"calls": warm.calls, "first_call_s": warm.first_call_s, "last_call_s": warm.last_call_s},
+        "profile": profile.name,
+        **backend.case_facts(case),
+        **facts,
+    }
+    summary = getattr(record, "summary", None)
+    if summary:
+        extra["nvml"] = summary
+    if peak is not None:
+        extra["tf_memory" if backend.name == "tensorflow" else "allocator_memory"] = {"peak_bytes": peak}
+    benchmark.extra_info.update(extra)
+    return extra

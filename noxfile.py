@@ -1,0 +1,73 @@
+"""nox sessions for devicebench: `bench` is the main entry point, `tests` and `lint` keep it honest."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import nox
+from nox.command import CommandFailed
+
+nox.options.default_venv_backend = "venv"
+nox.options.reuse_venv = "yes"
+nox.options.sessions = ["lint", "tests"]
+
+TORCH_PIN = "torch==2.13.0"  # an unpinned torch pulls several GB of CUDA wheels
+
+
+def tf_extra() -> str:
+    """The TensorFlow extra for this host: `gpu` where an NVIDIA driver is present, else `cpu`."""
+    choice = os.environ.get("DEVICEBENCH_TF", "auto")
+    if choice in ("cpu", "gpu"):
+        return choice
+    return "gpu" if shutil.which("nvidia-smi") else "cpu"
+
+
+def option_value(args: list[str], name: str, default: str) -> str:
+    """The value of `name VALUE` or `name=VALUE` in a pytest argument list, else `default`."""
+    for i, arg in enumerate(args):
+        if arg == name and i + 1 < len(args):
+            return args[i + 1]
+        if arg.startswith(name + "="):
+            return arg.split("=", 1)[1]
+    return default
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Run the benchmarks (pytest args after --), print the summary, build the report, print the run folder."""
+    session.install("-e", f".[{tf_extra()}]")
+    args = list(session.posargs)
+    results_dir = option_value(args, "--results-dir", "results")
+    if "--results-dir" not in " ".join(args):
+        args = ["--results-dir", results_dir, *args]
+    try:
+        session.run("python", "-m", "pytest", "bench", *args)
+        failed = False
+    except CommandFailed:  # keep going: whatever was measured still gets its summary and report
+        failed = True
+    latest = Path(results_dir) / "latest"
+    if not latest.exists():
+        session.error(f"no run folder was written under {results_dir}/ (see the pytest output above)")
+    session.run("python", "-m", "reports", "summary", str(latest))
+    session.run("python", "-m", "reports", str(latest))
+    session.log(f"run folder: {latest.resolve()}")
+    if failed:
+        session.error("some benchmark cases failed (see above); the results measured so far are kept")
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the unit and integration tests (pytest args after --)."""
+    session.install(TORCH_PIN)
+    session.install("-e", ".[cpu,torch,dev]")
+    session.run("python", "-m", "pytest", "tests", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """Check the code with ruff."""
+    session.install("ruff>=0.8")
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
