@@ -418,9 +418,7 @@ class Telemetry:
                 try:
                     self.samples.append(self._read(gpu, t_s, current.case))
                 except Exception as err:
-                    taken = sum(
-                        1 for s in self.samples if s.case == current.case and s.gpu_index == gpu.index
-                    )
+                    taken = sum(1 for s in self.samples if s.case == current.case and s.gpu_index == gpu.index)
                     self.error = (
                         f"sampling stopped in case {current.case!r} on GPU {gpu.index} "
                         f"after {taken} samples: "

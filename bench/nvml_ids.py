@@ -47,9 +47,7 @@ def bus_id_from_tf_description(physical_device_desc: str) -> str | None:
     return normalise_bus_id(match.group(1)) if match else None
 
 
-def map_tf_gpus(
-    tf_gpus: Sequence[Mapping[str, object]], nvml_gpus: Sequence[Mapping[str, object]]
-) -> dict[str, int]:
+def map_tf_gpus(tf_gpus: Sequence[Mapping[str, object]], nvml_gpus: Sequence[Mapping[str, object]]) -> dict[str, int]:
     """Map backend GPU names (`GPU:0`) to NVML indices by PCI bus id, else UUID; unmatched GPUs are left out.
 
     `tf_gpus` items carry `device` (or `name`) plus `pci_bus_id` and/or `uuid`;

@@ -85,9 +85,7 @@ def summarize(
     by_gpu: dict[int, list[Sample]] = {index: [] for index in gpus}
     for sample in samples:
         by_gpu.setdefault(sample.gpu_index, []).append(sample)
-    return {
-        str(index): _summarize_gpu(rows, gpus.get(index, {}), pid, error) for index, rows in by_gpu.items()
-    }
+    return {str(index): _summarize_gpu(rows, gpus.get(index, {}), pid, error) for index, rows in by_gpu.items()}
 
 
 def _summarize_gpu(

@@ -79,7 +79,7 @@ def json_target(path: Path) -> Any:
     major, minor = (int(x) for x in version("pytest-benchmark").split(".")[:2])
     if (major, minor) >= (5, 3):
         return path
-    return open(path, "wb")  # noqa: SIM115 - older pytest-benchmark writes to and closes this file
+    return open(path, "wb")
 
 
 def _session(config: pytest.Config) -> DevicebenchSession | None:
@@ -99,9 +99,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     session = _session(metafunc.config)
     marker = metafunc.definition.get_closest_marker("workload")
     if session is None or marker is None:
-        raise pytest.UsageError(
-            f"{metafunc.definition.nodeid}: a devicebench test needs @pytest.mark.workload(name)"
-        )
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: a devicebench test needs @pytest.mark.workload(name)")
     cases = session.cases_for(marker.args[0])
     params = [
         pytest.param(c.id, id=c.id, marks=[pytest.mark.skip(reason=c.skip_reason)] if c.skip_reason else [])

@@ -139,9 +139,7 @@ class DevicebenchSession:
         """The run header: profile, backends, devices and why anything is missing."""
         lines = [f"devicebench {__version__}: profile {self.profile.name} ({self.profile.description})"]
         for name, status in self.backend_status.items():
-            lines.append(
-                f"  backend {name}: " + (status["version"] if status["available"] else "unavailable")
-            )
+            lines.append(f"  backend {name}: " + (status["version"] if status["available"] else "unavailable"))
         for d in self.devices:
             mem = f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else ""
             cc = f", compute capability {d.compute_capability}" if d.compute_capability else ""

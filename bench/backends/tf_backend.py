@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 from collections.abc import Callable
@@ -9,12 +10,12 @@ from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the bench output
 
-import tensorflow as tf  # noqa: E402 - the log level must be set first
+import tensorflow as tf
 
-from bench.backends.base import Backend, Prepared  # noqa: E402
-from bench.cases import Case  # noqa: E402
-from bench.devices import Device, normalise_device_name  # noqa: E402
-from bench.hostinfo import cpu_facts  # noqa: E402
+from bench.backends.base import Backend, Prepared
+from bench.cases import Case
+from bench.devices import Device, normalise_device_name
+from bench.hostinfo import cpu_facts
 
 DTYPES = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 
@@ -22,10 +23,9 @@ DTYPES = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
 def _enable_memory_growth() -> None:
     """Let TF grow GPU memory as needed instead of taking it all at start-up."""
     for gpu in tf.config.list_physical_devices("GPU"):
-        try:
+        # RuntimeError: the device was already initialised (e.g. by a test); its growth is then fixed.
+        with contextlib.suppress(RuntimeError):
             tf.config.experimental.set_memory_growth(gpu, True)
-        except RuntimeError:  # the device was already initialised (e.g. by a test); growth is then fixed
-            pass
 
 
 class TensorFlowBackend(Backend):
@@ -75,9 +75,7 @@ class TensorFlowBackend(Backend):
             return None
         if not tf.test.is_built_with_cuda():
             return "TensorFlow is a CPU-only build (no CUDA): GPU cases not generated"
-        return (
-            "no GPU visible to TensorFlow (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
-        )
+        return "no GPU visible to TensorFlow (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
 
     def sync(self) -> None:
         """Wait for all queued work on every device."""

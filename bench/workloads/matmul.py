@@ -17,9 +17,7 @@ def matmul_params(profile: Profile, device: Device) -> list[tuple[Params, str | 
         out.append(({"n": n, "dtype": "float32"}, reason))
     if device.kind == "gpu":
         out.extend(
-            ({"n": n, "dtype": dtype}, None)
-            for dtype in profile.gpu_low_precision
-            for n in profile.matmul_sizes
+            ({"n": n, "dtype": dtype}, None) for dtype in profile.gpu_low_precision for n in profile.matmul_sizes
         )
     return out
 
