@@ -1,0 +1,73 @@
+"""Build the HTML report (and report.csv beside it) from one or more runs.
+
+PATH is a run folder (results/<run>), results/latest, or a benchmarks.json file.
+Output: with one PATH and no -o, <run folder>/report.html; with several PATHs, -o OUT.html
+or ./report.html. The tidy table (one row per case) goes beside the page as <name>.csv (report.csv).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from reports.load import ResultsFileError
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `build`."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="run folder, results/latest or benchmarks.json")
+    parser.add_argument(
+        "-o",
+        "--output",
+        type=Path,
+        help="the HTML file to write (default: <run>/report.html for one run, ./report.html for several)",
+    )
+    parser.add_argument(
+        "--skip-bad",
+        action="store_true",
+        help="with several PATHs, leave out unreadable ones (listed on stderr and in the page) instead of failing",
+    )
+
+
+def default_output(paths: list[str], run_folders: list[Path]) -> Path:
+    """<run>/report.html for a single input, else report.html in the current folder."""
+    if len(paths) == 1 and len(run_folders) == 1:
+        return run_folders[0] / "report.html"
+    return Path("report.html")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Read the runs, build the page and the CSV, print where they went."""
+    from reports import page, plots, summary
+    from reports.load import notes, read_runs, skipped, tidy
+
+    runs, bad = read_runs(args.paths, skip_bad=args.skip_bad)
+    for error in bad:
+        print(f"skipped: {error}", file=sys.stderr)
+    if not runs:
+        raise ResultsFileError(args.paths[0], "no readable results among the inputs")
+    output: Path = args.output or default_output(args.paths, [r.folder for r in runs])
+    frame = tidy(runs)
+    left_out = skipped(runs)
+    nvml = plots.read_nvml([(r.host, r.name, r.nvml_csv) for r in runs])
+    csv_path = output.with_suffix(".csv")
+    html = page.build_page(
+        runs,
+        frame,
+        left_out,
+        plots.all_plots(frame, nvml),
+        summary.headlines(frame, left_out),
+        bad=bad,
+        notes=notes(runs),
+        csv_name=csv_path.name,
+    )
+    try:
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(html, encoding="utf-8")
+        frame.to_csv(csv_path, index=False)
+    except OSError as exc:
+        print(f"error: cannot write {output}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    print(f"wrote {output} and {csv_path.name} ({len(frame)} cases from {len(runs)} run(s))")
+    return 0

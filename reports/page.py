@@ -1,0 +1,250 @@
+"""Render the report page: one self-contained HTML file via jinja2 with autoescaping on.
+
+Every string that comes from a results file reaches the page only through jinja2's escaping.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import jinja2
+import pandas as pd
+
+from reports import speedup as sp
+from reports.load import ResultsFileError, Run
+from reports.plots import Plot
+from reports.summary import (
+    NOISY_IQR_REL,
+    WORKLOAD_TITLES,
+    device_labels,
+    fmt_bytes,
+    fmt_number,
+    fmt_ratio,
+    throughput_table,
+)
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table ready for the template: a title, column names and rows of strings."""
+
+    title: str
+    columns: list[str]
+    rows: list[list[str]]
+    note: str = ""
+    numeric: list[bool] = field(default_factory=list)
+
+
+def cell(value: Any, column: str = "") -> str:
+    """One table cell as text: empty for missing, bytes in binary units, numbers compact."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if column == "bytes" and isinstance(value, int | float):
+        return fmt_bytes(float(value))
+    if isinstance(value, int) and column in ("n", "batch_size", "epochs", "rounds"):
+        return str(value)
+    if isinstance(value, int | float):
+        return fmt_number(float(value))
+    return str(value)
+
+
+def table_from(frame: pd.DataFrame, title: str, note: str = "",
+               formatters: Mapping[str, Callable[[Any], str]] | None = None) -> Table:  # fmt: skip
+    """Turn a frame (its index reset into columns) into a Table of strings."""
+    formatters = formatters or {}
+    flat = frame.reset_index() if frame.index.name or any(frame.index.names) else frame
+    columns = [str(c) for c in flat.columns]
+    rows = [
+        [formatters[c](v) if c in formatters else cell(v, c) for c, v in zip(columns, values, strict=True)]
+        for values in flat.itertuples(index=False, name=None)
+    ]
+    numeric = [pd.api.types.is_numeric_dtype(flat[c]) for c in flat.columns]
+    return Table(title=title, columns=columns, rows=rows, note=note, numeric=numeric)
+
+
+def throughput_tables(frame: pd.DataFrame) -> list[Table]:
+    """One throughput table per workload that ran, devices side by side."""
+    tables = []
+    for workload, title in WORKLOAD_TITLES.items():
+        table = throughput_table(frame, workload)
+        if table.empty:
+            continue
+        unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna()
+        unit_text = f" ({unit.iloc[0]})" if not unit.empty else ""
+        tables.append(table_from(table, f"{title}: throughput{unit_text}, median of the rounds"))
+    return tables
+
+
+def speedup_table(frame: pd.DataFrame) -> list[Table]:
+    """The GPU/CPU matmul speedup per size, when a run has both."""
+    speed = sp.speedups(frame, "matmul")
+    if speed.empty:
+        return []
+    view = speed[["host", "gpu", "cpu", "n", "gpu_throughput", "cpu_throughput", "speedup"]].rename(
+        columns={"gpu_throughput": "GPU GFLOP/s", "cpu_throughput": "CPU GFLOP/s"}
+    )
+    return [table_from(view, "GPU/CPU speedup, float32 matmul", formatters={"speedup": fmt_ratio})]
+
+
+def mnist_table(frame: pd.DataFrame) -> list[Table]:
+    """MNIST per device and mode: samples/s, first and steady epoch, final loss and accuracy."""
+    rows = frame[frame["workload"] == "mnist"] if not frame.empty else frame
+    if rows.empty:
+        return []
+    wanted = ["mode", "batch_size", "throughput", "first_epoch_s", "steady_epoch_s", "final_loss",
+              "final_accuracy", "data_source"]  # fmt: skip
+    view = rows.assign(device=device_labels(rows))[["device", *[c for c in wanted if c in rows.columns]]]
+    view = view.rename(columns={"throughput": "samples/s"})
+    return [table_from(view, "MNIST training per device and mode")]
+
+
+def tfdata_verdict_table(frame: pd.DataFrame) -> list[Table]:
+    """The input-bound verdict per device."""
+    if frame.empty or "input_bound" not in frame.columns:
+        return []
+    rows = frame[(frame["workload"] == "tfdata") & frame["input_bound"].notna()]
+    if rows.empty:
+        return []
+    view = pd.DataFrame(
+        {
+            "device": device_labels(rows),
+            "input-bound": rows["input_bound"].astype(object),
+            "step fed by tf.data (ms)": rows["pipeline_step_s"].astype(float) * 1e3,
+            "step on pre-made batches (ms)": rows["premade_step_s"].astype(float) * 1e3,
+        }
+    )
+    return [table_from(view, "tf.data: is training input-bound?")]
+
+
+def ms(value: Any) -> str:
+    """Seconds shown as milliseconds."""
+    return "" if value is None or pd.isna(value) else f"{float(value) * 1e3:.4g}"
+
+
+def percent(value: Any) -> str:
+    """A share shown as a percentage."""
+    return "" if value is None or pd.isna(value) else f"{float(value):.1%}"
+
+
+def cases_table(frame: pd.DataFrame) -> Table:
+    """Every case with its median, spread and throughput; noisy cases flagged."""
+    view = pd.DataFrame(
+        {
+            "host": frame["host"],
+            "device": frame["device"],
+            "case": frame["name"],
+            "median (ms)": frame["median_s"],
+            "IQR/median": frame["iqr_rel"],
+            "rounds": frame["rounds"],
+            "throughput": frame["throughput"],
+            "unit": frame["throughput_unit"],
+            "noisy": frame["iqr_rel"].astype(float) > NOISY_IQR_REL,
+        }
+    )
+    return table_from(
+        view,
+        "All cases",
+        note=f"noisy: IQR above {NOISY_IQR_REL:.0%} of the median, too noisy to gate on.",
+        formatters={"median (ms)": ms, "IQR/median": percent},
+    )
+
+
+def skipped_table(skipped: pd.DataFrame) -> Table:
+    """The skipped cases with their reasons."""
+    view = skipped[["host", "device", "workload", "params", "kind", "reason"]] if not skipped.empty else skipped
+    return table_from(view, "Skipped cases")
+
+
+def _get(mapping: Any, *keys: str) -> Any:
+    """A nested value of a JSON object, or None."""
+    for key in keys:
+        if not isinstance(mapping, Mapping):
+            return None
+        mapping = mapping.get(key)
+    return mapping
+
+
+def environment(run: Run) -> list[tuple[str, str]]:
+    """The facts of one run's host, from machine_info and commit_info, as (label, value) text pairs."""
+    info = run.data.get("machine_info") or {}
+    extra = info.get("devicebench") if isinstance(info.get("devicebench"), Mapping) else {}
+    cpu = info.get("cpu") if isinstance(info.get("cpu"), Mapping) else {}
+    commit = run.data.get("commit_info") if isinstance(run.data.get("commit_info"), Mapping) else {}
+    facts: list[tuple[str, Any]] = [
+        ("host", run.host),
+        ("run", run.name),
+        ("date", run.data.get("datetime")),
+        ("profile", _get(run.data, "devicebench", "profile")),
+        ("CPU", extra.get("cpu_model") or cpu.get("brand_raw")),
+        ("CPU cores", extra.get("cpu_cores") or cpu.get("count")),
+        ("system", " ".join(str(info.get(k)) for k in ("system", "release", "machine") if info.get(k))),
+        ("Python", info.get("python_version")),
+        ("NVIDIA driver", extra.get("nvidia_driver")),
+        ("container image", extra.get("container_image")),
+        ("commit", " ".join(str(x) for x in (commit.get("id"), commit.get("branch")) if x)
+         + (" (dirty)" if commit.get("dirty") else "")),
+        ("pytest-benchmark", run.data.get("version")),
+    ]  # fmt: skip
+    backends = extra.get("backends") if isinstance(extra.get("backends"), Mapping) else {}
+    for name, backend in backends.items():
+        if isinstance(backend, Mapping):
+            parts = [f"{k} {v}" for k, v in backend.items() if v not in (None, "", False) and k != "available"]
+            facts.append((f"backend {name}", ", ".join(parts) or "available"))
+    for device in extra.get("devices") or []:
+        if isinstance(device, Mapping):
+            memory = device.get("memory_bytes")
+            size = f", {fmt_bytes(float(memory))}" if isinstance(memory, int | float) else ""
+            facts.append((f"device {device.get('device')}", f"{device.get('name')}{size}"))
+    nvml = extra.get("nvml") if isinstance(extra.get("nvml"), Mapping) else {}
+    if nvml:
+        facts.append(("NVML", "enabled" if nvml.get("enabled") else f"off: {nvml.get('reason', '')}"))
+    return [(label, str(value)) for label, value in facts if value not in (None, "", "None")]
+
+
+def render(context: Mapping[str, Any]) -> str:
+    """Render templates/report.html with autoescaping on."""
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("reports", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    return env.get_template("report.html").render(**context)
+
+
+def build_page(
+    runs: Sequence[Run],
+    frame: pd.DataFrame,
+    skipped: pd.DataFrame,
+    plots: Sequence[Plot],
+    headlines: Sequence[str],
+    bad: Sequence[ResultsFileError] = (),
+    notes: Sequence[tuple[str, str]] = (),
+    csv_name: str = "report.csv",
+    generated: dt.datetime | None = None,
+) -> str:
+    """The whole report page as one HTML string."""
+    hosts = sorted({run.host for run in runs})
+    tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
+    context = {
+        "title": "devicebench report: " + ", ".join(hosts),
+        "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
+        "runs": runs,
+        "headlines": headlines,
+        "plots": plots,
+        "tables": tables,
+        "cases": cases_table(frame) if not frame.empty else None,
+        "skipped": skipped_table(skipped) if not skipped.empty else None,
+        "environments": [environment(run) for run in runs],
+        "bad": [str(b) for b in bad],
+        "notes": notes,
+        "csv_name": csv_name,
+    }
+    return render(context)

@@ -1,0 +1,426 @@
+"""seaborn plots of the tidy frame, each answering one question, rendered to SVG data URIs.
+
+A plot whose data is absent becomes a :class:`Plot` with ``why_not`` (one sentence) and no image.
+Figures are built with matplotlib's object API on the Agg backend: no pyplot state, no display.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+
+import pandas as pd
+import seaborn as sns
+from matplotlib.figure import Figure
+
+from reports import speedup as sp
+from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, device_labels, fmt_bytes
+
+#: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
+KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
+    "H100 80GB HBM3": 66900.0,
+    "H100 PCIe": 51200.0,
+    "H200": 66900.0,
+    "A100": 19500.0,
+    "V100": 15700.0,
+    "L4": 30300.0,
+    "T4": 8100.0,
+    "A10G": 31200.0,
+    "RTX 4090": 82600.0,
+    "RTX 3090": 35600.0,
+}
+
+NVML_COLUMNS = ["t_s", "case", "gpu_index", "mem_used_mib"]
+RC = {"svg.fonttype": "none", "svg.hashsalt": "devicebench", "axes.titlesize": 11, "axes.titleweight": "bold"}
+
+
+@dataclass(frozen=True)
+class Plot:
+    """One plot of the report: the question it answers and its image, or why there is none."""
+
+    key: str
+    title: str
+    question: str
+    image: str | None = None  # a data: URI of an SVG
+    why_not: str | None = None
+
+
+def known_peak(device_name: str | None) -> float | None:
+    """The spec-sheet float32 peak of a GPU model, if it is in KNOWN_FP32_PEAK_GFLOPS."""
+    if not device_name:
+        return None
+    for model, peak in KNOWN_FP32_PEAK_GFLOPS.items():
+        if model in device_name:
+            return peak
+    return None
+
+
+def svg_data_uri(fig: Figure) -> str:
+    """Render a figure to an SVG data URI."""
+    buffer = io.BytesIO()
+    with matplotlib.rc_context(RC):
+        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+    return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def palette_for(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
+    """A stable colour per device label across all plots."""
+    unique = sorted(set(labels))
+    colours = sns.color_palette("colorblind", max(len(unique), 1))
+    return {label: colours[i % len(colours)] for i, label in enumerate(unique)}
+
+
+def _new_figure(ncols: int = 1, width: float = 7.5, height: float = 4.0) -> tuple[Figure, list]:
+    """A figure with ``ncols`` axes in seaborn's whitegrid style."""
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        fig = Figure(figsize=(width, height), layout="constrained")
+        axes = fig.subplots(1, ncols, squeeze=False)[0]
+    return fig, list(axes)
+
+
+def _with_labels(rows: pd.DataFrame) -> pd.DataFrame:
+    """The rows with a 'device_label' column."""
+    return rows.assign(device_label=device_labels(rows))
+
+
+def _rows(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
+    """The measured rows of one workload."""
+    if frame.empty:
+        return frame
+    return frame[(frame["workload"] == workload) & frame["throughput"].notna()]
+
+
+def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
+    """How does matmul throughput grow with size on each device, and how close is it to the peak?"""
+    plot = Plot("matmul", "matmul throughput vs size", "How fast does each device multiply matrices, by size?")
+    rows = _rows(frame, "matmul")
+    if rows.empty or "n" not in rows.columns:
+        return Plot(plot.key, plot.title, plot.question, why_not="No matmul cases ran, so there is nothing to plot.")
+    rows = _with_labels(rows).astype({"n": float})
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.lineplot(
+            data=rows,
+            x="n",
+            y="throughput",
+            hue="device_label",
+            style="dtype",
+            markers=True,
+            dashes=False,
+            palette=palette,
+            ax=ax,
+            errorbar=None,
+        )
+        for label, part in rows[rows["device_kind"] == "gpu"].groupby("device_label"):
+            peak = known_peak(part["device_name"].iloc[0])
+            if peak:
+                ax.axhline(peak, color=palette.get(label), ls=":", lw=1.2)
+                ax.annotate(
+                    f"{label} float32 peak (spec)",
+                    (rows["n"].min(), peak),
+                    fontsize=8,
+                    va="bottom",
+                    color=palette.get(label),
+                )
+        ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="GFLOP/s")
+        ax.set_title(plot.question)
+        ax.legend(fontsize=8, title=None)
+    return Plot(plot.key, plot.title, plot.question, image=svg_data_uri(fig))
+
+
+def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
+    """How many times faster is the GPU than the CPU at each matmul size, and where does it start to win?"""
+    title, question = (
+        "GPU/CPU speedup vs size",
+        "From which matrix size does the GPU beat the CPU, and by how much?",
+    )
+    speed = sp.speedups(frame, "matmul")
+    if speed.empty:
+        why = (
+            "No GPU and CPU matmul cases of the same run to compare (a CPU-only run has no speedup)."
+            if not _rows(frame, "matmul").empty
+            else "No matmul cases ran, so there is no speedup."
+        )
+        return Plot("speedup", title, question, why_not=why)
+    several = speed["host"].nunique() > 1
+    speed = speed.assign(
+        pair=[
+            (f"{h} " if several else "") + f"{g} / {c}"
+            for h, g, c in zip(speed.host, speed.gpu, speed.cpu, strict=True)
+        ],
+        size=speed["key"].astype(float),
+    )
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        colours = dict(zip(sorted(set(speed["pair"])), sns.color_palette("dark", speed["pair"].nunique()), strict=True))
+        sns.lineplot(data=speed, x="size", y="speedup", hue="pair", palette=colours, marker="o", ax=ax, errorbar=None)
+        ax.axhline(1.0, color="0.3", lw=1, ls="--")
+        ax.annotate("no difference (1x)", (speed["size"].min(), 1.0), fontsize=8, va="bottom", color="0.3")
+        for cross in sp.crossovers(speed).itertuples():
+            if cross.crossover is not None:
+                label = (f"{cross.host} " if several else "") + f"{cross.gpu} / {cross.cpu}"
+                ax.axvline(cross.crossover, color=colours.get(label, "0.5"), ls=":", lw=1.2)
+                ax.annotate(
+                    f"GPU wins from n={int(cross.crossover)}",
+                    (cross.crossover, 1.0),
+                    rotation=90,
+                    fontsize=8,
+                    ha="right",
+                    va="bottom",
+                    color=colours.get(label, "0.5"),
+                )
+        if speed["size"].max() >= BOOK_LARGE_N:
+            ax.scatter(
+                [BOOK_LARGE_N],
+                [BOOK_LARGE_RATIO],
+                marker="*",
+                s=120,
+                color="black",
+                zorder=5,
+                label="book: 32x (notebook GPU)",
+            )
+        ax.set(xscale="log", yscale="log", xlabel="matrix size n (float32)", ylabel="GPU / CPU throughput")
+        ax.set_title(question)
+        ax.legend(fontsize=8, title=None)
+    return Plot("speedup", title, question, image=svg_data_uri(fig))
+
+
+def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
+    """Which device and training mode trains MNIST fastest, and what does the first epoch cost?"""
+    title = "MNIST training"
+    question = "How fast does each device train MNIST per mode, and what does the first epoch cost?"
+    rows = _rows(frame, "mnist")
+    if rows.empty or "mode" not in rows.columns:
+        return Plot("mnist", title, question, why_not="No MNIST cases ran, so there is nothing to plot.")
+    rows = _with_labels(rows)
+    fig, (left, right) = _new_figure(ncols=2, width=10.5)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.barplot(data=rows, x="mode", y="throughput", hue="device_label", palette=palette, errorbar=None, ax=left)
+        left.set(xlabel="mode", ylabel="samples/s (steady state)", title="samples/s per mode")
+        left.legend(fontsize=8, title=None)
+        if {"first_epoch_s", "steady_epoch_s"} <= set(rows.columns) and rows["first_epoch_s"].notna().any():
+            cost = rows.assign(first_cost_s=rows["first_epoch_s"].astype(float) - rows["steady_epoch_s"].astype(float))
+            sns.barplot(
+                data=cost,
+                x="mode",
+                y="first_cost_s",
+                hue="device_label",
+                palette=palette,
+                errorbar=None,
+                ax=right,
+                legend=False,
+            )
+            right.set(xlabel="mode", ylabel="seconds", title="first epoch minus a steady epoch")
+        else:
+            right.set_axis_off()
+            right.text(0.5, 0.5, "no first-epoch times recorded", ha="center", va="center")
+        fig.suptitle(question, fontsize=11, fontweight="bold")
+    return Plot("mnist", title, question, image=svg_data_uri(fig))
+
+
+def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
+    """Which tf.data variant delivers the most elements/s, and is training input-bound?"""
+    title = "tf.data pipelines"
+    question = "Which tf.data variant is fastest on each device, and is training waiting for its input?"
+    rows = _rows(frame, "tfdata")
+    if rows.empty or "variant" not in rows.columns:
+        return Plot("tfdata", title, question, why_not="No tf.data cases ran, so there is nothing to plot.")
+    rows = _with_labels(rows)
+    has_verdict = "input_bound" in rows.columns and rows["input_bound"].notna().any()
+    variants = rows[rows["input_bound"].isna()] if has_verdict else rows
+    fig, axes = _new_figure(ncols=2 if has_verdict else 1, width=10.5 if has_verdict else 7.5)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.barplot(
+            data=variants,
+            y="variant",
+            x="throughput",
+            hue="device_label",
+            palette=palette,
+            errorbar=None,
+            ax=axes[0],
+            orient="h",
+        )
+        axes[0].set(xlabel="elements/s", ylabel="", title="elements/s per variant")
+        axes[0].legend(fontsize=8, title=None)
+        if has_verdict:
+            verdict = rows[rows["input_bound"].notna()]
+            steps = pd.concat(
+                [
+                    verdict.assign(step="fed by tf.data", ms=verdict["pipeline_step_s"].astype(float) * 1e3),
+                    verdict.assign(step="pre-made batches", ms=verdict["premade_step_s"].astype(float) * 1e3),
+                ]
+            )
+            sns.barplot(
+                data=steps,
+                x="device_label",
+                y="ms",
+                hue="step",
+                errorbar=None,
+                ax=axes[1],
+                palette=["#d55e00", "#999999"],
+            )
+            labels = [
+                f"{row.device_label}\n{'INPUT-BOUND' if bool(row.input_bound) else 'not input-bound'}"
+                for row in verdict.itertuples()
+            ]
+            axes[1].set_xticks(range(len(labels)), labels)
+            axes[1].set(xlabel="", ylabel="ms per training step", title="training step: input-bound?")
+            axes[1].legend(fontsize=8, title=None)
+        fig.suptitle(question, fontsize=11, fontweight="bold")
+    return Plot("tfdata", title, question, image=svg_data_uri(fig))
+
+
+def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
+    """How fast are host-to-device and device-to-host copies, by size?"""
+    title, question = "host-device copies", "How fast do copies between host and GPU go, by size?"
+    rows = _rows(frame, "transfer")
+    if rows.empty or "bytes" not in rows.columns:
+        return Plot(
+            "transfer",
+            title,
+            question,
+            why_not="No transfer cases ran (they need a GPU), so there is nothing to plot.",
+        )
+    rows = _with_labels(rows).astype({"bytes": float})
+    rows["direction"] = (
+        rows["direction"].map({"h2d": "host to device", "d2h": "device to host"}).fillna(rows["direction"])
+    )
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.lineplot(
+            data=rows,
+            x="bytes",
+            y="throughput",
+            hue="device_label",
+            style="direction",
+            markers=True,
+            palette=palette,
+            ax=ax,
+            errorbar=None,
+        )
+        ax.set(xscale="log", xlabel="bytes per copy", ylabel="GB/s")
+        ticks = sorted(set(rows["bytes"]))
+        if len(ticks) <= 8:
+            ax.set_xticks(ticks, [fmt_bytes(t) for t in ticks])
+        ax.set_title(question)
+        ax.legend(fontsize=8, title=None)
+    return Plot("transfer", title, question, image=svg_data_uri(fig))
+
+
+def read_nvml(runs_nvml: Sequence[tuple[str, str, Path | None]]) -> pd.DataFrame:
+    """Concatenate the nvml.csv timelines of (host, run, path) triples; unreadable files are left out."""
+    parts = []
+    for host, run, path in runs_nvml:
+        if path is None:
+            continue
+        try:
+            part = pd.read_csv(path)
+        except (OSError, ValueError, pd.errors.ParserError):
+            continue
+        if not set(NVML_COLUMNS) <= set(part.columns):
+            continue
+        parts.append(part.assign(host=host, run=run))
+    if not parts:
+        return pd.DataFrame(columns=[*NVML_COLUMNS, "host", "run"])
+    nvml = pd.concat(parts, ignore_index=True)
+    nvml["t_s"] = pd.to_numeric(nvml["t_s"], errors="coerce")
+    nvml["mem_used_mib"] = pd.to_numeric(nvml["mem_used_mib"], errors="coerce")
+    return nvml.dropna(subset=["t_s", "mem_used_mib"])
+
+
+def _workload_of_case(case: str) -> str:
+    """'test_matmul[...]' -> 'matmul'."""
+    name = str(case)
+    return name[5:].split("[", 1)[0] if name.startswith("test_") else name.split("[", 1)[0]
+
+
+def nvml_timeline(nvml: pd.DataFrame, palette: dict) -> Plot:
+    """How much GPU memory was in use over the run, case by case?"""
+    title, question = "GPU memory over time", "How much GPU memory did each case use over the run (NVML)?"
+    if nvml.empty:
+        return Plot(
+            "nvml",
+            title,
+            question,
+            why_not="No nvml.csv in these runs (no GPU, or NVML was not available), so there is no memory timeline.",
+        )
+    several = nvml["run"].nunique() > 1
+    data = nvml.assign(
+        gpu=[(f"{h} " if several else "") + f"GPU {i}" for h, i in zip(nvml["host"], nvml["gpu_index"], strict=True)],
+        workload=nvml["case"].map(_workload_of_case),
+    )
+    cases = data["case"].nunique()
+    hue = "case" if cases <= 10 else "workload"
+    fig, (ax,) = _new_figure(width=9.0)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        for _, part in data.groupby(["run", "gpu"]):
+            ax.plot(part["t_s"], part["mem_used_mib"], color="0.75", lw=1, zorder=1)
+        sns.scatterplot(
+            data=data,
+            x="t_s",
+            y="mem_used_mib",
+            hue=hue,
+            style="gpu" if several else None,
+            s=18,
+            ax=ax,
+            zorder=2,
+        )
+        ax.set(xlabel="seconds since the run started", ylabel="GPU memory used (MiB)")
+        ax.set_title(question)
+        ax.legend(fontsize=7, title=hue, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    return Plot("nvml", title, question, image=svg_data_uri(fig))
+
+
+def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
+    """How does peak GPU memory grow with matmul size, seen by NVML and by TensorFlow's allocator?"""
+    title = "peak GPU memory vs matmul size"
+    question = "How much GPU memory does a matmul of each size need (NVML vs TensorFlow's allocator)?"
+    rows = _rows(frame, "matmul")
+    if not rows.empty:
+        rows = rows[rows["device_kind"] == "gpu"]
+    if rows.empty:
+        return Plot("memory", title, question, why_not="No GPU matmul cases ran, so there is no GPU memory to plot.")
+    rows = _with_labels(rows)
+    nvml = rows.assign(source="NVML peak (whole GPU)", mib=rows["nvml_peak_mib"].astype(float))
+    tf = rows.assign(source="TF allocator peak", mib=rows["tf_peak_bytes"].astype(float) / 2**20)
+    data = pd.concat([nvml, tf]).dropna(subset=["mib"]).astype({"n": float})
+    if data.empty:
+        return Plot(
+            "memory",
+            title,
+            question,
+            why_not="The GPU cases recorded no memory figures (neither NVML nor the TF allocator).",
+        )
+    data["series"] = data["device_label"] + " " + data["dtype"].astype(str)
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.lineplot(data=data, x="n", y="mib", hue="series", style="source", markers=True, ax=ax, errorbar=None)
+        ax.set(xscale="log", yscale="log", xlabel="matrix size n", ylabel="MiB")
+        ax.set_title(question)
+        ax.legend(fontsize=8, title=None)
+    return Plot("memory", title, question, image=svg_data_uri(fig))
+
+
+FRAME_PLOTS: list[Callable[[pd.DataFrame, dict], Plot]] = [
+    matmul_throughput,
+    matmul_speedup,
+    mnist,
+    tfdata,
+    transfer,
+    peak_memory,
+]
+
+
+def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
+    """Every plot of the report, in page order."""
+    palette = palette_for(list(device_labels(frame))) if not frame.empty else {}
+    plots = [make(frame, palette) for make in FRAME_PLOTS]
+    plots.insert(len(plots) - 1, nvml_timeline(nvml, palette))
+    return plots
