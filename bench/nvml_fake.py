@@ -83,7 +83,7 @@ class FakeNvml:
 
     def functions(self) -> dict[str, Callable[..., Any]]:
         """The pynvml attribute names this fake replaces, with their replacements."""
-        names = [n for n in dir(self) if n.startswith("nvml")]
+        names = [n for n in dir(type(self)) if n.startswith("nvml") and callable(getattr(type(self), n))]
         return {n: self._counted(n, getattr(self, n)) for n in names}
 
     def install(self, setattr_fn: Callable[[Any, str, Any], None]) -> None:
