@@ -1,0 +1,248 @@
+"""reports.compare: matching, verdicts with literal samples, Holm across cases, machine check."""
+
+from __future__ import annotations
+
+import copy
+from typing import Any
+
+import pytest
+
+from reports.compare import (
+    Options,
+    case_key,
+    compare,
+    judge,
+    machine_differences,
+    machine_notes,
+    match_cases,
+    to_json,
+    to_markdown,
+)
+from reports.stats import case_stats
+
+BASE = [1.000, 1.011, 0.992, 1.023, 0.984, 1.005, 1.014, 0.996, 1.002, 1.027, 0.981, 1.008]
+DOUBLE = [2 * x for x in BASE]
+HALF = [x / 2 for x in BASE]
+# Same distribution, different draws (no ties with BASE).
+SAME = [1.004, 0.989, 1.016, 0.997, 1.021, 1.001, 0.986, 1.009, 1.013, 0.994, 1.025, 0.983]
+SPREAD = [0.5, 1.6, 0.7, 1.9, 1.0, 0.6, 1.8, 1.2, 0.55, 1.4, 2.0, 0.8]
+
+
+def bench(case: str, rounds: list[float], workload: str = "matmul", device: str = "CPU:0") -> dict[str, Any]:
+    """A minimal devicebench benchmark entry."""
+    return {
+        "name": f"test_{workload}[tensorflow-{device}-{case}]",
+        "extra_info": {
+            "workload": workload,
+            "backend": "tensorflow",
+            "device": device,
+            "params": {"case": case},
+            "throughput": 1.0,
+            "throughput_unit": "GFLOP/s",
+        },
+        "stats": {"data": rounds, "median": sorted(rounds)[len(rounds) // 2]},
+    }
+
+
+def machine(driver: str = "555.42.06", tf: str = "2.21.0", gpu: str = "NVIDIA H100 80GB HBM3") -> dict[str, Any]:
+    """A machine_info with devicebench's additions."""
+    return {
+        "node": "box",
+        "cpu": {"brand_raw": "AMD EPYC 7763", "hz_actual_friendly": "2.4500 GHz", "hz_actual": [2450000000, 0]},
+        "devicebench": {
+            "backends": {
+                "tensorflow": {"available": True, "version": tf, "cuda_version": "12.5", "tf32_enabled": True}
+            },
+            "devices": [
+                {"backend": "tensorflow", "device": "CPU:0", "name": "AMD EPYC 7763"},
+                {"backend": "tensorflow", "device": "GPU:0", "name": gpu},
+            ],
+            "cpu_model": "AMD EPYC 7763",
+            "cpu_cores": 16,
+            "cpu_usable_cores": 16,
+            "nvidia_driver": driver,
+        },
+    }
+
+
+def run(*benches: dict[str, Any], info: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A minimal results file."""
+    return {"machine_info": info or machine(), "benchmarks": list(benches)}
+
+
+def verdicts(comparison) -> dict[str, str]:
+    """name -> verdict."""
+    return {case.name.split("-")[-1].rstrip("]"): case.verdict for case in comparison.cases}
+
+
+def test_clear_2x_slowdown_is_a_regression() -> None:
+    result = compare(run(bench("a", BASE)), run(bench("a", DOUBLE)))
+    (case,) = result.cases
+    assert case.verdict == "regression"
+    assert case.stats.ratio == pytest.approx(2.0)
+    assert case.stats.ci_low > 1.02
+    assert case.p_holm < 0.01
+    assert result.exit_code == 1
+
+
+def test_clear_2x_speedup_is_an_improvement() -> None:
+    result = compare(run(bench("a", BASE)), run(bench("a", HALF)))
+    assert result.cases[0].verdict == "improvement"
+    assert result.exit_code == 0
+
+
+def test_identical_distributions_are_unchanged() -> None:
+    for current in (BASE, SAME):
+        result = compare(run(bench("a", BASE)), run(bench("a", current)))
+        assert result.cases[0].verdict == "unchanged"
+        assert result.exit_code == 0
+
+
+def test_huge_spread_is_noisy_and_never_judged() -> None:
+    result = compare(run(bench("a", BASE)), run(bench("a", [3 * x for x in SPREAD])))
+    (case,) = result.cases
+    assert case.verdict == "noisy"
+    assert "spread" in case.reason and "current" in case.reason
+    assert result.exit_code == 0  # even though it is ~3x slower
+
+
+def test_too_few_rounds_are_not_judged() -> None:
+    result = compare(run(bench("a", BASE[:3])), run(bench("a", DOUBLE[:3])))
+    assert result.cases[0].verdict == "noisy"
+    assert result.cases[0].reason == "too few rounds (3 < 5)"
+    assert result.exit_code == 0
+    relaxed = compare(run(bench("a", BASE[:3])), run(bench("a", DOUBLE[:3])), Options(min_rounds=3))
+    # 3 vs 3 rounds can never reach p < 0.01 (the smallest two-sided p is 0.1): unchanged, not regression.
+    assert relaxed.cases[0].verdict == "unchanged"
+    assert "not significant" in relaxed.cases[0].reason
+
+
+def test_slowdown_below_threshold_is_unchanged_and_threshold_for_overrides() -> None:
+    slower = [1.15 * x for x in BASE]
+    assert compare(run(bench("a", BASE)), run(bench("a", slower))).cases[0].verdict == "regression"
+    lenient = Options(thresholds={"matmul": 0.25})
+    result = compare(run(bench("a", BASE)), run(bench("a", slower)), lenient)
+    assert result.cases[0].verdict == "unchanged"
+    assert result.cases[0].threshold == 0.25
+    assert Options(threshold=0.2, thresholds={"mnist": 0.5}).threshold_for("matmul") == 0.2
+
+
+def test_floor_requires_the_interval_to_clear_one_plus_floor() -> None:
+    slower = [1.15 * x for x in BASE]
+    cs = case_stats(BASE, slower)
+    # A floor past the interval's lower bound keeps the verdict from regression.
+    verdict, reason = judge(cs, 1e-6, 0.10, Options(floor=cs.ci_low - 1 + 0.01))
+    assert verdict == "unchanged" and "interval" in reason
+    assert judge(cs, 1e-6, 0.10, Options())[0] == "regression"
+    assert judge(cs, 0.5, 0.10, Options())[0] == "unchanged"
+
+
+def test_holm_correction_across_cases_can_withhold_a_verdict() -> None:
+    # 6 vs 6 untied, fully separated: exact p = 2 / C(12, 6) = 0.00216 < 0.01 alone ...
+    base6, slow6 = BASE[:6], DOUBLE[:6]
+    alone = compare(run(bench("a", base6)), run(bench("a", slow6)))
+    assert alone.cases[0].verdict == "regression"
+    # ... but with 9 more (unchanged) cases, Holm multiplies it by 10: 0.0216 > 0.01.
+    others = [bench(f"u{i}", BASE) for i in range(9)]
+    many = compare(run(bench("a", base6), *others), run(bench("a", slow6), *others))
+    case = next(c for c in many.cases if c.name.endswith("-a]"))
+    assert case.p_holm == pytest.approx(10 * case.stats.p_value)
+    assert case.verdict == "unchanged"
+    assert many.exit_code == 0
+
+
+def test_noisy_cases_are_left_out_of_the_holm_family() -> None:
+    others = [bench(f"n{i}", SPREAD) for i in range(9)]
+    result = compare(run(bench("a", BASE[:6]), *others), run(bench("a", DOUBLE[:6]), *others))
+    case = next(c for c in result.cases if c.name.endswith("-a]"))
+    assert case.p_holm == pytest.approx(case.stats.p_value)
+    assert case.verdict == "regression"
+
+
+def test_matching_by_name_params_backend_device() -> None:
+    base = [bench("a", BASE), bench("b", BASE), bench("a", BASE, device="GPU:0")]
+    cur = [bench("a", BASE, device="GPU:0"), bench("c", BASE), bench("a", BASE)]
+    pairs = match_cases(base, cur)
+    keyed = {(case_key(b) if b else None, case_key(c) if c else None) for b, c in pairs}
+    assert len(pairs) == 4
+    assert (case_key(base[1]), None) in keyed  # b: missing
+    assert (None, case_key(cur[1])) in keyed  # c: new
+    result = compare(run(*base), run(*cur))
+    assert sorted(c.verdict for c in result.cases) == ["missing", "new", "unchanged", "unchanged"]
+    assert result.exit_code == 0
+
+
+def test_params_order_does_not_matter_and_foreign_entries_match_by_name() -> None:
+    one, two = bench("a", BASE), bench("a", BASE)
+    one["extra_info"]["params"] = {"n": 1, "dtype": "f"}
+    two["extra_info"]["params"] = {"dtype": "f", "n": 1}
+    assert case_key(one) == case_key(two)
+    assert case_key({"name": "test_x[1]"}) == ("test_x[1]", "", "", "")
+
+
+def test_missing_case_says_why_when_the_run_recorded_a_skip() -> None:
+    current = run()
+    current["devicebench"] = {
+        "skipped": [{"name": bench("a", BASE)["name"], "kind": "oom", "reason": "GPU:0 ran out of memory"}]
+    }
+    result = compare(run(bench("a", BASE)), current)
+    assert result.cases[0].verdict == "missing"
+    assert result.cases[0].reason == "oom: GPU:0 ran out of memory"
+
+
+def test_cases_are_sorted_by_severity() -> None:
+    base = run(bench("r", BASE), bench("u", BASE), bench("i", BASE), bench("n", BASE), bench("m", BASE))
+    cur = run(bench("r", DOUBLE), bench("u", SAME), bench("i", HALF), bench("n", SPREAD), bench("x", BASE))
+    result = compare(base, cur)
+    assert [c.verdict for c in result.cases] == [
+        "regression", "missing", "noisy", "improvement", "new", "unchanged",
+    ]  # fmt: skip
+
+
+def test_same_machine_has_no_differences_despite_clock_jitter() -> None:
+    other = copy.deepcopy(machine())
+    other["cpu"]["hz_actual_friendly"] = "3.1000 GHz"
+    other["cpu"]["hz_actual"] = [3100000000, 0]
+    assert machine_differences(machine(), other) == []
+    assert machine_notes(machine(), other) == []
+
+
+def test_machine_differences_name_driver_tf_version_and_device_model() -> None:
+    diffs = machine_differences(machine(), machine(driver="560.35.03", tf="2.20.0", gpu="NVIDIA A100"))
+    assert "NVIDIA driver: 555.42.06 -> 560.35.03" in diffs
+    assert "tensorflow version: 2.21.0 -> 2.20.0" in diffs
+    assert "device tensorflow GPU:0: NVIDIA H100 80GB HBM3 -> NVIDIA A100" in diffs
+
+
+def test_core_counts_and_settings_are_notes_not_differences() -> None:
+    pinned = copy.deepcopy(machine())
+    pinned["devicebench"]["cpu_usable_cores"] = 1
+    pinned["devicebench"]["backends"]["tensorflow"]["tf32_enabled"] = False
+    assert machine_differences(machine(), pinned) == []
+    assert machine_notes(machine(), pinned) == [
+        "usable CPU cores (affinity): 16 -> 1",
+        "tensorflow tf32_enabled: True -> False",
+    ]
+
+
+def test_plain_pytest_benchmark_machine_info_compares_cpu_brand() -> None:
+    assert machine_differences({"cpu": {"brand_raw": "A"}}, {"cpu": {"brand_raw": "B"}}) == ["CPU model: A -> B"]
+
+
+def test_markdown_table_and_json_verdicts() -> None:
+    result = compare(run(bench("r", BASE), bench("u", BASE)), run(bench("r", DOUBLE), bench("u", SAME)),
+                     labels=("results/baselines/main", "results/latest"))  # fmt: skip
+    md = to_markdown(result)
+    lines = md.splitlines()
+    assert lines[0] == "## devicebench compare: ❌ regression"
+    table = [line for line in lines if line.startswith("| ")]
+    assert table[0].startswith("| verdict | case |")
+    assert "regression" in table[1] and "+100.0%" in table[1]
+    assert "unchanged" in table[2]
+    verdict_file = to_json(result, run(), run())
+    assert verdict_file["exit_code"] == 1
+    assert verdict_file["summary"]["regression"] == 1
+    assert verdict_file["baseline"]["path"] == "results/baselines/main"
+    first = verdict_file["cases"][0]
+    assert first["verdict"] == "regression" and first["ratio"] == pytest.approx(2.0)
+    assert {"ci_low", "ci_high", "p_value", "p_holm", "noise_base", "rounds_cur"} <= first.keys()

@@ -1,0 +1,132 @@
+"""`python -m reports compare`: exit codes, outputs and one-line errors on the golden runs."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.cli import main
+
+DATA = Path(__file__).parent / "data" / "compare"
+BAD = Path(__file__).parent / "data" / "bad"
+BASELINE = DATA / "baseline"
+
+
+def one_error_line(err: str) -> str:
+    """The single line written to stderr, checked to be one line starting with 'error: '."""
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    assert lines[0].startswith("error: ")
+    return lines[0]
+
+
+def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    md, verdicts = tmp_path / "out" / "compare.md", tmp_path / "verdicts.json"
+    code = main(["compare", str(BASELINE), str(DATA / "regressed"), "--markdown", str(md), "--json", str(verdicts)])
+    out = capsys.readouterr().out
+    assert code == 1
+    assert md.read_text() == out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "verdict" not in line]
+    assert [row.split("|")[1].split()[-1] for row in rows] == [
+        "regression", "missing", "noisy", "noisy", "improvement", "new", "unchanged",
+    ]  # fmt: skip
+    assert "test_matmul[tensorflow-CPU:0-n256-float32]" in rows[0]
+    assert "oom: GPU:0 ran out of memory" in rows[1]
+    data = json.loads(verdicts.read_text())
+    assert data["exit_code"] == 1
+    assert data["summary"] == {"regression": 1, "missing": 1, "noisy": 2, "improvement": 1, "new": 1, "unchanged": 1}
+    assert data["machine"] == {"differences": [], "allowed": False, "notes": []}
+
+
+def test_a_a_pair_exits_0(capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(BASELINE), str(DATA / "same")]) == 0
+    out = capsys.readouterr().out
+    assert "✅ no regression" in out
+    assert "regression |" not in out
+
+
+def test_json_file_given_directly_and_baseline_name(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
+) -> None:
+    saved = tmp_path / "results" / "baselines" / "main"
+    shutil.copytree(BASELINE, saved)
+    monkeypatch.chdir(tmp_path)
+    assert main(["compare", "results/baselines/main", str(DATA / "same" / "benchmarks.json")]) == 0
+    assert main(["compare", "main", str(DATA / "regressed")]) == 1  # a bare name under results/baselines/
+    capsys.readouterr()
+
+
+def test_machine_change_is_refused_then_allowed(capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(BASELINE), str(DATA / "other-driver")]) == 2
+    captured = capsys.readouterr()
+    line = one_error_line(captured.err)
+    assert "NVIDIA driver: 555.42.06 -> 560.35.03" in line
+    assert "tensorflow version: 2.21.0 -> 2.20.0" in line
+    assert "--allow-machine-change" in line
+    assert captured.out == ""
+
+    assert main(["compare", str(BASELINE), str(DATA / "other-driver"), "--allow-machine-change"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: machine changed: NVIDIA driver: 555.42.06 -> 560.35.03" in captured.err
+    assert "Machine changed (allowed by --allow-machine-change):" in captured.out
+    assert "- tensorflow version: 2.21.0 -> 2.20.0" in captured.out
+
+
+@pytest.mark.parametrize(
+    ("bad", "expect"),
+    [
+        (BAD / "corrupt.json", "corrupt JSON"),
+        (BAD / "foreign.json", "not a pytest-benchmark JSON file"),
+        (BAD / "no-stats-data.json", "stats.data"),
+        (BAD / "empty-folder", "no benchmarks.json"),
+        (DATA / "does-not-exist", "no such file or folder"),
+    ],
+)
+def test_bad_input_exits_2_with_one_line_naming_the_file(
+    bad: Path, expect: str, tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    if bad.name == "empty-folder":
+        bad = tmp_path / "empty-folder"
+        bad.mkdir()
+    for argv in (["compare", str(bad), str(BASELINE)], ["compare", str(BASELINE), str(bad)]):
+        assert main(argv) == 2
+        captured = capsys.readouterr()
+        line = one_error_line(captured.err)
+        assert str(bad) in line and expect in line
+        assert captured.out == ""
+
+
+def test_truncated_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    cut = tmp_path / "benchmarks.json"
+    text = (DATA / "regressed" / "benchmarks.json").read_text()
+    cut.write_text(text[: len(text) // 2])
+    assert main(["compare", str(BASELINE), str(cut)]) == 2
+    assert str(cut) in one_error_line(capsys.readouterr().err)
+
+
+def test_bad_options_exit_2(capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(BASELINE), str(DATA / "same"), "--threshold-for", "mnist"]) == 2
+    assert "WORKLOAD=FRACTION" in capsys.readouterr().err
+    assert main(["compare", str(BASELINE), str(DATA / "same"), "--alpha", "3"]) == 2
+    one_error_line(capsys.readouterr().err)
+
+
+def test_threshold_for_turns_the_regression_off(capsys: pytest.CaptureFixture) -> None:
+    argv = ["compare", str(BASELINE), str(DATA / "regressed"), "--threshold-for", "matmul=1.5"]
+    assert main(argv) == 0
+    capsys.readouterr()
+
+
+def test_real_process_exit_codes() -> None:
+    """The module entry point returns the gate's code to the shell (what CI sees)."""
+    cmd = [sys.executable, "-m", "reports", "compare", str(BASELINE)]
+    assert subprocess.run([*cmd, str(DATA / "same")], capture_output=True).returncode == 0
+    assert subprocess.run([*cmd, str(DATA / "regressed")], capture_output=True).returncode == 1
+    bad = subprocess.run([*cmd, str(BAD / "corrupt.json")], capture_output=True, text=True)
+    assert bad.returncode == 2
+    assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr

@@ -1,0 +1,96 @@
+"""reports.history: change points on literal series, the history frame and its plot."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from reports.history import detect_steps, history_frame, history_host, plot_history, segment, steps_frame
+from reports.load import read_run
+
+DATA = Path(__file__).parent / "data" / "compare"
+NOISE = [0.4, -1.1, 0.9, -0.3, 1.3, -0.8, 0.1, -1.4, 0.7, 1.0, -0.6, 0.2, -0.9, 1.2, -0.2, 0.5]
+
+
+def test_segment_finds_the_best_split() -> None:
+    starts, cost = segment([1, 1, 1, 5, 5, 5], 2)
+    assert starts == [3] and cost == 0.0
+    starts, cost = segment([1, 1, 9, 9, 3, 3], 3)
+    assert starts == [2, 4] and cost == 0.0
+    with pytest.raises(ValueError):
+        segment([1, 2], 3)
+
+
+def test_one_clean_step() -> None:
+    assert detect_steps([10.0] * 8 + [20.0] * 8) == [8]
+
+
+def test_flat_and_noisy_flat_series_have_no_steps() -> None:
+    assert detect_steps([100.0] * 12) == []
+    assert detect_steps([100 + x for x in NOISE]) == []
+
+
+def test_noisy_steps_down_and_up() -> None:
+    series = [100 + x for x in NOISE[:8]] + [70 + x for x in NOISE[8:]] + [110 + x for x in NOISE[:8]]
+    assert detect_steps(series) == [8, 16]
+
+
+def test_small_steps_below_min_change_are_not_reported() -> None:
+    series = [100.0] * 8 + [103.0] * 8
+    assert detect_steps(series) == []
+    assert detect_steps(series, min_change=0.01) == [8]
+
+
+def test_latest_run_stepping_down_is_reported() -> None:
+    assert detect_steps([100 + x for x in NOISE[:10]] + [60.0]) == [10]
+
+
+def test_missing_points_are_skipped_and_indices_kept() -> None:
+    assert detect_steps([10.0, None, 10.0, float("nan"), 10.0, 20.0, 20.0, None, 20.0]) == [5]
+
+
+def test_short_series() -> None:
+    assert detect_steps([]) == []
+    assert detect_steps([5.0]) == []
+    assert detect_steps([5.0, 5.0]) == []
+
+
+def _runs_with_history(tmp_path: Path, levels: list[float]) -> list:
+    """Copies of the baseline run with matmul n512's throughput set per run, one day apart."""
+    base = json.loads((DATA / "baseline" / "benchmarks.json").read_text())
+    runs = []
+    for day, level in enumerate(levels):
+        data = json.loads(json.dumps(base))
+        data["datetime"] = f"2026-11-{day + 1:02d}T09:00:00+00:00"
+        for bench in data["benchmarks"]:
+            if "n512" in bench["name"]:
+                bench["extra_info"]["throughput"] = level
+        folder = tmp_path / f"202611{day + 1:02d}-090000-gpubox"
+        folder.mkdir()
+        (folder / "benchmarks.json").write_text(json.dumps(data))
+        runs.append(read_run(folder))
+    return runs
+
+
+def test_history_frame_orders_runs_by_datetime(tmp_path: Path) -> None:
+    runs = _runs_with_history(tmp_path, [50.0, 50.0, 50.0, 35.0])
+    frame = history_frame(list(reversed(runs)))
+    case = frame[frame["name"].str.contains("n512")]
+    assert case["position"].tolist() == [0, 1, 2, 3]
+    assert case["throughput"].tolist() == [50.0, 50.0, 50.0, 35.0]
+    assert history_host(frame) == "gpubox"
+    steps = steps_frame(frame)
+    assert steps[["name", "position", "before", "after"]].values.tolist() == [
+        ["test_matmul[tensorflow-CPU:0-n512-float32]", 3, 50.0, 35.0]
+    ]
+    assert steps["change"].iloc[0] == pytest.approx(-0.3)
+
+
+def test_plot_history_needs_two_runs(tmp_path: Path) -> None:
+    runs = _runs_with_history(tmp_path, [50.0, 35.0])
+    assert plot_history(history_frame(runs[:1])) is None
+    fig = plot_history(history_frame(runs))
+    assert fig is not None
+    assert len(fig.axes) == 4  # one panel per workload: matmul, mnist, tfdata, transfer
