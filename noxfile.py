@@ -66,6 +66,15 @@ def tests(session: nox.Session) -> None:
 
 
 @nox.session
+def compare(session: nox.Session) -> None:
+    """Gate regressions: compare CURRENT with BASELINE (args after --: BASELINE CURRENT [options])."""
+    if not session.posargs:
+        session.error("usage: nox -s compare -- BASELINE CURRENT [--threshold 0.10 ...] (see --help)")
+    session.install("-e", ".")  # no TensorFlow: the gate reads JSON only
+    session.run("python", "-m", "reports", "compare", *session.posargs)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check the code with ruff."""
     session.install("ruff>=0.8")
