@@ -10,8 +10,8 @@ from bench.plugin import (
     pytest_generate_tests,
     pytest_report_header,
     pytest_runtest_makereport,
-    pytest_sessionfinish,
     pytest_terminal_summary,
+    pytest_unconfigure,
 )
 
 __all__ = [
@@ -24,6 +24,6 @@ __all__ = [
     "pytest_generate_tests",
     "pytest_report_header",
     "pytest_runtest_makereport",
-    "pytest_sessionfinish",
     "pytest_terminal_summary",
+    "pytest_unconfigure",
 ]

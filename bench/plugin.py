@@ -5,7 +5,9 @@ A thin layer of hooks; the work happens in DevicebenchSession (bench.session) an
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Generator
+from datetime import UTC, datetime
 from importlib.metadata import version
 from pathlib import Path
 from typing import Any
@@ -175,12 +177,36 @@ def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_
         output_json["devicebench"] = session.json_block()
 
 
-@pytest.hookimpl(trylast=True)
-def pytest_sessionfinish(session: pytest.Session) -> None:
-    """Point results/latest at this run (after pytest-benchmark has written its JSON)."""
-    dsession = _session(session.config)
-    if dsession is not None:
-        dsession.finish()
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """After pytest-benchmark has written its JSON: make sure one exists, point latest, keep a baseline."""
+    session = _session(config)
+    if session is None or session.run_dir is None:
+        return
+    path = session.run_dir / "benchmarks.json"
+    if not path.exists() or path.stat().st_size == 0:
+        # pytest-benchmark writes nothing when no case produced a number; the skips are still worth keeping.
+        path.write_text(json.dumps(empty_results(config), indent=4))
+    session.finish()
+
+
+def empty_results(config: pytest.Config) -> dict[str, Any]:
+    """A pytest-benchmark-shaped results document with no benchmarks, for runs where every case was skipped."""
+    from pytest_benchmark import __version__ as pb_version
+
+    hook = config.hook
+    machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
+    hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
+    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    output: dict[str, Any] = {
+        "machine_info": machine_info,
+        "commit_info": commit_info,
+        "benchmarks": [],
+        "datetime": datetime.now(UTC).isoformat(),
+        "version": pb_version,
+    }
+    pytest_benchmark_update_json(config, [], output)
+    return output
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:

@@ -1,0 +1,1 @@
+"""Standalone measuring tools (run with `python -m bench.tools.<name>`)."""

@@ -1,0 +1,61 @@
+"""The real TensorFlow backend on this machine's CPU (kept few: importing TF takes seconds)."""
+
+import json
+from pathlib import Path
+
+import pytest
+
+tf = pytest.importorskip("tensorflow")
+
+from bench.backends import load_backend  # noqa: E402
+from bench.backends.base import PlacementError  # noqa: E402
+from bench.cases import make_cases  # noqa: E402
+from bench.profiles import get_profile  # noqa: E402
+from bench.workloads.matmul import MATMUL  # noqa: E402
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def backend():
+    return load_backend("tensorflow")
+
+
+def test_devices_and_gpu_absence_reason(backend):
+    devices = backend.devices()
+    assert devices[0].name == "CPU:0" and devices[0].kind == "cpu"
+    if not any(d.kind == "gpu" for d in devices):
+        assert "GPU cases not generated" in backend.gpu_absence_reason()
+
+
+def test_matmul_is_made_and_checked_on_the_cpu(backend):
+    cpu = backend.devices()[0]
+    (case,) = [c for c in make_cases(MATMUL, get_profile("smoke"), [cpu]) if c.params["n"] == 128]
+    out = backend.build(case).call()
+    backend.sync()
+    assert backend.check_placement(out, cpu) == "/job:localhost/replica:0/task:0/device:CPU:0"
+    assert out.shape == (128, 128) and out.dtype == tf.float32
+    gpu_like = cpu.__class__("tensorflow", "GPU:0", "gpu", "pretend")
+    with pytest.raises(PlacementError, match=r"asked for GPU:0 but the output is on .*CPU:0"):
+        backend.check_placement(out, gpu_like)
+
+
+def test_out_of_memory_is_recognised(backend):
+    assert backend.is_out_of_memory(tf.errors.ResourceExhaustedError(None, None, "OOM"))
+    assert not backend.is_out_of_memory(ValueError("x"))
+
+
+def test_suite_end_to_end_on_the_cpu(pytester):
+    pytester.makepyfile(test_matmul=(REPO / "bench" / "benchmarks" / "test_matmul.py").read_text())
+    result = pytester.runpytest_subprocess(
+        "-p", "bench.plugin", "--profile", "smoke", "--results-dir", "results", "-k", "n128", timeout=300
+    )
+    result.assert_outcomes(passed=1)
+    data = json.loads((pytester.path / "results" / "latest" / "benchmarks.json").read_text())
+    extra = data["benchmarks"][0]["extra_info"]
+    assert extra["sync"] == "tf.test.experimental.sync_devices"
+    assert extra["placement"].endswith("device:CPU:0")
+    assert extra["backend_version"] == tf.__version__
+    assert extra["threads"]["cpu_count"] >= 1
+    info = data["machine_info"]["devicebench"]["backends"]["tensorflow"]
+    assert info["version"] == tf.__version__ and "built_with_cuda" in info
