@@ -185,8 +185,13 @@ def machine_differences(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list
     def devices(block: Mapping[str, Any]) -> dict[str, Any]:
         found = {}
         for dev in block.get("devices") or []:
-            if isinstance(dev, Mapping):
-                found[f"{dev.get('backend', '?')} {dev.get('device', '?')}"] = dev.get("name")
+            if not isinstance(dev, Mapping):
+                continue
+            # The format doc writes {"device": "GPU:0", "name": <model>}; the plugin writes
+            # {"name": "GPU:0", "model": <model>}: accept both.
+            ident = dev.get("device") or dev.get("name")
+            model = dev.get("model") if "model" in dev else dev.get("name") if "device" in dev else None
+            found[f"{dev.get('backend', '?')} {ident}"] = model
         return found
 
     dev_base, dev_cur = devices(db_base), devices(db_cur)
@@ -203,9 +208,7 @@ def machine_differences(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list
 _BUILD_KEY = re.compile(r"version|cuda|cudnn|rocm|tensorrt|built|build", re.IGNORECASE)
 
 
-def _backend_changes(
-    db_base: Mapping[str, Any], db_cur: Mapping[str, Any]
-) -> list[tuple[str, str, Any, Any]]:
+def _backend_changes(db_base: Mapping[str, Any], db_cur: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
     """(backend, key, old, new) for every differing leaf of backends both runs have."""
     back_base, back_cur = db_base.get("backends") or {}, db_cur.get("backends") or {}
     changes = []
@@ -283,8 +286,7 @@ def _identity(bench: Mapping[str, Any]) -> dict[str, Any]:
     params = extra.get("params")
     return {
         "name": str(bench.get("name", "?")),
-        "workload": extra.get("workload")
-        or str(bench.get("name", "")).split("[", 1)[0].removeprefix("test_"),
+        "workload": extra.get("workload") or str(bench.get("name", "")).split("[", 1)[0].removeprefix("test_"),
         "backend": extra.get("backend"),
         "device": extra.get("device"),
         "params": dict(params) if isinstance(params, Mapping) else {},
@@ -375,9 +377,7 @@ def compare(
         baseline=labels[0],
         current=labels[1],
         cases=results,
-        machine_differences=machine_differences(
-            base.get("machine_info") or {}, cur.get("machine_info") or {}
-        ),
+        machine_differences=machine_differences(base.get("machine_info") or {}, cur.get("machine_info") or {}),
         options=options,
         machine_notes=machine_notes(base.get("machine_info") or {}, cur.get("machine_info") or {}),
     )
@@ -431,18 +431,13 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
         f"rounds < {opts.min_rounds}.",
     ]
     if comparison.machine_differences:
-        head = (
-            "Machine changed (allowed by --allow-machine-change):"
-            if allowed_machine_change
-            else "Machine differs:"
-        )
+        head = "Machine changed (allowed by --allow-machine-change):" if allowed_machine_change else "Machine differs:"
         lines += ["", head, *[f"- {d}" for d in comparison.machine_differences]]
     if comparison.machine_notes:
         lines += ["", "Also differs (not a reason to refuse):", *[f"- {d}" for d in comparison.machine_notes]]
     lines += [
         "",
-        "| verdict | case | baseline | current | time change | interval | p (Holm) | spread b/c "
-        "| rounds b/c | note |",
+        "| verdict | case | baseline | current | time change | interval | p (Holm) | spread b/c | rounds b/c | note |",
         "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
     ]
     for case in comparison.cases:
@@ -461,9 +456,7 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
             ]
         name = case.name.replace("|", "\\|")
         note = case.reason.replace("|", "\\|")
-        lines.append(
-            f"| {ICONS[case.verdict]} {case.verdict} | `{name}` | " + " | ".join(cells) + f" | {note} |"
-        )
+        lines.append(f"| {ICONS[case.verdict]} {case.verdict} | `{name}` | " + " | ".join(cells) + f" | {note} |")
     return "\n".join(lines) + "\n"
 
 

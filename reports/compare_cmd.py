@@ -34,9 +34,7 @@ def _workload_fraction(text: str) -> tuple[str, float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the compare options to `parser`."""
-    parser.add_argument(
-        "baseline", help="baseline run folder, benchmarks.json, or a name under results/baselines/"
-    )
+    parser.add_argument("baseline", help="baseline run folder, benchmarks.json, or a name under results/baselines/")
     parser.add_argument("current", help="current run folder or benchmarks.json (e.g. results/latest)")
     parser.add_argument(
         "--threshold",

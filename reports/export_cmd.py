@@ -59,9 +59,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="github-action-benchmark",
         help="output format (default github-action-benchmark: customSmallerIsBetter)",
     )
-    parser.add_argument(
-        "--unit", choices=sorted(UNITS), default="ms", help="time unit of the values (default ms)"
-    )
+    parser.add_argument("--unit", choices=sorted(UNITS), default="ms", help="time unit of the values (default ms)")
     parser.add_argument("-o", "--output", type=Path, metavar="OUT.json", help="write here instead of stdout")
 
 

@@ -246,3 +246,17 @@ def test_markdown_table_and_json_verdicts() -> None:
     first = verdict_file["cases"][0]
     assert first["verdict"] == "regression" and first["ratio"] == pytest.approx(2.0)
     assert {"ci_low", "ci_high", "p_value", "p_holm", "noise_base", "rounds_cur"} <= first.keys()
+
+
+def test_device_entries_as_the_plugin_writes_them() -> None:
+    def info(model: str) -> dict[str, Any]:
+        devices = [
+            {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": "AMD EPYC"},
+            {"backend": "tensorflow", "name": "GPU:0", "kind": "gpu", "model": model},
+        ]
+        return {"devicebench": {"devices": devices}}
+
+    assert machine_differences(info("NVIDIA H100"), info("NVIDIA H100")) == []
+    assert machine_differences(info("NVIDIA H100"), info("NVIDIA L4")) == [
+        "device tensorflow GPU:0: NVIDIA H100 -> NVIDIA L4"
+    ]

@@ -108,9 +108,7 @@ def write(name: str, benchmarks: list[dict], info: dict, skipped: list | None = 
     (folder / "benchmarks.json").write_text(json.dumps(data, indent=1) + "\n")
 
 
-def cases(
-    rng: random.Random, *, slow256: float = 1.0, fast1024: float = 1.0, mnist_spread: float = 0.02
-) -> list:
+def cases(rng: random.Random, *, slow256: float = 1.0, fast1024: float = 1.0, mnist_spread: float = 0.02) -> list:
     """The six-case set; factors scale the matmul medians, mnist_spread its noise."""
     return [
         bench("matmul", "n256-float32", "CPU:0", {"n": 256, "dtype": "float32"},
