@@ -27,6 +27,8 @@ class Workload:
     work_per_call: Callable[[Params], float]
     label: Callable[[Params], str]
     absent_reason: str = ""  # why a backend that is not in `backends` has no cases
+    # (untimed warm-up calls, timed rounds) when the workload fixes them; None = the profile's time budget
+    schedule: Callable[[Profile, Params], tuple[int, int]] | None = None
 
     def throughput(self, params: Params, seconds: float) -> float:
         """Throughput of one call that took `seconds`, in `throughput_unit`."""

@@ -51,6 +51,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="write DIR/<UTC yyyymmdd-HHMMSS>-<host>/benchmarks.json and point DIR/latest at it",
     )
     group.addoption(
+        "--mnist",
+        dest="devicebench_mnist",
+        default=None,
+        metavar="PATH",
+        help="a Keras-format mnist.npz (default: $DEVICEBENCH_MNIST, then ~/.keras/datasets/mnist.npz, "
+        "else synthetic data of MNIST's shape; nothing is downloaded)",
+    )
+    group.addoption(
         "--save-baseline",
         dest="devicebench_save_baseline",
         default=None,

@@ -84,8 +84,13 @@ def run_case(
             sync()
             return out
 
-        warm = warm_up(backend, case, timed, profile.warmup_calls)
-        rounds = profile.rounds_for(warm.last_call_s)
+        schedule = case.workload.schedule
+        if schedule is not None:
+            warmup_calls, rounds = schedule(profile, dict(case.params))
+            warm = warm_up(backend, case, timed, warmup_calls)
+        else:
+            warm = warm_up(backend, case, timed, profile.warmup_calls)
+            rounds = profile.rounds_for(warm.last_call_s)
         benchmark.group = case.group
         backend.memory_reset(case.device)
         with sampler.sample(case.id) if sampler is not None else nullcontext() as record:

@@ -81,6 +81,7 @@ class DevicebenchSession:
                 self.backend_status[name] = {"available": False, "version": None, "reason": str(exc)}
                 self.notes.append(f"backend {name} unavailable: {exc}")
                 continue
+            backend.settings = {"mnist": options.devicebench_mnist}
             self.backends[name] = backend
             self.backend_status[name] = {"available": True, "version": backend.version(), "reason": ""}
         every_device = [d for b in self.backends.values() for d in b.devices()]

@@ -32,6 +32,8 @@ class Backend(ABC):
 
     name: str
     sync_method: str  # recorded with every case: how a timed call waits for the device
+    # Run-wide settings the session hands every backend, e.g. {"mnist": "/path/mnist.npz" or None}.
+    settings: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by the session, never mutated
 
     @abstractmethod
     def version(self) -> str:

@@ -2,5 +2,8 @@
 
 from bench.cases import Workload
 from bench.workloads.matmul import MATMUL
+from bench.workloads.mnist import MNIST
+from bench.workloads.tfdata import TFDATA
+from bench.workloads.transfer import TRANSFER
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (MATMUL,)}
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (MATMUL, MNIST, TFDATA, TRANSFER)}

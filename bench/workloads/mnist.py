@@ -1,0 +1,61 @@
+"""The book's eager MNIST training: Dense 784-1024-1024-10 (no activations), Adam(1e-3), batch 64."""
+
+from __future__ import annotations
+
+from math import ceil
+
+from bench.cases import Params, Workload
+from bench.devices import Device
+from bench.profiles import Profile
+
+BATCH_SIZE = 64
+LEARNING_RATE = 1e-3
+HIDDEN = (1024, 1024)
+TRAIN_SAMPLES = 60_000
+STEPS_PER_EPOCH = ceil(TRAIN_SAMPLES / BATCH_SIZE)  # 938, as the book's shuffle(60000).batch(64)
+
+TF_MODES = ("eager", "function", "xla", "keras-fit")
+TF_GPU_MODES = ("split",)  # the book's variant: model on the GPU, label argmax on the CPU
+TORCH_MODES = ("eager", "compile")
+
+
+def mnist_schedule(profile: Profile) -> tuple[int, int]:
+    """(steps per timed call, calls in all) for a profile; the first call is the untimed warm-up."""
+    if profile.mnist_steps is not None:  # a few dozen steps per call
+        return profile.mnist_steps, 6
+    if profile.mnist_epochs == 1:  # one epoch, cut into ten calls so the spread can be judged
+        return ceil(STEPS_PER_EPOCH / 10), 10
+    return STEPS_PER_EPOCH, profile.mnist_epochs  # one call per epoch: the first is the first epoch
+
+
+def mnist_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
+    """One case per mode; `split` only on GPUs, torch's modes on torch."""
+    steps, calls = mnist_schedule(profile)
+    if device.backend == "torch":
+        modes: tuple[str, ...] = TORCH_MODES
+    else:
+        modes = TF_MODES + (TF_GPU_MODES if device.kind == "gpu" else ())
+    return [({"mode": m, "batch_size": BATCH_SIZE, "steps_per_call": steps, "calls": calls}, None) for m in modes]
+
+
+def samples_per_call(params: Params) -> float:
+    """Training samples one call processes."""
+    return float(params["steps_per_call"]) * float(params["batch_size"])
+
+
+def samples_needed(params: Params) -> int:
+    """How many distinct samples the data needs (never more than MNIST's 60000)."""
+    return int(min(TRAIN_SAMPLES, samples_per_call(params) * int(params["calls"])))
+
+
+MNIST = Workload(
+    name="mnist",
+    work_unit="samples",
+    throughput_unit="samples/s",
+    throughput_scale=1.0,
+    backends=("tensorflow", "torch"),
+    params_for=mnist_params,
+    work_per_call=samples_per_call,
+    label=lambda p: f"{p['mode']}-b{p['batch_size']}-s{p['steps_per_call']}",
+    schedule=lambda profile, p: (1, int(p["calls"]) - 1),
+)

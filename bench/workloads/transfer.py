@@ -1,0 +1,28 @@
+"""Host-device copies (the book's numpy-interop note): a host array onto the device and back, in GB/s."""
+
+from __future__ import annotations
+
+from bench.cases import Params, Workload
+from bench.devices import Device
+from bench.profiles import Profile
+
+DIRECTIONS = ("h2d", "d2h")
+
+
+def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
+    """Both directions at every profile size, on every device (the CPU shows the zero-copy path)."""
+    return [
+        ({"direction": d, "bytes": int(mib * 2**20)}, None) for d in DIRECTIONS for mib in profile.transfer_sizes_mib
+    ]
+
+
+TRANSFER = Workload(
+    name="transfer",
+    work_unit="bytes",
+    throughput_unit="GB/s",
+    throughput_scale=1e9,
+    backends=("tensorflow", "torch"),
+    params_for=transfer_params,
+    work_per_call=lambda p: float(p["bytes"]),
+    label=lambda p: f"{p['direction']}-{int(p['bytes']) // 2**20}MiB",
+)
