@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import importlib.util
 import sys
 from collections.abc import Sequence
 from types import ModuleType
@@ -39,9 +40,14 @@ def load_subcommand(name: str) -> ModuleType | None:
         raise
 
 
-def available() -> dict[str, ModuleType]:
-    """The subcommands whose modules exist, in SUBCOMMANDS order."""
-    found = {name: load_subcommand(name) for name in SUBCOMMANDS}
+def available_names() -> list[str]:
+    """The subcommands whose modules exist, in SUBCOMMANDS order, without importing them."""
+    return [name for name in SUBCOMMANDS if importlib.util.find_spec(f"reports.{name}_cmd") is not None]
+
+
+def available(names: Sequence[str] | None = None) -> dict[str, ModuleType]:
+    """Import the named (default: all available) subcommand modules."""
+    found = {name: load_subcommand(name) for name in (SUBCOMMANDS if names is None else names)}
     return {name: module for name, module in found.items() if module is not None}
 
 
@@ -76,8 +82,10 @@ def with_default_command(argv: Sequence[str], commands: Sequence[str]) -> list[s
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse argv, run the chosen subcommand and return its exit code."""
-    commands = available()
-    args_list = with_default_command(sys.argv[1:] if argv is None else argv, list(commands))
+    names = available_names()
+    args_list = with_default_command(sys.argv[1:] if argv is None else argv, names)
+    # import only the chosen subcommand (some pull in scipy); the top-level help lists them all
+    commands = available([args_list[0]] if args_list and args_list[0] in names else names)
     parser = build_parser(commands)
     try:
         args = parser.parse_args(args_list)

@@ -6,26 +6,27 @@ Every string that comes from a results file reaches the page only through jinja2
 from __future__ import annotations
 
 import datetime as dt
-import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import jinja2
 import pandas as pd
 
 from reports import speedup as sp
 from reports.load import ResultsFileError, Run
-from reports.plots import Plot
 from reports.summary import (
     NOISY_IQR_REL,
     WORKLOAD_TITLES,
+    cell,
     device_labels,
     fmt_bytes,
-    fmt_number,
     fmt_ratio,
     throughput_table,
 )
+
+if TYPE_CHECKING:
+    from reports.plots import Plot
 
 
 @dataclass(frozen=True)
@@ -37,21 +38,6 @@ class Table:
     rows: list[list[str]]
     note: str = ""
     numeric: list[bool] = field(default_factory=list)
-
-
-def cell(value: Any, column: str = "") -> str:
-    """One table cell as text: empty for missing, bytes in binary units, numbers compact."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool):
-        return "yes" if value else "no"
-    if column == "bytes" and isinstance(value, int | float):
-        return fmt_bytes(float(value))
-    if isinstance(value, int) and column in ("n", "batch_size", "epochs", "rounds"):
-        return str(value)
-    if isinstance(value, int | float):
-        return fmt_number(float(value))
-    return str(value)
 
 
 def table_from(frame: pd.DataFrame, title: str, note: str = "",
@@ -170,6 +156,17 @@ def _get(mapping: Any, *keys: str) -> Any:
     return mapping
 
 
+def _short_date(value: Any) -> Any:
+    """An ISO timestamp as 'YYYY-MM-DD HH:MM UTC'; anything else unchanged."""
+    try:
+        stamp = dt.datetime.fromisoformat(str(value))
+    except ValueError:
+        return value
+    if stamp.tzinfo is not None:
+        stamp = stamp.astimezone(dt.UTC)
+    return stamp.strftime("%Y-%m-%d %H:%M") + (" UTC" if stamp.tzinfo is not None else "")
+
+
 def environment(run: Run) -> list[tuple[str, str]]:
     """The facts of one run's host, from machine_info and commit_info, as (label, value) text pairs."""
     info = run.data.get("machine_info") or {}
@@ -179,7 +176,7 @@ def environment(run: Run) -> list[tuple[str, str]]:
     facts: list[tuple[str, Any]] = [
         ("host", run.host),
         ("run", run.name),
-        ("date", run.data.get("datetime")),
+        ("date", _short_date(run.data.get("datetime"))),
         ("profile", _get(run.data, "devicebench", "profile")),
         ("CPU", extra.get("cpu_model") or cpu.get("brand_raw")),
         ("CPU cores", extra.get("cpu_cores") or cpu.get("count")),
@@ -187,14 +184,14 @@ def environment(run: Run) -> list[tuple[str, str]]:
         ("Python", info.get("python_version")),
         ("NVIDIA driver", extra.get("nvidia_driver")),
         ("container image", extra.get("container_image")),
-        ("commit", " ".join(str(x) for x in (commit.get("id"), commit.get("branch")) if x)
+        ("commit", " ".join(str(x)[:12] for x in (commit.get("id"), commit.get("branch")) if x)
          + (" (dirty)" if commit.get("dirty") else "")),
         ("pytest-benchmark", run.data.get("version")),
     ]  # fmt: skip
     backends = extra.get("backends") if isinstance(extra.get("backends"), Mapping) else {}
     for name, backend in backends.items():
         if isinstance(backend, Mapping):
-            parts = [f"{k} {v}" for k, v in backend.items() if v not in (None, "", False) and k != "available"]
+            parts = [f"{k} {v}" for k, v in backend.items() if v not in (None, "") and not isinstance(v, bool)]
             facts.append((f"backend {name}", ", ".join(parts) or "available"))
     for device in extra.get("devices") or []:
         if isinstance(device, Mapping):

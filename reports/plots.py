@@ -18,6 +18,7 @@ matplotlib.use("Agg")
 
 import pandas as pd
 import seaborn as sns
+from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from reports import speedup as sp
@@ -77,6 +78,14 @@ def palette_for(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     return {label: colours[i % len(colours)] for i, label in enumerate(unique)}
 
 
+def _legend_outside(ax, title: str | None = None) -> None:
+    """Move an axes' legend to the right of the plot, clear of the data."""
+    if ax.get_legend() is not None:
+        ax.legend(
+            fontsize=8, title=title, title_fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False
+        )
+
+
 def _new_figure(ncols: int = 1, width: float = 7.5, height: float = 4.0) -> tuple[Figure, list]:
     """A figure with ``ncols`` axes in seaborn's whitegrid style."""
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
@@ -86,8 +95,8 @@ def _new_figure(ncols: int = 1, width: float = 7.5, height: float = 4.0) -> tupl
 
 
 def _with_labels(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with a 'device_label' column."""
-    return rows.assign(device_label=device_labels(rows))
+    """The rows with 'device' replaced by its label (prefixed by the host when there are several)."""
+    return rows.assign(device=device_labels(rows))
 
 
 def _rows(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
@@ -99,7 +108,7 @@ def _rows(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
 
 def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
     """How does matmul throughput grow with size on each device, and how close is it to the peak?"""
-    plot = Plot("matmul", "matmul throughput vs size", "How fast does each device multiply matrices, by size?")
+    plot = Plot("matmul", "Matmul throughput vs size", "How fast does each device multiply matrices, by size?")
     rows = _rows(frame, "matmul")
     if rows.empty or "n" not in rows.columns:
         return Plot(plot.key, plot.title, plot.question, why_not="No matmul cases ran, so there is nothing to plot.")
@@ -110,7 +119,7 @@ def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
             data=rows,
             x="n",
             y="throughput",
-            hue="device_label",
+            hue="device",
             style="dtype",
             markers=True,
             dashes=False,
@@ -118,20 +127,13 @@ def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
             ax=ax,
             errorbar=None,
         )
-        for label, part in rows[rows["device_kind"] == "gpu"].groupby("device_label"):
+        for label, part in rows[rows["device_kind"] == "gpu"].groupby("device"):
             peak = known_peak(part["device_name"].iloc[0])
             if peak:
-                ax.axhline(peak, color=palette.get(label), ls=":", lw=1.2)
-                ax.annotate(
-                    f"{label} float32 peak (spec)",
-                    (rows["n"].min(), peak),
-                    fontsize=8,
-                    va="bottom",
-                    color=palette.get(label),
-                )
+                ax.axhline(peak, color=palette.get(label), ls=":", lw=1.2, label=f"{label} float32 peak (spec)")
         ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="GFLOP/s")
         ax.set_title(plot.question)
-        ax.legend(fontsize=8, title=None)
+        _legend_outside(ax)
     return Plot(plot.key, plot.title, plot.question, image=svg_data_uri(fig))
 
 
@@ -162,18 +164,19 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
         colours = dict(zip(sorted(set(speed["pair"])), sns.color_palette("dark", speed["pair"].nunique()), strict=True))
         sns.lineplot(data=speed, x="size", y="speedup", hue="pair", palette=colours, marker="o", ax=ax, errorbar=None)
         ax.axhline(1.0, color="0.3", lw=1, ls="--")
-        ax.annotate("no difference (1x)", (speed["size"].min(), 1.0), fontsize=8, va="bottom", color="0.3")
+        ax.annotate("no difference (1x)", (speed["size"].max(), 1.0), fontsize=8, ha="right", va="bottom", color="0.3")
         for cross in sp.crossovers(speed).itertuples():
-            if cross.crossover is not None:
+            if cross.crossover is not None and cross.crossover > cross.smallest:
                 label = (f"{cross.host} " if several else "") + f"{cross.gpu} / {cross.cpu}"
                 ax.axvline(cross.crossover, color=colours.get(label, "0.5"), ls=":", lw=1.2)
-                ax.annotate(
-                    f"GPU wins from n={int(cross.crossover)}",
-                    (cross.crossover, 1.0),
-                    rotation=90,
+                ax.text(
+                    cross.crossover,
+                    0.97,
+                    f" GPU wins from n={int(cross.crossover)}",
+                    transform=ax.get_xaxis_transform(),
                     fontsize=8,
-                    ha="right",
-                    va="bottom",
+                    ha="left",
+                    va="top",
                     color=colours.get(label, "0.5"),
                 )
         if speed["size"].max() >= BOOK_LARGE_N:
@@ -187,8 +190,11 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
                 label="book: 32x (notebook GPU)",
             )
         ax.set(xscale="log", yscale="log", xlabel="matrix size n (float32)", ylabel="GPU / CPU throughput")
+        ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
         ax.set_title(question)
-        ax.legend(fontsize=8, title=None)
+        _legend_outside(ax)
     return Plot("speedup", title, question, image=svg_data_uri(fig))
 
 
@@ -202,8 +208,9 @@ def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
     rows = _with_labels(rows)
     fig, (left, right) = _new_figure(ncols=2, width=10.5)
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
-        sns.barplot(data=rows, x="mode", y="throughput", hue="device_label", palette=palette, errorbar=None, ax=left)
+        sns.barplot(data=rows, x="mode", y="throughput", hue="device", palette=palette, errorbar=None, ax=left)
         left.set(xlabel="mode", ylabel="samples/s (steady state)", title="samples/s per mode")
+        left.yaxis.set_major_formatter(ticker.EngFormatter())
         left.legend(fontsize=8, title=None)
         if {"first_epoch_s", "steady_epoch_s"} <= set(rows.columns) and rows["first_epoch_s"].notna().any():
             cost = rows.assign(first_cost_s=rows["first_epoch_s"].astype(float) - rows["steady_epoch_s"].astype(float))
@@ -211,7 +218,7 @@ def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
                 data=cost,
                 x="mode",
                 y="first_cost_s",
-                hue="device_label",
+                hue="device",
                 palette=palette,
                 errorbar=None,
                 ax=right,
@@ -241,13 +248,14 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
             data=variants,
             y="variant",
             x="throughput",
-            hue="device_label",
+            hue="device",
             palette=palette,
             errorbar=None,
             ax=axes[0],
             orient="h",
         )
         axes[0].set(xlabel="elements/s", ylabel="", title="elements/s per variant")
+        axes[0].xaxis.set_major_formatter(ticker.EngFormatter())
         axes[0].legend(fontsize=8, title=None)
         if has_verdict:
             verdict = rows[rows["input_bound"].notna()]
@@ -259,7 +267,7 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
             )
             sns.barplot(
                 data=steps,
-                x="device_label",
+                x="device",
                 y="ms",
                 hue="step",
                 errorbar=None,
@@ -267,7 +275,7 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
                 palette=["#d55e00", "#999999"],
             )
             labels = [
-                f"{row.device_label}\n{'INPUT-BOUND' if bool(row.input_bound) else 'not input-bound'}"
+                f"{row.device}\n{'INPUT-BOUND' if bool(row.input_bound) else 'not input-bound'}"
                 for row in verdict.itertuples()
             ]
             axes[1].set_xticks(range(len(labels)), labels)
@@ -279,7 +287,7 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
 
 def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
     """How fast are host-to-device and device-to-host copies, by size?"""
-    title, question = "host-device copies", "How fast do copies between host and GPU go, by size?"
+    title, question = "Host-device copies", "How fast do copies between host and GPU go, by size?"
     rows = _rows(frame, "transfer")
     if rows.empty or "bytes" not in rows.columns:
         return Plot(
@@ -298,7 +306,7 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
             data=rows,
             x="bytes",
             y="throughput",
-            hue="device_label",
+            hue="device",
             style="direction",
             markers=True,
             palette=palette,
@@ -310,7 +318,7 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
         if len(ticks) <= 8:
             ax.set_xticks(ticks, [fmt_bytes(t) for t in ticks])
         ax.set_title(question)
-        ax.legend(fontsize=8, title=None)
+        _legend_outside(ax)
     return Plot("transfer", title, question, image=svg_data_uri(fig))
 
 
@@ -380,7 +388,7 @@ def nvml_timeline(nvml: pd.DataFrame, palette: dict) -> Plot:
 
 def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
     """How does peak GPU memory grow with matmul size, seen by NVML and by TensorFlow's allocator?"""
-    title = "peak GPU memory vs matmul size"
+    title = "Peak GPU memory vs matmul size"
     question = "How much GPU memory does a matmul of each size need (NVML vs TensorFlow's allocator)?"
     rows = _rows(frame, "matmul")
     if not rows.empty:
@@ -398,13 +406,14 @@ def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
             question,
             why_not="The GPU cases recorded no memory figures (neither NVML nor the TF allocator).",
         )
-    data["series"] = data["device_label"] + " " + data["dtype"].astype(str)
+    data["series"] = data["device"] + " " + data["dtype"].astype(str)
     fig, (ax,) = _new_figure()
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         sns.lineplot(data=data, x="n", y="mib", hue="series", style="source", markers=True, ax=ax, errorbar=None)
         ax.set(xscale="log", yscale="log", xlabel="matrix size n", ylabel="MiB")
+        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
         ax.set_title(question)
-        ax.legend(fontsize=8, title=None)
+        _legend_outside(ax)
     return Plot("memory", title, question, image=svg_data_uri(fig))
 
 

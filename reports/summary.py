@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import math
+import numbers
+from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from reports import speedup as sp
@@ -56,6 +59,21 @@ def fmt_bytes(size: float) -> str:
     return f"{size} B"
 
 
+def cell(value: Any, column: str = "") -> str:
+    """One table cell as text: empty for missing, bytes in binary units, numbers compact."""
+    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
+        return ""
+    if isinstance(value, bool | np.bool_):
+        return "yes" if value else "no"
+    if column == "bytes" and isinstance(value, numbers.Real):
+        return fmt_bytes(float(value))
+    if isinstance(value, numbers.Integral) and column in ("n", "batch_size", "epochs", "rounds"):
+        return str(value)
+    if isinstance(value, numbers.Real):
+        return fmt_number(float(value))
+    return str(value)
+
+
 def device_labels(frame: pd.DataFrame) -> pd.Series:
     """A per-row device label: 'GPU:0' for one host, 'host GPU:0' for several."""
     if frame.empty:
@@ -102,9 +120,7 @@ def book_lines(frame: pd.DataFrame) -> list[str]:
         gpu, cpu = _pair_text(large, several)
         lines.append(f"n={BOOK_LARGE_N}: {gpu} is {fmt_ratio(large['speedup'])} {cpu} ({BOOK_LARGE_TEXT})")
         verdict = "no difference" if 0.67 <= small["speedup"] <= 1.5 else "a difference"
-        lines.append(
-            f"n={BOOK_SMALL_N}: {gpu} is {fmt_ratio(small['speedup'])} {cpu}: {verdict} ({BOOK_SMALL_TEXT})"
-        )
+        lines.append(f"n={BOOK_SMALL_N}: {gpu} is {fmt_ratio(small['speedup'])} {cpu}: {verdict} ({BOOK_SMALL_TEXT})")
     return lines
 
 
@@ -117,9 +133,7 @@ def matmul_lines(frame: pd.DataFrame) -> list[str]:
         part = speed[(speed["run"] == cross.run) & (speed["gpu"] == cross.gpu) & (speed["cpu"] == cross.cpu)]
         top = part.loc[part["key"].astype(float).idxmax()]
         gpu, cpu = _pair_text(top, several)
-        text = (
-            f"{gpu} is {fmt_ratio(top['speedup'])} faster than {cpu} at n={int(top['key'])} (float32 matmul)"
-        )
+        text = f"{gpu} is {fmt_ratio(top['speedup'])} faster than {cpu} at n={int(top['key'])} (float32 matmul)"
         if cross.crossover is None:
             text += f"; the GPU does not win at the largest size measured (n={int(cross.largest)})"
         elif cross.crossover == cross.smallest:
@@ -127,9 +141,7 @@ def matmul_lines(frame: pd.DataFrame) -> list[str]:
         else:
             text += f"; the GPU wins from n>={int(cross.crossover)}"
         lines.append(text + ".")
-    matmul = (
-        frame[(frame["workload"] == "matmul") & frame["throughput"].notna()] if not frame.empty else frame
-    )
+    matmul = frame[(frame["workload"] == "matmul") & frame["throughput"].notna()] if not frame.empty else frame
     for (host, run), part in matmul.groupby(["host", "run"], sort=True) if not matmul.empty else []:
         if (part["device_kind"] == "gpu").any():
             continue
@@ -181,18 +193,19 @@ def tfdata_lines(frame: pd.DataFrame) -> list[str]:
 
 def transfer_lines(frame: pd.DataFrame) -> list[str]:
     """The best host-device copy bandwidth per device and direction."""
-    rows = (
-        frame[(frame["workload"] == "transfer") & frame["throughput"].notna()] if not frame.empty else frame
-    )
+    rows = frame[(frame["workload"] == "transfer") & frame["throughput"].notna()] if not frame.empty else frame
     if rows.empty or "direction" not in rows.columns:
         return []
     rows = rows.assign(device_label=device_labels(rows))
     lines = []
-    for (label, direction), part in rows.groupby(["device_label", "direction"], sort=True):
-        best = part.loc[part["throughput"].idxmax()]
-        size = f" at {fmt_bytes(float(best['bytes']))}" if pd.notna(best.get("bytes")) else ""
-        arrow = {"h2d": "host to device", "d2h": "device to host"}.get(str(direction), str(direction))
-        lines.append(f"Copies {arrow} on {label} peak at {best['throughput']:.3g} GB/s{size}.")
+    for label, device_rows in rows.groupby("device_label", sort=True):
+        parts = []
+        for direction, part in device_rows.groupby("direction", sort=False):
+            best = part.loc[part["throughput"].idxmax()]
+            size = f" (at {fmt_bytes(float(best['bytes']))})" if pd.notna(best.get("bytes")) else ""
+            arrow = {"h2d": "host to device", "d2h": "device to host"}.get(str(direction), str(direction))
+            parts.append(f"{best['throughput']:.3g} GB/s {arrow}{size}")
+        lines.append(f"Copies on {label} peak at {' and '.join(sorted(parts, key=lambda p: 'host to' not in p))}.")
     return lines
 
 
@@ -206,9 +219,7 @@ def noise_lines(frame: pd.DataFrame, limit: float = NOISY_IQR_REL) -> list[str]:
     names = ", ".join(noisy["name"].astype(str).head(5))
     more = f" and {len(noisy) - 5} more" if len(noisy) > 5 else ""
     share = f"{limit:.0%}"
-    return [
-        f"{len(noisy)} case(s) vary by more than {share} (IQR/median), too noisy to gate on: {names}{more}."
-    ]
+    return [f"{len(noisy)} case(s) vary by more than {share} (IQR/median), too noisy to gate on: {names}{more}."]
 
 
 def skipped_lines(skipped: pd.DataFrame) -> list[str]:

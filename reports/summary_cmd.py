@@ -1,0 +1,72 @@
+"""Print a run's findings and throughput tables to the terminal (rich tables).
+
+Shows throughput per device and size (matmul) or mode/variant/direction (other workloads),
+the GPU/CPU speedup where a GPU ran, the book's matmul claims next to this run's, and the
+skipped cases with their reasons. PATH is a run folder, results/latest or a benchmarks.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+
+import pandas as pd
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `summary`."""
+    parser.add_argument("paths", nargs="+", metavar="PATH", help="run folder, results/latest or benchmarks.json")
+
+
+def rich_table(frame: pd.DataFrame, title: str, formats: dict | None = None):
+    """A rich Table of a frame (index reset into columns), numbers right-aligned."""
+    from rich.table import Table
+
+    from reports.summary import cell
+
+    formats = formats or {}
+    flat = frame.reset_index() if any(frame.index.names) else frame
+    table = Table(title=title, title_justify="left", title_style="bold")
+    for column in flat.columns:
+        numeric = pd.api.types.is_numeric_dtype(flat[column]) and column not in ("n", "bytes")
+        table.add_column(str(column), justify="right" if numeric else "left")
+    for values in flat.itertuples(index=False, name=None):
+        table.add_row(
+            *[formats[c](v) if c in formats else cell(v, str(c)) for c, v in zip(flat.columns, values, strict=True)]
+        )
+    return table
+
+
+def run(args: argparse.Namespace) -> int:
+    """Print findings, throughput tables, speedups and skipped cases."""
+    from rich.console import Console
+
+    from reports import speedup as sp
+    from reports import summary
+    from reports.load import read_runs, skipped, tidy
+
+    runs, _ = read_runs(args.paths)
+    frame = tidy(runs)
+    left_out = skipped(runs)
+    console = Console(highlight=False)
+    console.rule(f"devicebench summary: {', '.join(r.name for r in runs)}", style="bold")
+    for line in summary.headlines(frame, left_out):
+        console.print(f"• {line}", markup=False)
+    for workload, title in summary.WORKLOAD_TITLES.items():
+        table = summary.throughput_table(frame, workload)
+        if not table.empty:
+            unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna()
+            console.print(rich_table(table, f"{title} ({unit.iloc[0] if not unit.empty else 'throughput'})"))
+    speed = sp.speedups(frame, "matmul")
+    if not speed.empty:
+        view = speed[["host", "gpu", "cpu", "n", "speedup"]]
+        console.print(
+            rich_table(
+                view,
+                "GPU/CPU speedup, float32 matmul",
+                {"speedup": lambda v: "" if v is None or math.isnan(v) else summary.fmt_ratio(v)},
+            )
+        )
+    if not left_out.empty:
+        console.print(rich_table(left_out[["host", "device", "workload", "params", "kind", "reason"]], "Skipped cases"))
+    return 0
