@@ -238,6 +238,7 @@ class Recording:
         self.case = case
         self.summary: dict[str, dict[str, object]] = {}
         self.error: str | None = None
+        self.sampler_cpu_s = 0.0  # CPU time the sampler thread used in this window
         self._telemetry = telemetry
         self._background = background
         self._first = 0
@@ -265,9 +266,13 @@ class Recording:
 
     def _run(self) -> None:
         """The sampler thread: poll every interval until stopped or an NVML error."""
-        while not self._stop.wait(self._telemetry.interval_s):
-            if not self._telemetry.poll_once():
-                break
+        cpu_start = time.thread_time()
+        try:
+            while not self._stop.wait(self._telemetry.interval_s):
+                if not self._telemetry.poll_once():
+                    break
+        finally:
+            self.sampler_cpu_s = time.thread_time() - cpu_start
 
     def stop(self) -> None:
         """Stop the sampler thread (if any) and wait for it."""

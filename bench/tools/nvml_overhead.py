@@ -4,10 +4,12 @@
     python -m bench.tools.nvml_overhead --backend tensorflow --rounds 60
     python -m bench.tools.nvml_overhead --real          # poll the machine's real GPUs instead
 
-Each round times `--calls` matmuls twice, once while the sampler polls and once without,
-alternating which goes first; the overhead is the median of the per-round time ratios, with a
-bootstrap 95 % interval. Without `--real` the sampler polls fake GPUs patched into nvidia-ml-py,
-so the figure is the Python-side cost of a poll (thread wake-up, the GIL, the calls).
+Each round times `--calls` matmuls three times, rotating the order: without the sampler, with
+a control thread that only wakes up every interval (what the OS scheduler alone costs), and with
+the sampler polling; each overhead is the median of the per-round time ratios against "without",
+with a bootstrap 95 % interval, and the sampler thread's own CPU time is reported beside it.
+Without `--real` the sampler polls fake GPUs patched into nvidia-ml-py, so the figure is the
+Python-side cost of a poll (thread wake-up, the GIL, the calls).
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import argparse
 import contextlib
 import statistics
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 
@@ -83,12 +86,37 @@ def poll_cost_s(tel: Telemetry, polls: int = 500) -> float:
         return (time.perf_counter() - start) / polls
 
 
+@contextlib.contextmanager
+def idle_wakeups(interval_s: float) -> Iterator[None]:
+    """A control: a thread that wakes every interval and does nothing (the scheduler's share)."""
+    stop = threading.Event()
+
+    def loop() -> None:
+        while not stop.wait(interval_s):
+            pass
+
+    thread = threading.Thread(target=loop, daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+def overhead_pct(with_s: list[float], without_s: list[float]) -> tuple[float, float, float]:
+    """Median paired overhead in %, with a bootstrap 95 % interval."""
+    ratios = np.array(with_s) / np.array(without_s)
+    ci = stats.bootstrap((ratios,), np.median, confidence_level=0.95, random_state=0).confidence_interval
+    return (float(np.median(ratios)) - 1) * 100, (ci.low - 1) * 100, (ci.high - 1) * 100
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the interleaved comparison and print the overhead."""
     parser = argparse.ArgumentParser(prog="python -m bench.tools.nvml_overhead", description=__doc__.split("\n")[0])
     parser.add_argument("--backend", choices=("numpy", "tensorflow", "auto"), default="numpy")
     parser.add_argument("--n", type=int, default=1024, help="matrix size (default 1024)")
-    parser.add_argument("--rounds", type=int, default=40, help="interleaved pairs (default 40)")
+    parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds (default 40)")
     parser.add_argument("--calls", type=int, default=5, help="matmuls per timed block (default 5)")
     parser.add_argument("--interval", type=float, default=DEFAULT_INTERVAL_S, help="sampling interval, s")
     parser.add_argument("--gpus", type=int, default=1, help="fake GPUs to poll (default 1)")
@@ -106,34 +134,42 @@ def main(argv: list[str] | None = None) -> int:
         print(tel.header_line())
         for _ in range(3):
             fn()
-        off: list[float] = []
-        on: list[float] = []
-        polled = 0
+        times: dict[str, list[float]] = {"off": [], "idle": [], "sampler": []}
+        polls, sampler_cpu_s, sampled_wall_s = 0, 0.0, 0.0
+        conditions = list(times)
         for r in range(args.rounds):
-            for sampled in (False, True) if r % 2 == 0 else (True, False):
-                if sampled:
+            for condition in conditions[r % 3 :] + conditions[: r % 3]:  # rotate the order
+                if condition == "sampler":
                     with tel.sample(f"round-{r}") as rec:
-                        on.append(time_block(fn, args.calls))
-                    polled += len(rec.samples)
+                        per_call = time_block(fn, args.calls)
+                    polls += len(rec.samples)
+                    sampler_cpu_s += rec.sampler_cpu_s
+                    sampled_wall_s += per_call * args.calls
+                elif condition == "idle":
+                    with idle_wakeups(args.interval):
+                        per_call = time_block(fn, args.calls)
                 else:
-                    off.append(time_block(fn, args.calls))
+                    per_call = time_block(fn, args.calls)
+                times[condition].append(per_call)
         per_poll = poll_cost_s(tel)
         error = tel.error
         tel.close()
 
-    ratios = np.array(on) / np.array(off)
-    ci = stats.bootstrap((ratios,), np.median, confidence_level=0.95, random_state=0).confidence_interval
-    pct = (float(np.median(ratios)) - 1) * 100
+    med = {k: statistics.median(v) * 1e3 for k, v in times.items()}
+    sampler = overhead_pct(times["sampler"], times["off"])
+    idle = overhead_pct(times["idle"], times["off"])
+    gpus = "every GPU" if args.real else f"{args.gpus} GPU{'s' if args.gpus != 1 else ''}"
     print(f"workload: {backend} matmul n={args.n} float32 on the CPU, {args.calls} calls per block")
-    print(f"sampler: {source}, every {args.interval * 1000:g} ms; {polled} polls in {args.rounds} sampled blocks")
+    print(f"sampler: {source}, every {args.interval * 1000:g} ms; {polls} polls in {args.rounds} blocks")
     print(
-        f"one poll of {args.gpus if not args.real else 'every'} GPU(s): {per_poll * 1e6:.1f} µs "
-        f"({per_poll / args.interval * 100:.2f} % of the interval)"
+        f"one poll of {gpus}: {per_poll * 1e6:.1f} µs; sampler thread CPU time "
+        f"{sampler_cpu_s / sampled_wall_s * 100:.2f} % of one core while sampling"
     )
-    print(f"median per call: without {statistics.median(off) * 1e3:.3f} ms, with {statistics.median(on) * 1e3:.3f} ms")
+    print(f"median ms per call: off {med['off']:.3f}, idle wake-ups {med['idle']:.3f}, sampler {med['sampler']:.3f}")
+    print(f"overhead of the sampler: {sampler[0]:+.2f} % (95 % CI {sampler[1]:+.2f} .. {sampler[2]:+.2f} %)")
     print(
-        f"overhead: {pct:+.2f} % (median of {args.rounds} paired ratios; "
-        f"95 % CI {(ci.low - 1) * 100:+.2f} % .. {(ci.high - 1) * 100:+.2f} %)"
+        f"overhead of a thread that only wakes up every {args.interval * 1000:g} ms (control): "
+        f"{idle[0]:+.2f} % (95 % CI {idle[1]:+.2f} .. {idle[2]:+.2f} %)"
     )
     if error:
         print(f"sampler error: {error}")
