@@ -96,9 +96,9 @@ def run_case(
         with sampler.sample(case.id) if sampler is not None else nullcontext() as record:
             benchmark.pedantic(timed, rounds=rounds, iterations=1, warmup_rounds=0)
         peak = backend.memory_peak(case.device)
-        facts = prepared.facts()
+        median = float(benchmark.stats.stats.median)
+        facts = prepared.facts(median)
 
-    median = float(benchmark.stats.stats.median)
     extra: dict[str, Any] = {
         "workload": case.workload.name,
         "backend": backend.name,
@@ -114,6 +114,8 @@ def run_case(
         "sync": backend.sync_method,
         "placement": warm.placement,
         "warmup": {"calls": warm.calls, "first_call_s": warm.first_call_s, "last_call_s": warm.last_call_s},
+        # what the first call cost beyond a steady one: tracing, compilation, allocator growth, cache fill
+        "one_time_cost_s": max(0.0, warm.first_call_s - median),
         "profile": profile.name,
         **backend.case_facts(case),
         **facts,

@@ -59,7 +59,7 @@ class FakeBackend(Backend):
             raise FakeOutOfMemory(f"OOM when allocating tensor with shape[{n},{n}]\nsecond line")
         a = np.ones((8, 8), dtype=np.float32)
         where = "CPU:0" if FAULTS["misplace_on"] == case.device.name else case.device.name
-        return Prepared(lambda: (a @ a, where), facts=lambda: {"fake_fact": 42})
+        return Prepared(lambda: (a @ a, where), facts=lambda median: {"fake_fact": 42})
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """Only the scripted error."""

@@ -21,10 +21,13 @@ class PlacementError(RuntimeError):
 
 @dataclass
 class Prepared:
-    """A case made ready on its device: the call to time, and the facts it learned while running."""
+    """A case made ready on its device: the call to time, and the facts it learned while running.
+
+    `facts` runs after the timed rounds and gets their median time in seconds.
+    """
 
     call: Callable[[], Any]
-    facts: Callable[[], dict[str, Any]] = field(default=dict)
+    facts: Callable[[float], dict[str, Any]] = field(default=lambda median_s: {})
 
 
 class Backend(ABC):

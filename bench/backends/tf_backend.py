@@ -5,7 +5,6 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Callable
 from typing import Any
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the bench output
@@ -92,8 +91,21 @@ class TensorFlowBackend(Backend):
 
     def build(self, case: Case) -> Prepared:
         """The timed call for `case`, inputs made on its device."""
-        builders: dict[str, Callable[[Case], Prepared]] = {"matmul": build_matmul}
-        return builders[case.workload.name](case)
+        where = tf_device(case.device)
+        workload = case.workload.name
+        if workload == "mnist":
+            from bench.backends.tf_mnist import build_mnist
+
+            return build_mnist(case, self.settings, where)
+        if workload == "tfdata":
+            from bench.backends.tf_data import build_tfdata
+
+            return build_tfdata(case, self.settings, where, self.sync)
+        if workload == "transfer":
+            from bench.backends.tf_transfer import build_transfer
+
+            return build_transfer(case, where)
+        return build_matmul(case)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """TF's out-of-memory error."""

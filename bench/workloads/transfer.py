@@ -7,12 +7,15 @@ from bench.devices import Device
 from bench.profiles import Profile
 
 DIRECTIONS = ("h2d", "d2h")
+# TensorFlow's `.numpy()` always copies; a memoryview of a CPU tensor does not: time both ways back.
+TF_DIRECTIONS = (*DIRECTIONS, "d2h-view")
 
 
 def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
-    """Both directions at every profile size, on every device (the CPU shows the zero-copy path)."""
+    """Every direction at every profile size, on every device (the CPU shows the zero-copy path)."""
+    directions = TF_DIRECTIONS if device.backend == "tensorflow" else DIRECTIONS
     return [
-        ({"direction": d, "bytes": int(mib * 2**20)}, None) for d in DIRECTIONS for mib in profile.transfer_sizes_mib
+        ({"direction": d, "bytes": int(mib * 2**20)}, None) for d in directions for mib in profile.transfer_sizes_mib
     ]
 
 

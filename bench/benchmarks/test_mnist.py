@@ -1,0 +1,10 @@
+"""The book's MNIST training (Dense 784-1024-1024-10, Adam, batch 64) per device and mode."""
+
+import pytest
+
+
+@pytest.mark.workload("mnist")
+def test_mnist(devicebench_run):
+    """Training samples/s; one call trains steps_per_call steps, the first call (tracing, compile) is warm-up."""
+    extra = devicebench_run()
+    assert extra["final_loss"] == extra["final_loss"], "training diverged to NaN"
