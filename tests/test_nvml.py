@@ -478,3 +478,15 @@ def test_summarize_literal_samples() -> None:
     assert "does not report per-process memory" in wddm["process_memory_reason"]
     empty = summarize([], gpus, pid=1)["0"]
     assert empty["samples"] == 0 and empty["peak_mem_mib"] is None and empty["duration_s"] == 0.0
+
+
+def test_an_exception_in_the_case_propagates_and_the_sampler_stops(fake) -> None:
+    fake([FakeGpu()])
+    tel = Telemetry.start(interval_s=0.001)
+    with pytest.raises(MemoryError), tel.sample("oom case") as rec:
+        raise MemoryError("out of memory")
+    assert rec.summary["0"]["samples"] >= 2
+    assert tel.error is None
+    with tel.sample("next case", background=False) as nxt:  # the sampler is free again
+        pass
+    assert nxt.summary["0"]["samples"] == 2

@@ -2,6 +2,7 @@
 
     python -m bench.tools.nvml_overhead                 # numpy matmul n=1024, a fake GPU, 10 ms
     python -m bench.tools.nvml_overhead --backend tensorflow --rounds 60
+    python -m bench.tools.nvml_overhead --workload dispatch --gpus 8   # GIL-bound case, a big host
     python -m bench.tools.nvml_overhead --real          # poll the machine's real GPUs instead
 
 Each round times `--calls` matmuls three times, rotating the order: without the sampler, with
@@ -27,6 +28,19 @@ from scipy import stats
 
 from bench.nvml import DEFAULT_INTERVAL_S, Telemetry, nvml_available
 from bench.nvml_fake import FakeGpu, FakeNvml
+
+
+def make_dispatch(n: int) -> tuple[str, Callable[[], object]]:
+    """A dispatch-bound call: 1000 tiny numpy additions driven from Python (needs the GIL throughout)."""
+    x = np.ones(max(1, n // 64), dtype=np.float32)
+
+    def call() -> object:
+        y = x
+        for _ in range(1000):
+            y = y + x
+        return y
+
+    return f"numpy {np.__version__} dispatch-bound (1000 adds of {x.size} floats per call)", call
 
 
 def make_matmul(backend: str, n: int) -> tuple[str, Callable[[], object]]:
@@ -114,6 +128,7 @@ def overhead_pct(with_s: list[float], without_s: list[float]) -> tuple[float, fl
 def main(argv: list[str] | None = None) -> int:
     """Run the interleaved comparison and print the overhead."""
     parser = argparse.ArgumentParser(prog="python -m bench.tools.nvml_overhead", description=__doc__.split("\n")[0])
+    parser.add_argument("--workload", choices=("matmul", "dispatch"), default="matmul")
     parser.add_argument("--backend", choices=("numpy", "tensorflow", "auto"), default="numpy")
     parser.add_argument("--n", type=int, default=1024, help="matrix size (default 1024)")
     parser.add_argument("--rounds", type=int, default=40, help="interleaved rounds (default 40)")
@@ -125,7 +140,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.n < 1 or args.rounds < 2 or args.calls < 1 or args.gpus < 1 or not args.interval > 0:
         parser.error("--n, --calls and --gpus must be >= 1, --rounds >= 2 and --interval > 0")
 
-    backend, fn = make_matmul(args.backend, args.n)
+    backend, fn = make_matmul(args.backend, args.n) if args.workload == "matmul" else make_dispatch(args.n)
     with sampler_source(args.real, args.gpus) as source:
         tel = Telemetry.start(interval_s=args.interval)
         if not tel.enabled:
@@ -159,7 +174,8 @@ def main(argv: list[str] | None = None) -> int:
     sampler = overhead_pct(times["sampler"], times["off"])
     idle = overhead_pct(times["idle"], times["off"])
     gpus = "every GPU" if args.real else f"{args.gpus} GPU{'s' if args.gpus != 1 else ''}"
-    print(f"workload: {backend} matmul n={args.n} float32 on the CPU, {args.calls} calls per block")
+    what = f"matmul n={args.n} float32 on the CPU" if args.workload == "matmul" else "on the CPU"
+    print(f"workload: {backend} {what}, {args.calls} calls per block")
     print(f"sampler: {source}, every {args.interval * 1000:g} ms; {polls} polls in {args.rounds} blocks")
     print(
         f"one poll of {gpus}: {per_poll * 1e6:.1f} µs; sampler thread CPU time "
