@@ -149,9 +149,7 @@ def read_run(path: str | Path) -> Run:
     )
 
 
-def read_runs(
-    paths: Sequence[str | Path], skip_bad: bool = False
-) -> tuple[list[Run], list[ResultsFileError]]:
+def read_runs(paths: Sequence[str | Path], skip_bad: bool = False) -> tuple[list[Run], list[ResultsFileError]]:
     """Read several runs; with skip_bad, collect bad ones instead of raising on the first."""
     runs: list[Run] = []
     bad: list[ResultsFileError] = []
@@ -322,9 +320,7 @@ def skipped(runs: Sequence[Run]) -> pd.DataFrame:
                     "backend": entry.get("backend"),
                     "device": entry.get("device"),
                     "device_kind": entry.get("device_kind"),
-                    "params": ", ".join(f"{k}={v}" for k, v in params.items())
-                    if isinstance(params, Mapping)
-                    else "",
+                    "params": ", ".join(f"{k}={v}" for k, v in params.items()) if isinstance(params, Mapping) else "",
                     "kind": entry.get("kind"),
                     "reason": entry.get("reason"),
                 }

@@ -85,7 +85,9 @@ def mnist_table(frame: pd.DataFrame) -> list[Table]:
         return []
     wanted = ["mode", "batch_size", "throughput", "first_epoch_s", "steady_epoch_s", "final_loss",
               "final_accuracy", "data_source"]  # fmt: skip
-    view = rows.assign(device=device_labels(rows))[["device", *[c for c in wanted if c in rows.columns]]]
+    view = rows.assign(device=device_labels(frame).loc[rows.index])[
+        ["device", *[c for c in wanted if c in rows.columns]]
+    ]
     view = view.rename(columns={"throughput": "samples/s"})
     return [table_from(view, "MNIST training per device and mode")]
 
@@ -99,7 +101,7 @@ def tfdata_verdict_table(frame: pd.DataFrame) -> list[Table]:
         return []
     view = pd.DataFrame(
         {
-            "device": device_labels(rows),
+            "device": device_labels(frame).loc[rows.index],
             "input-bound": rows["input_bound"].astype(object),
             "step fed by tf.data (ms)": rows["pipeline_step_s"].astype(float) * 1e3,
             "step on pre-made batches (ms)": rows["premade_step_s"].astype(float) * 1e3,

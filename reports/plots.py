@@ -67,7 +67,7 @@ def svg_data_uri(fig: Figure) -> str:
     """Render a figure to an SVG data URI."""
     buffer = io.BytesIO()
     with matplotlib.rc_context(RC):
-        fig.savefig(buffer, format="svg", bbox_inches="tight", metadata={"Date": None})
+        fig.savefig(buffer, format="svg", metadata={"Date": None})
     return "data:image/svg+xml;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
@@ -95,8 +95,12 @@ def _new_figure(ncols: int = 1, width: float = 7.5, height: float = 4.0) -> tupl
 
 
 def _with_labels(rows: pd.DataFrame) -> pd.DataFrame:
-    """The rows with 'device' replaced by its label (prefixed by the host when there are several)."""
-    return rows.assign(device=device_labels(rows))
+    """The rows with 'device' replaced by its label (prefixed by the host when there are several).
+
+    all_plots adds a frame-wide 'device_label' column so labels agree between plots.
+    """
+    labels = rows["device_label"] if "device_label" in rows.columns else device_labels(rows)
+    return rows.assign(device=labels)
 
 
 def _rows(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
@@ -429,7 +433,9 @@ FRAME_PLOTS: list[Callable[[pd.DataFrame, dict], Plot]] = [
 
 def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
     """Every plot of the report, in page order."""
-    palette = palette_for(list(device_labels(frame))) if not frame.empty else {}
+    if not frame.empty:
+        frame = frame.assign(device_label=device_labels(frame))
+    palette = palette_for(list(frame["device_label"])) if not frame.empty else {}
     plots = [make(frame, palette) for make in FRAME_PLOTS]
     plots.insert(len(plots) - 1, nvml_timeline(nvml, palette))
     return plots

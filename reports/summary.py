@@ -89,7 +89,7 @@ def throughput_table(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
     index = [c for c in TABLE_INDEX.get(workload, []) if c in rows.columns and rows[c].notna().any()]
     if rows.empty or not index:
         return pd.DataFrame()
-    rows = rows.assign(device_label=device_labels(rows))
+    rows = rows.assign(device_label=device_labels(frame).loc[rows.index])
     table = rows.pivot_table(
         index=index, columns="device_label", values="throughput", aggfunc="median", dropna=False, sort=True
     )
@@ -176,7 +176,7 @@ def tfdata_lines(frame: pd.DataFrame) -> list[str]:
     if frame.empty or "input_bound" not in frame.columns:
         return []
     rows = frame[(frame["workload"] == "tfdata") & frame["input_bound"].notna()]
-    labels = device_labels(rows)
+    labels = device_labels(frame).loc[rows.index]
     lines = []
     for label, (_, row) in zip(labels, rows.iterrows(), strict=True):
         pipeline, premade = row.get("pipeline_step_s"), row.get("premade_step_s")
@@ -196,7 +196,7 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
     rows = frame[(frame["workload"] == "transfer") & frame["throughput"].notna()] if not frame.empty else frame
     if rows.empty or "direction" not in rows.columns:
         return []
-    rows = rows.assign(device_label=device_labels(rows))
+    rows = rows.assign(device_label=device_labels(frame).loc[rows.index])
     lines = []
     for label, device_rows in rows.groupby("device_label", sort=True):
         parts = []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import sys
 
 import pandas as pd
 
@@ -48,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     runs, _ = read_runs(args.paths)
     frame = tidy(runs)
     left_out = skipped(runs)
-    console = Console(highlight=False)
+    console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.rule(f"devicebench summary: {', '.join(r.name for r in runs)}", style="bold")
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
