@@ -1,0 +1,82 @@
+"""Open a generated report in a real headless Chromium (Debian's package) and check it renders.
+
+Needs /usr/bin/chromium (.ci/run installs it) and Playwright's Python package, which drives that
+browser through executable_path: no browser is ever downloaded. A screenshot is kept under the
+test's tmp folder, and also in $DEVICEBENCH_SCREENSHOT_DIR when that is set.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from reports import cli
+
+DATA = Path(__file__).parent / "data" / "runs"
+CHROMIUM = Path(os.environ.get("DEVICEBENCH_CHROMIUM", "/usr/bin/chromium"))
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--disable-sync",
+]
+
+pytestmark = pytest.mark.skipif(
+    not CHROMIUM.is_file(), reason=f"{CHROMIUM} not found: install Debian's chromium (apt-get install -y chromium)"
+)
+
+
+def test_report_renders_in_chromium(tmp_path):
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
+    page_path = tmp_path / "report.html"
+    runs = sorted(str(p) for p in DATA.iterdir())
+    assert cli.main([*runs, "-o", str(page_path)]) == 0
+
+    console_errors: list[str] = []
+    page_errors: list[str] = []
+    remote: list[str] = []
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda e: page_errors.append(str(e)))
+
+            def block(route):
+                remote.append(route.request.url)
+                route.abort()
+
+            page.route("http*://**/*", block)
+            page.goto(page_path.as_uri())
+            page.wait_for_load_state("load")
+            images = page.evaluate(
+                "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth,"
+                " shown: i.getBoundingClientRect().width}))"
+            )
+            svgs = page.evaluate(
+                "Array.from(document.querySelectorAll('svg')).map(s => s.getBoundingClientRect().width)"
+            )
+            headline = page.inner_text("#findings li")
+            screenshot = tmp_path / "report.png"
+            page.screenshot(path=str(screenshot), full_page=True)
+        finally:
+            browser.close()
+
+    shots = os.environ.get("DEVICEBENCH_SCREENSHOT_DIR")
+    if shots:
+        Path(shots).mkdir(parents=True, exist_ok=True)
+        shutil.copy(screenshot, Path(shots) / "report.png")
+
+    assert len(images) == 7
+    for image in images:
+        assert image["complete"] and image["w"] > 0 and image["shown"] > 0, image
+    assert all(width > 0 for width in svgs)
+    assert console_errors == [] and page_errors == []
+    assert remote == []
+    assert "faster than" in headline
+    assert screenshot.stat().st_size > 10_000
