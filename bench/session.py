@@ -21,6 +21,7 @@ from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.hostinfo import container_image, cpu_facts, host_name
 from bench.profiles import ProfileError, get_profile
 from bench.workloads import WORKLOADS
+from bench.workloads.mnist_data import MnistDataError, find_mnist, read_mnist
 
 
 class UsageError(ValueError):
@@ -91,6 +92,17 @@ class DevicebenchSession:
             )
         except DeviceSelectionError as exc:
             raise UsageError(str(exc)) from None
+        try:
+            mnist_path = find_mnist(options.devicebench_mnist)
+            if mnist_path is not None:
+                read_mnist(mnist_path)  # a corrupt file is a usage error now, not a failure per case later
+        except MnistDataError as exc:
+            raise UsageError(f"--mnist: {exc}") from None
+        self.mnist_line = (
+            f"MNIST: real data from {mnist_path}"
+            if mnist_path
+            else "MNIST: synthetic data of MNIST's shape (no mnist.npz found; see README to pre-fetch it)"
+        )
         for name, backend in self.backends.items():
             reason = backend.gpu_absence_reason()
             if reason:
@@ -146,6 +158,7 @@ class DevicebenchSession:
             cc = f", compute capability {d.compute_capability}" if d.compute_capability else ""
             lines.append(f"  device {d.backend}/{d.name}: {d.model}{mem}{cc}")
         lines += [f"  note: {n}" for n in self.notes]
+        lines.append(f"  {self.mnist_line}")
         if self.run_dir is not None:
             lines.append(f"  results: {self.run_dir}")
         return lines

@@ -35,6 +35,7 @@ __all__ = [
     "machine_differences",
     "machine_notes",
     "match_cases",
+    "pool_runs",
     "to_json",
     "to_markdown",
 ]
@@ -234,6 +235,40 @@ def machine_notes(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list[str]:
         if not _BUILD_KEY.search(key):
             notes += _diff(f"{backend} {key}", old, new)
     return notes
+
+
+def pool_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """One results dict from several runs of the same code: every case's rounds concatenated.
+
+    For the interleaved mode (baseline and candidate run alternately in one job): pooling the
+    rounds of runs spread over the job balances slow drifts of the machine between both sides.
+    machine_info, commit and datetime come from the first run; skipped cases from all of them.
+    """
+    if not runs:
+        raise ValueError("no runs to pool")
+    if len(runs) == 1:
+        return dict(runs[0])
+    pooled: dict[tuple[str, str, str, str], dict[str, Any]] = {}
+    for data in runs:
+        for bench in data.get("benchmarks", []):
+            key = case_key(bench)
+            if key not in pooled:
+                pooled[key] = json.loads(json.dumps(bench))  # a deep copy we may extend
+                continue
+            stats = pooled[key].setdefault("stats", {})
+            stats["data"] = [*stats.get("data", []), *_rounds(bench)]
+    for bench in pooled.values():
+        stats = bench.get("stats", {})
+        data = sorted(_rounds(bench))
+        if data:
+            mid = len(data) // 2
+            stats["median"] = data[mid] if len(data) % 2 else (data[mid - 1] + data[mid]) / 2
+            stats["rounds"] = len(data)
+    first = dict(runs[0])
+    first["benchmarks"] = list(pooled.values())
+    skipped = [e for data in runs for e in ((data.get("devicebench") or {}).get("skipped") or [])]
+    first["devicebench"] = {**(first.get("devicebench") or {}), "skipped": skipped, "pooled_runs": len(runs)}
+    return first
 
 
 def _rounds(bench: Mapping[str, Any]) -> list[float]:

@@ -7,8 +7,8 @@ import json
 import sys
 from pathlib import Path
 
-from reports.compare import Options, compare, to_json, to_markdown
-from reports.load import ResultsFileError, Run, read_run
+from reports.compare import Options, compare, machine_differences, pool_runs, to_json, to_markdown
+from reports.load import RESULTS_FILE, ResultsFileError, Run, read_run
 
 BASELINES = Path("results") / "baselines"
 
@@ -34,8 +34,12 @@ def _workload_fraction(text: str) -> tuple[str, float]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the compare options to `parser`."""
-    parser.add_argument("baseline", help="baseline run folder, benchmarks.json, or a name under results/baselines/")
-    parser.add_argument("current", help="current run folder or benchmarks.json (e.g. results/latest)")
+    parser.add_argument(
+        "baseline",
+        help="baseline run folder, benchmarks.json, a name under results/baselines/, "
+        "or a results folder whose runs are pooled (interleaved mode)",
+    )
+    parser.add_argument("current", help="current run folder, benchmarks.json (e.g. results/latest) or results folder")
     parser.add_argument(
         "--threshold",
         type=_fraction,
@@ -89,6 +93,29 @@ def resolve_side(text: str) -> Path:
     return path
 
 
+def run_folders(path: Path) -> list[Path]:
+    """The run folders directly inside a results folder (not `latest`, not symlinks), oldest first."""
+    if not path.is_dir() or (path / RESULTS_FILE).exists():
+        return []
+    return sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
+
+
+def read_side(text: str) -> tuple[dict, str]:
+    """Read one side: a run, or every run of a results folder pooled (interleaved mode); data and label."""
+    path = resolve_side(text)
+    folders = run_folders(path)
+    if len(folders) < 2:
+        return read_run(folders[0] if folders else path).data, text
+    runs: list[Run] = [read_run(folder) for folder in folders]
+    for other in runs[1:]:
+        diffs = machine_differences(runs[0].data["machine_info"], other.data["machine_info"])
+        if diffs:
+            raise ResultsFileError(
+                other.json_path, f"pooled with {runs[0].name} but from another machine ({'; '.join(diffs)})"
+            )
+    return pool_runs([r.data for r in runs]), f"{text} ({len(runs)} runs pooled)"
+
+
 def _write(path: Path, text: str) -> None:
     """Write an output file, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -101,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
         return 2
     try:
-        base: Run = read_run(resolve_side(args.baseline))
-        cur: Run = read_run(resolve_side(args.current))
+        base, base_label = read_side(args.baseline)
+        cur, cur_label = read_side(args.current)
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
@@ -115,8 +142,7 @@ def run(args: argparse.Namespace) -> int:
         min_rounds=args.min_rounds,
         seed=args.seed,
     )
-    labels = (str(args.baseline), str(args.current))
-    comparison = compare(base.data, cur.data, options, labels=labels)
+    comparison = compare(base, cur, options, labels=(base_label, cur_label))
     diffs = comparison.machine_differences
     if diffs and not args.allow_machine_change:
         print(
@@ -133,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         if args.markdown:
             _write(args.markdown, markdown)
         if args.json:
-            verdicts = to_json(comparison, base.data, cur.data, allowed_machine_change=bool(diffs))
+            verdicts = to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
             _write(args.json, json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)

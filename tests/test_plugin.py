@@ -149,3 +149,10 @@ def test_run_folder_layout_latest_link_and_baseline(suite, pytester):
     name = latest.resolve().name
     assert len(name.split("-")[0]) == 8 and len(name.split("-")[1]) == 6
     assert (results / "baselines" / "main" / "benchmarks.json").exists()
+
+
+def test_a_corrupt_mnist_file_is_a_usage_error_naming_it(suite, pytester):
+    (pytester.path / "bad.npz").write_bytes(b"not a zip")
+    result = suite("--mnist", "bad.npz")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mnist: bad.npz is not a readable Keras mnist.npz*"])

@@ -40,12 +40,32 @@ def test_matmul_is_made_and_checked_on_the_cpu(backend):
         backend.check_placement(out, gpu_like)
 
 
+def test_mnist_training_learns_on_synthetic_data(backend, monkeypatch, tmp_path):
+    from bench.workloads import mnist_data
+    from bench.workloads.mnist import MNIST
+
+    monkeypatch.setattr(mnist_data, "KERAS_CACHE", tmp_path / "absent.npz")
+    monkeypatch.delenv(mnist_data.ENV_VAR, raising=False)
+    cpu = backend.devices()[0]
+    params = {"mode": "function", "batch_size": 64, "steps_per_call": 40, "calls": 4}
+    case = make_cases(MNIST, get_profile("smoke"), [cpu])[0].__class__(MNIST, cpu, params)
+    prepared = backend.build(case)
+    for _ in range(params["calls"]):
+        loss = prepared.call()
+    assert backend.check_placement(loss, cpu).endswith("CPU:0")
+    facts = prepared.facts(1.0)
+    assert facts["data_source"] == "synthetic"
+    assert facts["final_loss"] < 0.8 * facts["initial_loss"]
+    assert facts["final_accuracy"] > 0.3  # chance is 0.1
+
+
 def test_out_of_memory_is_recognised(backend):
     assert backend.is_out_of_memory(tf.errors.ResourceExhaustedError(None, None, "OOM"))
     assert not backend.is_out_of_memory(ValueError("x"))
 
 
-def test_suite_end_to_end_on_the_cpu(pytester):
+def test_suite_end_to_end_on_the_cpu(pytester, monkeypatch):
+    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the subprocess imports bench from this checkout
     pytester.makepyfile(test_matmul=(REPO / "bench" / "benchmarks" / "test_matmul.py").read_text())
     result = pytester.runpytest_subprocess(
         "-p", "bench.plugin", "--profile", "smoke", "--results-dir", "results", "-k", "n128", timeout=300
