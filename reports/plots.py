@@ -86,7 +86,7 @@ def _legend_outside(ax, title: str | None = None) -> None:
         )
 
 
-def _new_figure(ncols: int = 1, width: float = 7.5, height: float = 4.0) -> tuple[Figure, list]:
+def _new_figure(ncols: int = 1, width: float = 8.5, height: float = 4.2) -> tuple[Figure, list]:
     """A figure with ``ncols`` axes in seaborn's whitegrid style."""
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         fig = Figure(figsize=(width, height), layout="constrained")
