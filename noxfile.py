@@ -75,6 +75,13 @@ def compare(session: nox.Session) -> None:
 
 
 @nox.session
+def report(session: nox.Session) -> None:
+    """Build an HTML report from run folders (args after --: PATH... [-o OUT.html] [--skip-bad])."""
+    session.install("-e", ".")  # no TensorFlow: the report reads JSON only
+    session.run("python", "-m", "reports", *(session.posargs or ["results/latest"]))
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     """Check the code with ruff."""
     session.install("ruff>=0.8")
