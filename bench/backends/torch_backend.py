@@ -1,0 +1,231 @@
+"""The PyTorch backend: devices, sync, placement and the torch builders for matmul and host-device copies.
+
+Importing this module imports torch and never TensorFlow, so the suite runs where only torch is installed.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+
+from bench.backends.base import Backend, Prepared
+from bench.backends.torch_mnist import build_mnist
+from bench.cases import Case
+from bench.devices import Device
+from bench.hostinfo import cpu_facts
+from bench.nvml_ids import torch_gpu_identities
+
+DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
+CUDA_SYNC = "torch.cuda.synchronize"
+CPU_SYNC = "none (CPU ops are synchronous)"
+
+
+class TorchBackend(Backend):
+    """PyTorch in eager mode (MNIST also with torch.compile)."""
+
+    name = "torch"
+    sync_method = CPU_SYNC
+
+    def __init__(self) -> None:
+        self._cuda = torch.cuda.is_available()
+        self.sync_method = CUDA_SYNC if self._cuda else CPU_SYNC
+        self._devices: list[Device] | None = None
+
+    def version(self) -> str:
+        """torch's version."""
+        return str(torch.__version__)
+
+    def devices(self) -> list[Device]:
+        """CPU:0 and every CUDA device torch sees, with model, memory, compute capability and PCI bus id."""
+        if self._devices is None:
+            found = [Device(self.name, "CPU:0", "cpu", cpu_facts()["cpu_model"])]
+            if self._cuda:
+                buses = {g["device"]: g["pci_bus_id"] for g in torch_gpu_identities()}
+                for i in range(torch.cuda.device_count()):
+                    props = torch.cuda.get_device_properties(i)
+                    found.append(
+                        Device(
+                            self.name,
+                            f"GPU:{i}",
+                            "gpu",
+                            str(props.name),
+                            memory_bytes=int(props.total_memory),
+                            compute_capability=f"{props.major}.{props.minor}",
+                            pci_bus_id=buses.get(f"GPU:{i}"),
+                        )
+                    )
+            self._devices = found
+        return self._devices
+
+    def gpu_absence_reason(self) -> str | None:
+        """Why torch has no GPU: a CPU-only build, or a CUDA build that sees none."""
+        if any(d.kind == "gpu" for d in self.devices()):
+            return None
+        if torch.version.cuda is None:
+            return f"torch {torch.__version__} is a CPU-only build (no CUDA): GPU cases not generated"
+        return "no GPU visible to torch (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
+
+    def sync(self) -> None:
+        """Wait for all queued work on every CUDA device; CPU ops are already done when they return."""
+        if self._cuda:
+            for i in range(torch.cuda.device_count()):
+                torch.cuda.synchronize(i)
+
+    def placement(self, value: Any) -> str:
+        """The device of a tensor (or of the first tensor in a tuple/list/dict), e.g. `cpu`, `cuda:0`."""
+        tensor = first_tensor(value)
+        if tensor is None:
+            raise TypeError(f"the workload returned no tensor to check the placement of ({type(value).__name__})")
+        return str(tensor.device)
+
+    def device_name_of(self, placement: str) -> str:
+        """`cpu` -> `CPU:0`, `cuda:1` -> `GPU:1`, `cuda` -> the current GPU."""
+        return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
+
+    def build(self, case: Case) -> Prepared:
+        """The timed call for `case`, inputs made on its device."""
+        builders: dict[str, Callable[[Case, Backend], Prepared]] = {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "transfer": build_transfer,
+        }
+        if case.workload.name not in builders:
+            raise NotImplementedError(f"the torch backend has no {case.workload.name} workload")
+        return builders[case.workload.name](case, self)
+
+    def is_out_of_memory(self, error: BaseException) -> bool:
+        """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""
+        oom = getattr(torch.cuda, "OutOfMemoryError", None)
+        if oom is not None and isinstance(error, oom):
+            return True
+        text = str(error).lower()
+        return isinstance(error, RuntimeError) and ("out of memory" in text or "can't allocate memory" in text)
+
+    def machine_info(self) -> dict[str, Any]:
+        """torch's version, CUDA/cuDNN build info, TF32 policy and thread settings."""
+        return {
+            "version": str(torch.__version__),
+            "built_with_cuda": torch.version.cuda is not None,
+            "cuda_version": torch.version.cuda,
+            "cudnn_version": torch.backends.cudnn.version() if torch.backends.cudnn.is_available() else None,
+            "tf32_matmul": bool(torch.backends.cuda.matmul.allow_tf32),
+            "tf32_cudnn": bool(torch.backends.cudnn.allow_tf32),
+            "float32_matmul_precision": torch.get_float32_matmul_precision(),
+            "intra_op_threads": torch.get_num_threads(),
+            "inter_op_threads": torch.get_num_interop_threads(),
+        }
+
+    def case_facts(self, case: Case) -> dict[str, Any]:
+        """dtype, TF32 policy (float32 matmuls on CUDA) and thread counts for one case."""
+        return {
+            "precision": {
+                "dtype": case.params.get("dtype", "float32"),
+                "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
+            },
+            "threads": {
+                "intra_op": torch.get_num_threads(),
+                "inter_op": torch.get_num_interop_threads(),
+                "cpu_count": os.cpu_count(),
+            },
+        }
+
+    def memory_reset(self, device: Device) -> None:
+        """Reset the CUDA caching allocator's peak for a GPU."""
+        if device.kind == "gpu":
+            torch.cuda.reset_peak_memory_stats(torch_device(device))
+
+    def memory_peak(self, device: Device) -> int | None:
+        """The CUDA caching allocator's peak allocated bytes for a GPU since the last reset."""
+        if device.kind != "gpu":
+            return None
+        return int(torch.cuda.max_memory_allocated(torch_device(device)))
+
+
+def first_tensor(value: Any) -> torch.Tensor | None:
+    """The first tensor in `value` (a tensor, or a tuple/list/dict holding one)."""
+    if isinstance(value, torch.Tensor):
+        return value
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, tuple | list) else ()
+    for item in items:
+        found = first_tensor(item)
+        if found is not None:
+            return found
+    return None
+
+
+def suite_device_name(placement: str, current_gpu: Callable[[], int]) -> str:
+    """A torch device string as a suite name: `cpu` -> `CPU:0`, `cuda:1` -> `GPU:1`, `cuda` -> current GPU."""
+    match = re.fullmatch(r"\s*([a-z_]+)(?::(\d+))?\s*", placement)
+    if not match:
+        raise ValueError(f"{placement!r} is not a torch device string like cpu or cuda:0")
+    kind, index = match.group(1), match.group(2)
+    if kind == "cpu":
+        return "CPU:0"
+    if kind == "cuda":
+        return f"GPU:{int(index) if index is not None else current_gpu()}"
+    return f"{kind.upper()}:{index or 0}"
+
+
+def torch_device(device: Device) -> torch.device:
+    """The torch.device for a suite device: CPU:0 -> cpu, GPU:1 -> cuda:1."""
+    if device.kind == "cpu":
+        return torch.device("cpu")
+    return torch.device("cuda", int(device.name.split(":")[1]))
+
+
+def build_matmul(case: Case, backend: Backend) -> Prepared:
+    """Two random n x n matrices made on the device with fixed seeds; the call multiplies them there."""
+    n, dtype = int(case.params["n"]), DTYPES[str(case.params["dtype"])]
+    where = torch_device(case.device)
+    a = torch.randn(n, n, device=where, generator=torch.Generator(where).manual_seed(1)).to(dtype)
+    b = torch.randn(n, n, device=where, generator=torch.Generator(where).manual_seed(2)).to(dtype)
+    return Prepared(lambda: torch.matmul(a, b))
+
+
+def build_transfer(case: Case, backend: Backend) -> Prepared:
+    """h2d: a host float32 array onto the device; d2h: a device tensor into host memory (numpy).
+
+    On the CPU both are torch's zero-copy path (the tensor shares the numpy buffer); GPU copies use pinned
+    host memory. The call returns the device-side tensor first, so its placement is checked.
+    """
+    count = int(case.params["bytes"]) // 4
+    where = torch_device(case.device)
+    on_gpu = case.device.kind == "gpu"
+    host = np.random.default_rng(0).random(count, dtype=np.float32)
+    facts: dict[str, Any] = {
+        "pinned": on_gpu,
+        "numpy_interop": "CPU tensors share memory with numpy (no copy)" if not on_gpu else "copied over PCIe/NVLink",
+    }
+    if case.params["direction"] == "h2d":
+        source = torch.from_numpy(host)
+        if on_gpu:
+            source = source.pin_memory()
+            facts["copy"] = f"pinned host tensor .to('{where}', non_blocking=True)"
+        else:
+            facts["copy"] = "torch.from_numpy(array).to('cpu'): shares the numpy buffer, no copy"
+
+        def h2d() -> Any:
+            return source.to(where, non_blocking=on_gpu)
+
+        return Prepared(h2d, facts=lambda median_s: facts)
+
+    on_device = torch.from_numpy(host).to(where)
+    if on_gpu:
+        target = torch.empty(count, dtype=torch.float32, pin_memory=True)
+        facts["copy"] = "pinned host tensor .copy_(device tensor, non_blocking=True), then .numpy()"
+
+        def d2h() -> Any:
+            return on_device, target.copy_(on_device, non_blocking=True).numpy()
+
+    else:
+        facts["copy"] = "tensor.cpu().numpy(): shares the tensor's buffer, no copy"
+
+        def d2h() -> Any:
+            return on_device, on_device.cpu().numpy()
+
+    return Prepared(d2h, facts=lambda median_s: facts)

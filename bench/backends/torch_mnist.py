@@ -1,0 +1,122 @@
+"""The book's MNIST training in PyTorch: Linear 784-1024-1024-10 (no activations), Adam(1e-3), batch 64.
+
+Modes: `eager` (plain PyTorch) and `compile` (the model and its loss under torch.compile; Adam's update
+stays eager). The data is moved to the device once, before timing; each call runs `steps_per_call`
+steps on batches taken in order from per-epoch shuffles with a fixed seed.
+"""
+
+from __future__ import annotations
+
+from itertools import pairwise
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from bench.backends.base import Prepared
+from bench.cases import Case
+from bench.workloads.mnist import HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
+from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, load_mnist
+
+if TYPE_CHECKING:
+    from bench.backends.base import Backend
+
+SEED = 0
+EVAL_SAMPLES = 4096  # as the TF builder: loss and accuracy on the first training samples, before and after
+KERAS_ADAM_EPSILON = 1e-7  # Keras' default (torch's is 1e-8), so both backends run the same optimizer
+
+
+def make_model(device: torch.device) -> nn.Sequential:
+    """Linear 784-1024-1024-10 without activations, initialised like Keras Dense (Glorot uniform, zero bias)."""
+    torch.manual_seed(SEED)
+    sizes = (IMAGE_PIXELS, *HIDDEN, CLASSES)
+    layers = [nn.Linear(i, o) for i, o in pairwise(sizes)]
+    for layer in layers:
+        nn.init.xavier_uniform_(layer.weight)
+        nn.init.zeros_(layer.bias)
+    return nn.Sequential(*layers).to(device)
+
+
+def batch_order(n: int, batches: int, batch_size: int, seed: int = SEED) -> np.ndarray:
+    """Sample indices of `batches` batches, shape (batches, batch_size): a fresh permutation of range(n) per
+    epoch, cut into full batches in order (the remainder dropped, as the TF builder's drop_remainder)."""
+    if n < batch_size:
+        raise ValueError(f"MNIST needs at least one batch of {batch_size} samples, got {n}")
+    rng = np.random.default_rng(seed)
+    per_epoch = n // batch_size
+    epochs = [
+        rng.permutation(n)[: per_epoch * batch_size].reshape(per_epoch, batch_size)
+        for _ in range(-(-batches // per_epoch))
+    ]
+    return np.concatenate(epochs)[:batches]
+
+
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:
+    """(mean cross-entropy, accuracy) of `model` on the first EVAL_SAMPLES samples."""
+    with torch.no_grad():
+        logits = model(x[:EVAL_SAMPLES])
+        loss = nn.functional.cross_entropy(logits, y[:EVAL_SAMPLES])
+        accuracy = (logits.argmax(dim=1) == y[:EVAL_SAMPLES]).float().mean()
+    return float(loss.item()), float(accuracy.item())
+
+
+def build_mnist(case: Case, backend: Backend) -> Prepared:
+    """The training call for one MNIST case; its facts report the losses, accuracy and data source."""
+    from bench.backends.torch_backend import torch_device
+
+    params = dict(case.params)
+    mode, batch_size = str(params["mode"]), int(params["batch_size"])
+    steps, calls = int(params["steps_per_call"]), int(params["calls"])
+    if mode not in ("eager", "compile"):
+        raise ValueError(f"unknown torch MNIST mode {mode!r}; modes: eager, compile")
+    where = torch_device(case.device)
+    data = load_mnist(backend.settings.get("mnist"), samples_needed(params))
+    x = torch.from_numpy(data.x).to(where)
+    y = torch.from_numpy(data.y).to(where)
+    order = torch.from_numpy(batch_order(len(data.x), steps * calls, batch_size)).to(where)
+
+    model = make_model(where)
+    optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=KERAS_ADAM_EPSILON)
+    loss_of = nn.CrossEntropyLoss()
+
+    def forward_loss(xb: torch.Tensor, yb: torch.Tensor) -> torch.Tensor:
+        return loss_of(model(xb), yb)
+
+    step_loss = torch.compile(forward_loss) if mode == "compile" else forward_loss
+    initial_loss, _ = evaluate(model, x, y)
+    state = {"step": 0}
+
+    def call() -> torch.Tensor:
+        loss = None
+        for _ in range(steps):
+            idx = order[state["step"] % len(order)]
+            state["step"] += 1
+            optimizer.zero_grad(set_to_none=True)
+            loss = step_loss(x[idx], y[idx])
+            loss.backward()
+            optimizer.step()
+        assert loss is not None
+        return loss.detach()
+
+    def facts(median_s: float) -> dict[str, Any]:
+        final_loss, final_accuracy = evaluate(model, x, y)
+        return {
+            "data_source": data.source,
+            "data_path": data.path,
+            "samples": len(data.x),
+            "steps_per_call": steps,
+            "batch_size": batch_size,
+            "initial_loss": initial_loss,
+            "final_loss": final_loss,
+            "final_accuracy": final_accuracy,
+            "eval_samples": min(EVAL_SAMPLES, len(data.x)),
+            "mnist_epoch_s_estimate": median_s * STEPS_PER_EPOCH / steps,  # a 60000-sample epoch at this pace
+            "data_on_device": "images, labels and the shuffled batch order moved to the device once before "
+            "timing; each step gathers its batch there",
+            "compiled": "torch.compile(model + loss); backward via AOTAutograd, Adam step eager"
+            if mode == "compile"
+            else None,
+        }
+
+    return Prepared(call, facts=facts)
