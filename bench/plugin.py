@@ -59,6 +59,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "else synthetic data of MNIST's shape; nothing is downloaded)",
     )
     group.addoption(
+        "--nvml-interval-ms",
+        dest="devicebench_nvml_interval_ms",
+        type=float,
+        default=10.0,
+        metavar="MS",
+        help="NVML sampling interval while each case runs (default 10 ms)",
+    )
+    group.addoption(
+        "--no-nvml",
+        dest="devicebench_no_nvml",
+        action="store_true",
+        help="do not sample GPUs with NVML (also: DEVICEBENCH_NVML=0)",
+    )
+    group.addoption(
         "--save-baseline",
         dest="devicebench_save_baseline",
         default=None,
@@ -140,7 +154,7 @@ def devicebench_run(
     def run() -> dict[str, Any]:
         backend = session.backends[devicebench_case.backend]
         try:
-            return run_case(benchmark, devicebench_case, backend, session.profile)
+            return run_case(benchmark, devicebench_case, backend, session.profile, session.telemetry)
         except CaseSkipped as skip:
             request.node.stash[SKIP_KIND] = skip.kind
             pytest.skip(skip.reason)

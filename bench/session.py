@@ -19,6 +19,7 @@ from bench.backends import (
 from bench.cases import Case, make_cases
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.hostinfo import container_image, cpu_facts, host_name
+from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import ProfileError, get_profile
 from bench.workloads import WORKLOADS
 from bench.workloads.mnist_data import MnistDataError, find_mnist, read_mnist
@@ -107,6 +108,19 @@ class DevicebenchSession:
             reason = backend.gpu_absence_reason()
             if reason:
                 self.notes.append(f"{name}: {reason}")
+        if options.devicebench_nvml_interval_ms <= 0:
+            raise UsageError(f"--nvml-interval-ms must be above 0, got {options.devicebench_nvml_interval_ms:g}")
+        interval_s = options.devicebench_nvml_interval_ms / 1000
+        self.telemetry = (
+            Telemetry.disabled("turned off by --no-nvml", interval_s)
+            if options.devicebench_no_nvml
+            else Telemetry.start(interval_s)
+        )
+        # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
+        self.nvml_index = map_tf_gpus(
+            [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
+            self.telemetry.gpus,
+        )
         self.skipped: list[dict[str, Any]] = []
         self.cases: dict[str, Case] = {}
         self.results_dir: Path | None = None
@@ -157,6 +171,7 @@ class DevicebenchSession:
             mem = f", {d.memory_bytes / 2**30:.1f} GiB" if d.memory_bytes else ""
             cc = f", compute capability {d.compute_capability}" if d.compute_capability else ""
             lines.append(f"  device {d.backend}/{d.name}: {d.model}{mem}{cc}")
+        lines.append(f"  {self.telemetry.header_line()}")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  {self.mnist_line}")
         if self.run_dir is not None:
@@ -171,10 +186,16 @@ class DevicebenchSession:
                 name: {**status, **(self.backends[name].machine_info() if name in self.backends else {})}
                 for name, status in self.backend_status.items()
             },
-            "devices": [d.as_dict() for d in self.devices],
+            "devices": [self.device_dict(d) for d in self.devices],
             **cpu_facts(),
             "container_image": container_image(),
+            "nvidia_driver": self.telemetry.driver_version,
+            "nvml": self.telemetry.machine_info(),
         }
+
+    def device_dict(self, device: Device) -> dict[str, Any]:
+        """A device as recorded, with its NVML index where it could be matched."""
+        return {**device.as_dict(), "nvml_index": self.nvml_index.get(device.name)}
 
     def json_block(self) -> dict[str, Any]:
         """The top-level `devicebench` object of benchmarks.json."""
@@ -182,15 +203,24 @@ class DevicebenchSession:
             "version": __version__,
             "profile": self.profile.name,
             "backends": self.backend_status,
-            "devices": [d.as_dict() for d in self.devices],
+            "devices": [self.device_dict(d) for d in self.devices],
             "notes": self.notes,
             "skipped": self.skipped,
+            "nvml": {
+                "enabled": self.telemetry.enabled,
+                "reason": self.telemetry.reason,
+                "error": self.telemetry.error,
+                "csv": "nvml.csv" if self.telemetry.enabled and self.run_dir is not None else None,
+            },
         }
 
     def finish(self) -> Path | None:
-        """Point `latest` at this run and keep a baseline copy if asked; returns the run folder."""
+        """Write the NVML timeline, point `latest` at this run and keep a baseline if asked; returns the run folder."""
+        self.telemetry.close()
         if self.run_dir is None or self.results_dir is None:
             return None
+        if self.telemetry.enabled:
+            self.telemetry.write_csv(self.run_dir / "nvml.csv")
         point_latest(self.results_dir, self.run_dir)
         if self.baseline_name:
             save_baseline(self.results_dir, self.run_dir, self.baseline_name)

@@ -32,7 +32,15 @@ class FakeBackend(Backend):
     def devices(self) -> list[Device]:
         """CPU:0 and the scripted GPUs."""
         gpus = [
-            Device(self.name, f"GPU:{i}", "gpu", f"Fake GPU {i}", memory_bytes=2**30, compute_capability="9.0")
+            Device(
+                self.name,
+                f"GPU:{i}",
+                "gpu",
+                f"Fake GPU {i}",
+                memory_bytes=2**30,
+                compute_capability="9.0",
+                pci_bus_id=f"0000:{0x3B + i:02X}:00.0",
+            )
             for i in range(int(os.environ.get("FAKE_GPUS", FAULTS["gpus"])))
         ]
         return [Device(self.name, "CPU:0", "cpu", "Fake CPU"), *gpus]

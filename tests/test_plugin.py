@@ -3,9 +3,12 @@
 import dataclasses
 import json
 
+import pynvml
 import pytest
 
 import bench.backends
+from bench.nvml import nvml_available
+from bench.nvml_fake import FakeGpu, FakeNvml
 from bench.workloads import MATMUL, WORKLOADS
 from tests import fake_backend
 
@@ -156,3 +159,48 @@ def test_a_corrupt_mnist_file_is_a_usage_error_naming_it(suite, pytester):
     result = suite("--mnist", "bad.npz")
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(["*--mnist: bad.npz is not a readable Keras mnist.npz*"])
+
+
+@pytest.fixture
+def no_nvml_cache():
+    nvml_available.cache_clear()
+    yield
+    nvml_available.cache_clear()
+
+
+def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkeypatch, no_nvml_cache):
+    # NVML lists the GPUs by bus id; the backend's GPU:0 (bus 3B) is NVML's index 1 here.
+    gpus = [
+        FakeGpu(name="Fake GPU 1", uuid="GPU-b", pci_bus_id="00000000:3C:00.0", mem_used_mib=100.0),
+        FakeGpu(name="Fake GPU 0", uuid="GPU-a", pci_bus_id="00000000:3B:00.0", mem_used_mib=2048.0, util_gpu=90),
+    ]
+    FakeNvml(gpus).install(monkeypatch.setattr)
+    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:0", "-k", "n128-float32")
+    result.assert_outcomes(passed=2)
+    result.stdout.fnmatch_lines(["*NVML on: 2 GPUs, driver 550.54.15, sampling every 10 ms*"])
+    data = load(pytester)
+    for b in data["benchmarks"]:  # CPU cases are sampled too: a busy GPU during a CPU case is worth knowing
+        summary = b["extra_info"]["nvml"]
+        assert set(summary) == {"0", "1"}
+        assert summary["1"]["peak_mem_mib"] == pytest.approx(2048.0)
+    info = data["machine_info"]["devicebench"]
+    assert info["nvidia_driver"] == "550.54.15"
+    assert {d["name"]: d["nvml_index"] for d in info["devices"]} == {"CPU:0": None, "GPU:0": 1}
+    assert data["devicebench"]["nvml"]["enabled"] is True
+    csv = (pytester.path / "results" / "latest" / "nvml.csv").read_text().splitlines()
+    assert csv[0].startswith("t_s,case,gpu_index,gpu_uuid,mem_used_mib")
+    assert len(csv) > 4
+
+
+def test_without_nvml_the_run_goes_on_and_says_why(suite, pytester, monkeypatch, no_nvml_cache):
+    FakeNvml([], init_error=pynvml.NVMLError_LibraryNotFound()).install(monkeypatch.setattr)
+    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "n128")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*NVML off: *"])
+    data = load(pytester)
+    assert "nvml" not in data["benchmarks"][0]["extra_info"]
+    assert data["machine_info"]["devicebench"]["nvml"]["enabled"] is False
+    assert not (pytester.path / "results" / "latest" / "nvml.csv").exists()
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128", "--no-nvml").stdout.fnmatch_lines(
+        ["*NVML off: turned off by --no-nvml*"]
+    )
