@@ -24,7 +24,7 @@ STANDARD_KEYS = frozenset(
     {
         "workload", "backend", "backend_version", "device", "device_kind", "device_name", "params",
         "work_per_call", "work_unit", "throughput", "throughput_unit", "sync", "placement",
-        "precision", "threads", "warmup", "profile", "nvml", "tf_memory",
+        "precision", "threads", "warmup", "profile", "nvml", "tf_memory", "allocator_memory",
     }
 )  # fmt: skip
 
@@ -39,8 +39,8 @@ STAT_COLUMNS = [
 ]  # fmt: skip
 META_COLUMNS = [
     "sync", "profile", "dtype_policy", "tf32", "intra_op", "inter_op", "cpu_count", "warmup_calls",
-    "warmup_first_call_s", "nvml_peak_mib", "nvml_peak_util_pct", "nvml_avg_power_w", "tf_peak_bytes",
-    "datetime", "commit",
+    "warmup_first_call_s", "nvml_peak_mib", "nvml_mean_util_pct", "nvml_mean_power_w", "nvml_energy_j",
+    "tf_peak_bytes", "allocator_peak_bytes", "datetime", "commit",
 ]  # fmt: skip
 
 _RUN_FOLDER = re.compile(r"^\d{8}-\d{6}-(?P<host>.+)$")
@@ -177,25 +177,26 @@ def _scalar(value: Any) -> bool:
 
 
 def _nvml_summary(nvml: Any) -> dict[str, float | None]:
-    """Max peak memory / utilisation and mean power over the GPUs of an extra_info.nvml object."""
-    peaks, utils, powers = [], [], []
+    """Over the GPUs of an extra_info.nvml object: peak memory, mean utilisation and power, energy."""
+    peaks, utils, powers, energy = [], [], [], []
     if isinstance(nvml, Mapping):
         for gpu in nvml.values():
             if not isinstance(gpu, Mapping):
                 continue
             for key, bucket in (
                 ("peak_mem_mib", peaks),
-                ("peak_util_gpu_pct", utils),
-                ("peak_util_pct", utils),
-                ("avg_power_w", powers),
+                ("mean_util_gpu_pct", utils),
+                ("mean_power_w", powers),
+                ("energy_j", energy),
             ):
                 number = _num(gpu.get(key))
                 if number is not None:
                     bucket.append(number)
     return {
         "nvml_peak_mib": max(peaks) if peaks else None,
-        "nvml_peak_util_pct": max(utils) if utils else None,
-        "nvml_avg_power_w": sum(powers) / len(powers) if powers else None,
+        "nvml_mean_util_pct": max(utils) if utils else None,
+        "nvml_mean_power_w": sum(powers) if powers else None,
+        "nvml_energy_j": sum(energy) if energy else None,
     }
 
 
@@ -254,7 +255,9 @@ def case_row(bench: Mapping[str, Any], host: str, run: str, run_data: Mapping[st
     row["warmup_first_call_s"] = _num(warmup.get("first_call_s"))
     row.update(_nvml_summary(extra.get("nvml")))
     tf_memory = extra.get("tf_memory") if isinstance(extra.get("tf_memory"), Mapping) else {}
+    other = extra.get("allocator_memory") if isinstance(extra.get("allocator_memory"), Mapping) else {}
     row["tf_peak_bytes"] = _num(tf_memory.get("peak_bytes"))
+    row["allocator_peak_bytes"] = row["tf_peak_bytes"] if tf_memory else _num(other.get("peak_bytes"))
     params = extra.get("params") if isinstance(extra.get("params"), Mapping) else {}
     for key, value in params.items():
         column = key if key not in row else f"param_{key}"

@@ -125,9 +125,7 @@ def test_tidy_has_one_row_per_case_with_flattened_params():
     row = frame[
         (frame.host == "gpubox") & (frame.device == "GPU:0") & (frame.n == 10000) & (frame.dtype == "float32")
     ].iloc[0]
-    bench = next(
-        b for b in runs[0].data["benchmarks"] if b["name"] == "test_matmul[tensorflow-GPU:0-n10000-float32]"
-    )
+    bench = next(b for b in runs[0].data["benchmarks"] if b["name"] == "test_matmul[tensorflow-GPU:0-n10000-float32]")
     assert row["median_s"] == bench["stats"]["median"]
     assert row["iqr_s"] == bench["stats"]["iqr"]
     assert row["rounds"] == bench["stats"]["rounds"]

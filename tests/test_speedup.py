@@ -61,9 +61,7 @@ def test_speedups_divide_gpu_by_cpu_throughput_per_size():
 
 
 def test_speedups_compare_float32_only_and_need_both_devices():
-    frame = pd.concat(
-        [matmul_frame({100: 20.0}, {100: 40.0}), matmul_frame({}, {100: 400.0}, dtype="float16")]
-    )
+    frame = pd.concat([matmul_frame({100: 20.0}, {100: 40.0}), matmul_frame({}, {100: 400.0}, dtype="float16")])
     assert list(sp.speedups(frame)["speedup"]) == [2.0]
     assert sp.speedups(matmul_frame({100: 1.0}, {})).empty
 
@@ -95,9 +93,7 @@ def test_matmul_headline_names_speedup_and_crossover():
 
 def test_cpu_only_headline():
     frame = matmul_frame({100: 20.0, 1024: 150.0}, {})
-    assert summary.matmul_lines(frame) == [
-        "No GPU in run r-box: CPU:0 peaks at 150 GFLOP/s (n=1024, float32)."
-    ]
+    assert summary.matmul_lines(frame) == ["No GPU in run r-box: CPU:0 peaks at 150 GFLOP/s (n=1024, float32)."]
 
 
 def test_formatting():

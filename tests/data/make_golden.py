@@ -125,6 +125,7 @@ class RunBuilder:
             "precision": {"dtype": params.get("dtype", "float32"), "tf32": False},
             "threads": {"intra_op": 0, "inter_op": 0, "cpu_count": self.info["devicebench"]["cpu_cores"]},
             "warmup": {"calls": 3, "first_call_s": round(median_s * 4 + 0.05, 6)},
+            "one_time_cost_s": round(median_s * 3 + 0.05, 6),
             "profile": self.profile,
         }
         info.update(extra or {})
@@ -151,9 +152,7 @@ class RunBuilder:
             }
         )
 
-    def skip(
-        self, workload: str, case_id: str, device: str, kind: str, params: dict, reason: str, why: str
-    ) -> None:
+    def skip(self, workload: str, case_id: str, device: str, kind: str, params: dict, reason: str, why: str) -> None:
         """Record a skipped case."""
         self.skipped.append(
             {
@@ -253,8 +252,9 @@ def add_matmul(
                     "0": {
                         "name": dname,
                         "peak_mem_mib": round(520 + tf_peak / 2**20 * 1.1, 1),
-                        "peak_util_gpu_pct": min(100, 20 + n // 100),
-                        "avg_power_w": 120.0,
+                        "mean_util_gpu_pct": min(100, 20 + n // 100),
+                        "mean_power_w": 120.0,
+                        "energy_j": round(0.12 * n, 1),
                     }
                 }
         run.add(
@@ -423,9 +423,7 @@ def build_gpubox() -> None:
 def build_laptop() -> None:
     """A CPU-only smoke run with skipped cases (profile limits; no GPU)."""
     cpu_name = "AMD Ryzen 7 5800U"
-    devices = [
-        {"backend": "tensorflow", "device": "CPU:0", "kind": "cpu", "name": cpu_name, "memory_bytes": None}
-    ]
+    devices = [{"backend": "tensorflow", "device": "CPU:0", "kind": "cpu", "name": cpu_name, "memory_bytes": None}]
     run = RunBuilder(
         "20261120-090000-laptop", "laptop", machine_info("laptop", cpu_name, 8, devices, None, None), seed=1
     )
