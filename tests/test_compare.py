@@ -15,6 +15,7 @@ from reports.compare import (
     machine_differences,
     machine_notes,
     match_cases,
+    pool_runs,
     to_json,
     to_markdown,
 )
@@ -260,3 +261,19 @@ def test_device_entries_as_the_plugin_writes_them() -> None:
     assert machine_differences(info("NVIDIA H100"), info("NVIDIA L4")) == [
         "device tensorflow GPU:0: NVIDIA H100 -> NVIDIA L4"
     ]
+
+
+def test_pool_runs_concatenates_rounds_per_case() -> None:
+    first = run(bench("a", BASE[:6]), bench("b", BASE))
+    second = run(bench("a", BASE[6:]), bench("c", BASE))
+    second["devicebench"] = {"skipped": [{"name": "x", "kind": "oom", "reason": "r"}]}
+    pooled = pool_runs([first, second])
+    by_case = {b["extra_info"]["params"]["case"]: b for b in pooled["benchmarks"]}
+    assert sorted(by_case) == ["a", "b", "c"]
+    assert by_case["a"]["stats"]["data"] == BASE
+    assert by_case["a"]["stats"]["rounds"] == 12
+    assert by_case["a"]["stats"]["median"] == pytest.approx(sorted(BASE)[5] / 2 + sorted(BASE)[6] / 2)
+    assert pooled["devicebench"]["pooled_runs"] == 2
+    assert pooled["devicebench"]["skipped"][0]["name"] == "x"
+    assert first["benchmarks"][0]["stats"]["data"] == BASE[:6]  # inputs untouched
+    assert pool_runs([first]) == first

@@ -130,3 +130,26 @@ def test_real_process_exit_codes() -> None:
     bad = subprocess.run([*cmd, str(BAD / "corrupt.json")], capture_output=True, text=True)
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1 and "Traceback" not in bad.stderr
+
+
+def test_results_folder_sides_are_pooled(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """Interleaved mode: each side is a results folder holding several runs of the same code."""
+    for side, sources in (("base", ["baseline", "same"]), ("cand", ["regressed", "regressed"])):
+        for i, source in enumerate(sources):
+            shutil.copytree(DATA / source, tmp_path / side / f"20261120-09000{i}-gpubox")
+        (tmp_path / side / "latest").symlink_to(f"20261120-09000{len(sources) - 1}-gpubox")
+    verdicts = tmp_path / "v.json"
+    assert main(["compare", str(tmp_path / "base"), str(tmp_path / "cand"), "--json", str(verdicts)]) == 1
+    out = capsys.readouterr().out
+    assert "(2 runs pooled)" in out
+    data = json.loads(verdicts.read_text())
+    n256 = next(c for c in data["cases"] if "n256" in c["name"])
+    assert n256["verdict"] == "regression" and n256["rounds_base"] == n256["rounds_cur"] == 24
+
+
+def test_pooled_runs_from_two_machines_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    for i, source in enumerate(["baseline", "other-driver"]):
+        shutil.copytree(DATA / source, tmp_path / "base" / f"20261120-09000{i}-gpubox")
+    assert main(["compare", str(tmp_path / "base"), str(DATA / "same")]) == 2
+    line = one_error_line(capsys.readouterr().err)
+    assert "20261120-090001-gpubox" in line and "another machine" in line
