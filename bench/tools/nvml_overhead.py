@@ -157,7 +157,7 @@ def main(argv: list[str] | None = None) -> int:
                 if condition == "sampler":
                     with tel.sample(f"round-{r}") as rec:
                         per_call = time_block(fn, args.calls)
-                    polls += len(rec.samples)
+                    polls += len(rec.samples) // max(1, len(tel.gpus))
                     sampler_cpu_s += rec.sampler_cpu_s
                     sampled_wall_s += per_call * args.calls
                 elif condition == "idle":
