@@ -244,6 +244,15 @@ def test_close_shuts_nvml_down_and_later_cases_sample_nothing(fake) -> None:
     assert tel.machine_info()["enabled"] is True  # still describes the machine
 
 
+def test_the_timeline_can_be_written_after_close(fake, tmp_path: Path) -> None:
+    fake([FakeGpu()])
+    tel = Telemetry.start()
+    with tel.sample("c", background=False):
+        pass
+    tel.close()
+    assert tel.write_csv(tmp_path / "nvml.csv") == 2
+
+
 # --- two GPUs, reordered CUDA_VISIBLE_DEVICES ---------------------------------------------------------
 
 
