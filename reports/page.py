@@ -196,10 +196,13 @@ def environment(run: Run) -> list[tuple[str, str]]:
             parts = [f"{k} {v}" for k, v in backend.items() if v not in (None, "") and not isinstance(v, bool)]
             facts.append((f"backend {name}", ", ".join(parts) or "available"))
     for device in extra.get("devices") or []:
-        if isinstance(device, Mapping):
+        if isinstance(device, Mapping):  # the plugin writes {name: "GPU:0", model}; older files {device, name}
+            label = device.get("device") or device.get("name")
+            model = device.get("model") or (device.get("name") if device.get("device") else "")
             memory = device.get("memory_bytes")
             size = f", {fmt_bytes(float(memory))}" if isinstance(memory, int | float) else ""
-            facts.append((f"device {device.get('device')}", f"{device.get('name')}{size}"))
+            backend = f" ({device.get('backend')})" if device.get("backend") else ""
+            facts.append((f"device {label}{backend}", f"{model}{size}"))
     nvml = extra.get("nvml") if isinstance(extra.get("nvml"), Mapping) else {}
     if nvml:
         facts.append(("NVML", "enabled" if nvml.get("enabled") else f"off: {nvml.get('reason', '')}"))
@@ -228,8 +231,9 @@ def build_page(
     notes: Sequence[tuple[str, str]] = (),
     csv_name: str = "report.csv",
     generated: dt.datetime | None = None,
+    history: Mapping[str, Any] | None = None,
 ) -> str:
-    """The whole report page as one HTML string."""
+    """The whole report page as one HTML string (history: reports.history.history_section)."""
     hosts = sorted({run.host for run in runs})
     tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
     context = {
@@ -245,5 +249,6 @@ def build_page(
         "bad": [str(b) for b in bad],
         "notes": notes,
         "csv_name": csv_name,
+        "history": history,
     }
     return render(context)

@@ -22,7 +22,7 @@ from matplotlib import ticker
 from matplotlib.figure import Figure
 
 from reports import speedup as sp
-from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, device_labels, fmt_bytes
+from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, DIRECTIONS, device_labels, fmt_bytes
 
 #: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
 KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
@@ -76,6 +76,22 @@ def palette_for(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     unique = sorted(set(labels))
     colours = sns.color_palette("colorblind", max(len(unique), 1))
     return {label: colours[i % len(colours)] for i, label in enumerate(unique)}
+
+
+def _plain(value: float, _pos: object = None) -> str:
+    """A tick label in plain numbers: 1,000 not 10^3."""
+    return f"{value:,.0f}" if value >= 1 else f"{value:g}"
+
+
+def _plain_log_axis(axis, values: Sequence[float] | None = None) -> None:
+    """Label a log axis with plain numbers, at the measured values when there are few of them."""
+    unique = sorted({float(v) for v in values}) if values is not None else []
+    if 1 < len(unique) <= 10:
+        axis.set_ticks(unique, [_plain(v) for v in unique])
+    else:
+        axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        axis.set_major_formatter(ticker.FuncFormatter(_plain))
+    axis.set_minor_formatter(ticker.NullFormatter())
 
 
 def _legend_outside(ax, title: str | None = None) -> None:
@@ -136,6 +152,8 @@ def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
             if peak:
                 ax.axhline(peak, color=palette.get(label), ls=":", lw=1.2, label=f"{label} float32 peak (spec)")
         ax.set(xscale="log", yscale="log", xlabel="matrix size n (n x n)", ylabel="GFLOP/s")
+        _plain_log_axis(ax.xaxis, rows["n"])
+        _plain_log_axis(ax.yaxis)
         ax.set_title(plot.question)
         _legend_outside(ax)
     return Plot(plot.key, plot.title, plot.question, image=svg_data_uri(fig))
@@ -194,6 +212,7 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
                 label="book: 32x (notebook GPU)",
             )
         ax.set(xscale="log", yscale="log", xlabel="matrix size n (float32)", ylabel="GPU / CPU throughput")
+        _plain_log_axis(ax.xaxis, speed["size"])
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
         ax.yaxis.set_minor_formatter(ticker.NullFormatter())
@@ -304,7 +323,7 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
 
 def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
     """How fast are host-to-device and device-to-host copies, by size?"""
-    title, question = "Host-device copies", "How fast do copies between host and GPU go, by size?"
+    title, question = "Host-device copies", "How fast do copies between host memory and each device go, by size?"
     rows = _rows(frame, "transfer")
     if rows.empty or "bytes" not in rows.columns:
         return Plot(
@@ -314,9 +333,7 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
             why_not="No transfer cases ran (they need a GPU), so there is nothing to plot.",
         )
     rows = _with_labels(rows).astype({"bytes": float})
-    rows["direction"] = (
-        rows["direction"].map({"h2d": "host to device", "d2h": "device to host"}).fillna(rows["direction"])
-    )
+    rows["direction"] = rows["direction"].map(DIRECTIONS).fillna(rows["direction"])
     fig, (ax,) = _new_figure()
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         sns.lineplot(
@@ -331,6 +348,9 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
             errorbar=None,
         )
         ax.set(xscale="log", xlabel="bytes per copy", ylabel="GB/s")
+        if rows["throughput"].max() > 50 * rows["throughput"].min() > 0:
+            ax.set_yscale("log")
+            _plain_log_axis(ax.yaxis)
         ticks = sorted(set(rows["bytes"]))
         if len(ticks) <= 8:
             ax.set_xticks(ticks, [fmt_bytes(t) for t in ticks])
@@ -428,7 +448,8 @@ def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         sns.lineplot(data=data, x="n", y="mib", hue="series", style="source", markers=True, ax=ax, errorbar=None)
         ax.set(xscale="log", yscale="log", xlabel="matrix size n", ylabel="MiB")
-        ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}"))
+        _plain_log_axis(ax.xaxis, data["n"])
+        _plain_log_axis(ax.yaxis)
         ax.set_title(question)
         _legend_outside(ax)
     return Plot("memory", title, question, image=svg_data_uri(fig))

@@ -28,6 +28,7 @@ TABLE_INDEX: dict[str, list[str]] = {
     "tfdata": ["variant"],
     "transfer": ["direction", "bytes"],
 }
+DIRECTIONS = {"h2d": "host to device", "d2h": "device to host", "d2h-view": "device to host (zero-copy view)"}
 WORKLOAD_TITLES = {
     "matmul": "matmul",
     "mnist": "MNIST training",
@@ -203,9 +204,9 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
         for direction, part in device_rows.groupby("direction", sort=False):
             best = part.loc[part["throughput"].idxmax()]
             size = f" (at {fmt_bytes(float(best['bytes']))})" if pd.notna(best.get("bytes")) else ""
-            arrow = {"h2d": "host to device", "d2h": "device to host"}.get(str(direction), str(direction))
+            arrow = DIRECTIONS.get(str(direction), str(direction))
             parts.append(f"{best['throughput']:.3g} GB/s {arrow}{size}")
-        lines.append(f"Copies on {label} peak at {' and '.join(sorted(parts, key=lambda p: 'host to' not in p))}.")
+        lines.append(f"Copies on {label} peak at {'; '.join(parts)}.")
     return lines
 
 
@@ -216,10 +217,11 @@ def noise_lines(frame: pd.DataFrame, limit: float = NOISY_IQR_REL) -> list[str]:
     noisy = frame[frame["iqr_rel"].astype(float) > limit]
     if noisy.empty:
         return []
-    names = ", ".join(noisy["name"].astype(str).head(5))
-    more = f" and {len(noisy) - 5} more" if len(noisy) > 5 else ""
     share = f"{limit:.0%}"
-    return [f"{len(noisy)} case(s) vary by more than {share} (IQR/median), too noisy to gate on: {names}{more}."]
+    return [
+        f"{len(noisy)} of {len(frame)} cases vary by more than {share} (IQR/median): too noisy to gate on "
+        "(flagged in the table of all cases)."
+    ]
 
 
 def skipped_lines(skipped: pd.DataFrame) -> list[str]:

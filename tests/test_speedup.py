@@ -109,4 +109,6 @@ def test_noise_lines_flag_wide_iqr():
     frame = matmul_frame({100: 20.0}, {100: 10.0})
     frame.loc[0, "iqr_rel"] = 0.3
     lines = summary.noise_lines(frame)
-    assert len(lines) == 1 and lines[0].startswith("1 case(s) vary by more than 10%")
+    assert lines == [
+        "1 of 2 cases vary by more than 10% (IQR/median): too noisy to gate on (flagged in the table of all cases)."
+    ]
