@@ -40,6 +40,7 @@ def default_output(paths: list[str], run_folders: list[Path]) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Read the runs, build the page and the CSV, print where they went."""
     from reports import page, plots, summary
+    from reports.history import history_section
     from reports.load import notes, read_runs, skipped, tidy
 
     runs, bad = read_runs(args.paths, skip_bad=args.skip_bad)
@@ -61,6 +62,7 @@ def run(args: argparse.Namespace) -> int:
         bad=bad,
         notes=notes(runs),
         csv_name=csv_path.name,
+        history=history_section(runs),
     )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

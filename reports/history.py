@@ -27,7 +27,7 @@ __all__ = ["detect_steps", "history_frame", "history_host", "plot_history", "seg
 
 HISTORY_COLUMNS = [
     "host", "run", "datetime", "position", "name", "workload", "backend", "device",
-    "throughput", "throughput_unit", "median_s",
+    "throughput", "throughput_unit", "median_s", "iqr_rel",
 ]  # fmt: skip
 
 
@@ -70,43 +70,84 @@ def _medians(y: np.ndarray, starts: Sequence[int]) -> list[float]:
     return [float(np.median(y[a:b])) for a, b in pairwise(edges)]
 
 
+def _noise_floor(y: np.ndarray, starts: Sequence[int]) -> float:
+    """asv's measurement floor: a tenth of the smallest step between levels, or 0.1 % of the level."""
+    levels = _medians(y, starts)
+    scale = 1e-3 * float(np.median(np.abs(y)))
+    if len(levels) > 1:
+        scale = max(scale, 0.1 * min(abs(b - a) for a, b in pairwise(levels)))
+    return max(scale, 1e-300)
+
+
+def _finite_or_zero(value: float | None) -> float:
+    """A finite float, or 0.0 for None/nan/inf."""
+    return float(value) if value is not None and math.isfinite(value) else 0.0
+
+
 def detect_steps(
     values: Sequence[float | None],
     *,
+    noise: Sequence[float | None] | None = None,
     min_change: float = 0.05,
     beta: float | None = None,
     max_steps: int = 10,
 ) -> list[int]:
     """Indices where a new level starts in a noisy piecewise-constant series (nan/None skipped).
 
-    A step smaller than `min_change` (relative to the level before it) is not reported.
+    A step is reported only when it is at least `min_change` of the level before it and larger
+    than the scatter on either side: the mean absolute deviation of each piece, and `noise`
+    (each point's own uncertainty, e.g. its run's IQR in the same unit) where given.
     """
     raw = [math.nan if v is None else float(v) for v in values]
     index = [i for i, v in enumerate(raw) if math.isfinite(v)]
     y = np.array([raw[i] for i in index])
+    u = np.array([_finite_or_zero(noise[i]) if noise is not None else 0.0 for i in index])
     n = y.size
     if n < 2:
         return []
     beta = 4.0 * math.log(n) / n if beta is None else beta
     cost = _l1_cost_matrix(y)
-    # A floor on the residual keeps a perfect fit (cost 0) from winning with any number of steps.
-    floor = max(1e-3 * float(np.median(np.abs(y))), 1e-300)
     best_starts: list[int] = []
     best_obj = math.inf
     for k in range(1, min(n, max_steps + 1) + 1):
         starts, total = segment(y, k, cost)
-        obj = beta * k + math.log(floor + total)
+        # The floor keeps a perfect fit (cost 0, one piece per point) from always winning.
+        obj = beta * k + math.log(_noise_floor(y, starts) + total)
         if obj < best_obj - 1e-12:
             best_obj, best_starts = obj, starts
-    # Merge steps too small to matter, smallest first, re-fitting the levels each time.
+    # Point-to-point scatter: robust to a few steps, it keeps short noisy series from "stepping" at every point.
+    jitter = float(np.median(np.abs(np.diff(y))))
     starts = list(best_starts)
     while starts:
-        levels = _medians(y, starts)
-        changes = [abs(b - a) / abs(a) if a else math.inf for a, b in pairwise(levels)]
-        smallest = int(np.argmin(changes))
-        if changes[smallest] >= min_change:
+        pieces = list(pairwise([0, *starts, n]))
+        levels = [float(np.median(y[a:b])) for a, b in pieces]
+        spread = [
+            max(float(np.mean(np.abs(y[a:b] - level))), float(np.median(u[a:b])), jitter)
+            for (a, b), level in zip(pieces, levels, strict=True)
+        ]
+
+        def needed(j: int, k: int, levels: list[float] = levels, spread: list[float] = spread) -> float:
+            """The smallest convincing difference between the levels of pieces j and k."""
+            return max(min_change * abs(levels[j]), spread[j], spread[k])
+
+        # A single run in the middle that the series comes back from is an outlier, not two steps.
+        outlier = next(
+            (
+                j
+                for j in range(1, len(pieces) - 1)
+                if pieces[j][1] - pieces[j][0] == 1 and abs(levels[j + 1] - levels[j - 1]) < needed(j - 1, j + 1)
+            ),
+            None,
+        )
+        if outlier is not None:
+            del starts[outlier - 1 : outlier + 1]
+            continue
+        # Merge steps too small to matter, the least convincing first, re-fitting the levels each time.
+        margins = [abs(levels[j + 1] - levels[j]) / (needed(j, j + 1) or math.inf) for j in range(len(starts))]
+        weakest = int(np.argmin(margins))
+        if margins[weakest] >= 1.0:
             break
-        del starts[smallest]
+        del starts[weakest]
     return [index[s] for s in starts]
 
 
@@ -119,6 +160,14 @@ def _run_time(run: Run) -> datetime | None:
         except ValueError:
             return None
     return None
+
+
+def _iqr_rel(stats: dict[str, Any]) -> float:
+    """IQR/median of one benchmark's rounds (nan when unknown)."""
+    iqr, median = stats.get("iqr"), stats.get("median")
+    if isinstance(iqr, int | float) and isinstance(median, int | float) and median > 0:
+        return float(iqr) / float(median)
+    return math.nan
 
 
 def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
@@ -142,6 +191,7 @@ def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
                     "throughput": float(throughput) if isinstance(throughput, int | float) else math.nan,
                     "throughput_unit": extra.get("throughput_unit"),
                     "median_s": stats.get("median"),
+                    "iqr_rel": _iqr_rel(stats),
                 }
             )
     frame = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "position"])
@@ -173,7 +223,8 @@ def steps_frame(frame: pd.DataFrame, *, min_change: float = 0.05) -> pd.DataFram
     for (host, name), case in frame.groupby(["host", "name"], sort=True):
         case = case.sort_values("position")
         values = case["throughput"].to_numpy(dtype=float)
-        starts = detect_steps(values, min_change=min_change)
+        noise = (case["throughput"] * case["iqr_rel"]).to_numpy(dtype=float)
+        starts = detect_steps(values, noise=noise, min_change=min_change)
         finite = np.isfinite(values)
         edges = [0, *starts, len(values)]
         for s, (a, b, c) in zip(starts, zip(edges[:-2], edges[1:-1], edges[2:], strict=True), strict=True):
@@ -225,3 +276,47 @@ def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
         ax.legend(fontsize=6, loc="best")
     axes[-1].set_xlabel("run (red ▼: change point)")
     return fig
+
+
+def history_section(runs: Sequence[Run]) -> dict[str, Any] | None:
+    """The report's History section (plot and change-point table), or None without ≥2 runs of one host."""
+    frame = history_frame(runs)
+    host = history_host(frame)
+    if host is None:
+        return None
+    from reports.page import Table
+    from reports.plots import Plot, svg_data_uri
+
+    fig = plot_history(frame, host)
+    if fig is None:
+        return None
+    data = frame[frame["host"] == host]
+    n_runs = data["run"].nunique()
+    plot = Plot(
+        "history",
+        f"Throughput over {n_runs} runs of {host}",
+        "Did any case get faster or slower from one run to the next?",
+        image=svg_data_uri(fig),
+    )
+    steps = steps_frame(data)
+    units = data.drop_duplicates("name").set_index("name")["throughput_unit"].to_dict()
+    rows = [
+        [
+            str(step["name"]),
+            str(step["run"]),
+            f"{step['before']:.4g} {units.get(step['name']) or ''}".strip(),
+            f"{step['after']:.4g} {units.get(step['name']) or ''}".strip(),
+            f"{step['change']:+.1%}",
+        ]
+        for _, step in steps.sort_values(["position", "name"]).iterrows()
+    ]
+    table = Table(
+        "Change points",
+        ["case", "first run at the new level", "throughput before", "after", "change"],
+        rows,
+        note="Steps of at least 5 % found by a piecewise-constant fit (after asv's step detection)."
+        if rows
+        else "No change points: every case stayed at one level across these runs.",
+        numeric=[False, False, True, True, True],
+    )
+    return {"host": host, "runs": n_runs, "plot": plot, "steps": table}

@@ -94,3 +94,31 @@ def test_plot_history_needs_two_runs(tmp_path: Path) -> None:
     fig = plot_history(history_frame(runs))
     assert fig is not None
     assert len(fig.axes) == 4  # one panel per workload: matmul, mnist, tfdata, transfer
+
+
+def test_a_single_outlier_run_is_not_a_step() -> None:
+    assert detect_steps([100.0, 101.0, 99.0, 130.0, 100.0, 100.0]) == []
+    assert detect_steps([100.0, 101.0, 99.0, 130.0, 131.0, 129.0]) == [3]
+
+
+def test_steps_within_the_runs_own_spread_are_not_reported() -> None:
+    series = [100.0] * 6 + [115.0] * 6
+    assert detect_steps(series) == [6]
+    assert detect_steps(series, noise=[20.0] * 12) == []  # each run's IQR is wider than the step
+
+
+def test_report_page_has_a_history_section_for_several_runs_of_one_host(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    from reports.cli import main
+
+    runs = _runs_with_history(tmp_path, [50.0, 50.0, 50.0, 30.0])
+    page = tmp_path / "report.html"
+    assert main(["build", *[str(r.folder) for r in runs], "-o", str(page)]) == 0
+    html = page.read_text()
+    assert '<section id="history">' in html and 'href="#history"' in html
+    assert "Throughput over 4 runs of gpubox" in html
+    assert "test_matmul[tensorflow-CPU:0-n512-float32]" in html.split('<section id="history">')[1]
+    assert main(["build", str(runs[0].folder), "-o", str(tmp_path / "one.html")]) == 0
+    assert '<section id="history">' not in (tmp_path / "one.html").read_text()
+    capsys.readouterr()
