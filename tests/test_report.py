@@ -53,6 +53,8 @@ def test_build_one_run_writes_page_and_csv_into_the_run_folder(built):
     assert "GPU:0 is 41.9x faster than CPU:0 at n=10000 (float32 matmul); the GPU wins from n&gt;=256." in html
     assert "n=10000: GPU:0 is 41.9x CPU:0 (book: 32x on a notebook GPU)" in html
     assert "OOM when allocating tensor" in html  # skipped cases with reasons
+    assert "<dt>device GPU:0 (tensorflow)</dt><dd>NVIDIA H100 80GB HBM3, 79.6 GiB</dd>" in html  # environment
+    assert "<dt>NVIDIA driver</dt><dd>560.35.03</dd>" in html
     assert html.count('<img src="data:image/svg+xml;base64,') == 7
 
 

@@ -277,12 +277,12 @@ def build_gpubox() -> None:
     """A CPU+GPU run: matmul 100..10000 (float16 on the GPU), MNIST modes, tf.data, transfers, nvml.csv."""
     cpu_name, gpu_name = "Intel(R) Xeon(R) Platinum 8480+", "NVIDIA H100 80GB HBM3"
     devices = [
-        {"backend": "tensorflow", "device": "CPU:0", "kind": "cpu", "name": cpu_name, "memory_bytes": None},
+        {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": cpu_name, "memory_bytes": None},
         {
             "backend": "tensorflow",
-            "device": "GPU:0",
+            "name": "GPU:0",
             "kind": "gpu",
-            "name": gpu_name,
+            "model": gpu_name,
             "memory_bytes": 85520809984,
         },
     ]
@@ -423,7 +423,7 @@ def build_gpubox() -> None:
 def build_laptop() -> None:
     """A CPU-only smoke run with skipped cases (profile limits; no GPU)."""
     cpu_name = "AMD Ryzen 7 5800U"
-    devices = [{"backend": "tensorflow", "device": "CPU:0", "kind": "cpu", "name": cpu_name, "memory_bytes": None}]
+    devices = [{"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": cpu_name, "memory_bytes": None}]
     run = RunBuilder(
         "20261120-090000-laptop", "laptop", machine_info("laptop", cpu_name, 8, devices, None, None), seed=1
     )
@@ -496,12 +496,12 @@ def build_workstation() -> None:
     """A second GPU host: matmul CPU vs an RTX 4090, and transfers."""
     cpu_name, gpu_name = "AMD Ryzen 9 7950X", "NVIDIA GeForce RTX 4090"
     devices = [
-        {"backend": "tensorflow", "device": "CPU:0", "kind": "cpu", "name": cpu_name, "memory_bytes": None},
+        {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": cpu_name, "memory_bytes": None},
         {
             "backend": "tensorflow",
-            "device": "GPU:0",
+            "name": "GPU:0",
             "kind": "gpu",
-            "name": gpu_name,
+            "model": gpu_name,
             "memory_bytes": 25757220864,
         },
     ]
