@@ -96,6 +96,7 @@ class Comparison:
     machine_differences: list[str]
     options: Options
     machine_notes: list[str] = field(default_factory=list)
+    pooled_runs: tuple[int, int] = (1, 1)  # runs pooled on each side (interleaved mode)
 
     def count(self, verdict: str) -> int:
         """How many cases got `verdict`."""
@@ -415,7 +416,15 @@ def compare(
         machine_differences=machine_differences(base.get("machine_info") or {}, cur.get("machine_info") or {}),
         options=options,
         machine_notes=machine_notes(base.get("machine_info") or {}, cur.get("machine_info") or {}),
+        pooled_runs=(_pooled(base), _pooled(cur)),
     )
+
+
+def _pooled(data: Mapping[str, Any]) -> int:
+    """How many runs a results dict pools (1 for a plain run)."""
+    block = data.get("devicebench")
+    count = block.get("pooled_runs") if isinstance(block, Mapping) else None
+    return count if isinstance(count, int) and count > 0 else 1
 
 
 def _severity_key(case: CaseResult) -> tuple[int, float, str]:
@@ -465,6 +474,12 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
         f"time ratio beyond {opts.floor:.0%}; not judged when IQR/median > {opts.max_noise:.0%} or "
         f"rounds < {opts.min_rounds}.",
     ]
+    if comparison.pooled_runs == (1, 1):
+        lines += [
+            "",
+            "One run per side: the rounds show the noise within each run, not drift of the machine between "
+            "the runs. On a shared runner, prefer the interleaved mode (several runs per side, alternated).",
+        ]
     if comparison.machine_differences:
         head = "Machine changed (allowed by --allow-machine-change):" if allowed_machine_change else "Machine differs:"
         lines += ["", head, *[f"- {d}" for d in comparison.machine_differences]]
@@ -544,6 +559,7 @@ def to_json(
                 "allowed": allowed_machine_change,
                 "notes": comparison.machine_notes,
             },
+            "pooled_runs": list(comparison.pooled_runs),
             "summary": {v: comparison.count(v) for v in SEVERITY},
             "exit_code": comparison.exit_code,
             "cases": cases,

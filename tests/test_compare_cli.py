@@ -31,6 +31,7 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
     out = capsys.readouterr().out
     assert code == 1
     assert md.read_text() == out
+    assert "One run per side" in out  # the caveat of single runs
     rows = [line for line in out.splitlines() if line.startswith("| ") and "verdict" not in line]
     assert [row.split("|")[1].split()[-1] for row in rows] == [
         "regression", "missing", "noisy", "noisy", "improvement", "new", "unchanged",
@@ -145,6 +146,8 @@ def test_results_folder_sides_are_pooled(tmp_path: Path, capsys: pytest.CaptureF
     data = json.loads(verdicts.read_text())
     n256 = next(c for c in data["cases"] if "n256" in c["name"])
     assert n256["verdict"] == "regression" and n256["rounds_base"] == n256["rounds_cur"] == 24
+    assert data["pooled_runs"] == [2, 2]
+    assert "One run per side" not in out
 
 
 def test_pooled_runs_from_two_machines_are_refused(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
