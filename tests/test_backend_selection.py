@@ -86,6 +86,7 @@ def test_torch_only_run_never_imports_tensorflow(pytester):
         "sys.exit(int(code))\n"
     )
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")])}
+    env["OMP_NUM_THREADS"] = "1"  # behaviour, not speed: see test_torch_backend
     proc = subprocess.run(
         [sys.executable, "-c", script], cwd=pytester.path, env=env, capture_output=True, text=True, timeout=300
     )

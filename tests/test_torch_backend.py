@@ -89,6 +89,9 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
     monkeypatch.delenv("DEVICEBENCH_MNIST", raising=False)
     monkeypatch.setenv("HOME", str(pytester.path))  # no ~/.keras MNIST: the synthetic data, always
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
+    # One intra-op thread: on a shared 2-core runner torch's OpenMP pool can be 100x slower when the other core
+    # is busy. This test checks behaviour, not speed.
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for path in sorted((REPO / "bench" / "benchmarks").glob("test_*.py")):
         pytester.makepyfile(**{path.stem: path.read_text()})
     result = pytester.runpytest_subprocess(
