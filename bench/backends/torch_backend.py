@@ -188,11 +188,9 @@ def build_matmul(case: Case, backend: Backend) -> Prepared:
 
 
 def build_transfer(case: Case, backend: Backend) -> Prepared:
-    """h2d: a host float32 array onto the device; d2h: a device tensor into host memory (numpy).
-
-    On the CPU both are torch's zero-copy path (the tensor shares the numpy buffer); GPU copies use pinned
-    host memory. The call returns the device-side tensor first, so its placement is checked.
-    """
+    """h2d: a host float32 array onto the device; d2h: a device tensor into host memory (numpy)."""
+    # On the CPU both are torch's zero-copy path (the tensor shares the numpy buffer); GPU copies use pinned
+    # host memory. The call returns the device-side tensor first, so its placement is checked.
     count = int(case.params["bytes"]) // 4
     where = torch_device(case.device)
     on_gpu = case.device.kind == "gpu"

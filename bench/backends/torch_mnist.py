@@ -40,8 +40,8 @@ def make_model(device: torch.device) -> nn.Sequential:
 
 
 def batch_order(n: int, batches: int, batch_size: int, seed: int = SEED) -> np.ndarray:
-    """Sample indices of `batches` batches, shape (batches, batch_size): a fresh permutation of range(n) per
-    epoch, cut into full batches in order (the remainder dropped, as the TF builder's drop_remainder)."""
+    """(batches, batch_size) sample indices: a fresh permutation per epoch, cut into full batches in order."""
+    # The remainder of each epoch is dropped, as the TF builder's `batch(..., drop_remainder=True)`.
     if n < batch_size:
         raise ValueError(f"MNIST needs at least one batch of {batch_size} samples, got {n}")
     rng = np.random.default_rng(seed)
