@@ -66,7 +66,7 @@ class TorchBackend(Backend):
         """Why torch has no GPU: a CPU-only build, or a CUDA build that sees none."""
         if any(d.kind == "gpu" for d in self.devices()):
             return None
-        if torch.version.cuda is None:
+        if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
             return f"torch {torch.__version__} is a CPU-only build (no CUDA): GPU cases not generated"
         return "no GPU visible to torch (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
 
