@@ -44,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="tensorflow (default), torch, or both: tensorflow,torch",
     )
     group.addoption(
+        "--tf32",
+        dest="devicebench_tf32",
+        choices=("default", "on", "off"),
+        default="default",
+        help="TF32 for float32 GPU matmuls: each framework's default (TF on, torch off), or on/off for both",
+    )
+    group.addoption(
         "--results-dir",
         dest="devicebench_results_dir",
         default=None,

@@ -84,6 +84,8 @@ class DevicebenchSession:
                 self.notes.append(f"backend {name} unavailable: {exc}")
                 continue
             backend.settings = {"mnist": options.devicebench_mnist}
+            if options.devicebench_tf32 != "default":
+                backend.set_tf32(options.devicebench_tf32 == "on")
             self.backends[name] = backend
             self.backend_status[name] = {"available": True, "version": backend.version(), "reason": ""}
         every_device = [d for b in self.backends.values() for d in b.devices()]

@@ -73,10 +73,15 @@ class FakeBackend(Backend):
         """Only the scripted error."""
         return isinstance(error, FakeOutOfMemory)
 
+    def set_tf32(self, enabled: bool) -> None:
+        """Remembered for the tests."""
+        FAULTS["tf32"] = enabled
+
     def machine_info(self) -> dict[str, Any]:
         """Fixed facts."""
         return {"version": "0.0-fake", "built_with_cuda": True}
 
     def case_facts(self, case: Case) -> dict[str, Any]:
         """Fixed precision and threads."""
-        return {"precision": {"dtype": case.params.get("dtype"), "tf32": False}, "threads": {"intra_op": 0}}
+        tf32 = bool(FAULTS.get("tf32", False))
+        return {"precision": {"dtype": case.params.get("dtype"), "tf32": tf32}, "threads": {"intra_op": 0}}

@@ -82,6 +82,8 @@ def test_extra_info_and_machine_info_carry_the_contract(suite, pytester):
     assert extra["sync"] == "fake.sync"
     assert extra["placement"] == "GPU:0"
     assert extra["precision"] == {"dtype": "float32", "tf32": False}
+    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32", "--tf32", "on")
+    assert load(pytester)["benchmarks"][0]["extra_info"]["precision"]["tf32"] is True
     assert extra["profile"] == "smoke"
     assert extra["fake_fact"] == 42
     assert extra["warmup"]["calls"] == 2

@@ -78,6 +78,10 @@ class Backend(ABC):
     def case_facts(self, case: Case) -> dict[str, Any]:
         """Per-case facts for extra_info: precision policy and thread counts."""
 
+    @abstractmethod
+    def set_tf32(self, enabled: bool) -> None:
+        """Allow or forbid TF32 for float32 matmuls and convolutions on GPUs (recorded per case)."""
+
     def memory_reset(self, device: Device) -> None:  # noqa: B027 - optional hook
         """Reset the allocator's peak-memory counter for `device`, where the backend has one."""
 

@@ -145,6 +145,10 @@ class TensorFlowBackend(Backend):
             },
         }
 
+    def set_tf32(self, enabled: bool) -> None:
+        """TF's TF32 switch (on by default in TF 2)."""
+        tf.config.experimental.enable_tensor_float_32_execution(enabled)
+
     def memory_reset(self, device: Device) -> None:
         """Reset TF's allocator peak for a GPU."""
         if device.kind == "gpu":

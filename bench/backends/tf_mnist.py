@@ -12,10 +12,8 @@ import tensorflow as tf
 
 from bench.backends.base import Prepared
 from bench.cases import Case
-from bench.workloads.mnist import HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
+from bench.workloads.mnist import EVAL_SAMPLES, HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
 from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, MnistData, load_mnist
-
-EVAL_SAMPLES = 4096  # the learning check's sample: the first training samples, as the book reports train accuracy
 
 
 def book_model() -> keras.Model:

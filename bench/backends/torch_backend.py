@@ -134,6 +134,11 @@ class TorchBackend(Backend):
             },
         }
 
+    def set_tf32(self, enabled: bool) -> None:
+        """torch's TF32 switches for matmul and cuDNN (matmul TF32 is off by default)."""
+        torch.backends.cuda.matmul.allow_tf32 = enabled
+        torch.backends.cudnn.allow_tf32 = enabled
+
     def memory_reset(self, device: Device) -> None:
         """Reset the CUDA caching allocator's peak for a GPU."""
         if device.kind == "gpu":

@@ -17,14 +17,13 @@ from torch import nn
 
 from bench.backends.base import Prepared
 from bench.cases import Case
-from bench.workloads.mnist import HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
+from bench.workloads.mnist import EVAL_SAMPLES, HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
 from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, load_mnist
 
 if TYPE_CHECKING:
     from bench.backends.base import Backend
 
 SEED = 0
-EVAL_SAMPLES = 4096  # as the TF builder: loss and accuracy on the first training samples, before and after
 KERAS_ADAM_EPSILON = 1e-7  # Keras' default (torch's is 1e-8), so both backends run the same optimizer
 
 

@@ -13,6 +13,7 @@ LEARNING_RATE = 1e-3
 HIDDEN = (1024, 1024)
 TRAIN_SAMPLES = 60_000
 STEPS_PER_EPOCH = ceil(TRAIN_SAMPLES / BATCH_SIZE)  # 938, as the book's shuffle(60000).batch(64)
+EVAL_SAMPLES = 4096  # the learning check: loss and accuracy on the first training samples, before and after
 
 TF_MODES = ("eager", "function", "xla", "keras-fit")
 TF_GPU_MODES = ("split",)  # the book's variant: model on the GPU, label argmax on the CPU
