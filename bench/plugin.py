@@ -95,12 +95,14 @@ def pytest_configure(config: pytest.Config) -> None:
         return
     if config.option.devicebench_save_baseline and not config.option.devicebench_results_dir:
         raise pytest.UsageError("--save-baseline needs --results-dir")
+    if config.option.devicebench_results_dir and getattr(config.option, "benchmark_json", None) is not None:
+        raise pytest.UsageError("--results-dir writes <run>/benchmarks.json itself; drop --benchmark-json")
     try:
         session = DevicebenchSession(config.option)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
-    if session.run_dir is not None and getattr(config.option, "benchmark_json", None) is None:
+    if session.run_dir is not None:
         # pytest-benchmark configures after us (trylast) and writes its JSON there at the end.
         config.option.benchmark_json = json_target(session.run_dir / "benchmarks.json")
 
