@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from reports import backends as bk
 from reports import speedup as sp
 
 #: the book chapter's matmul demo: 10000x10000 ran ~32x faster on a notebook GPU, 100x100 the same.
@@ -75,13 +76,26 @@ def cell(value: Any, column: str = "") -> str:
     return str(value)
 
 
+def several_backends(frame: pd.DataFrame) -> bool:
+    """Whether the frame holds cases of more than one backend (TensorFlow and torch)."""
+    return not frame.empty and "backend" in frame.columns and frame["backend"].nunique() > 1
+
+
 def device_labels(frame: pd.DataFrame) -> pd.Series:
-    """A per-row device label: 'GPU:0' for one host, 'host GPU:0' for several."""
+    """A per-row device label: 'GPU:0'; 'torch GPU:0' when several backends ran; 'host ...' for several hosts."""
     if frame.empty:
         return pd.Series([], dtype="str")
-    several = frame["host"].nunique() > 1
-    devices = frame["device"].astype("str")
-    return (frame["host"].astype("str") + " " + devices) if several else devices
+    labels = frame["device"].astype("str")
+    if several_backends(frame):
+        labels = frame["backend"].astype("str") + " " + labels
+    if frame["host"].nunique() > 1:
+        labels = frame["host"].astype("str") + " " + labels
+    return labels
+
+
+def backend_prefix(backend: object, several: bool) -> str:
+    """'torch: ' before a finding about one backend's devices, when several backends ran; else ''."""
+    return f"{backend}: " if several else ""
 
 
 def throughput_table(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
@@ -111,14 +125,16 @@ def book_lines(frame: pd.DataFrame) -> list[str]:
     if speed.empty:
         return []
     several = speed["host"].nunique() > 1
+    backends = several_backends(frame)
     lines = []
-    for _, group in speed.groupby(["host", "run", "gpu", "cpu"], sort=True):
+    for (_, _, backend, _, _), group in speed.groupby(["host", "run", "backend", "gpu", "cpu"], sort=True):
         keys = set(group["key"])
         if not {BOOK_LARGE_N, BOOK_SMALL_N} <= keys:
             continue
         large = group[group["key"] == BOOK_LARGE_N].iloc[0]
         small = group[group["key"] == BOOK_SMALL_N].iloc[0]
         gpu, cpu = _pair_text(large, several)
+        gpu = backend_prefix(backend, backends) + gpu
         lines.append(f"n={BOOK_LARGE_N}: {gpu} is {fmt_ratio(large['speedup'])} {cpu} ({BOOK_LARGE_TEXT})")
         verdict = "no difference" if 0.67 <= small["speedup"] <= 1.5 else "a difference"
         lines.append(f"n={BOOK_SMALL_N}: {gpu} is {fmt_ratio(small['speedup'])} {cpu}: {verdict} ({BOOK_SMALL_TEXT})")
@@ -130,11 +146,19 @@ def matmul_lines(frame: pd.DataFrame) -> list[str]:
     lines = []
     speed = sp.speedups(frame, "matmul")
     several = frame["host"].nunique() > 1 if not frame.empty else False
+    backends = several_backends(frame)
     for cross in sp.crossovers(speed).itertuples():
-        part = speed[(speed["run"] == cross.run) & (speed["gpu"] == cross.gpu) & (speed["cpu"] == cross.cpu)]
+        part = speed[
+            (speed["host"] == cross.host)
+            & (speed["run"] == cross.run)
+            & (speed["backend"] == cross.backend)
+            & (speed["gpu"] == cross.gpu)
+            & (speed["cpu"] == cross.cpu)
+        ]
         top = part.loc[part["key"].astype(float).idxmax()]
         gpu, cpu = _pair_text(top, several)
         text = f"{gpu} is {fmt_ratio(top['speedup'])} faster than {cpu} at n={int(top['key'])} (float32 matmul)"
+        text = backend_prefix(cross.backend, backends) + text
         if cross.crossover is None:
             text += f"; the GPU does not win at the largest size measured (n={int(cross.largest)})"
         elif cross.crossover == cross.smallest:
@@ -143,11 +167,13 @@ def matmul_lines(frame: pd.DataFrame) -> list[str]:
             text += f"; the GPU wins from n>={int(cross.crossover)}"
         lines.append(text + ".")
     matmul = frame[(frame["workload"] == "matmul") & frame["throughput"].notna()] if not frame.empty else frame
-    for (host, run), part in matmul.groupby(["host", "run"], sort=True) if not matmul.empty else []:
+    groups = matmul.groupby(["host", "run", "backend"], sort=True) if not matmul.empty else []
+    for (host, run, backend), part in groups:
         if (part["device_kind"] == "gpu").any():
             continue
         best = part.loc[part["throughput"].idxmax()]
         prefix = f"{host} " if several else ""
+        prefix += f"{backend} " if backends else ""
         lines.append(
             f"No GPU in run {run}: {prefix}{best['device']} peaks at {fmt_number(best['throughput'])} "
             f"{best['throughput_unit']} (n={best['n']}, {best['dtype']})."
@@ -160,9 +186,11 @@ def mnist_lines(frame: pd.DataFrame) -> list[str]:
     lines = []
     speed = sp.speedups(frame, "mnist", dtype=None)
     several = frame["host"].nunique() > 1 if not frame.empty else False
-    for _, part in speed.groupby(["host", "run", "gpu", "cpu"], sort=True):
+    backends = several_backends(frame)
+    for (_, _, backend, _, _), part in speed.groupby(["host", "run", "backend", "gpu", "cpu"], sort=True):
         first = part.iloc[0]
         gpu, cpu = _pair_text(first, several)
+        gpu = backend_prefix(backend, backends) + gpu
         ratios = ", ".join(f"{fmt_ratio(r.speedup)} ({r.key})" for r in part.itertuples())
         best = part.loc[part["gpu_throughput"].idxmax()]
         lines.append(
@@ -203,11 +231,100 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
         parts = []
         for direction, part in device_rows.groupby("direction", sort=False):
             best = part.loc[part["throughput"].idxmax()]
-            size = f" (at {fmt_bytes(float(best['bytes']))})" if pd.notna(best.get("bytes")) else ""
+            facts = [f"at {fmt_bytes(float(best['bytes']))}"] if pd.notna(best.get("bytes")) else []
+            if direction != "d2h-view" and part.apply(bk.shares_memory, axis=1).all():
+                facts.append("no copy: the buffer is shared")
             arrow = DIRECTIONS.get(str(direction), str(direction))
-            parts.append(f"{best['throughput']:.3g} GB/s {arrow}{size}")
+            detail = f" ({', '.join(facts)})" if facts else ""
+            parts.append(f"{fmt_number(best['throughput'])} GB/s {arrow}{detail}")
         lines.append(f"Copies on {label} peak at {'; '.join(parts)}.")
     return lines
+
+
+def case_text(row: pd.Series) -> str:
+    """A case's keys as text: 'n=1024 float32', 'eager b64', 'h2d 1 MiB'."""
+    workload = row["workload"]
+    if workload == "matmul":
+        return f"n={int(row['n'])} {row['dtype']}"
+    if workload == "mnist":
+        return f"{row['mode']} b{int(row['batch_size'])}"
+    if workload == "transfer":
+        return f"{row['direction']} {fmt_bytes(float(row['bytes']))}"
+    return ""
+
+
+def faster_text(ratio: float) -> str:
+    """Who wins for a torch/TF throughput ratio: 'torch 1.3x', 'tensorflow 2.0x', 'about the same'."""
+    if 1 / bk.SAME_WITHIN < ratio < bk.SAME_WITHIN:
+        return "about the same"
+    winner, factor = bk.faster(ratio)
+    return f"{winner} {fmt_ratio(factor)}"
+
+
+def backend_table(frame: pd.DataFrame) -> pd.DataFrame:
+    """TensorFlow vs torch per case on the same device: both throughputs, torch/TF and who is faster."""
+    ratios = bk.backend_ratios(frame)
+    if ratios.empty:
+        return pd.DataFrame()
+    several = ratios["host"].nunique() > 1
+    view = pd.DataFrame(
+        {
+            "device": (ratios["host"] + " " + ratios["device"]) if several else ratios["device"],
+            "workload": ratios["workload"],
+            "case": [case_text(row) for _, row in ratios.iterrows()],
+            bk.TF: ratios[bk.TF],
+            bk.TORCH: ratios[bk.TORCH],
+            "unit": ratios["throughput_unit"],
+            "torch/TF": ratios["ratio"].astype(float).where(ratios["comparable"].astype(bool)),
+            "faster": [
+                faster_text(r) if ok else "" for r, ok in zip(ratios["ratio"], ratios["comparable"], strict=True)
+            ],
+            "note": ratios["note"],
+        }
+    )
+    return view if view["note"].astype(bool).any() else view.drop(columns="note")
+
+
+def backend_lines(frame: pd.DataFrame) -> list[str]:
+    """Per device and workload, TensorFlow vs torch throughput: geometric mean, range and wins."""
+    ratios = bk.backend_ratios(frame)
+    if ratios.empty:
+        return []
+    several = ratios["host"].nunique() > 1
+    lines = []
+    for (host, _, device, workload), part in ratios.groupby(["host", "run", "device", "workload"], sort=False):
+        label = f"{host} {device}" if several else device
+        head = f"TensorFlow vs PyTorch, {WORKLOAD_TITLES.get(workload, workload)} on {label}"
+        good = part[part["comparable"].astype(bool)]
+        left_out = part[~part["comparable"].astype(bool)]
+        if good.empty:
+            lines.append(f"{head}: not compared, {left_out['note'].iloc[0]} in all {len(part)} cases.")
+            continue
+        if len(good) == 1:
+            row = good.iloc[0]
+            text = f"{head} ({case_text(row)}): {_winner_text(float(row['ratio']))}"
+        else:
+            summary = bk.summarize(good["ratio"])
+            low = good.loc[good["ratio"].astype(float).idxmin()]
+            high = good.loc[good["ratio"].astype(float).idxmax()]
+            text = (
+                f"{head}: {_winner_text(summary['gmean'])} (geometric mean of {summary['cases']} cases); "
+                f"torch/TF ranges from {fmt_ratio(summary['low'])} ({case_text(low)}) "
+                f"to {fmt_ratio(summary['high'])} ({case_text(high)}); "
+                f"torch is faster in {summary['torch_wins']} of {summary['cases']}"
+            )
+        if not left_out.empty:
+            text += f"; {len(left_out)} case(s) left out ({left_out['note'].iloc[0]})"
+        lines.append(text + ".")
+    return lines
+
+
+def _winner_text(ratio: float) -> str:
+    """'torch is 1.3x faster', 'tensorflow is 2.0x faster' or 'both are about as fast (1.02x)'."""
+    if 1 / bk.SAME_WITHIN < ratio < bk.SAME_WITHIN:
+        return f"both are about as fast (torch/TF {ratio:.2f}x)"
+    winner, factor = bk.faster(ratio)
+    return f"{winner} is {fmt_ratio(factor)} faster"
 
 
 def noise_lines(frame: pd.DataFrame, limit: float = NOISY_IQR_REL) -> list[str]:
@@ -237,7 +354,7 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     """The findings that open the report, most important first."""
     if frame.empty:
         return ["The results hold no benchmark cases."]
-    lines = matmul_lines(frame) + book_lines(frame) + mnist_lines(frame)
+    lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
     lines += tfdata_lines(frame) + transfer_lines(frame) + noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)

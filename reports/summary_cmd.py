@@ -1,8 +1,9 @@
 """Print a run's findings and throughput tables to the terminal (rich tables).
 
 Shows throughput per device and size (matmul) or mode/variant/direction (other workloads),
-the GPU/CPU speedup where a GPU ran, the book's matmul claims next to this run's, and the
-skipped cases with their reasons. PATH is a run folder, results/latest or a benchmarks.json.
+the GPU/CPU speedup where a GPU ran, the book's matmul claims next to this run's, TensorFlow vs
+PyTorch where both backends ran, and the skipped cases with their reasons. PATH is a run folder,
+results/latest or a benchmarks.json.
 """
 
 from __future__ import annotations
@@ -58,16 +59,18 @@ def run(args: argparse.Namespace) -> int:
         if not table.empty:
             unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna()
             console.print(rich_table(table, f"{title} ({unit.iloc[0] if not unit.empty else 'throughput'})"))
+    ratio = {"speedup": lambda v: "" if v is None or math.isnan(v) else summary.fmt_ratio(v)}
+    backend = ["backend"] if summary.several_backends(frame) else []
     speed = sp.speedups(frame, "matmul")
     if not speed.empty:
-        view = speed[["host", "gpu", "cpu", "n", "speedup"]]
+        view = speed[["host", *backend, "gpu", "cpu", "n", "speedup"]]
+        console.print(rich_table(view, "GPU/CPU speedup, float32 matmul", ratio))
+    versus = summary.backend_table(frame)
+    if not versus.empty:
         console.print(
-            rich_table(
-                view,
-                "GPU/CPU speedup, float32 matmul",
-                {"speedup": lambda v: "" if v is None or math.isnan(v) else summary.fmt_ratio(v)},
-            )
+            rich_table(versus, "TensorFlow vs PyTorch, same case on the same device", {"torch/TF": ratio["speedup"]})
         )
     if not left_out.empty:
-        console.print(rich_table(left_out[["host", "device", "workload", "params", "kind", "reason"]], "Skipped cases"))
+        columns = ["host", *backend, "device", "workload", "params", "kind", "reason"]
+        console.print(rich_table(left_out[columns], "Skipped cases"))
     return 0

@@ -1,0 +1,119 @@
+"""TensorFlow vs PyTorch: throughput of the same workload and parameters on the same device (pure, no I/O).
+
+Rows of the tidy frame are paired on host, run, device, workload and the workload's case keys; the
+ratio is torch throughput / TensorFlow throughput, so above 1 means torch is faster.
+"""
+
+from __future__ import annotations
+
+import pandas as pd
+from scipy import stats
+
+TF = "tensorflow"
+TORCH = "torch"
+BACKEND_TITLES = {TF: "TensorFlow", TORCH: "PyTorch"}
+
+#: the parameters that make two cases the same workload, per workload (tf.data is TensorFlow-only).
+CASE_KEYS: dict[str, tuple[str, ...]] = {
+    "matmul": ("n", "dtype"),
+    "mnist": ("mode", "batch_size"),
+    "transfer": ("direction", "bytes"),
+}
+
+RATIO_COLUMNS = [
+    "host", "run", "device", "device_kind", "workload", TF, TORCH, "throughput_unit", "ratio", "comparable", "note",
+]  # fmt: skip
+#: every case key of every workload, in the order they follow RATIO_COLUMNS.
+KEY_COLUMNS = list(dict.fromkeys(k for keys in CASE_KEYS.values() for k in keys))
+
+#: ratios within this factor of 1 are "about the same".
+SAME_WITHIN = 1.05
+
+
+def both_ran(frame: pd.DataFrame) -> bool:
+    """Whether the frame holds measured cases of both TensorFlow and torch."""
+    if frame.empty:
+        return False
+    measured = frame[frame["throughput"].notna()]
+    return {TF, TORCH} <= set(measured["backend"].dropna())
+
+
+def shares_memory(row: pd.Series) -> bool:
+    """Whether a transfer case handed the buffer over without copying (TF zero_copy, torch 'no copy')."""
+    zero_copy = row.get("zero_copy")
+    if zero_copy is not None and not pd.isna(zero_copy) and bool(zero_copy):
+        return True
+    return "no copy" in str(row.get("copy") or "")
+
+
+def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per case that both backends measured on the same device: both throughputs and torch/TF.
+
+    The case keys (n, dtype, mode, ...) follow as columns, empty where a workload has no such key.
+
+    ``comparable`` is False for copies where only one side copied (the other shared the buffer);
+    ``note`` says why.
+    """
+    empty = pd.DataFrame(columns=[*RATIO_COLUMNS, *KEY_COLUMNS])
+    if not both_ran(frame):
+        return empty
+    ids = ["host", "run", "device", "device_kind", "workload"]
+    parts = []
+    for workload, keys in CASE_KEYS.items():
+        rows = frame[(frame["workload"] == workload) & frame["throughput"].notna()]
+        if rows.empty or any(k not in rows.columns for k in keys):
+            continue
+        rows = rows.dropna(subset=list(keys)).assign(no_copy=lambda r: r.apply(shares_memory, axis=1))
+        wanted = [*ids, *keys, "throughput", "throughput_unit", "no_copy"]
+        tf = rows[rows["backend"] == TF][wanted]
+        torch = rows[rows["backend"] == TORCH][wanted]
+        pairs = tf.merge(torch, on=[*ids, *keys], suffixes=("_tf", "_torch"))
+        if pairs.empty:
+            continue
+        one_sided = pairs["no_copy_tf"] != pairs["no_copy_torch"]
+        notes = [
+            f"{BACKEND_TITLES[TORCH] if torch_free else BACKEND_TITLES[TF]} shares the buffer (no copy)"
+            if differs
+            else ""
+            for differs, torch_free in zip(one_sided, pairs["no_copy_torch"], strict=True)
+        ]
+        parts.append(
+            pd.DataFrame(
+                {
+                    **{c: pairs[c] for c in ids},
+                    TF: pairs["throughput_tf"].astype(float),
+                    TORCH: pairs["throughput_torch"].astype(float),
+                    "throughput_unit": pairs["throughput_unit_tf"],
+                    "ratio": pairs["throughput_torch"].astype(float) / pairs["throughput_tf"].astype(float),
+                    "comparable": ~one_sided,
+                    "note": notes,
+                    **{k: pairs[k] for k in keys},
+                }
+            )
+        )
+    if not parts:
+        return empty
+    out = pd.concat(parts, ignore_index=True)
+    for key in KEY_COLUMNS:
+        if key not in out.columns:
+            out[key] = None
+    order = out["workload"].map({w: i for i, w in enumerate(CASE_KEYS)})
+    out = out.assign(_order=order).sort_values(["host", "run", "device", "_order", *KEY_COLUMNS], kind="stable")
+    return out[[*RATIO_COLUMNS, *KEY_COLUMNS]].reset_index(drop=True)
+
+
+def faster(ratio: float) -> tuple[str, float]:
+    """Which backend is faster for a torch/TF ratio, and by what factor (>= 1)."""
+    return (TORCH, ratio) if ratio >= 1 else (TF, 1.0 / ratio)
+
+
+def summarize(ratios: pd.Series) -> dict[str, float | int]:
+    """Geometric mean, smallest and largest torch/TF ratio, and how many cases torch won."""
+    values = ratios.astype(float)
+    return {
+        "gmean": float(stats.gmean(values)),
+        "low": float(values.min()),
+        "high": float(values.max()),
+        "torch_wins": int((values > 1).sum()),
+        "cases": len(values),
+    }
