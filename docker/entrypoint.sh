@@ -1,5 +1,5 @@
 #!/bin/sh
-# devicebench container entrypoint: run the benchmarks, then build the report.
+# devicebench container entrypoint: run the benchmarks, print the summary, build the report.
 #
 #   docker run --rm -v "$PWD/results:/results" devicebench:cpu [pytest arguments]
 #
@@ -30,6 +30,8 @@ if [ -z "$after" ] || [ "$after" = "$before" ]; then
     exit "$bench_status"
 fi
 
+# The findings and throughput tables on the terminal (informational), then report.html.
+"$python" -m reports summary "$results/latest" || echo "devicebench: the summary failed (the report follows)" >&2
 "$python" -m reports "$results/latest"
 report_status=$?
 if [ "$bench_status" -ne 0 ]; then

@@ -156,6 +156,9 @@ if [ "$2" = pytest ]; then
     fi
     exit "$FAKE_BENCH_STATUS"
 fi
+if [ "$3" = summary ]; then
+    exit 0
+fi
 echo report > "$3/report.html"
 exit "$FAKE_REPORT_STATUS"
 """
@@ -200,6 +203,7 @@ def test_entrypoint_runs_bench_then_report_passing_arguments(run_entrypoint, tmp
     results = tmp_path / "results"
     assert calls == [
         f"-m pytest /src/bench --results-dir {results} --profile smoke -p no:cacheprovider --devices CPU:0 -k matmul",
+        f"-m reports summary {results}/latest",
         f"-m reports {results}/latest",
     ]
     assert (results / "latest" / "report.html").read_text() == "report\n"
@@ -213,7 +217,7 @@ def test_entrypoint_user_profile_comes_after_the_default(run_entrypoint) -> None
 def test_entrypoint_reports_and_keeps_the_bench_failure(run_entrypoint, tmp_path: Path) -> None:
     code, _, calls = run_entrypoint(bench=1, report=0)
     assert code == 1
-    assert len(calls) == 2
+    assert len(calls) == 3
     assert (tmp_path / "results" / "latest" / "report.html").exists()
 
 
