@@ -63,6 +63,7 @@ def run(args: argparse.Namespace) -> int:
         notes=notes(runs),
         csv_name=csv_path.name,
         history=history_section(runs),
+        versus_plot=plots.versus(frame) if summary.several_backends(frame) else None,
     )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

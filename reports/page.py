@@ -18,10 +18,12 @@ from reports.load import ResultsFileError, Run
 from reports.summary import (
     NOISY_IQR_REL,
     WORKLOAD_TITLES,
+    backend_table,
     cell,
     device_labels,
     fmt_bytes,
     fmt_ratio,
+    several_backends,
     throughput_table,
 )
 
@@ -72,7 +74,8 @@ def speedup_table(frame: pd.DataFrame) -> list[Table]:
     speed = sp.speedups(frame, "matmul")
     if speed.empty:
         return []
-    view = speed[["host", "gpu", "cpu", "n", "gpu_throughput", "cpu_throughput", "speedup"]].rename(
+    backend = ["backend"] if several_backends(frame) else []
+    view = speed[["host", *backend, "gpu", "cpu", "n", "gpu_throughput", "cpu_throughput", "speedup"]].rename(
         columns={"gpu_throughput": "GPU GFLOP/s", "cpu_throughput": "CPU GFLOP/s"}
     )
     return [table_from(view, "GPU/CPU speedup, float32 matmul", formatters={"speedup": fmt_ratio})]
@@ -110,6 +113,24 @@ def tfdata_verdict_table(frame: pd.DataFrame) -> list[Table]:
     return [table_from(view, "tf.data: is training input-bound?")]
 
 
+def ratio_cell(value: Any) -> str:
+    """A ratio as text (13.1x, 0.86x); empty when missing."""
+    return "" if value is None or pd.isna(value) else fmt_ratio(float(value))
+
+
+def versus_table(frame: pd.DataFrame) -> Table | None:
+    """TensorFlow vs PyTorch per case on the same device, when both backends ran."""
+    view = backend_table(frame)
+    if view.empty:
+        return None
+    note = (
+        "torch/TF: torch throughput divided by TensorFlow's, the same workload and parameters on the same device; "
+        "above 1x torch is faster. Cases only one backend runs (tf.data, TF's function/xla modes, "
+        "torch's compile mode) are not compared."
+    )
+    return table_from(view, "Throughput, same case on the same device", note=note, formatters={"torch/TF": ratio_cell})
+
+
 def ms(value: Any) -> str:
     """Seconds shown as milliseconds."""
     return "" if value is None or pd.isna(value) else f"{float(value) * 1e3:.4g}"
@@ -121,10 +142,12 @@ def percent(value: Any) -> str:
 
 
 def cases_table(frame: pd.DataFrame) -> Table:
-    """Every case with its median, spread and throughput; noisy cases flagged."""
+    """Every case with its median, spread and throughput; noisy cases flagged (and its backend when several ran)."""
+    backend = {"backend": frame["backend"]} if several_backends(frame) else {}
     view = pd.DataFrame(
         {
             "host": frame["host"],
+            **backend,
             "device": frame["device"],
             "case": frame["name"],
             "median (ms)": frame["median_s"],
@@ -143,9 +166,10 @@ def cases_table(frame: pd.DataFrame) -> Table:
     )
 
 
-def skipped_table(skipped: pd.DataFrame) -> Table:
-    """The skipped cases with their reasons."""
-    view = skipped[["host", "device", "workload", "params", "kind", "reason"]] if not skipped.empty else skipped
+def skipped_table(skipped: pd.DataFrame, backends: bool = False) -> Table:
+    """The skipped cases with their reasons (and their backend, with ``backends``)."""
+    columns = ["host", *(["backend"] if backends else []), "device", "workload", "params", "kind", "reason"]
+    view = skipped[columns] if not skipped.empty else skipped
     return table_from(view, "Skipped cases")
 
 
@@ -232,10 +256,17 @@ def build_page(
     csv_name: str = "report.csv",
     generated: dt.datetime | None = None,
     history: Mapping[str, Any] | None = None,
+    versus_plot: Plot | None = None,
 ) -> str:
-    """The whole report page as one HTML string (history: reports.history.history_section)."""
+    """The whole report page as one HTML string (history: reports.history.history_section).
+
+    The TensorFlow vs PyTorch section (its table, and ``versus_plot`` when given) appears only when
+    both backends ran.
+    """
     hosts = sorted({run.host for run in runs})
     tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
+    backends = several_backends(frame) or (not skipped.empty and skipped["backend"].nunique() > 1)
+    versus = versus_table(frame)
     context = {
         "title": "devicebench report: " + ", ".join(hosts),
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
@@ -244,7 +275,8 @@ def build_page(
         "plots": plots,
         "tables": tables,
         "cases": cases_table(frame) if not frame.empty else None,
-        "skipped": skipped_table(skipped) if not skipped.empty else None,
+        "skipped": skipped_table(skipped, backends) if not skipped.empty else None,
+        "versus": {"table": versus, "plot": versus_plot} if versus else None,
         "environments": [environment(run) for run in runs],
         "bad": [str(b) for b in bad],
         "notes": notes,

@@ -20,9 +20,19 @@ import pandas as pd
 import seaborn as sns
 from matplotlib import ticker
 from matplotlib.figure import Figure
+from matplotlib.patches import Patch
 
+from reports import backends as bk
 from reports import speedup as sp
-from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, DIRECTIONS, device_labels, fmt_bytes
+from reports.summary import (
+    BOOK_LARGE_N,
+    BOOK_LARGE_RATIO,
+    DIRECTIONS,
+    backend_table,
+    device_labels,
+    fmt_bytes,
+    several_backends,
+)
 
 #: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
 KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
@@ -174,11 +184,14 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
         )
         return Plot("speedup", title, question, why_not=why)
     several = speed["host"].nunique() > 1
+    backends = several_backends(frame)
+
+    def pair_label(host: str, backend: str, gpu: str, cpu: str) -> str:
+        """'GPU:0 / CPU:0', with the host and the backend in front when there are several."""
+        return (f"{host} " if several else "") + (f"{backend} " if backends else "") + f"{gpu} / {cpu}"
+
     speed = speed.assign(
-        pair=[
-            (f"{h} " if several else "") + f"{g} / {c}"
-            for h, g, c in zip(speed.host, speed.gpu, speed.cpu, strict=True)
-        ],
+        pair=[pair_label(*ids) for ids in zip(speed.host, speed.backend, speed.gpu, speed.cpu, strict=True)],
         size=speed["key"].astype(float),
     )
     fig, (ax,) = _new_figure()
@@ -189,7 +202,7 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
         ax.annotate("no difference (1x)", (speed["size"].max(), 1.0), fontsize=8, ha="right", va="bottom", color="0.3")
         for cross in sp.crossovers(speed).itertuples():
             if cross.crossover is not None and cross.crossover > cross.smallest:
-                label = (f"{cross.host} " if several else "") + f"{cross.gpu} / {cross.cpu}"
+                label = pair_label(cross.host, cross.backend, cross.gpu, cross.cpu)
                 ax.axvline(cross.crossover, color=colours.get(label, "0.5"), ls=":", lw=1.2)
                 ax.text(
                     cross.crossover,
@@ -453,6 +466,49 @@ def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
         ax.set_title(question)
         _legend_outside(ax)
     return Plot("memory", title, question, image=svg_data_uri(fig))
+
+
+#: bar colours of the TensorFlow vs PyTorch plot, by who is faster: the colorblind palette's first two,
+#: which palette_for gives a CPU-only run's 'tensorflow CPU:0' and 'torch CPU:0' lines too.
+WINNER_COLOURS = {bk.TF: "#0173b2", bk.TORCH: "#de8f05", "same": "#949494"}
+
+
+def versus(frame: pd.DataFrame) -> Plot:
+    """How much faster is torch or TensorFlow on each case both ran on the same device?"""
+    title = "TensorFlow vs PyTorch per case"
+    question = "Which backend runs each case faster on the same device, and by how much?"
+    table = backend_table(frame)
+    rows = table[table["torch/TF"].notna()] if not table.empty else table
+    if rows.empty:
+        return Plot("versus", title, question, why_not="No case ran with both backends on the same device to compare.")
+    several = rows["device"].nunique() > 1
+    labels = [
+        (f"{d} " if several else "") + f"{w} {c}"
+        for d, w, c in zip(rows["device"], rows["workload"], rows["case"], strict=True)
+    ]
+    ratios = rows["torch/TF"].astype(float).tolist()
+    winners = ["same" if text == "about the same" else text.split()[0] for text in rows["faster"]]
+    fig, (ax,) = _new_figure(height=1.2 + 0.32 * len(rows))
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        y = list(range(len(rows)))
+        ax.barh(y, [r - 1 for r in ratios], left=1, color=[WINNER_COLOURS[w] for w in winners], height=0.6)
+        ax.axvline(1.0, color="0.3", lw=1)
+        ax.set_xscale("log")
+        low, high = min([*ratios, 1.0]), max([*ratios, 1.0])
+        ax.set_xlim(low / 2.5, high * 2.5)  # room for the labels at the bar ends
+        for yi, ratio, text in zip(y, ratios, rows["faster"], strict=True):
+            ax.text(ratio, yi, f" {text} ", va="center", ha="left" if ratio >= 1 else "right", fontsize=8)
+        ax.set_yticks(y, labels, fontsize=8)
+        ax.invert_yaxis()
+        ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
+        ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
+        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.set(xlabel="torch / TensorFlow throughput (right of 1x: torch faster; left: TensorFlow faster)")
+        handles = [Patch(color=WINNER_COLOURS[w], label=f"{w} faster") for w in (bk.TORCH, bk.TF) if w in winners]
+        if handles:
+            ax.legend(handles=handles, fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
+        ax.set_title(question)
+    return Plot("versus", title, question, image=svg_data_uri(fig))
 
 
 FRAME_PLOTS: list[Callable[[pd.DataFrame, dict], Plot]] = [
