@@ -88,6 +88,20 @@ def palette_for(labels: Sequence[str]) -> dict[str, tuple[float, float, float]]:
     return {label: colours[i % len(colours)] for i, label in enumerate(unique)}
 
 
+#: when several backends ran, each gets a colour family and each of its devices a shade of it.
+BACKEND_FAMILIES = {"tensorflow": "Blues", "torch": "Oranges"}
+
+
+def backend_palette(frame: pd.DataFrame) -> dict[str, tuple[float, float, float]]:
+    """A colour per device label (frame column 'device_label'): a family per backend, a shade per device."""
+    palette = {}
+    for backend, part in frame.groupby("backend", sort=True):
+        labels = sorted(set(part["device_label"]))
+        shades = sns.color_palette(BACKEND_FAMILIES.get(str(backend), "Greys"), len(labels) + 2)[2:]
+        palette.update(zip(labels, shades, strict=True))
+    return palette
+
+
 def _plain(value: float, _pos: object = None) -> str:
     """A tick label in plain numbers: 1,000 not 10^3."""
     return f"{value:,.0f}" if value >= 1 else f"{value:g}"
@@ -468,9 +482,8 @@ def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
     return Plot("memory", title, question, image=svg_data_uri(fig))
 
 
-#: bar colours of the TensorFlow vs PyTorch plot, by who is faster: the colorblind palette's first two,
-#: which palette_for gives a CPU-only run's 'tensorflow CPU:0' and 'torch CPU:0' lines too.
-WINNER_COLOURS = {bk.TF: "#0173b2", bk.TORCH: "#de8f05", "same": "#949494"}
+#: bar colours of the TensorFlow vs PyTorch plot, by who is faster: from each backend's BACKEND_FAMILIES.
+WINNER_COLOURS = {bk.TF: "#2070b4", bk.TORCH: "#d84801", "same": "#969696"}
 
 
 def versus(frame: pd.DataFrame) -> Plot:
@@ -525,7 +538,12 @@ def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
     """Every plot of the report, in page order."""
     if not frame.empty:
         frame = frame.assign(device_label=device_labels(frame))
-    palette = palette_for(list(frame["device_label"])) if not frame.empty else {}
+    if frame.empty:
+        palette = {}
+    elif several_backends(frame):
+        palette = backend_palette(frame)
+    else:
+        palette = palette_for(list(frame["device_label"]))
     plots = [make(frame, palette) for make in FRAME_PLOTS]
     plots.insert(len(plots) - 1, nvml_timeline(nvml, palette))
     return plots

@@ -64,7 +64,7 @@ def speedups(
     )
     for k in keys:
         out[k] = pairs[k]
-    return out.sort_values(["host", "run", "gpu", "cpu", *keys]).reset_index(drop=True)
+    return out.sort_values(["host", "run", "backend", "gpu", "cpu", *keys]).reset_index(drop=True)
 
 
 def crossover(sizes: Sequence[float], ratios: Sequence[float], threshold: float = 1.0) -> float | None:

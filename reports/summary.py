@@ -190,11 +190,11 @@ def mnist_lines(frame: pd.DataFrame) -> list[str]:
     for (_, _, backend, _, _), part in speed.groupby(["host", "run", "backend", "gpu", "cpu"], sort=True):
         first = part.iloc[0]
         gpu, cpu = _pair_text(first, several)
-        gpu = backend_prefix(backend, backends) + gpu
+        title = f"MNIST training, {backend}" if backends else "MNIST training"
         ratios = ", ".join(f"{fmt_ratio(r.speedup)} ({r.key})" for r in part.itertuples())
         best = part.loc[part["gpu_throughput"].idxmax()]
         lines.append(
-            f"MNIST training: {gpu} is {ratios} as fast as {cpu}; its fastest mode is {best['key']} "
+            f"{title}: {gpu} is {ratios} as fast as {cpu}; its fastest mode is {best['key']} "
             f"at {fmt_number(best['gpu_throughput'])} samples/s."
         )
     return lines
@@ -298,7 +298,7 @@ def backend_lines(frame: pd.DataFrame) -> list[str]:
         good = part[part["comparable"].astype(bool)]
         left_out = part[~part["comparable"].astype(bool)]
         if good.empty:
-            lines.append(f"{head}: not compared, {left_out['note'].iloc[0]} in all {len(part)} cases.")
+            lines.append(f"{head}: not compared, {left_out['note'].iloc[0]} in {len(part)} of {len(part)} cases.")
             continue
         if len(good) == 1:
             row = good.iloc[0]

@@ -17,9 +17,11 @@ from pytest_benchmark.stats import Stats
 
 HERE = Path(__file__).parent
 RUNS = HERE / "runs"
+BACKENDS = HERE / "backends"  # runs with both backends, apart from runs/ (which tests read as one set)
 BAD = HERE / "bad"
 
 CPU_FLAGS = ["avx", "avx2", "fma", "sse4_2"]
+SYNC = {"tensorflow": "tf.test.experimental.sync_devices", "torch": "torch.cuda.synchronize"}
 
 
 def machine_info(
@@ -79,8 +81,10 @@ def stats_for(median_s: float, rng: random.Random, rounds: int = 7) -> dict:
 class RunBuilder:
     """Collects benchmarks for one run and writes its folder."""
 
-    def __init__(self, folder: str, node: str, info: dict, seed: int, profile: str = "smoke") -> None:
-        self.folder = RUNS / folder
+    def __init__(
+        self, folder: str, node: str, info: dict, seed: int, profile: str = "smoke", root: Path = RUNS
+    ) -> None:
+        self.folder = root / folder
         self.info = info
         self.node = node
         self.rng = random.Random(seed)
@@ -89,6 +93,7 @@ class RunBuilder:
         self.skipped: list[dict] = []
         self.notes: list[str] = []
         self.nvml_rows: list[list] = []
+        self.backends = {"tensorflow": {"available": True, "version": "2.21.0", "reason": ""}}
 
     def add(
         self,
@@ -104,14 +109,15 @@ class RunBuilder:
         throughput_unit: str,
         median_s: float,
         extra: dict | None = None,
+        backend: str = "tensorflow",
     ) -> None:
         """Add one benchmark whose median time is median_s."""
         stats = stats_for(median_s, self.rng)
         scale = {"GFLOP/s": 1e9, "GB/s": 1e9}.get(throughput_unit, 1.0)
         info = {
             "workload": workload,
-            "backend": "tensorflow",
-            "backend_version": "2.21.0",
+            "backend": backend,
+            "backend_version": "2.21.0" if backend == "tensorflow" else "2.13.0",
             "device": device,
             "device_kind": kind,
             "device_name": device_name,
@@ -120,8 +126,8 @@ class RunBuilder:
             "work_unit": unit,
             "throughput": round(work / stats["median"] / scale, 4),
             "throughput_unit": throughput_unit,
-            "sync": "tf.test.experimental.sync_devices" if kind == "gpu" else "numpy()",
-            "placement": f"/job:localhost/replica:0/task:0/device:{device}",
+            "sync": SYNC[backend] if kind == "gpu" else "numpy()",
+            "placement": f"/job:localhost/replica:0/task:0/device:{device}" if backend == "tensorflow" else device,
             "precision": {"dtype": params.get("dtype", "float32"), "tf32": False},
             "threads": {"intra_op": 0, "inter_op": 0, "cpu_count": self.info["devicebench"]["cpu_cores"]},
             "warmup": {"calls": 3, "first_call_s": round(median_s * 4 + 0.05, 6)},
@@ -152,13 +158,23 @@ class RunBuilder:
             }
         )
 
-    def skip(self, workload: str, case_id: str, device: str, kind: str, params: dict, reason: str, why: str) -> None:
+    def skip(
+        self,
+        workload: str,
+        case_id: str,
+        device: str,
+        kind: str,
+        params: dict,
+        reason: str,
+        why: str,
+        backend: str = "tensorflow",
+    ) -> None:
         """Record a skipped case."""
         self.skipped.append(
             {
                 "name": f"test_{workload}[{case_id}]",
                 "workload": workload,
-                "backend": "tensorflow",
+                "backend": backend,
                 "device": device,
                 "device_kind": kind,
                 "params": params,
@@ -187,7 +203,7 @@ class RunBuilder:
             "devicebench": {
                 "version": "0.1.0",
                 "profile": self.profile,
-                "backends": {"tensorflow": {"available": True, "version": "2.21.0", "reason": ""}},
+                "backends": self.backends,
                 "devices": self.info["devicebench"]["devices"],
                 "notes": self.notes,
                 "skipped": self.skipped,
@@ -532,6 +548,102 @@ def build_workstation() -> None:
     run.write("2026-11-22T08:00:00.000000+00:00")
 
 
+def build_mixed() -> None:
+    """One GPU host running both backends: matmul, MNIST (shared and backend-only modes), copies."""
+    cpu_name, gpu_name = "AMD EPYC 9454", "NVIDIA H100 80GB HBM3"
+    devices = [
+        {"backend": backend, "name": name, "kind": kind, "model": model, "memory_bytes": memory}
+        for backend in ("tensorflow", "torch")
+        for name, kind, model, memory in (("CPU:0", "cpu", cpu_name, None), ("GPU:0", "gpu", gpu_name, 85520809984))
+    ]
+    info = machine_info("mixedbox", cpu_name, 32, devices, "560.35.03", "12.5")
+    info["devicebench"]["backends"]["torch"] = {"available": True, "version": "2.13.0", "cuda_version": "12.8"}
+    run = RunBuilder("20261123-100000-mixedbox", "mixedbox", info, seed=4, root=BACKENDS)
+    run.backends["torch"] = {"available": True, "version": "2.13.0", "reason": ""}
+    sizes = [256, 1024, 4096]
+    # (backend, CPU peak, GPU peak, per-call overhead): torch's dispatch is cheaper, TF's GPU kernels a bit faster
+    for backend, cpu_peak, gpu_peak, overhead in (
+        ("tensorflow", 1500.0, 52000.0, 6.0e-5),
+        ("torch", 1400.0, 48000.0, 2.0e-5),
+    ):
+        for device, kind, dname, peak in (("CPU:0", "cpu", cpu_name, cpu_peak), ("GPU:0", "gpu", gpu_name, gpu_peak)):
+            for n in sizes:
+                run.add(
+                    "matmul",
+                    f"{backend}-{device}-n{n}-float32",
+                    f"matmul n={n} float32 {backend}",
+                    device,
+                    kind,
+                    dname,
+                    {"n": n, "dtype": "float32"},
+                    2.0 * n**3,
+                    "FLOP",
+                    "GFLOP/s",
+                    matmul_time(n, peak, overhead),
+                    backend=backend,
+                )
+    modes = {"tensorflow": (("eager", 0.45), ("function", 1.0)), "torch": (("eager", 0.7), ("compile", 1.1))}
+    for backend, backend_modes in modes.items():
+        for device, kind, dname, speed in (("CPU:0", "cpu", cpu_name, 1.0), ("GPU:0", "gpu", gpu_name, 6.0)):
+            for mode, factor in backend_modes:
+                steady = 60000 / (20000 * speed * factor)
+                run.add(
+                    "mnist",
+                    f"{backend}-{device}-{mode}-b64",
+                    f"mnist {mode} b64 {backend}",
+                    device,
+                    kind,
+                    dname,
+                    {"mode": mode, "batch_size": 64},
+                    60000,
+                    "samples",
+                    "samples/s",
+                    steady,
+                    {"final_loss": 0.32, "final_accuracy": 0.9, "data_source": "synthetic"},
+                    backend=backend,
+                )
+    # copies: on the GPU both backends copy; on the CPU torch shares the numpy buffer (no copy)
+    copies = {
+        ("tensorflow", "gpu"): {"zero_copy": False},
+        ("torch", "gpu"): {"pinned": True, "copy": "pinned host tensor .to('cuda:0', non_blocking=True)"},
+        ("tensorflow", "cpu"): {"zero_copy": False},
+        ("torch", "cpu"): {
+            "pinned": False,
+            "copy": "torch.from_numpy(array).to('cpu'): shares the numpy buffer, no copy",
+        },
+    }
+    for backend, gpu_bw, cpu_bw in (("tensorflow", 12.0, 8.0), ("torch", 24.0, 4000.0)):
+        for device, kind, dname, bw in (("GPU:0", "gpu", gpu_name, gpu_bw), ("CPU:0", "cpu", cpu_name, cpu_bw)):
+            for size in (2**20, 2**26):
+                run.add(
+                    "transfer",
+                    f"{backend}-{device}-h2d-{size}b",
+                    f"transfer h2d {size}b {backend}",
+                    device,
+                    kind,
+                    dname,
+                    {"direction": "h2d", "bytes": size},
+                    size,
+                    "bytes",
+                    "GB/s",
+                    1.0e-5 + size / (bw * 1e9),
+                    dict(copies[(backend, kind)]),
+                    backend=backend,
+                )
+    for backend in ("tensorflow", "torch"):
+        run.skip(
+            "matmul",
+            f"{backend}-CPU:0-n10000-float32",
+            "CPU:0",
+            "cpu",
+            {"n": 10000, "dtype": "float32"},
+            "profile smoke: n=10000 is above the CPU limit 4096",
+            "profile",
+            backend=backend,
+        )
+    run.write("2026-11-23T10:00:00.000000+00:00")
+
+
 def build_bad() -> None:
     """Broken inputs: truncated, corrupt, foreign, and a benchmark without stats.data."""
     BAD.mkdir(parents=True, exist_ok=True)
@@ -552,4 +664,5 @@ if __name__ == "__main__":
     build_gpubox()
     build_laptop()
     build_workstation()
+    build_mixed()
     build_bad()
