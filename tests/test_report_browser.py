@@ -16,6 +16,7 @@ import pytest
 from reports import cli
 
 DATA = Path(__file__).parent / "data" / "runs"
+MIXED = Path(__file__).parent / "data" / "backends" / "20261123-100000-mixedbox"
 CHROMIUM = Path(os.environ.get("DEVICEBENCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -31,10 +32,17 @@ pytestmark = pytest.mark.skipif(
 )
 
 
-def test_report_renders_in_chromium(tmp_path):
+@pytest.mark.parametrize(
+    ("runs", "shot", "images"),
+    [
+        (sorted(str(p) for p in DATA.iterdir()), "report.png", 7),
+        ([str(MIXED)], "report-backends.png", 5),  # TensorFlow vs PyTorch plot; no tf.data, no NVML
+    ],
+    ids=["golden-runs", "both-backends"],
+)
+def test_report_renders_in_chromium(tmp_path, runs, shot, images):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
     page_path = tmp_path / "report.html"
-    runs = sorted(str(p) for p in DATA.iterdir())
     assert cli.main([*runs, "-o", str(page_path)]) == 0
 
     console_errors: list[str] = []
@@ -54,7 +62,7 @@ def test_report_renders_in_chromium(tmp_path):
             page.route("http*://**/*", block)
             page.goto(page_path.as_uri())
             page.wait_for_load_state("load")
-            images = page.evaluate(
+            shown = page.evaluate(
                 "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth,"
                 " shown: i.getBoundingClientRect().width}))"
             )
@@ -70,10 +78,10 @@ def test_report_renders_in_chromium(tmp_path):
     shots = os.environ.get("DEVICEBENCH_SCREENSHOT_DIR")
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
-        shutil.copy(screenshot, Path(shots) / "report.png")
+        shutil.copy(screenshot, Path(shots) / shot)
 
-    assert len(images) == 7
-    for image in images:
+    assert len(shown) == images
+    for image in shown:
         assert image["complete"] and image["w"] > 0 and image["shown"] > 0, image
     assert all(width > 0 for width in svgs)
     assert console_errors == [] and page_errors == []

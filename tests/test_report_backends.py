@@ -1,0 +1,215 @@
+"""TensorFlow vs PyTorch in the reports: ratio arithmetic and labels from literal frames, and the golden mixed run."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import math
+import re
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from reports import backends as bk
+from reports import cli, plots, summary
+from reports.load import read_run, tidy
+
+DATA = Path(__file__).parent / "data"
+MIXED = DATA / "backends" / "20261123-100000-mixedbox"
+GPUBOX = DATA / "runs" / "20261121-120000-gpubox"
+
+
+def row(backend: str, device: str, workload: str, throughput: float, host: str = "box", **keys) -> dict:
+    """One tidy row of a case."""
+    return {
+        "host": host,
+        "run": f"r-{host}",
+        "backend": backend,
+        "device": device,
+        "device_kind": device.split(":")[0].lower(),
+        "device_name": device,
+        "workload": workload,
+        "name": f"{backend}-{device}-{workload}-{sorted(keys.items())}",
+        "throughput": throughput,
+        "throughput_unit": {"matmul": "GFLOP/s", "mnist": "samples/s", "transfer": "GB/s"}[workload],
+        "iqr_rel": 0.01,
+        **keys,
+    }
+
+
+def mixed_frame() -> pd.DataFrame:
+    """Both backends on CPU:0 and GPU:0: matmul, MNIST (one shared mode each), copies (torch's CPU one shares)."""
+    rows = [
+        row("tensorflow", "CPU:0", "matmul", 100.0, n=512, dtype="float32"),
+        row("torch", "CPU:0", "matmul", 150.0, n=512, dtype="float32"),
+        row("tensorflow", "CPU:0", "matmul", 400.0, n=1024, dtype="float32"),
+        row("torch", "CPU:0", "matmul", 200.0, n=1024, dtype="float32"),
+        row("tensorflow", "GPU:0", "matmul", 10000.0, n=1024, dtype="float32"),
+        row("torch", "GPU:0", "matmul", 10200.0, n=1024, dtype="float32"),
+        row("tensorflow", "GPU:0", "matmul", 5000.0, n=1024, dtype="float16"),  # torch has no float16 case
+        row("tensorflow", "GPU:0", "mnist", 50000.0, mode="eager", batch_size=64),
+        row("torch", "GPU:0", "mnist", 80000.0, mode="eager", batch_size=64),
+        row("tensorflow", "GPU:0", "mnist", 90000.0, mode="function", batch_size=64),
+        row("torch", "GPU:0", "mnist", 95000.0, mode="compile", batch_size=64),
+        row("tensorflow", "CPU:0", "transfer", 8.0, direction="h2d", bytes=1024, zero_copy=False),
+        row("torch", "CPU:0", "transfer", 4000.0, direction="h2d", bytes=1024, copy="shares the buffer, no copy"),
+    ]
+    return pd.DataFrame(rows)
+
+
+def test_ratios_pair_the_same_case_on_the_same_device():
+    ratios = bk.backend_ratios(mixed_frame())
+    got = [
+        (r.device, r.workload, r.n if r.workload == "matmul" else r.mode if r.workload == "mnist" else r.direction)
+        for r in ratios.itertuples()
+    ]
+    assert got == [
+        ("CPU:0", "matmul", 512),
+        ("CPU:0", "matmul", 1024),
+        ("CPU:0", "transfer", "h2d"),
+        ("GPU:0", "matmul", 1024),
+        ("GPU:0", "mnist", "eager"),
+    ]  # float16 matmul and the backend-only MNIST modes have no partner
+    assert list(ratios["ratio"]) == pytest.approx([1.5, 0.5, 500.0, 1.02, 1.6])
+    assert list(ratios[bk.TF]) == [100.0, 400.0, 8.0, 10000.0, 50000.0]
+    assert list(ratios[bk.TORCH]) == [150.0, 200.0, 4000.0, 10200.0, 80000.0]
+
+
+def test_a_copy_against_a_shared_buffer_is_not_comparable():
+    ratios = bk.backend_ratios(mixed_frame())
+    copies = ratios[ratios["workload"] == "transfer"].iloc[0]
+    assert not copies["comparable"]
+    assert copies["note"] == "PyTorch shares the buffer (no copy)"
+    assert ratios[ratios["workload"] != "transfer"]["comparable"].all()
+    assert bk.shares_memory(pd.Series({"zero_copy": True}))
+    assert bk.shares_memory(pd.Series({"copy": "tensor.cpu().numpy(): shares the tensor's buffer, no copy"}))
+    assert not bk.shares_memory(pd.Series({"zero_copy": False, "copy": None}))
+
+
+def test_no_ratios_when_one_backend_ran():
+    tf_only = mixed_frame().query("backend == 'tensorflow'")
+    assert not bk.both_ran(tf_only)
+    assert bk.backend_ratios(tf_only).empty
+    assert summary.backend_lines(tf_only) == []
+    assert summary.backend_table(tf_only).empty
+
+
+def test_faster_and_summarize_arithmetic():
+    assert bk.faster(2.0) == ("torch", 2.0)
+    assert bk.faster(0.25) == ("tensorflow", 4.0)
+    stats = bk.summarize(pd.Series([2.0, 0.5, 4.0]))
+    assert stats["gmean"] == pytest.approx(math.pow(4.0, 1 / 3))
+    assert (stats["low"], stats["high"], stats["torch_wins"], stats["cases"]) == (0.5, 4.0, 2, 3)
+    assert summary.faster_text(1.02) == "about the same"
+    assert summary.faster_text(0.5) == "tensorflow 2.0x"
+    assert summary.faster_text(13.09) == "torch 13.1x"
+
+
+def test_backend_lines_from_literal_ratios():
+    lines = summary.backend_lines(mixed_frame())
+    assert lines == [
+        "TensorFlow vs PyTorch, matmul on CPU:0: tensorflow is 1.2x faster (geometric mean of 2 cases); "
+        "torch/TF ranges from 0.5x (n=1024 float32) to 1.5x (n=512 float32); torch is faster in 1 of 2.",
+        "TensorFlow vs PyTorch, host-device copies on CPU:0: not compared, PyTorch shares the buffer (no copy) "
+        "in 1 of 1 cases.",
+        "TensorFlow vs PyTorch, matmul on GPU:0 (n=1024 float32): both are about as fast (torch/TF 1.02x).",
+        "TensorFlow vs PyTorch, MNIST training on GPU:0 (eager b64): torch is 1.6x faster.",
+    ]
+
+
+def test_backend_table_blanks_ratios_that_compare_different_work():
+    table = summary.backend_table(mixed_frame())
+    assert list(table.columns) == [
+        "device", "workload", "case", "tensorflow", "torch", "unit", "torch/TF", "faster", "note",
+    ]  # fmt: skip
+    copies = table[table["workload"] == "transfer"].iloc[0]
+    assert copies["case"] == "h2d 1 KiB" and math.isnan(copies["torch/TF"]) and copies["faster"] == ""
+    assert list(table["faster"][table["workload"] == "matmul"]) == ["torch 1.5x", "tensorflow 2.0x", "about the same"]
+
+
+def test_device_labels_say_the_backend_only_when_several_ran():
+    frame = mixed_frame()
+    assert list(summary.device_labels(frame.query("backend == 'torch'")).unique()) == ["CPU:0", "GPU:0"]
+    assert set(summary.device_labels(frame)) == {"tensorflow CPU:0", "torch CPU:0", "tensorflow GPU:0", "torch GPU:0"}
+    two_hosts = pd.DataFrame(
+        [row("tensorflow", "GPU:0", "matmul", 1.0, host="a", n=1), row("torch", "GPU:0", "matmul", 1.0, host="b", n=1)]
+    )
+    assert list(summary.device_labels(two_hosts)) == ["a tensorflow GPU:0", "b torch GPU:0"]
+
+
+def test_findings_and_speedups_are_per_backend():
+    frame = tidy([read_run(MIXED)])
+    lines = summary.headlines(frame)
+    assert lines[0].startswith("tensorflow: GPU:0 is 34.7x faster than CPU:0 at n=4096 (float32 matmul)")
+    assert lines[1].startswith("torch: GPU:0 is 32.7x faster than CPU:0 at n=4096 (float32 matmul)")
+    assert any(
+        line.startswith("MNIST training, torch: GPU:0 is 5.9x (compile), 6.2x (eager) as fast") for line in lines
+    )
+    cpu_only = frame[frame["device_kind"] == "cpu"]
+    assert [line for line in summary.matmul_lines(cpu_only) if line.startswith("No GPU")] == [
+        "No GPU in run 20261123-100000-mixedbox: tensorflow CPU:0 peaks at 1,441 GFLOP/s (n=4096, float32).",
+        "No GPU in run 20261123-100000-mixedbox: torch CPU:0 peaks at 1,406 GFLOP/s (n=4096, float32).",
+    ]
+
+
+@pytest.fixture(scope="module")
+def mixed_page(tmp_path_factory) -> str:
+    """The report of the golden run with both backends."""
+    out = tmp_path_factory.mktemp("mixed") / "report.html"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["build", str(MIXED), "-o", str(out)]) == 0
+    return out.read_text()
+
+
+def test_mixed_report_has_the_tensorflow_vs_pytorch_section(mixed_page):
+    html = mixed_page
+    assert '<a href="#versus">TensorFlow vs PyTorch</a>' in html
+    section = html[html.index('<section id="versus">') : html.index('<section id="plots">')]
+    assert '<figure id="plot-versus">' in section and 'src="data:image/svg+xml;base64,' in section
+    assert "<th>device</th><th>workload</th><th>case</th>" in section
+    assert re.search(r"<td>GPU:0</td><td>matmul</td><td>n=4096 float32</td>.*?<td>tensorflow 1\.1x</td>", section)
+    assert "PyTorch shares the buffer (no copy)" in section
+    assert (
+        "TensorFlow vs PyTorch, matmul on GPU:0: torch is 1.5x faster (geometric mean of 3 cases); torch/TF ranges "
+        "from 0.92x (n=4096 float32) to 2.8x (n=256 float32); torch is faster in 2 of 3." in html
+    )
+
+
+def test_mixed_report_tables_say_the_backend(mixed_page):
+    html = mixed_page
+    assert '<th class="num">tensorflow CPU:0</th><th class="num">tensorflow GPU:0</th>' in html
+    assert "<th>host</th><th>backend</th><th>gpu</th><th>cpu</th>" in html  # the speedup table
+    assert "<th>host</th><th>backend</th><th>device</th><th>case</th>" in html  # all cases
+    assert "<th>host</th><th>backend</th><th>device</th><th>workload</th>" in html  # skipped cases
+
+
+def test_one_backend_page_has_no_backend_section_or_columns(tmp_path):
+    out = tmp_path / "r.html"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["build", str(GPUBOX), "-o", str(out)]) == 0
+    html = out.read_text()
+    assert 'id="versus"' not in html and "TensorFlow vs PyTorch" not in html
+    assert "<th>backend</th>" not in html and "tensorflow GPU:0" not in html
+
+
+def test_versus_plot_explains_when_there_is_nothing_to_compare():
+    plot = plots.versus(mixed_frame().query("backend == 'tensorflow'"))
+    assert plot.image is None and plot.why_not.endswith(".")
+    assert plots.versus(mixed_frame()).image.startswith("data:image/svg+xml;base64,")
+
+
+def test_backend_palette_gives_each_backend_a_colour_family():
+    frame = mixed_frame().assign(device_label=lambda f: summary.device_labels(f))
+    palette = plots.backend_palette(frame)
+    assert set(palette) == {"tensorflow CPU:0", "tensorflow GPU:0", "torch CPU:0", "torch GPU:0"}
+    blue, orange = palette["tensorflow GPU:0"], palette["torch GPU:0"]
+    assert blue[2] > blue[0] and orange[0] > orange[2]
+
+
+def test_summary_cli_prints_the_comparison_and_backend_columns(capsys):
+    assert cli.main(["summary", str(MIXED)]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "TensorFlow vs PyTorch, same case on the same device" in out
+    assert "torch/TF" in out and "tensorflow 1.1x" in out
+    assert "TensorFlow vs PyTorch, MNIST training on GPU:0 (eager b64): torch is 1.6x faster." in out
