@@ -13,6 +13,7 @@ import pytest
 
 from reports import backends as bk
 from reports import cli, plots, summary
+from reports import speedup as sp
 from reports.load import read_run, tidy
 
 DATA = Path(__file__).parent / "data"
@@ -213,3 +214,20 @@ def test_summary_cli_prints_the_comparison_and_backend_columns(capsys):
     assert "TensorFlow vs PyTorch, same case on the same device" in out
     assert "torch/TF" in out and "tensorflow 1.1x" in out
     assert "TensorFlow vs PyTorch, MNIST training on GPU:0 (eager b64): torch is 1.6x faster." in out
+
+
+def test_speedups_pair_gpu_and_cpu_within_one_backend():
+    frame = pd.DataFrame(
+        [
+            row("tensorflow", "CPU:0", "matmul", 100.0, n=1024, dtype="float32"),
+            row("tensorflow", "GPU:0", "matmul", 3000.0, n=1024, dtype="float32"),
+            row("torch", "CPU:0", "matmul", 200.0, n=1024, dtype="float32"),
+            row("torch", "GPU:0", "matmul", 4000.0, n=1024, dtype="float32"),
+        ]
+    )
+    speed = sp.speedups(frame)
+    assert list(zip(speed["backend"], speed["speedup"], strict=True)) == [("tensorflow", 30.0), ("torch", 20.0)]
+    assert [line.split(" at ")[0] for line in summary.matmul_lines(frame)] == [
+        "tensorflow: GPU:0 is 30.0x faster than CPU:0",
+        "torch: GPU:0 is 20.0x faster than CPU:0",
+    ]
