@@ -39,11 +39,9 @@ def both_ran(frame: pd.DataFrame) -> bool:
 
 
 def shares_memory(row: pd.Series) -> bool:
-    """Whether a transfer case handed the buffer over without copying (TF zero_copy, torch 'no copy')."""
+    """Whether a transfer case handed the buffer over without copying (its measured `zero_copy`)."""
     zero_copy = row.get("zero_copy")
-    if zero_copy is not None and not pd.isna(zero_copy) and bool(zero_copy):
-        return True
-    return "no copy" in str(row.get("copy") or "")
+    return zero_copy is not None and not pd.isna(zero_copy) and bool(zero_copy)
 
 
 def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:

@@ -66,6 +66,8 @@ def test_transfer_on_the_cpu_shares_memory_with_numpy(backend):
     tensor, array = prepared.call()
     assert backend.placement((tensor, array)) == "cpu" and np.shares_memory(tensor.numpy(), array)
     assert prepared.facts(1.0)["pinned"] is False
+    assert prepared.facts(1.0)["zero_copy"] is True
+    assert backend.build(smoke_case(backend, "transfer", "h2d-1MiB")).facts(1.0)["zero_copy"] is True
 
 
 def test_out_of_memory_is_recognised(backend):

@@ -215,7 +215,11 @@ def build_transfer(case: Case, backend: Backend) -> Prepared:
         def h2d() -> Any:
             return source.to(where, non_blocking=on_gpu)
 
-        return Prepared(h2d, facts=lambda median_s: facts)
+        def h2d_facts(median_s: float) -> dict[str, Any]:
+            shared = not on_gpu and bool(np.shares_memory(host, h2d().numpy()))
+            return {**facts, "zero_copy": shared}  # measured, as TF's
+
+        return Prepared(h2d, facts=h2d_facts)
 
     on_device = torch.from_numpy(host).to(where)
     if on_gpu:
@@ -231,4 +235,8 @@ def build_transfer(case: Case, backend: Backend) -> Prepared:
         def d2h() -> Any:
             return on_device, on_device.cpu().numpy()
 
-    return Prepared(d2h, facts=lambda median_s: facts)
+    def d2h_facts(median_s: float) -> dict[str, Any]:
+        shared = not on_gpu and bool(np.shares_memory(d2h()[1], d2h()[1]))
+        return {**facts, "zero_copy": shared}  # measured, as TF's
+
+    return Prepared(d2h, facts=d2h_facts)

@@ -605,10 +605,11 @@ def build_mixed() -> None:
     # copies: on the GPU both backends copy; on the CPU torch shares the numpy buffer (no copy)
     copies = {
         ("tensorflow", "gpu"): {"zero_copy": False},
-        ("torch", "gpu"): {"pinned": True, "copy": "pinned host tensor .to('cuda:0', non_blocking=True)"},
+        ("torch", "gpu"): {"pinned": True, "zero_copy": False, "copy": "pinned host tensor .to('cuda:0')"},
         ("tensorflow", "cpu"): {"zero_copy": False},
         ("torch", "cpu"): {
             "pinned": False,
+            "zero_copy": True,
             "copy": "torch.from_numpy(array).to('cpu'): shares the numpy buffer, no copy",
         },
     }
