@@ -11,6 +11,7 @@ import numpy as np
 import tensorflow as tf
 
 from bench.backends.base import Prepared
+from bench.backends.tf_mnist import train_step
 from bench.cases import Case
 from bench.workloads.mnist_data import CLASSES, load_mnist
 from bench.workloads.tfdata import input_bound
@@ -76,13 +77,7 @@ def build_tfdata(case: Case, settings: dict[str, Any], where: str, sync: Any) ->
         optimizer.build(model.trainable_variables)
     loss_fn = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
 
-    @tf.function
-    def train_step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    step = tf.function(train_step(model, optimizer, loss_fn))
 
     steps = -(-elements // batch)
     with tf.device(where):  # the same batches, made once and already on the device
@@ -92,14 +87,14 @@ def build_tfdata(case: Case, settings: dict[str, Any], where: str, sync: Any) ->
         loss = None
         with tf.device(where):
             for x, y in dataset:
-                loss = train_step(x, y)
+                loss = step(x, y)
         return loss
 
     def premade_pass() -> float:
         start = perf_counter()
         with tf.device(where):
             for x, y in premade:
-                train_step(x, y)
+                step(x, y)
         sync()
         return perf_counter() - start
 

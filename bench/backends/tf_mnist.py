@@ -49,6 +49,21 @@ class BatchTimer(keras.callbacks.Callback):
         self.batch_s.append(perf_counter() - self._batch_start)
 
 
+def train_step(
+    model: keras.Model, optimizer: keras.optimizers.Optimizer, loss_fn: keras.losses.Loss
+) -> Callable[[tf.Tensor, tf.Tensor], tf.Tensor]:
+    """One optimisation step on a batch with a GradientTape, as the book's loop; returns the batch loss."""
+
+    def step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
+        with tf.GradientTape() as tape:
+            loss = loss_fn(y, model(x, training=True))
+        grads = tape.gradient(loss, model.trainable_variables)
+        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
+        return loss
+
+    return step
+
+
 def evaluate(model: keras.Model, data: MnistData, where: str) -> tuple[float, float]:
     """(loss, accuracy) of `model` on the first EVAL_SAMPLES training samples."""
     with tf.device(where):
@@ -82,12 +97,7 @@ def build_mnist(case: Case, settings: dict[str, Any], where: str) -> Prepared:
     timer = BatchTimer()
     facts_extra: dict[str, Any] = {}
 
-    def step(x: tf.Tensor, y: tf.Tensor) -> tf.Tensor:
-        with tf.GradientTape() as tape:
-            loss = loss_fn(y, model(x, training=True))
-        grads = tape.gradient(loss, model.trainable_variables)
-        optimizer.apply_gradients(zip(grads, model.trainable_variables, strict=True))
-        return loss
+    step = train_step(model, optimizer, loss_fn)
 
     def split_step(x: tf.Tensor, y_onehot: tf.Tensor) -> tf.Tensor:
         with tf.device("/device:CPU:0"):  # the book forced the labels' argmax onto the CPU

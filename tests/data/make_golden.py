@@ -15,6 +15,8 @@ from pathlib import Path
 
 from pytest_benchmark.stats import Stats
 
+from bench.nvml_summary import CSV_COLUMNS
+
 HERE = Path(__file__).parent
 RUNS = HERE / "runs"
 BACKENDS = HERE / "backends"  # runs with both backends, apart from runs/ (which tests read as one set)
@@ -216,23 +218,7 @@ class RunBuilder:
         if self.nvml_rows:
             with (self.folder / "nvml.csv").open("w", newline="") as fh:
                 writer = csv.writer(fh)
-                writer.writerow(
-                    [
-                        "t_s",
-                        "case",
-                        "gpu_index",
-                        "gpu_uuid",
-                        "mem_used_mib",
-                        "proc_mem_mib",
-                        "util_gpu_pct",
-                        "util_mem_pct",
-                        "power_w",
-                        "energy_mj",
-                        "sm_clock_mhz",
-                        "temp_c",
-                        "throttle_reasons",
-                    ]
-                )
+                writer.writerow(CSV_COLUMNS)
                 writer.writerows(self.nvml_rows)
 
 
