@@ -93,6 +93,7 @@ unshare --net buildah run --isolation chroot "$ctr" -- sh -eu -c '
     test "$NVIDIA_DRIVER_CAPABILITIES" = compute,utility
     test "$NVIDIA_VISIBLE_DEVICES" = all
     test -x /usr/local/bin/devicebench-entrypoint
+    test -z "$(find /home/bench /results ! -user 10001 -print -quit)"
     python3 -c "import tensorflow as tf, bench, reports; print(\"tensorflow\", tf.__version__, \"devices\", tf.config.list_physical_devices())"
     python3 -m pytest "$DEVICEBENCH_SRC/bench" --profile smoke -p no:cacheprovider --collect-only -q | tail -n 3
 ' || fail "the GPU image's checks failed"
