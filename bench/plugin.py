@@ -69,9 +69,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--nvml-interval-ms",
         dest="devicebench_nvml_interval_ms",
         type=float,
-        default=10.0,
+        default=20.0,
         metavar="MS",
-        help="NVML sampling interval while each case runs (default 10 ms)",
+        help="NVML sampling interval while each case runs (default 20 ms: 5 samples of a 100 ms case)",
     )
     group.addoption(
         "--no-nvml",

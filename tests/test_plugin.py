@@ -179,7 +179,7 @@ def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkey
     FakeNvml(gpus).install(monkeypatch.setattr)
     result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:0", "-k", "n128-float32")
     result.assert_outcomes(passed=2)
-    result.stdout.fnmatch_lines(["*NVML on: 2 GPUs, driver 550.54.15, sampling every 10 ms*"])
+    result.stdout.fnmatch_lines(["*NVML on: 2 GPUs, driver 550.54.15, sampling every 20 ms*"])
     data = load(pytester)
     for b in data["benchmarks"]:  # CPU cases are sampled too: a busy GPU during a CPU case is worth knowing
         summary = b["extra_info"]["nvml"]

@@ -1,6 +1,6 @@
 """What the NVML sampler costs a CPU benchmark: matmul with and without it, interleaved.
 
-    python -m bench.tools.nvml_overhead                 # numpy matmul n=1024, a fake GPU, 10 ms
+    python -m bench.tools.nvml_overhead                 # numpy matmul n=1024, a fake GPU, 20 ms
     python -m bench.tools.nvml_overhead --backend tensorflow --rounds 60
     python -m bench.tools.nvml_overhead --workload dispatch --gpus 8   # GIL-bound case, a big host
     python -m bench.tools.nvml_overhead --real          # poll the machine's real GPUs instead
