@@ -88,13 +88,18 @@ class DevicebenchSession:
                 backend.set_tf32(options.devicebench_tf32 == "on")
             self.backends[name] = backend
             self.backend_status[name] = {"available": True, "version": backend.version(), "reason": ""}
+        for name, backend in self.backends.items():
+            reason = backend.gpu_absence_reason()
+            if reason:
+                self.notes.append(f"{name}: {reason}: GPU cases not generated")
         every_device = [d for b in self.backends.values() for d in b.devices()]
         try:
             self.devices: list[Device] = (
                 select_devices(options.devicebench_devices, every_device) if every_device else []
             )
         except DeviceSelectionError as exc:
-            raise UsageError(str(exc)) from None
+            why = "; ".join(f"{n}: {r}" for n, b in self.backends.items() if (r := b.gpu_absence_reason()))
+            raise UsageError(f"{exc} ({why})" if why else str(exc)) from None
         try:
             mnist_path = find_mnist(options.devicebench_mnist)
             if mnist_path is not None:
@@ -106,10 +111,6 @@ class DevicebenchSession:
             if mnist_path
             else "MNIST: synthetic data of MNIST's shape (no mnist.npz found; see README to pre-fetch it)"
         )
-        for name, backend in self.backends.items():
-            reason = backend.gpu_absence_reason()
-            if reason:
-                self.notes.append(f"{name}: {reason}")
         if options.devicebench_nvml_interval_ms <= 0:
             raise UsageError(f"--nvml-interval-ms must be above 0, got {options.devicebench_nvml_interval_ms:g}")
         interval_s = options.devicebench_nvml_interval_ms / 1000

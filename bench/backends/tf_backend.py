@@ -73,8 +73,8 @@ class TensorFlowBackend(Backend):
         if any(d.kind == "gpu" for d in self.devices()):
             return None
         if not tf.test.is_built_with_cuda():
-            return "TensorFlow is a CPU-only build (no CUDA): GPU cases not generated"
-        return "no GPU visible to TensorFlow (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
+            return "TensorFlow is a CPU-only build (no CUDA)"
+        return "no GPU visible to TensorFlow (driver, CUDA_VISIBLE_DEVICES or --gpus?)"
 
     def sync(self) -> None:
         """Wait for all queued work on every device."""

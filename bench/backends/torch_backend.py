@@ -67,8 +67,8 @@ class TorchBackend(Backend):
         if any(d.kind == "gpu" for d in self.devices()):
             return None
         if torch.version.cuda is None and getattr(torch.version, "hip", None) is None:
-            return f"torch {torch.__version__} is a CPU-only build (no CUDA): GPU cases not generated"
-        return "no GPU visible to torch (driver, CUDA_VISIBLE_DEVICES or --gpus?): GPU cases not generated"
+            return f"torch {torch.__version__} is a CPU-only build (no CUDA)"
+        return "no GPU visible to torch (driver, CUDA_VISIBLE_DEVICES or --gpus?)"
 
     def sync(self) -> None:
         """Wait for all queued work on every CUDA device; CPU ops are already done when they return."""
