@@ -20,6 +20,7 @@ from bench.session import DevicebenchSession, UsageError
 
 SESSION_KEY = pytest.StashKey[DevicebenchSession]()
 CASE_ARG = "devicebench_case"
+SKIP_KIND = pytest.StashKey[str]()  # why a case skipped at run time (e.g. "oom"); collection skips are "profile"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -169,9 +170,6 @@ def devicebench_run(
             pytest.skip(skip.reason)
 
     return run
-
-
-SKIP_KIND = pytest.StashKey[str]()
 
 
 @pytest.hookimpl(wrapper=True)

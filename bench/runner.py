@@ -75,6 +75,7 @@ def run_case(
 ) -> dict[str, Any]:
     """Time `case` with the pytest-benchmark fixture and fill its extra_info; returns the extra_info."""
     sync = backend.sync
+    params = dict(case.params)
     with _out_of_memory_as_skip(backend, case):
         prepared = backend.build(case)
         call = prepared.call
@@ -86,7 +87,7 @@ def run_case(
 
         schedule = case.workload.schedule
         if schedule is not None:
-            warmup_calls, rounds = schedule(profile, dict(case.params))
+            warmup_calls, rounds = schedule(profile, params)
             warm = warm_up(backend, case, timed, warmup_calls)
         else:
             warm = warm_up(backend, case, timed, profile.warmup_calls)
@@ -106,10 +107,10 @@ def run_case(
         "device": case.device.name,
         "device_kind": case.device.kind,
         "device_name": case.device.model,
-        "params": dict(case.params),
-        "work_per_call": case.workload.work_per_call(dict(case.params)),
+        "params": params,
+        "work_per_call": case.workload.work_per_call(params),
         "work_unit": case.workload.work_unit,
-        "throughput": case.workload.throughput(dict(case.params), median),
+        "throughput": case.workload.throughput(params, median),
         "throughput_unit": case.workload.throughput_unit,
         "sync": backend.sync_method,
         "placement": warm.placement,

@@ -275,19 +275,18 @@ def add_matmul(
         )
 
 
+def cpu_gpu_devices(cpu_name: str, gpu_name: str, gpu_memory: int) -> list[dict[str, object]]:
+    """machine_info's device list for a TF host with CPU:0 and one GPU:0."""
+    return [
+        {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": cpu_name, "memory_bytes": None},
+        {"backend": "tensorflow", "name": "GPU:0", "kind": "gpu", "model": gpu_name, "memory_bytes": gpu_memory},
+    ]
+
+
 def build_gpubox() -> None:
     """A CPU+GPU run: matmul 100..10000 (float16 on the GPU), MNIST modes, tf.data, transfers, nvml.csv."""
     cpu_name, gpu_name = "Intel(R) Xeon(R) Platinum 8480+", "NVIDIA H100 80GB HBM3"
-    devices = [
-        {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": cpu_name, "memory_bytes": None},
-        {
-            "backend": "tensorflow",
-            "name": "GPU:0",
-            "kind": "gpu",
-            "model": gpu_name,
-            "memory_bytes": 85520809984,
-        },
-    ]
+    devices = cpu_gpu_devices(cpu_name, gpu_name, 85520809984)
     run = RunBuilder(
         "20261121-120000-gpubox",
         "gpubox",
@@ -497,16 +496,7 @@ def build_laptop() -> None:
 def build_workstation() -> None:
     """A second GPU host: matmul CPU vs an RTX 4090, and transfers."""
     cpu_name, gpu_name = "AMD Ryzen 9 7950X", "NVIDIA GeForce RTX 4090"
-    devices = [
-        {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": cpu_name, "memory_bytes": None},
-        {
-            "backend": "tensorflow",
-            "name": "GPU:0",
-            "kind": "gpu",
-            "model": gpu_name,
-            "memory_bytes": 25757220864,
-        },
-    ]
+    devices = cpu_gpu_devices(cpu_name, gpu_name, 25757220864)
     run = RunBuilder(
         "20261122-080000-workstation",
         "workstation",
