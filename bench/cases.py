@@ -8,6 +8,7 @@ from typing import Any
 
 from bench.devices import Device
 from bench.profiles import Profile
+from results_format.workloads import WorkloadSpec
 
 Params = dict[str, Any]
 # A workload's case list for one device: its parameters, and why it is skipped (None = it runs).
@@ -16,11 +17,12 @@ ParamsFor = Callable[[Profile, Device], list[tuple[Params, str | None]]]
 
 @dataclass(frozen=True)
 class Workload:
-    """What a workload is, described once: its parameters per device and how much work one call does."""
+    """What a workload is, described once: its parameters per device and how much work one call does.
 
-    name: str
-    work_unit: str  # FLOP, samples, elements, bytes
-    throughput_unit: str  # GFLOP/s, samples/s, elements/s, GB/s
+    Its name, version, units and keys are its `spec` in the results format (results_format.workloads).
+    """
+
+    spec: WorkloadSpec
     throughput_scale: float  # work units per throughput unit (1e9 for GFLOP/s)
     backends: tuple[str, ...]
     params_for: ParamsFor
@@ -29,6 +31,28 @@ class Workload:
     absent_reason: str = ""  # why a backend that is not in `backends` has no cases
     # (untimed warm-up calls, timed rounds) when the workload fixes them; None = the profile's time budget
     schedule: Callable[[Profile, Params], tuple[int, int]] | None = None
+    # Why a finished call's facts make the case a failure (e.g. a NaN loss); None when they are fine.
+    check: Callable[[Mapping[str, Any]], str | None] = lambda facts: None
+
+    @property
+    def name(self) -> str:
+        """The workload's name (`matmul`)."""
+        return self.spec.name
+
+    @property
+    def version(self) -> int:
+        """The workload's version: cases of different versions are never compared."""
+        return self.spec.version
+
+    @property
+    def work_unit(self) -> str:
+        """What one call's work is counted in (FLOP, samples, ...)."""
+        return self.spec.work_unit
+
+    @property
+    def throughput_unit(self) -> str:
+        """The throughput's unit (GFLOP/s, samples/s, ...)."""
+        return self.spec.throughput_unit
 
     def throughput(self, params: Params, seconds: float) -> float:
         """Throughput of one call that took `seconds`, in `throughput_unit`."""

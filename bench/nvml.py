@@ -27,7 +27,7 @@ from types import TracebackType
 from typing import Any
 
 from bench.nvml_ids import map_tf_gpus, normalise_bus_id
-from bench.nvml_summary import MIB, Sample, summarize, write_csv
+from bench.nvml_summary import MIB, Sample, append_csv, summarize, write_csv
 
 try:
     import pynvml  # the nvidia-ml-py distribution (never the unofficial `pynvml` one)
@@ -312,6 +312,7 @@ class Telemetry:
         self.cuda_driver_version: str | None = None
         self._gpus: list[_Gpu] = []
         self._current: Recording | None = None
+        self._appended = 0  # samples already appended to nvml.csv
         self._closed = False
         self._t0 = time.perf_counter()
         self._lock = threading.Lock()
@@ -481,3 +482,16 @@ class Telemetry:
         if not self.enabled:
             return 0
         return write_csv(path, list(self.samples))
+
+    def append_csv(self, path: str | Path) -> int:
+        """Append the samples taken since the last append to `path` (made with its header the first time).
+
+        Called after every finished case, so a run that is killed keeps the timeline of its finished cases.
+        Returns the rows appended (none when NVML is off).
+        """
+        if not self.enabled:
+            return 0
+        with self._lock:
+            new = self.samples[self._appended :]
+            self._appended = len(self.samples)
+        return append_csv(path, new)

@@ -162,6 +162,22 @@ def write_csv(path: str | Path, samples: Iterable[Sample]) -> int:
     return count
 
 
+def append_csv(path: str | Path, samples: Iterable[Sample]) -> int:
+    """Append samples to the timeline at `path`, writing the header first when the file is new or empty."""
+    target = Path(path)
+    fresh = not target.exists() or target.stat().st_size == 0
+    count = 0
+    with target.open("a", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        if fresh:
+            writer.writerow(CSV_COLUMNS)
+        for s in samples:
+            writer.writerow(csv_row(s))
+            count += 1
+        handle.flush()
+    return count
+
+
 def csv_row(s: Sample) -> list[object]:
     """One sample as the cells of an nvml.csv row."""
     reasons = "" if s.throttle_mask is None else ("|".join(reason_names(s.throttle_mask)) or "none")

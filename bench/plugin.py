@@ -5,22 +5,24 @@ A thin layer of hooks; the work happens in DevicebenchSession (bench.session) an
 
 from __future__ import annotations
 
-import json
+import signal
+import threading
 from collections.abc import Callable, Generator
-from datetime import UTC, datetime
-from importlib.metadata import version
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bench.cases import Case
-from bench.runner import CaseSkipped, run_case
-from bench.session import DevicebenchSession, UsageError
+from bench.runner import CaseFailed, CaseSkipped, run_case
+from bench.session import CaseRecordError, DevicebenchSession, UsageError
+from results_format import ResultsWriteError
 
 SESSION_KEY = pytest.StashKey[DevicebenchSession]()
 CASE_ARG = "devicebench_case"
 SKIP_KIND = pytest.StashKey[str]()  # why a case skipped at run time (e.g. "oom"); collection skips are "profile"
+SIGNAL_HANDLERS = pytest.StashKey[dict[int, Any]]()  # the handlers we replaced, restored at the end
+DESELECTED = pytest.StashKey[int]()
+STOP_SIGNALS = {"SIGTERM": "timeout, docker stop or a cancelled CI job", "SIGHUP": "the terminal went away"}
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -56,7 +58,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="devicebench_results_dir",
         default=None,
         metavar="DIR",
-        help="write DIR/<UTC yyyymmdd-HHMMSS>-<host>/benchmarks.json and point DIR/latest at it",
+        help="write DIR/<UTC yyyymmdd-HHMMSS>-<host>/benchmarks.json, saved after every finished case, and "
+        "point DIR/latest at it ($DEVICEBENCH_HOST overrides the host name)",
     )
     group.addoption(
         "--mnist",
@@ -85,17 +88,22 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="devicebench_save_baseline",
         default=None,
         metavar="NAME",
-        help="also copy the finished run to DIR/baselines/NAME/ (needs --results-dir)",
+        help="also copy the finished run to DIR/baselines/NAME/ (needs --results-dir; only a complete run is kept)",
+    )
+    group.addoption(
+        "--run-path-file",
+        dest="devicebench_run_path_file",
+        default=None,
+        metavar="FILE",
+        help="write this run's folder path to FILE as soon as the folder exists (for scripts; needs --results-dir)",
     )
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    """Build the run's session; with --results-dir, send pytest-benchmark's JSON into the run folder."""
+    """Build the run's session (checking that its results can be written) and catch stop signals."""
     config.addinivalue_line("markers", "workload(name): the devicebench workload a benchmark test times")
     if config.option.help or getattr(config.option, "version", False):
         return
-    if config.option.devicebench_save_baseline and not config.option.devicebench_results_dir:
-        raise pytest.UsageError("--save-baseline needs --results-dir")
     if config.option.devicebench_results_dir and getattr(config.option, "benchmark_json", None) is not None:
         raise pytest.UsageError("--results-dir writes <run>/benchmarks.json itself; drop --benchmark-json")
     try:
@@ -103,17 +111,26 @@ def pytest_configure(config: pytest.Config) -> None:
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
-    if session.run_dir is not None:
-        # pytest-benchmark configures after us (trylast) and writes its JSON there at the end.
-        config.option.benchmark_json = json_target(session.run_dir / "benchmarks.json")
+    config.stash[DESELECTED] = 0
+    config.stash[SIGNAL_HANDLERS] = catch_stop_signals(session)
 
 
-def json_target(path: Path) -> Any:
-    """--benchmark-json's value for `path`: a Path for pytest-benchmark >= 5.3, an open file before."""
-    major, minor = (int(x) for x in version("pytest-benchmark").split(".")[:2])
-    if (major, minor) >= (5, 3):
-        return path
-    return open(path, "wb")
+def catch_stop_signals(session: DevicebenchSession) -> dict[int, Any]:
+    """Turn SIGTERM and SIGHUP into an interrupt pytest handles like Ctrl-C, so the run ends and says why."""
+    if threading.current_thread() is not threading.main_thread():
+        return {}
+    replaced: dict[int, Any] = {}
+    for name, meaning in STOP_SIGNALS.items():
+        number = getattr(signal, name, None)
+        if number is None:
+            continue
+
+        def stop(signum: int, frame: Any, name: str = name, meaning: str = meaning) -> None:
+            session.stop_reason = f"stopped by {name} ({meaning})"
+            raise KeyboardInterrupt(session.stop_reason)
+
+        replaced[number] = signal.signal(number, stop)
+    return replaced
 
 
 def _session(config: pytest.Config) -> DevicebenchSession | None:
@@ -134,7 +151,10 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     marker = metafunc.definition.get_closest_marker("workload")
     if session is None or marker is None:
         raise pytest.UsageError(f"{metafunc.definition.nodeid}: a devicebench test needs @pytest.mark.workload(name)")
-    cases = session.cases_for(marker.args[0])
+    try:
+        cases = session.cases_for(marker.args[0])
+    except UsageError as exc:
+        raise pytest.UsageError(f"{metafunc.definition.nodeid}: {exc}") from None
     params = [
         pytest.param(c.id, id=c.id, marks=[pytest.mark.skip(reason=c.skip_reason)] if c.skip_reason else [])
         for c in cases
@@ -143,6 +163,13 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         reason = session.no_case_reason(marker.args[0])
         params = [pytest.param("none", id="no-case", marks=[pytest.mark.skip(reason=reason)])]
     metafunc.parametrize(CASE_ARG, params, indirect=True)
+
+
+def pytest_deselected(items: list[pytest.Item]) -> None:
+    """Count the cases -k/-m left out (to say why a run measured nothing)."""
+    if items:
+        config = items[0].config
+        config.stash[DESELECTED] = config.stash.get(DESELECTED, 0) + len(items)
 
 
 @pytest.fixture
@@ -174,7 +201,7 @@ def devicebench_run(
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
-    """Record every case that produced no number (profile skip, out of memory, error) with its reason."""
+    """Save every case that passed at once; record every case that produced no number with its reason."""
     report = yield
     session = _session(item.config)
     callspec = getattr(item, "callspec", None)
@@ -186,10 +213,36 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")
         session.record_skip(case, item.stash.get(SKIP_KIND, "profile"), reason)
-    elif report.failed and report.when == "call":
-        message = call.excinfo.exconly().splitlines()[0] if call.excinfo else "failed"
-        session.record_skip(case, "error", message)
+    elif report.failed and report.when in ("setup", "call"):
+        error = call.excinfo.value if call.excinfo else None
+        message = str(error) if isinstance(error, CaseFailed) else (call.excinfo.exconly() if call.excinfo else "")
+        session.record_skip(case, "error", message.splitlines()[0] if message else "failed")
+    elif report.passed and report.when == "call":
+        save_case(item, session, report)
     return report
+
+
+def save_case(item: pytest.Item, session: DevicebenchSession, report: pytest.TestReport) -> None:
+    """Hand a passed case's pytest-benchmark record to the session, which saves the run at once."""
+    fixture = getattr(item, "funcargs", {}).get("benchmark")
+    metadata = getattr(fixture, "stats", None)
+    if not metadata:
+        return
+    config = item.config
+    hook = config.hook
+    machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
+    hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
+    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    try:
+        session.add_case(metadata.as_dict(include_data=True), machine_info, commit_info)
+    except CaseRecordError as exc:
+        report.outcome = "failed"
+        report.longrepr = str(exc)
+        session.record_skip(session.cases[item.callspec.params[CASE_ARG]], "error", str(exc))  # type: ignore[attr-defined]
+    except ResultsWriteError as exc:
+        item.session.shouldstop = f"devicebench: {exc}; the run stops (what was saved before is kept)"
+        session.stop_reason = f"failed to write results: {exc}"
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
@@ -199,47 +252,36 @@ def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: di
         machine_info["devicebench"] = session.machine_info()
 
 
-def pytest_benchmark_update_json(config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]) -> None:
-    """Add the `devicebench` object (profile, notes, skipped cases) to benchmarks.json."""
-    session = _session(config)
-    if session is not None:
-        output_json["devicebench"] = session.json_block()
-
-
-def pytest_unconfigure(config: pytest.Config) -> None:
-    """After pytest-benchmark has written its JSON: make sure one exists, point latest, keep a baseline."""
-    session = _session(config)
-    if session is None or session.run_dir is None:
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """Write the run's final state; a run that measured nothing writes no folder and does not pass."""
+    run = _session(session.config)
+    if run is None:
         return
-    path = session.run_dir / "benchmarks.json"
-    if not path.exists() or path.stat().st_size == 0:
-        # pytest-benchmark writes nothing when no case produced a number; the skips are still worth keeping.
-        path.write_text(json.dumps(empty_results(config), indent=4))
-    session.finish()
+    state, reason = final_state(session, run, exitstatus)
+    try:
+        run.finish(state, reason)
+    except ResultsWriteError as exc:
+        run.stop_reason = f"failed to write results: {exc}"
+    nothing = run.folder is not None and not run.benchmarks and not session.config.option.collectonly
+    if nothing and exitstatus == pytest.ExitCode.OK:
+        session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
 
 
-def empty_results(config: pytest.Config) -> dict[str, Any]:
-    """A pytest-benchmark-shaped results document with no benchmarks, for runs where every case was skipped."""
-    from pytest_benchmark import __version__ as pb_version
-
-    hook = config.hook
-    machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
-    hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
-    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
-    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
-    output: dict[str, Any] = {
-        "machine_info": machine_info,
-        "commit_info": commit_info,
-        "benchmarks": [],
-        "datetime": datetime.now(UTC).isoformat(),
-        "version": pb_version,
-    }
-    pytest_benchmark_update_json(config, [], output)
-    return output
+def final_state(session: pytest.Session, run: DevicebenchSession, exitstatus: int) -> tuple[str, str]:
+    """(state, reason) of a run that is ending: complete, interrupted (a signal, -x, maxfail) or failed."""
+    if run.stop_reason and run.stop_reason.startswith("failed"):
+        return "failed", run.stop_reason
+    if exitstatus == pytest.ExitCode.INTERRUPTED:
+        return "interrupted", run.stop_reason or "interrupted by SIGINT (Ctrl-C)"
+    stopped = session.shouldstop or session.shouldfail
+    if stopped:
+        return "interrupted", f"stopped early: {stopped}"
+    return "complete", ""
 
 
 def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
-    """Say what was skipped and why, and where the results are."""
+    """Say what was skipped and why, and where the results are (or why there are none)."""
     session = _session(config)
     if session is None:
         return
@@ -247,6 +289,28 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if session.skipped:
         tr.section("devicebench: cases without a number")
         for s in session.skipped:
-            tr.write_line(f"{s['kind']:>7}  {s['name']}: {s['reason']}")
-    if session.run_dir is not None:
-        tr.write_line(f"devicebench results: {session.run_dir}")
+            tr.write_line(f"{s.kind:>7}  {s.name}: {s.reason}")
+    if session.folder is None:
+        return
+    if session.run_dir is None:
+        reason = session.nothing_measured_reason(config.stash.get(DESELECTED, 0), config.option.collectonly)
+        tr.write_line(f"devicebench: no case was measured ({reason}); no run folder was written", red=True)
+        return
+    count = len(session.benchmarks)
+    if session.last_state != "complete":
+        tr.write_line(
+            f"devicebench results: {session.run_dir} (INCOMPLETE: {session.last_reason}; "
+            f"{count} finished case{'s' if count != 1 else ''} kept)",
+            yellow=True,
+        )
+    else:
+        tr.write_line(f"devicebench results: {session.run_dir} ({count} case{'s' if count != 1 else ''})")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """Put back the signal handlers we replaced and stop the NVML sampler."""
+    for number, handler in config.stash.get(SIGNAL_HANDLERS, {}).items():
+        signal.signal(number, handler)
+    session = _session(config)
+    if session is not None:
+        session.telemetry.close()

@@ -8,9 +8,16 @@ from dataclasses import dataclass
 from time import perf_counter
 from typing import Any, Protocol
 
+from pydantic import ValidationError
+
 from bench.backends.base import Backend
 from bench.cases import Case
 from bench.profiles import Profile
+from results_format import CaseInfo
+
+
+class CaseFailed(Exception):
+    """A case that ran but must not count: its facts say it went wrong (e.g. a NaN loss); no number is kept."""
 
 
 class CaseSkipped(Exception):
@@ -50,6 +57,14 @@ def warm_up(backend: Backend, case: Case, timed: Any, calls: int) -> Warmup:
         timed()
         last = perf_counter() - start
     return Warmup(max(calls, 1), first, last, placement)
+
+
+def validation_line(exc: ValidationError) -> str:
+    """A pydantic error as one line: the first problem and where it is."""
+    error = exc.errors(include_url=False)[0]
+    where = ".".join(str(part) for part in error["loc"])
+    more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
+    return f"{where}: {error['msg'].removeprefix('Value error, ')}{more}"
 
 
 def one_line(error: BaseException) -> str:
@@ -99,9 +114,15 @@ def run_case(
         peak = backend.memory_peak(case.device)
         median = float(benchmark.stats.stats.median)
         facts = prepared.facts(median)
+    failure = case.workload.check(facts)
+    if failure:
+        raise CaseFailed(failure)
+    # A view that shares the buffer moves no bytes: it is a latency, never a bandwidth (see results_format).
+    latency = facts.get("zero_copy") is True
 
     extra: dict[str, Any] = {
         "workload": case.workload.name,
+        "workload_version": case.workload.version,
         "backend": backend.name,
         "backend_version": backend.version(),
         "device": case.device.name,
@@ -110,12 +131,14 @@ def run_case(
         "params": params,
         "work_per_call": case.workload.work_per_call(params),
         "work_unit": case.workload.work_unit,
-        "throughput": case.workload.throughput(params, median),
-        "throughput_unit": case.workload.throughput_unit,
+        "measure": "latency" if latency else "throughput",
+        "throughput": None if latency else case.workload.throughput(params, median),
+        "throughput_unit": None if latency else case.workload.throughput_unit,
         "sync": backend.sync_method,
         "placement": warm.placement,
         "warmup": {"calls": warm.calls, "first_call_s": warm.first_call_s, "last_call_s": warm.last_call_s},
         # what the first call cost beyond a steady one: tracing, compilation, allocator growth, cache fill
+        "timing": {"rounds": rounds, "stopped_by": "rounds"},
         "one_time_cost_s": max(0.0, warm.first_call_s - median),
         "profile": profile.name,
         **backend.case_facts(case),
@@ -125,6 +148,10 @@ def run_case(
     if summary:
         extra["nvml"] = summary
     if peak is not None:
-        extra["tf_memory" if backend.name == "tensorflow" else "allocator_memory"] = {"peak_bytes": peak}
+        extra["allocator_memory"] = {"allocator": backend.allocator_name, "peak_bytes": peak}
+    try:
+        CaseInfo.model_validate(extra)
+    except ValidationError as exc:
+        raise CaseFailed(f"the case's record does not fit the results format: {validation_line(exc)}") from None
     benchmark.extra_info.update(extra)
     return extra

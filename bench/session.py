@@ -1,12 +1,18 @@
-"""One devicebench run: its options, backends, devices, cases, run folder and recorded skips."""
+"""One devicebench run: its options, backends, devices, cases, recorded skips and measured cases.
+
+The session owns the run's record: every finished case is validated against the results format and
+saved at once through its RunFolder, so an interrupted or killed run keeps what it measured.
+"""
 
 from __future__ import annotations
 
-import os
-import shutil
+import json
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+
+from pydantic import ValidationError
 
 from bench import __version__
 from bench.backends import (
@@ -18,50 +24,28 @@ from bench.backends import (
 )
 from bench.cases import Case, make_cases
 from bench.devices import Device, DeviceSelectionError, select_devices
-from bench.hostinfo import container_image, cpu_facts, host_name
+from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import ProfileError, get_profile
+from bench.run_folder import RunFolder, RunFolderError
+from bench.runner import validation_line
 from bench.workloads import WORKLOADS
 from bench.workloads.mnist_data import MnistDataError, find_mnist, read_mnist
+from results_format import (
+    NVML_FILE,
+    SCHEMA_VERSION,
+    Benchmark,
+    RunFile,
+    SkipRecord,
+)
 
 
 class UsageError(ValueError):
     """A bad option value; pytest shows its one-line message and exits with a usage error."""
 
 
-def run_folder_name(now: datetime, host: str) -> str:
-    """`<UTC yyyymmdd-HHMMSS>-<host>`, the name of one run's folder."""
-    return f"{now.astimezone(UTC):%Y%m%d-%H%M%S}-{host}"
-
-
-def make_run_dir(results_dir: Path, now: datetime, host: str) -> Path:
-    """Create a new, unique run folder under `results_dir`."""
-    base = results_dir / run_folder_name(now, host)
-    path, n = base, 1
-    while path.exists():
-        n += 1
-        path = base.with_name(f"{base.name}-{n}")
-    path.mkdir(parents=True)
-    return path
-
-
-def point_latest(results_dir: Path, run_dir: Path) -> None:
-    """Make `results_dir/latest` a relative symlink to `run_dir`, replacing the old one atomically."""
-    tmp = results_dir / f".latest-{os.getpid()}"
-    tmp.unlink(missing_ok=True)
-    tmp.symlink_to(run_dir.name)
-    os.replace(tmp, results_dir / "latest")
-
-
-def save_baseline(results_dir: Path, run_dir: Path, name: str) -> Path:
-    """Copy a finished run to `results_dir/baselines/<name>/`, replacing a baseline of that name."""
-    if not name or "/" in name or name.startswith("."):
-        raise UsageError(f"--save-baseline: {name!r} is not a usable baseline name")
-    target = results_dir / "baselines" / name
-    if target.exists():
-        shutil.rmtree(target)
-    shutil.copytree(run_dir, target)
-    return target
+class CaseRecordError(ValueError):
+    """A finished case whose record does not fit the results format (a bug, reported as the case's error)."""
 
 
 class DevicebenchSession:
@@ -73,6 +57,23 @@ class DevicebenchSession:
             backend_names = parse_backends(options.devicebench_backend)
         except (ProfileError, BackendSelectionError) as exc:
             raise UsageError(str(exc)) from None
+        self.host = host_name()
+        self.folder: RunFolder | None = None
+        if options.devicebench_save_baseline and not options.devicebench_results_dir:
+            raise UsageError("--save-baseline needs --results-dir")
+        if options.devicebench_run_path_file and not options.devicebench_results_dir:
+            raise UsageError("--run-path-file needs --results-dir")
+        if options.devicebench_results_dir:
+            try:  # before anything runs: a run must never find out at its end that it cannot be kept
+                self.folder = RunFolder.prepare(
+                    Path(options.devicebench_results_dir),
+                    self.host,
+                    baseline=options.devicebench_save_baseline,
+                    path_file=Path(options.devicebench_run_path_file) if options.devicebench_run_path_file else None,
+                )
+            except RunFolderError as exc:
+                raise UsageError(str(exc)) from None
+        self.options = {"tf32": options.devicebench_tf32}
         self.backends: dict[str, Backend] = {}
         self.backend_status: dict[str, dict[str, Any]] = {}
         self.notes: list[str] = []
@@ -124,18 +125,25 @@ class DevicebenchSession:
             [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
             self.telemetry.gpus,
         )
-        self.skipped: list[dict[str, Any]] = []
+        self.skipped: list[SkipRecord] = []
+        self.benchmarks: list[Benchmark] = []
         self.cases: dict[str, Case] = {}
-        self.results_dir: Path | None = None
-        self.run_dir: Path | None = None
-        self.baseline_name: str | None = options.devicebench_save_baseline
-        if options.devicebench_results_dir:
-            self.results_dir = Path(options.devicebench_results_dir)
-            self.run_dir = make_run_dir(self.results_dir, datetime.now(UTC), host_name())
+        self.started = datetime.now(UTC)
+        self.stop_reason: str | None = None  # set when a signal asks the run to stop
+        self.last_state, self.last_reason = "running", ""
+        self._machine_info: dict[str, Any] | None = None
+        self._commit_info: dict[str, Any] | None = None
+
+    @property
+    def run_dir(self) -> Path | None:
+        """This run's folder, once its first case has been saved."""
+        return self.folder.run_dir if self.folder is not None else None
 
     def cases_for(self, workload_name: str) -> list[Case]:
         """The cases of one workload on the selected devices, remembered by id."""
-        workload = WORKLOADS[workload_name]
+        workload = WORKLOADS.get(workload_name)
+        if workload is None:
+            raise UsageError(f"unknown workload {workload_name!r}; workloads: {', '.join(WORKLOADS)}")
         cases = make_cases(workload, self.profile, self.devices)
         for case in cases:
             self.cases[case.id] = case
@@ -153,15 +161,87 @@ class DevicebenchSession:
     def record_skip(self, case: Case, kind: str, reason: str) -> None:
         """Remember a case that produced no number, and why, for benchmarks.json."""
         self.skipped.append(
+            SkipRecord(
+                name=f"test_{case.workload.name}[{case.id}]",
+                workload=case.workload.name,
+                backend=case.backend,
+                device=case.device.name,
+                device_kind=case.device.kind,  # type: ignore[arg-type]
+                params=dict(case.params),
+                kind=kind,
+                reason=reason,
+            )
+        )
+
+    def add_case(
+        self, entry: Mapping[str, Any], machine_info: Mapping[str, Any], commit_info: Mapping[str, Any]
+    ) -> Path | None:
+        """Validate a finished case (pytest-benchmark's entry) and save the run with it; the run folder or None."""
+        try:
+            benchmark = Benchmark.model_validate(entry)
+        except ValidationError as exc:
+            raise CaseRecordError(
+                f"the case's record does not fit the results format: {validation_line(exc)}"
+            ) from None
+        if self._machine_info is None:  # as JSON: pytest-benchmark's machine facts hold tuples
+            self._machine_info = json.loads(json.dumps(machine_info, default=str))
+            self._commit_info = json.loads(json.dumps(commit_info, default=str))
+        self.benchmarks.append(benchmark)
+        if self.folder is None:
+            return None
+        path = self.folder.save(self.document("running", "the run was still going when this was written"))
+        self.telemetry.append_csv(path / NVML_FILE)
+        return path
+
+    def finish(self, state: str, reason: str) -> Path | None:
+        """Write the run's final state (when it measured anything) and keep a baseline if asked; the folder."""
+        self.telemetry.close()
+        self.last_state, self.last_reason = state, reason
+        if self.folder is None or not self.benchmarks:
+            return None
+        path = self.folder.save(self.document(state, reason))
+        self.telemetry.append_csv(path / NVML_FILE)
+        if state == "complete":
+            self.folder.save_baseline()
+        return path
+
+    def document(self, state: str, reason: str) -> RunFile:
+        """The whole results file as it stands: the cases so far, the skips, and the run's state."""
+        from pytest_benchmark import __version__ as pb_version
+
+        ended = None if state == "running" else datetime.now(UTC).isoformat()
+        return RunFile.model_validate(
             {
-                "name": f"test_{case.workload.name}[{case.id}]",
-                "workload": case.workload.name,
-                "backend": case.backend,
-                "device": case.device.name,
-                "device_kind": case.device.kind,
-                "params": dict(case.params),
-                "reason": reason,
-                "kind": kind,
+                "machine_info": self._machine_info or {"devicebench": self.machine_info()},
+                "commit_info": self._commit_info or {},
+                "benchmarks": self.benchmarks,
+                "datetime": self.started.isoformat(),
+                "version": pb_version,
+                "devicebench": {
+                    "schema_version": SCHEMA_VERSION,
+                    "suite_version": __version__,
+                    "run": {
+                        "state": state,
+                        "complete": state == "complete",
+                        "reason": reason,
+                        "started": self.started.isoformat(),
+                        "ended": ended,
+                        "measured": len(self.benchmarks),
+                    },
+                    "profile": self.profile.name,
+                    "options": self.options,
+                    "workloads": {b.extra_info.workload: b.extra_info.workload_version for b in self.benchmarks},
+                    "backends": self.backend_status,
+                    "devices": [self.device_dict(d) for d in self.devices],
+                    "notes": self.notes,
+                    "skipped": self.skipped,
+                    "nvml": {
+                        "enabled": self.telemetry.enabled,
+                        "reason": self.telemetry.reason,
+                        "error": self.telemetry.error,
+                        "csv": NVML_FILE if self.telemetry.enabled and self.folder is not None else None,
+                    },
+                },
             }
         )
 
@@ -177,20 +257,25 @@ class DevicebenchSession:
         lines.append(f"  {self.telemetry.header_line()}")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  {self.mnist_line}")
-        if self.run_dir is not None:
-            lines.append(f"  results: {self.run_dir}")
+        if self.folder is not None:
+            lines.append(
+                f"  results: a new run folder in {self.folder.results_dir}/ once the first case finishes "
+                f"(host {self.host})"
+            )
         return lines
 
     def machine_info(self) -> dict[str, Any]:
         """devicebench's additions to pytest-benchmark's machine_info."""
         return {
             "version": __version__,
+            "host": self.host,
             "backends": {
                 name: {**status, **(self.backends[name].machine_info() if name in self.backends else {})}
                 for name, status in self.backend_status.items()
             },
             "devices": [self.device_dict(d) for d in self.devices],
             **cpu_facts(),
+            "thread_env": thread_env(),
             "container_image": container_image(),
             "nvidia_driver": self.telemetry.driver_version,
             "nvml": self.telemetry.machine_info(),
@@ -200,31 +285,18 @@ class DevicebenchSession:
         """A device as recorded, with its NVML index where it could be matched."""
         return {**device.as_dict(), "nvml_index": self.nvml_index.get(device.name)}
 
-    def json_block(self) -> dict[str, Any]:
-        """The top-level `devicebench` object of benchmarks.json."""
-        return {
-            "version": __version__,
-            "profile": self.profile.name,
-            "backends": self.backend_status,
-            "devices": [self.device_dict(d) for d in self.devices],
-            "notes": self.notes,
-            "skipped": self.skipped,
-            "nvml": {
-                "enabled": self.telemetry.enabled,
-                "reason": self.telemetry.reason,
-                "error": self.telemetry.error,
-                "csv": "nvml.csv" if self.telemetry.enabled and self.run_dir is not None else None,
-            },
-        }
-
-    def finish(self) -> Path | None:
-        """Write the NVML timeline, point `latest` at this run and keep a baseline if asked; returns the run folder."""
-        self.telemetry.close()
-        if self.run_dir is None or self.results_dir is None:
-            return None
-        if self.telemetry.enabled:
-            self.telemetry.write_csv(self.run_dir / "nvml.csv")
-        point_latest(self.results_dir, self.run_dir)
-        if self.baseline_name:
-            save_baseline(self.results_dir, self.run_dir, self.baseline_name)
-        return self.run_dir
+    def nothing_measured_reason(self, deselected: int, collect_only: bool) -> str:
+        """Why a run measured no case, in one line."""
+        if collect_only:
+            return "--collect-only lists the cases without running them"
+        if not self.backends:
+            return "no requested backend is available: " + "; ".join(self.notes)
+        if not self.cases:
+            return f"no case was selected (-k/-m deselected all {deselected})" if deselected else "no case was selected"
+        if self.skipped:
+            kinds: dict[str, int] = {}
+            for s in self.skipped:
+                kinds[s.kind] = kinds.get(s.kind, 0) + 1
+            parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+            return f"every case that ran was skipped or failed ({parts}; see above)"
+        return "no selected case ran"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +17,10 @@ class BackendUnavailable(Exception):
 
 class PlacementError(RuntimeError):
     """A case's output landed on another device than the one it asked for."""
+
+
+class UnknownWorkloadError(LookupError):
+    """A backend asked to build a workload it has no builder for."""
 
 
 @dataclass
@@ -35,6 +39,7 @@ class Backend(ABC):
 
     name: str
     sync_method: str  # recorded with every case: how a timed call waits for the device
+    allocator_name: str = ""  # whose peak memory_peak() reports ("tensorflow", "torch.cuda")
     # Run-wide settings the session hands every backend, e.g. {"mnist": "/path/mnist.npz" or None}.
     settings: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by the session, never mutated
 
@@ -63,8 +68,15 @@ class Backend(ABC):
         """A placement string as a suite device name (`CPU:0`, `GPU:1`)."""
 
     @abstractmethod
+    def builders(self) -> Mapping[str, Builder]:
+        """The builder of each workload this backend runs, by workload name."""
+
     def build(self, case: Case) -> Prepared:
         """The call to time for `case`, with its inputs already made on the case's device."""
+        builder = self.builders().get(case.workload.name)
+        if builder is None:
+            raise UnknownWorkloadError(f"the {self.name} backend has no {case.workload.name} workload")
+        return builder(case, self)
 
     @abstractmethod
     def is_out_of_memory(self, error: BaseException) -> bool:
@@ -98,3 +110,7 @@ class Backend(ABC):
                 f"a silent fallback is an error, not a {device.name} number"
             )
         return where
+
+
+#: How every backend builds a workload's case: (case, the backend running it) -> the call to time.
+Builder = Callable[[Case, Backend], Prepared]

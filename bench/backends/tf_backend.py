@@ -5,18 +5,14 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+from collections.abc import Mapping
 from typing import Any
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")  # keep TF's C++ start-up chatter out of the bench output
-
-import tensorflow as tf
-
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, Builder
+from bench.backends.tf_common import tf  # sets TF's log level before TensorFlow is imported
 from bench.cases import Case
 from bench.devices import Device, normalise_device_name
-from bench.hostinfo import cpu_facts
-
-DTYPES = {"float32": tf.float32, "float16": tf.float16, "bfloat16": tf.bfloat16}
+from bench.hostinfo import cpu_facts, thread_env, usable_cores
 
 
 def _enable_memory_growth() -> None:
@@ -31,6 +27,7 @@ class TensorFlowBackend(Backend):
     """TensorFlow 2 in eager mode."""
 
     name = "tensorflow"
+    allocator_name = "tensorflow"
     sync_method = "tf.test.experimental.sync_devices"
 
     def __init__(self) -> None:
@@ -89,23 +86,14 @@ class TensorFlowBackend(Backend):
         """`/job:localhost/replica:0/task:0/device:GPU:0` -> `GPU:0`."""
         return normalise_device_name(placement.rsplit("/", 1)[-1])
 
-    def build(self, case: Case) -> Prepared:
-        """The timed call for `case`, inputs made on its device."""
-        where = tf_device(case.device)
-        workload = case.workload.name
-        if workload == "mnist":
-            from bench.backends.tf_mnist import build_mnist
+    def builders(self) -> Mapping[str, Builder]:
+        """matmul, mnist, tfdata and transfer (imported on first use: Keras takes seconds to import)."""
+        from bench.backends.tf_data import build_tfdata
+        from bench.backends.tf_matmul import build_matmul
+        from bench.backends.tf_mnist import build_mnist
+        from bench.backends.tf_transfer import build_transfer
 
-            return build_mnist(case, self.settings, where)
-        if workload == "tfdata":
-            from bench.backends.tf_data import build_tfdata
-
-            return build_tfdata(case, self.settings, where, self.sync)
-        if workload == "transfer":
-            from bench.backends.tf_transfer import build_transfer
-
-            return build_transfer(case, where)
-        return build_matmul(case)
+        return {"matmul": build_matmul, "mnist": build_mnist, "tfdata": build_tfdata, "transfer": build_transfer}
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """TF's out-of-memory error."""
@@ -132,16 +120,23 @@ class TensorFlowBackend(Backend):
         }
 
     def case_facts(self, case: Case) -> dict[str, Any]:
-        """dtype, TF32 policy and thread counts for one case."""
+        """dtype, TF32 policy and the thread settings in effect for one case."""
+        intra = tf.config.threading.get_intra_op_parallelism_threads()
+        env = thread_env()
+        # 0 means "TensorFlow's default": TF_NUM_INTRAOP_THREADS where set, else every CPU this process may use.
+        effective = intra or _positive_int(env.get("TF_NUM_INTRAOP_THREADS")) or usable_cores()
         return {
             "precision": {
                 "dtype": case.params.get("dtype", "float32"),
                 "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
             },
             "threads": {
-                "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
+                "intra_op": intra,
                 "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
+                "effective_intra_op": effective,
                 "cpu_count": os.cpu_count(),
+                "usable_cores": usable_cores(),
+                "env": env,
             },
         }
 
@@ -161,21 +156,10 @@ class TensorFlowBackend(Backend):
         return int(tf.config.experimental.get_memory_info(device.name)["peak"])
 
 
-def tf_device(device: Device) -> str:
-    """The `tf.device` string for a suite device."""
-    return f"/device:{device.name}"
-
-
-def build_matmul(case: Case) -> Prepared:
-    """Two random n x n matrices made on the device; the call multiplies them there."""
-    n, dtype = int(case.params["n"]), DTYPES[str(case.params["dtype"])]
-    where = tf_device(case.device)
-    with tf.device(where):
-        a = tf.cast(tf.random.normal((n, n), seed=1), dtype)
-        b = tf.cast(tf.random.normal((n, n), seed=2), dtype)
-
-    def call() -> Any:
-        with tf.device(where):
-            return tf.linalg.matmul(a, b)
-
-    return Prepared(call)
+def _positive_int(text: str | None) -> int | None:
+    """An environment variable's positive integer value, else None."""
+    try:
+        value = int(text) if text is not None else 0
+    except ValueError:
+        return None
+    return value if value > 0 else None

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.backends.base import Prepared
+from bench.backends.base import Backend, Prepared
+from bench.backends.tf_common import tf_device
 from bench.backends.tf_mnist import train_step
 from bench.cases import Case
 from bench.workloads.mnist_data import CLASSES, load_mnist
@@ -49,8 +50,9 @@ def small_mlp() -> keras.Model:
     )
 
 
-def build_tfdata(case: Case, settings: dict[str, Any], where: str, sync: Any) -> Prepared:
+def build_tfdata(case: Case, backend: Backend) -> Prepared:
     """One call iterates the whole pipeline once; `to-device` moves each batch, `fed-step` also trains on it."""
+    settings, where, sync = backend.settings, tf_device(case.device), backend.sync
     params = dict(case.params)
     variant, batch, elements = str(params["variant"]), int(params["batch_size"]), int(params["elements"])
     data = load_mnist(settings.get("mnist"), elements)

@@ -10,7 +10,8 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.backends.base import Prepared
+from bench.backends.base import Backend, Prepared
+from bench.backends.tf_common import tf_device
 from bench.cases import Case
 from bench.workloads.mnist import EVAL_SAMPLES, HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
 from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, MnistData, load_mnist
@@ -75,8 +76,9 @@ def evaluate(model: keras.Model, data: MnistData, where: str) -> tuple[float, fl
         return float(tf.reduce_mean(loss)), float(accuracy)
 
 
-def build_mnist(case: Case, settings: dict[str, Any], where: str) -> Prepared:
+def build_mnist(case: Case, backend: Backend) -> Prepared:
     """A model, optimizer and shuffled batch iterator on the case's device; one call trains steps_per_call steps."""
+    settings, where = backend.settings, tf_device(case.device)
     params = dict(case.params)
     mode, steps, batch = str(params["mode"]), int(params["steps_per_call"]), int(params["batch_size"])
     data = load_mnist(settings.get("mnist"), samples_needed(params))

@@ -8,17 +8,19 @@ from typing import Any
 import numpy as np
 import tensorflow as tf
 
-from bench.backends.base import Prepared
+from bench.backends.base import Backend, Prepared
+from bench.backends.tf_common import tf_device
 from bench.cases import Case
 
 
-def build_transfer(case: Case, where: str) -> Prepared:
+def build_transfer(case: Case, backend: Backend) -> Prepared:
     """h2d: a host float32 array becomes a tensor on the device; d2h: a device tensor becomes a numpy array.
 
     `d2h` uses `.numpy()`, which copies even on the CPU in TF 2; `d2h-view` uses `np.asarray(memoryview(t))`,
     zero-copy for CPU tensors. Whether the result shared memory is measured, not assumed (`zero_copy`).
     """
     direction, nbytes = str(case.params["direction"]), int(case.params["bytes"])
+    where = tf_device(case.device)
     host = np.random.default_rng(0).random(nbytes // 4, dtype=np.float32)
     if direction == "h2d":
 

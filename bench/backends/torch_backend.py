@@ -7,20 +7,21 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
-import numpy as np
 import torch
 
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, Builder
+from bench.backends.torch_common import torch_device
+from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_mnist import build_mnist
+from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
-from bench.hostinfo import cpu_facts
+from bench.hostinfo import cpu_facts, thread_env, usable_cores
 from bench.nvml_ids import torch_gpu_identities
 
-DTYPES = {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}
 CUDA_SYNC = "torch.cuda.synchronize"
 CPU_SYNC = "none (CPU ops are synchronous)"
 
@@ -29,6 +30,7 @@ class TorchBackend(Backend):
     """PyTorch in eager mode (MNIST also with torch.compile)."""
 
     name = "torch"
+    allocator_name = "torch.cuda"
     sync_method = CPU_SYNC
 
     def __init__(self) -> None:
@@ -87,16 +89,9 @@ class TorchBackend(Backend):
         """`cpu` -> `CPU:0`, `cuda:1` -> `GPU:1`, `cuda` -> the current GPU."""
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
-    def build(self, case: Case) -> Prepared:
-        """The timed call for `case`, inputs made on its device."""
-        builders: dict[str, Callable[[Case, Backend], Prepared]] = {
-            "matmul": build_matmul,
-            "mnist": build_mnist,
-            "transfer": build_transfer,
-        }
-        if case.workload.name not in builders:
-            raise NotImplementedError(f"the torch backend has no {case.workload.name} workload")
-        return builders[case.workload.name](case, self)
+    def builders(self) -> Mapping[str, Builder]:
+        """matmul, mnist and transfer."""
+        return {"matmul": build_matmul, "mnist": build_mnist, "transfer": build_transfer}
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""
@@ -130,7 +125,10 @@ class TorchBackend(Backend):
             "threads": {
                 "intra_op": torch.get_num_threads(),
                 "inter_op": torch.get_num_interop_threads(),
+                "effective_intra_op": torch.get_num_threads(),
                 "cpu_count": os.cpu_count(),
+                "usable_cores": usable_cores(),
+                "env": thread_env(),
             },
         }
 
@@ -174,69 +172,3 @@ def suite_device_name(placement: str, current_gpu: Callable[[], int]) -> str:
     if kind == "cuda":
         return f"GPU:{int(index) if index is not None else current_gpu()}"
     return f"{kind.upper()}:{index or 0}"
-
-
-def torch_device(device: Device) -> torch.device:
-    """The torch.device for a suite device: CPU:0 -> cpu, GPU:1 -> cuda:1."""
-    if device.kind == "cpu":
-        return torch.device("cpu")
-    return torch.device("cuda", int(device.name.split(":")[1]))
-
-
-def build_matmul(case: Case, backend: Backend) -> Prepared:
-    """Two random n x n matrices made on the device with fixed seeds; the call multiplies them there."""
-    n, dtype = int(case.params["n"]), DTYPES[str(case.params["dtype"])]
-    where = torch_device(case.device)
-    a = torch.randn(n, n, device=where, generator=torch.Generator(where).manual_seed(1)).to(dtype)
-    b = torch.randn(n, n, device=where, generator=torch.Generator(where).manual_seed(2)).to(dtype)
-    return Prepared(lambda: torch.matmul(a, b))
-
-
-def build_transfer(case: Case, backend: Backend) -> Prepared:
-    """h2d: a host float32 array onto the device; d2h: a device tensor into host memory (numpy)."""
-    # On the CPU both are torch's zero-copy path (the tensor shares the numpy buffer); GPU copies use pinned
-    # host memory. The call returns the device-side tensor first, so its placement is checked.
-    count = int(case.params["bytes"]) // 4
-    where = torch_device(case.device)
-    on_gpu = case.device.kind == "gpu"
-    host = np.random.default_rng(0).random(count, dtype=np.float32)
-    facts: dict[str, Any] = {
-        "pinned": on_gpu,
-        "numpy_interop": "CPU tensors share memory with numpy (no copy)" if not on_gpu else "copied over PCIe/NVLink",
-    }
-    if case.params["direction"] == "h2d":
-        source = torch.from_numpy(host)
-        if on_gpu:
-            source = source.pin_memory()
-            facts["copy"] = f"pinned host tensor .to('{where}', non_blocking=True)"
-        else:
-            facts["copy"] = "torch.from_numpy(array).to('cpu'): shares the numpy buffer, no copy"
-
-        def h2d() -> Any:
-            return source.to(where, non_blocking=on_gpu)
-
-        def h2d_facts(median_s: float) -> dict[str, Any]:
-            shared = not on_gpu and bool(np.shares_memory(host, h2d().numpy()))
-            return {**facts, "zero_copy": shared}  # measured, as TF's
-
-        return Prepared(h2d, facts=h2d_facts)
-
-    on_device = torch.from_numpy(host).to(where)
-    if on_gpu:
-        target = torch.empty(count, dtype=torch.float32, pin_memory=True)
-        facts["copy"] = "pinned host tensor .copy_(device tensor, non_blocking=True), then .numpy()"
-
-        def d2h() -> Any:
-            return on_device, target.copy_(on_device, non_blocking=True).numpy()
-
-    else:
-        facts["copy"] = "tensor.cpu().numpy(): shares the tensor's buffer, no copy"
-
-        def d2h() -> Any:
-            return on_device, on_device.cpu().numpy()
-
-    def d2h_facts(median_s: float) -> dict[str, Any]:
-        shared = not on_gpu and bool(np.shares_memory(d2h()[1], d2h()[1]))
-        return {**facts, "zero_copy": shared}  # measured, as TF's
-
-    return Prepared(d2h, facts=d2h_facts)

@@ -9,19 +9,17 @@ shuffles with a fixed seed.
 from __future__ import annotations
 
 from itertools import pairwise
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from bench.backends.base import Prepared
+from bench.backends.base import Backend, Prepared
+from bench.backends.torch_common import torch_device
 from bench.cases import Case
 from bench.workloads.mnist import EVAL_SAMPLES, HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
 from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, load_mnist
-
-if TYPE_CHECKING:
-    from bench.backends.base import Backend
 
 SEED = 0
 KERAS_ADAM_EPSILON = 1e-7  # Keras' default (torch's is 1e-8), so both backends run the same optimizer
@@ -63,8 +61,6 @@ def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float,
 
 def build_mnist(case: Case, backend: Backend) -> Prepared:
     """The training call for one MNIST case; its facts report the losses, accuracy and data source."""
-    from bench.backends.torch_backend import torch_device
-
     params = dict(case.params)
     mode, batch_size = str(params["mode"]), int(params["batch_size"])
     steps, calls = int(params["steps_per_call"]), int(params["calls"])

@@ -6,5 +6,4 @@ import pytest
 @pytest.mark.workload("matmul")
 def test_matmul(devicebench_run):
     """tf.linalg.matmul of two n x n matrices made on the device; GFLOP/s = 2 n^3 / median."""
-    extra = devicebench_run()
-    assert extra["throughput"] > 0
+    devicebench_run()  # the plugin validates and saves the case; a failed check fails it

@@ -6,5 +6,4 @@ import pytest
 @pytest.mark.workload("mnist")
 def test_mnist(devicebench_run):
     """Training samples/s; one call trains steps_per_call steps, the first call (tracing, compile) is warm-up."""
-    extra = devicebench_run()
-    assert extra["final_loss"] == extra["final_loss"], "training diverged to NaN"
+    devicebench_run()  # the plugin validates and saves the case; a failed check fails it

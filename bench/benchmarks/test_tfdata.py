@@ -6,5 +6,4 @@ import pytest
 @pytest.mark.workload("tfdata")
 def test_tfdata(devicebench_run):
     """One call iterates the whole pipeline once."""
-    extra = devicebench_run()
-    assert extra["throughput"] > 0
+    devicebench_run()  # the plugin validates and saves the case; a failed check fails it

@@ -6,5 +6,4 @@ import pytest
 @pytest.mark.workload("transfer")
 def test_transfer(devicebench_run):
     """h2d: a numpy array onto the device; d2h: a device tensor back to numpy."""
-    extra = devicebench_run()
-    assert extra["throughput"] > 0
+    devicebench_run()  # the plugin validates and saves the case; a failed check fails it

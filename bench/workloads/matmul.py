@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
+from results_format.workloads import WORKLOAD_SPECS
 
 
 def matmul_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
@@ -29,9 +30,7 @@ def matmul_flops(params: Params) -> float:
 
 
 MATMUL = Workload(
-    name="matmul",
-    work_unit="FLOP",
-    throughput_unit="GFLOP/s",
+    spec=WORKLOAD_SPECS["matmul"],
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=matmul_params,

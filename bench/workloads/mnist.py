@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
 from math import ceil
+from typing import Any
 
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
+from results_format.workloads import WORKLOAD_SPECS
 
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
@@ -49,14 +53,23 @@ def samples_needed(params: Params) -> int:
     return int(min(TRAIN_SAMPLES, samples_per_call(params) * int(params["calls"])))
 
 
+def mnist_check(facts: Mapping[str, Any]) -> str | None:
+    """Why a training case measured nothing: its loss went NaN/inf, or it did not fall at all."""
+    initial, final = facts.get("initial_loss"), facts.get("final_loss")
+    if not isinstance(final, int | float) or not math.isfinite(final):
+        return f"training diverged: the final loss is {final}"
+    if isinstance(initial, int | float) and math.isfinite(initial) and final >= initial:
+        return f"training did not learn: the loss went from {initial:.4g} to {final:.4g}"
+    return None
+
+
 MNIST = Workload(
-    name="mnist",
-    work_unit="samples",
-    throughput_unit="samples/s",
+    spec=WORKLOAD_SPECS["mnist"],
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=mnist_params,
     work_per_call=samples_per_call,
     label=lambda p: f"{p['mode']}-b{p['batch_size']}-s{p['steps_per_call']}",
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
+    check=mnist_check,
 )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
+from results_format.workloads import WORKLOAD_SPECS
 
 BATCH_SIZE = 1000  # the book's tf.data example
 INPUT_BOUND_TOLERANCE = 0.10
@@ -26,9 +27,7 @@ def input_bound(pipeline_step_s: float, premade_step_s: float, tolerance: float 
 
 
 TFDATA = Workload(
-    name="tfdata",
-    work_unit="elements",
-    throughput_unit="elements/s",
+    spec=WORKLOAD_SPECS["tfdata"],
     throughput_scale=1.0,
     backends=("tensorflow",),
     params_for=tfdata_params,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
+from results_format.workloads import WORKLOAD_SPECS
 
 DIRECTIONS = ("h2d", "d2h")
 # TensorFlow's `.numpy()` always copies; a memoryview of a CPU tensor does not: time both ways back.
@@ -20,9 +21,7 @@ def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str 
 
 
 TRANSFER = Workload(
-    name="transfer",
-    work_unit="bytes",
-    throughput_unit="GB/s",
+    spec=WORKLOAD_SPECS["transfer"],
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=transfer_params,

@@ -1,0 +1,165 @@
+"""Reading and writing results files: every way a file can be bad becomes one ResultsFileError line.
+
+Writes are atomic (a temporary file in the same folder, fsync, rename), so a results file on disk is
+always a whole, valid document: the one before a write or the one after it, never a truncated one.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from results_format.model import SCHEMA_VERSION, RunFile
+
+RESULTS_FILE = "benchmarks.json"
+NVML_FILE = "nvml.csv"
+LATEST = "latest"
+MAX_BYTES = 256 * 2**20  # a real run is well under 10 MB; anything far bigger is not a results file
+
+
+class ResultsFileError(Exception):
+    """A results file that is missing, unreadable, corrupt, truncated, foreign or malformed (one line)."""
+
+    def __init__(self, path: str | Path, problem: str) -> None:
+        self.path = Path(path)
+        self.problem = " ".join(str(problem).split())
+        super().__init__(f"{self.path}: {self.problem}")
+
+
+class ResultsWriteError(OSError):
+    """A results file that could not be written (read-only or full disk); the message is one line."""
+
+
+class _Envelope(BaseModel):
+    """Just enough of a file to say what it is before validating all of it."""
+
+    model_config = ConfigDict(extra="ignore")
+    benchmarks: list[object] | None = None
+    machine_info: dict[str, object] | None = None
+    devicebench: dict[str, object] | None = None
+
+
+def resolve(path: str | Path) -> Path:
+    """The benchmarks.json that a run folder, `latest` link or file path names."""
+    given = Path(path)
+    if not given.exists():
+        if given.is_symlink():
+            raise ResultsFileError(given, "a link to a folder that does not exist")
+        raise ResultsFileError(given, "no such file or folder")
+    if given.resolve().is_dir():
+        if not (given / RESULTS_FILE).is_file():
+            raise ResultsFileError(given, f"folder has no {RESULTS_FILE} (is it a devicebench run folder?)")
+        return given / RESULTS_FILE
+    return given
+
+
+def _first_error(exc: ValidationError, data_hint: RunFile | None = None) -> str:
+    """A validation error as one line: where, and what is wrong."""
+    error = exc.errors(include_url=False)[0]
+    if error["type"] == "json_invalid":
+        return f"not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
+    where = ""
+    for part in error["loc"]:
+        where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+    more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
+    message = error["msg"].removeprefix("Value error, ")
+    return f"{where}: {message}{more}" if where else f"{message}{more}"
+
+
+def parse(text: str | bytes, path: str | Path) -> RunFile:
+    """Validate the text of a results file; ResultsFileError (one line naming `path`) when it is not one."""
+    if not text.strip():
+        raise ResultsFileError(path, "file is empty")
+    try:
+        envelope = _Envelope.model_validate_json(text)
+    except ValidationError as exc:
+        problem = _first_error(exc)
+        if "EOF" in problem or "end of" in problem:
+            problem = "truncated JSON: " + problem.removeprefix("not valid JSON: ")
+        elif problem.startswith("not valid JSON"):
+            problem = "corrupt JSON: " + problem.removeprefix("not valid JSON: ")
+        else:
+            problem = "not a pytest-benchmark JSON file: " + problem
+        raise ResultsFileError(path, problem) from None
+    if envelope.benchmarks is None or envelope.machine_info is None:
+        raise ResultsFileError(path, "not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')")
+    if envelope.devicebench is None:
+        raise ResultsFileError(path, "a pytest-benchmark file without devicebench's records (not from devicebench)")
+    version = envelope.devicebench.get("schema_version")
+    if version is None:
+        raise ResultsFileError(
+            path,
+            f"written by devicebench 0.1 (results schema 1); this devicebench reads schema {SCHEMA_VERSION}: "
+            "run the benchmarks again",
+        )
+    if version != SCHEMA_VERSION:
+        newer = isinstance(version, int) and version > SCHEMA_VERSION
+        raise ResultsFileError(
+            path,
+            f"results schema {version!r}; this devicebench reads schema {SCHEMA_VERSION}"
+            + (" (the file is from a newer devicebench: upgrade)" if newer else ""),
+        )
+    try:
+        return RunFile.model_validate_json(text)
+    except ValidationError as exc:
+        raise ResultsFileError(path, f"malformed: {_first_error(exc)}") from None
+
+
+def read(path: str | Path) -> RunFile:
+    """Read and validate a results file, run folder or `latest` link."""
+    target = resolve(path)
+    try:
+        size = target.stat().st_size
+        if size > MAX_BYTES:
+            raise ResultsFileError(target, f"{size / 2**20:.0f} MiB is far larger than any results file")
+        data = target.read_bytes()
+    except OSError as exc:
+        raise ResultsFileError(target, f"cannot read: {exc.strerror or exc}") from None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError:
+        raise ResultsFileError(target, "not a text file (not UTF-8)") from None
+    return parse(text, target)
+
+
+def dumps(run: RunFile) -> str:
+    """The JSON text of a results file (pytest-benchmark's layout, indented)."""
+    return json.dumps(run.model_dump(mode="json"), indent=1, ensure_ascii=False) + "\n"
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Replace `path` with `text` atomically; ResultsWriteError with one line when the disk refuses."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        with tmp.open("w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        _fsync_folder(path.parent)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            tmp.unlink(missing_ok=True)
+        raise ResultsWriteError(exc.errno, f"cannot write {path}: {exc.strerror or exc}") from None
+
+
+def _fsync_folder(folder: Path) -> None:
+    """Make a rename in `folder` durable (best effort: some file systems refuse to fsync a folder)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        with contextlib.suppress(OSError):
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write(path: Path, run: RunFile) -> None:
+    """Write a results file atomically (validated: the model only holds valid records)."""
+    write_atomic(path, dumps(run))

@@ -1,0 +1,385 @@
+"""The records of a results file (`benchmarks.json`): pydantic models that validate what is written and read.
+
+The file is pytest-benchmark's own JSON (`machine_info`, `commit_info`, `benchmarks`, `datetime`, `version`)
+with devicebench's records in each benchmark's `extra_info`, in `machine_info.devicebench`, and in a top-level
+`devicebench` object that carries the schema version and the run's state. Sections that pytest-benchmark owns
+accept its extra keys; devicebench's own records accept only the keys declared here, and every number must be
+finite (times above zero), so a malformed file is refused as a whole with the place that is wrong.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictFloat,
+    StrictInt,
+    StrictStr,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
+
+from results_format.workloads import WORKLOAD_SPECS
+
+SCHEMA_VERSION = 2
+
+Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
+Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
+Count = Annotated[int, Field(ge=0, le=2**53)]
+DeviceName = Annotated[str, StringConstraints(pattern=r"^[A-Z]+:\d+$")]
+#: a case parameter: one JSON scalar (lists and objects are not parameters)
+ParamValue = (
+    StrictBool
+    | Annotated[StrictInt, Field(ge=-(2**53), le=2**53)]
+    | Annotated[StrictFloat, Field(allow_inf_nan=False)]
+    | StrictStr
+)
+SkipKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]*$")]
+RunStateName = Literal["running", "complete", "interrupted", "failed"]
+
+
+class Record(BaseModel):
+    """A devicebench record: declared keys only, finite numbers."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False, frozen=True)
+
+
+class OpenRecord(BaseModel):
+    """A section another tool owns (pytest-benchmark, a backend's build facts): its other keys are kept as JSON."""
+
+    model_config = ConfigDict(extra="allow", allow_inf_nan=False, frozen=True)
+    __pydantic_extra__: dict[str, JsonValue] = Field(init=False)
+
+
+# --- one case ---------------------------------------------------------------------------------------------------
+
+
+class Stats(OpenRecord):
+    """pytest-benchmark's statistics of one case, in seconds; `data` holds every round's time."""
+
+    min: Seconds
+    max: Seconds
+    mean: Seconds
+    stddev: NonNegative
+    rounds: Annotated[int, Field(ge=1)]
+    median: Seconds
+    iqr: NonNegative
+    q1: Seconds
+    q3: Seconds
+    iqr_outliers: Count
+    stddev_outliers: Count
+    outliers: str
+    ld15iqr: Seconds
+    hd15iqr: Seconds
+    ops: NonNegative
+    total: Seconds
+    data: Annotated[list[Seconds], Field(min_length=1)]
+    iterations: Annotated[int, Field(ge=1)]
+
+    @model_validator(mode="after")
+    def _consistent(self) -> Stats:
+        if self.rounds != len(self.data):
+            raise ValueError(f"rounds is {self.rounds} but data holds {len(self.data)} round times")
+        if not self.min <= self.median <= self.max:
+            raise ValueError(f"median {self.median} is not between min {self.min} and max {self.max}")
+        return self
+
+    @classmethod
+    def from_rounds(cls, data: list[float], iterations: int = 1) -> Stats:
+        """Statistics of per-round times as pytest-benchmark computes them (for pooled or made-up rounds)."""
+        from pytest_benchmark.stats import Stats as BenchStats
+
+        stats = BenchStats()
+        for value in data:
+            stats.update(value)
+        return cls.model_validate({**stats.as_dict(), "data": list(data), "iterations": iterations})
+
+
+class Precision(Record):
+    """The numeric precision a case ran in."""
+
+    dtype: str
+    tf32: bool | None = None  # TF32 allowed for float32 matmuls (None: not a GPU framework setting here)
+
+
+class Threads(Record):
+    """Thread settings in effect while a case ran."""
+
+    intra_op: int | None = None  # as configured in the framework (0 = its default)
+    inter_op: int | None = None
+    effective_intra_op: int | None = None  # what the framework actually uses
+    cpu_count: int | None = None
+    usable_cores: int | None = None  # CPUs this process may run on (affinity)
+    env: dict[str, str] = Field(default_factory=dict)  # TF_NUM_INTRAOP_THREADS, OMP_NUM_THREADS, ... where set
+
+
+class Warmup(Record):
+    """The untimed warm-up before the timed rounds."""
+
+    calls: Count
+    first_call_s: NonNegative
+    last_call_s: NonNegative
+
+
+class Timing(Record):
+    """How the number of timed rounds was chosen, and what ended the timing."""
+
+    rounds: Annotated[int, Field(ge=1)]
+    stopped_by: Literal["rounds", "precision", "budget"]  # fixed rounds, the precision target, or the time budget
+    precision_target: Positive | None = None  # wanted half-width of the median's interval, as a fraction
+    precision_reached: NonNegative | None = None  # the half-width reached, as a fraction of the median
+    budget_s: Positive | None = None
+
+
+class NvmlGpuSummary(OpenRecord):
+    """NVML's summary of one GPU while a case ran (keyed by NVML index in `CaseInfo.nvml`)."""
+
+    name: str | None = None
+    uuid: str | None = None
+    samples: Count = 0
+    duration_s: NonNegative = 0.0
+    peak_mem_mib: NonNegative | None = None
+    mean_mem_mib: NonNegative | None = None
+    peak_proc_mem_mib: NonNegative | None = None
+    mean_proc_mem_mib: NonNegative | None = None
+    process_memory_attributed: bool | None = None
+    process_memory_reason: str = ""
+    mean_util_gpu_pct: NonNegative | None = None
+    mean_util_mem_pct: NonNegative | None = None
+    mean_power_w: NonNegative | None = None
+    max_power_w: NonNegative | None = None
+    energy_j: NonNegative | None = None
+    max_temp_c: float | None = None
+    max_sm_clock_mhz: NonNegative | None = None
+    min_sm_clock_mhz: NonNegative | None = None
+    throttled: bool | None = None
+    throttle_reasons: list[str] = Field(default_factory=list)
+    clock_event_reasons: list[str] = Field(default_factory=list)
+    error: str | None = None
+
+
+class AllocatorMemory(Record):
+    """The framework allocator's peak on a GPU while a case ran."""
+
+    allocator: str  # "tensorflow" or "torch.cuda"
+    peak_bytes: Count
+
+
+class CaseInfo(OpenRecord):
+    """devicebench's facts about one case (`extra_info`); a workload's own keys follow as JSON values."""
+
+    workload: str
+    workload_version: Annotated[int, Field(ge=1)]
+    backend: Annotated[str, StringConstraints(min_length=1)]
+    backend_version: str
+    device: DeviceName
+    device_kind: Literal["cpu", "gpu"]
+    device_name: str
+    params: dict[str, ParamValue]
+    work_per_call: Positive
+    work_unit: str
+    measure: Literal["throughput", "latency"] = "throughput"  # latency: no work unit moves (a zero-copy view)
+    throughput: Positive | None = None
+    throughput_unit: str | None = None
+    sync: str
+    placement: str
+    precision: Precision
+    threads: Threads
+    warmup: Warmup
+    timing: Timing | None = None
+    one_time_cost_s: NonNegative
+    profile: str
+    nvml: dict[str, NvmlGpuSummary] | None = None
+    allocator_memory: AllocatorMemory | None = None
+
+    @field_validator("workload")
+    @classmethod
+    def _known_workload(cls, name: str) -> str:
+        if name not in WORKLOAD_SPECS:
+            raise ValueError(f"unknown workload {name!r} (known: {', '.join(WORKLOAD_SPECS)})")
+        return name
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CaseInfo:
+        spec = WORKLOAD_SPECS[self.workload]
+        if set(self.params) != set(spec.params):
+            raise ValueError(f"{self.workload} params are {sorted(self.params)}, expected {sorted(spec.params)}")
+        if self.measure == "throughput" and (self.throughput is None or not self.throughput_unit):
+            raise ValueError("a throughput case needs throughput and throughput_unit")
+        if self.measure == "latency" and self.throughput is not None:
+            raise ValueError("a latency case has no throughput")
+        return self
+
+    @property
+    def extras(self) -> dict[str, JsonValue]:
+        """The workload's own keys (e.g. MNIST `final_loss`, tf.data `input_bound`)."""
+        return dict(self.__pydantic_extra__ or {})
+
+
+class Benchmark(OpenRecord):
+    """One measured case as pytest-benchmark records it, with devicebench's `extra_info`."""
+
+    group: str | None = None
+    name: str
+    fullname: str
+    params: dict[str, JsonValue] | None = None
+    param: str | None = None
+    extra_info: CaseInfo
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    stats: Stats
+
+
+# --- the run ----------------------------------------------------------------------------------------------------
+
+
+class SkipRecord(Record):
+    """A case that produced no number, and why."""
+
+    name: str
+    workload: str
+    backend: str
+    device: DeviceName
+    device_kind: Literal["cpu", "gpu"]
+    params: dict[str, ParamValue]
+    kind: SkipKind  # profile, oom, error, unsupported, ...
+    reason: str
+
+
+class DeviceRecord(OpenRecord):
+    """A device of one backend, as discovered (hardware facts such as the detected SKU may follow)."""
+
+    backend: str
+    name: DeviceName
+    kind: Literal["cpu", "gpu"]
+    model: str
+    memory_bytes: Count | None = None
+    compute_capability: str | None = None
+    pci_bus_id: str | None = None
+    nvml_index: int | None = None
+
+
+class BackendStatus(OpenRecord):
+    """Whether a backend could run, its version, and its build facts (CUDA, cuDNN, TF32, threads)."""
+
+    available: bool
+    version: str | None = None
+    reason: str = ""
+
+
+class NvmlStatus(Record):
+    """Whether NVML sampled this run, and where its timeline is."""
+
+    enabled: bool
+    reason: str = ""
+    error: str | None = None
+    csv: str | None = None
+
+
+class MachineFacts(OpenRecord):
+    """devicebench's additions to pytest-benchmark's machine_info."""
+
+    version: str
+    host: str
+    backends: dict[str, BackendStatus]
+    devices: list[DeviceRecord]
+    cpu_model: str
+    cpu_cores: Count | None = None
+    cpu_usable_cores: Count | None = None
+    thread_env: dict[str, str] = Field(default_factory=dict)
+    container_image: str | None = None
+    nvidia_driver: str | None = None
+    nvml: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class MachineInfo(OpenRecord):
+    """pytest-benchmark's machine_info (node, cpu, python, ...) with devicebench's facts."""
+
+    node: str = ""
+    cpu: dict[str, JsonValue] = Field(default_factory=dict)
+    devicebench: MachineFacts
+
+
+class CommitInfo(OpenRecord):
+    """pytest-benchmark's commit_info (id, branch, dirty, or an error when not in a repository)."""
+
+    id: str | None = None
+    branch: str | None = None
+    dirty: bool | None = None
+
+
+class RunState(Record):
+    """Where the run stands: running (or killed while running), complete, interrupted, or failed."""
+
+    state: RunStateName
+    complete: bool
+    reason: str = ""
+    started: str
+    ended: str | None = None
+    measured: Count = 0
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunState:
+        if self.complete != (self.state == "complete"):
+            raise ValueError(f"complete is {self.complete} but the state is {self.state!r}")
+        return self
+
+
+class RunBlock(Record):
+    """The top-level `devicebench` object: schema version, the run's state, options, skips and notes."""
+
+    schema_version: Literal[2]
+    suite_version: str
+    run: RunState
+    profile: str
+    options: dict[str, JsonValue] = Field(default_factory=dict)
+    workloads: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)  # versions in this run
+    backends: dict[str, BackendStatus]
+    devices: list[DeviceRecord]
+    notes: list[str] = Field(default_factory=list)
+    skipped: list[SkipRecord] = Field(default_factory=list)
+    nvml: NvmlStatus
+    drift: dict[str, JsonValue] | None = None
+
+
+class RunFile(OpenRecord):
+    """A whole `benchmarks.json`."""
+
+    machine_info: MachineInfo
+    commit_info: CommitInfo
+    benchmarks: list[Benchmark]
+    datetime: str
+    version: str  # pytest-benchmark's version
+    devicebench: RunBlock
+
+    @model_validator(mode="after")
+    def _consistent(self) -> RunFile:
+        if self.devicebench.run.measured != len(self.benchmarks):
+            raise ValueError(
+                f"devicebench.run.measured is {self.devicebench.run.measured} "
+                f"but the file holds {len(self.benchmarks)} benchmarks"
+            )
+        names = [b.name for b in self.benchmarks]
+        if len(set(names)) != len(names):
+            twice = sorted({n for n in names if names.count(n) > 1})
+            raise ValueError(f"benchmark {twice[0]!r} appears more than once")
+        return self
+
+    @property
+    def complete(self) -> bool:
+        """Whether the run finished (an interrupted or killed run is readable but incomplete)."""
+        return self.devicebench.run.complete
+
+
+def json_schema() -> dict[str, Any]:
+    """The JSON Schema of a results file, as published in docs/results-schema.json."""
+    schema = RunFile.model_json_schema(mode="validation")
+    schema["$id"] = f"https://devicebench.invalid/results-schema-{SCHEMA_VERSION}.json"
+    schema["title"] = f"devicebench results file (schema version {SCHEMA_VERSION})"
+    return schema
