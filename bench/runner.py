@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from time import perf_counter
@@ -46,16 +46,18 @@ class Warmup:
     placement: str
 
 
-def warm_up(backend: Backend, case: Case, timed: Any, calls: int) -> Warmup:
+def warm_up(
+    backend: Backend, case: Case, timed: Any, calls: int, clock: Callable[[], float] = perf_counter
+) -> Warmup:
     """Call `timed` `calls` times untimed by pytest-benchmark, checking the first output's device."""
-    start = perf_counter()
+    start = clock()
     out = timed()
-    first = last = perf_counter() - start
+    first = last = clock() - start
     placement = backend.check_placement(out, case.device)
     for _ in range(calls - 1):
-        start = perf_counter()
+        start = clock()
         timed()
-        last = perf_counter() - start
+        last = clock() - start
     return Warmup(max(calls, 1), first, last, placement)
 
 
@@ -85,10 +87,16 @@ def _out_of_memory_as_skip(backend: Backend, case: Case) -> Iterator[None]:
         raise
 
 
+def benchmark_clock(benchmark: Any) -> Callable[[], float]:
+    """The timer pytest-benchmark times rounds with (`--benchmark-timer`), so warm-up uses the same clock."""
+    return getattr(benchmark, "_timer", perf_counter)  # pytest-benchmark keeps it there; perf_counter otherwise
+
+
 def run_case(
     benchmark: Any, case: Case, backend: Backend, profile: Profile, sampler: Sampler | None = None
 ) -> dict[str, Any]:
     """Time `case` with the pytest-benchmark fixture and fill its extra_info; returns the extra_info."""
+    clock = benchmark_clock(benchmark)
     sync = backend.sync
     params = dict(case.params)
     with _out_of_memory_as_skip(backend, case):
@@ -103,9 +111,9 @@ def run_case(
         schedule = case.workload.schedule
         if schedule is not None:
             warmup_calls, rounds = schedule(profile, params)
-            warm = warm_up(backend, case, timed, warmup_calls)
+            warm = warm_up(backend, case, timed, warmup_calls, clock)
         else:
-            warm = warm_up(backend, case, timed, profile.warmup_calls)
+            warm = warm_up(backend, case, timed, profile.warmup_calls, clock)
             rounds = profile.rounds_for(warm.last_call_s)
         benchmark.group = case.group
         backend.memory_reset(case.device)
