@@ -9,16 +9,14 @@ from __future__ import annotations
 import pandas as pd
 from scipy import stats
 
+from results_format import WORKLOAD_SPECS
+
 TF = "tensorflow"
 TORCH = "torch"
 BACKEND_TITLES = {TF: "TensorFlow", TORCH: "PyTorch"}
 
-#: the parameters that make two cases the same workload, per workload (tf.data is TensorFlow-only).
-CASE_KEYS: dict[str, tuple[str, ...]] = {
-    "matmul": ("n", "dtype"),
-    "mnist": ("mode", "batch_size"),
-    "transfer": ("direction", "bytes"),
-}
+#: the parameters that make two cases the same workload, per workload: the keys the results format declares.
+CASE_KEYS: dict[str, tuple[str, ...]] = {name: spec.keys for name, spec in WORKLOAD_SPECS.items()}
 
 RATIO_COLUMNS = [
     "host", "run", "device", "device_kind", "workload", TF, TORCH, "throughput_unit", "ratio", "comparable", "note",

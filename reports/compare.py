@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reports.stats import CaseStats, case_stats, holm
+from results_format import Benchmark, MachineInfo, RunFile, Stats
 
 __all__ = [
     "SEVERITY",
@@ -40,9 +41,10 @@ __all__ = [
     "to_markdown",
 ]
 
-SEVERITY = ("regression", "missing", "noisy", "improvement", "new", "unchanged")
+SEVERITY = ("regression", "missing", "noisy", "version-changed", "improvement", "new", "unchanged")
 ICONS = {
-    "regression": "🔴", "missing": "⚫", "noisy": "🟡", "improvement": "🟢", "new": "🆕", "unchanged": "⚪",
+    "regression": "🔴", "missing": "⚫", "noisy": "🟡", "version-changed": "🔀", "improvement": "🟢", "new": "🆕",
+    "unchanged": "⚪",
 }  # fmt: skip
 
 #: machine_info keys whose values move between identical runs (clock speeds, load): never compared.
@@ -61,6 +63,7 @@ class Options:
     min_rounds: int = 5
     n_resamples: int = 2000
     seed: int = 0
+    allow_missing: bool = False  # a case missing without a recorded reason does not fail the gate
 
     def threshold_for(self, workload: str | None) -> float:
         """The slowdown threshold for one workload."""
@@ -84,6 +87,8 @@ class CaseResult:
     throughput_unit: str | None = None
     throughput_base: float | None = None
     throughput_cur: float | None = None
+    fails_gate: bool = False  # a regression, or a case missing without a recorded reason
+    notes: tuple[str, ...] = ()  # how the case ran differently on each side (threads, TF32)
 
 
 @dataclass(frozen=True)
@@ -104,53 +109,34 @@ class Comparison:
 
     @property
     def exit_code(self) -> int:
-        """0 when clean, 1 when any case regressed."""
-        return 1 if self.count("regression") else 0
+        """0 when clean, 1 when any case regressed or went missing without a recorded reason."""
+        return 1 if any(case.fails_gate for case in self.cases) else 0
 
 
-def _extra(bench: Mapping[str, Any]) -> Mapping[str, Any]:
-    """A benchmark's extra_info (empty when absent)."""
-    extra = bench.get("extra_info")
-    return extra if isinstance(extra, Mapping) else {}
-
-
-def case_key(bench: Mapping[str, Any]) -> tuple[str, str, str, str]:
-    """Match key of one benchmark: (test function, backend, device, canonical params)."""
-    name = str(bench.get("name", ""))
-    extra = _extra(bench)
-    params = extra.get("params")
-    if not isinstance(params, Mapping):
-        # No devicebench extra_info: fall back on the full pytest name.
-        return (name, "", "", "")
+def case_key(bench: Benchmark) -> tuple[str, str, str, str]:
+    """Match key of one case: (test function, backend, device, canonical params)."""
+    info = bench.extra_info
     return (
-        name.split("[", 1)[0],
-        str(extra.get("backend", "")),
-        str(extra.get("device", "")),
-        json.dumps(params, sort_keys=True, default=str),
+        bench.name.split("[", 1)[0],
+        info.backend,
+        info.device,
+        json.dumps(info.params, sort_keys=True),
     )
 
 
-def match_cases(
-    base: Sequence[Mapping[str, Any]], cur: Sequence[Mapping[str, Any]]
-) -> list[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]]:
-    """Pair up benchmarks by case_key: (base, cur), (base, None) when missing, (None, cur) when new."""
-    base_by = {}
+def match_cases(base: Sequence[Benchmark], cur: Sequence[Benchmark]) -> list[tuple[Benchmark | None, Benchmark | None]]:
+    """Pair up cases by case_key: (base, cur), (base, None) when missing, (None, cur) when new."""
+    base_by: dict[tuple[str, str, str, str], Benchmark] = {}
     for bench in base:
         base_by.setdefault(case_key(bench), bench)
-    cur_by = {}
+    cur_by: dict[tuple[str, str, str, str], Benchmark] = {}
     for bench in cur:
         cur_by.setdefault(case_key(bench), bench)
-    pairs: list[tuple[Mapping[str, Any] | None, Mapping[str, Any] | None]] = []
-    for key, bench in base_by.items():
-        pairs.append((bench, cur_by.get(key)))
+    pairs: list[tuple[Benchmark | None, Benchmark | None]] = [
+        (bench, cur_by.get(key)) for key, bench in base_by.items()
+    ]
     pairs.extend((None, bench) for key, bench in cur_by.items() if key not in base_by)
     return pairs
-
-
-def _devicebench(machine_info: Mapping[str, Any]) -> Mapping[str, Any]:
-    """machine_info['devicebench'] (empty when absent)."""
-    block = machine_info.get("devicebench")
-    return block if isinstance(block, Mapping) else {}
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
@@ -172,37 +158,18 @@ def _diff(what: str, old: Any, new: Any) -> list[str]:
     return [f"{what}: {'none' if old is None else old} -> {'none' if new is None else new}"]
 
 
-def machine_differences(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list[str]:
-    """What differs between two machine_info dicts: CPU model, device models, NVIDIA driver, backends."""
-    db_base, db_cur = _devicebench(base), _devicebench(cur)
-    diffs: list[str] = []
-
-    def cpu_model(info: Mapping[str, Any], block: Mapping[str, Any]) -> Any:
-        cpu = info.get("cpu")
-        return block.get("cpu_model") or (cpu.get("brand_raw") if isinstance(cpu, Mapping) else None)
-
-    diffs += _diff("CPU model", cpu_model(base, db_base), cpu_model(cur, db_cur))
-    diffs += _diff("NVIDIA driver", db_base.get("nvidia_driver"), db_cur.get("nvidia_driver"))
-
-    def devices(block: Mapping[str, Any]) -> dict[str, Any]:
-        found = {}
-        for dev in block.get("devices") or []:
-            if not isinstance(dev, Mapping):
-                continue
-            # The format doc writes {"device": "GPU:0", "name": <model>}; the plugin writes
-            # {"name": "GPU:0", "model": <model>}: accept both.
-            ident = dev.get("device") or dev.get("name")
-            model = dev.get("model") if "model" in dev else dev.get("name") if "device" in dev else None
-            found[f"{dev.get('backend', '?')} {ident}"] = model
-        return found
-
-    dev_base, dev_cur = devices(db_base), devices(db_cur)
-    for key in sorted(dev_base.keys() | dev_cur.keys()):
-        diffs += _diff(f"device {key}", dev_base.get(key, "absent"), dev_cur.get(key, "absent"))
-
-    for backend, key, old, new in _backend_changes(db_base, db_cur):
+def machine_differences(base: MachineInfo, cur: MachineInfo) -> list[str]:
+    """What makes two runs' machines different: CPU model, device models, NVIDIA driver, backend builds."""
+    old, new = base.devicebench, cur.devicebench
+    diffs = _diff("CPU model", old.cpu_model, new.cpu_model)
+    diffs += _diff("NVIDIA driver", old.nvidia_driver, new.nvidia_driver)
+    dev_old = {f"{d.backend} {d.name}": d.model for d in old.devices}
+    dev_new = {f"{d.backend} {d.name}": d.model for d in new.devices}
+    for key in sorted(dev_old.keys() | dev_new.keys()):
+        diffs += _diff(f"device {key}", dev_old.get(key, "absent"), dev_new.get(key, "absent"))
+    for backend, key, before, after in _backend_changes(base, cur):
         if _BUILD_KEY.search(key):
-            diffs += _diff(f"{backend} {key}", old, new)
+            diffs += _diff(f"{backend} {key}", before, after)
     return diffs
 
 
@@ -210,78 +177,74 @@ def machine_differences(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list
 _BUILD_KEY = re.compile(r"version|cuda|cudnn|rocm|tensorrt|built|build", re.IGNORECASE)
 
 
-def _backend_changes(db_base: Mapping[str, Any], db_cur: Mapping[str, Any]) -> list[tuple[str, str, Any, Any]]:
-    """(backend, key, old, new) for every differing leaf of backends both runs have."""
-    back_base, back_cur = db_base.get("backends") or {}, db_cur.get("backends") or {}
+def _backend_changes(base: MachineInfo, cur: MachineInfo) -> list[tuple[str, str, Any, Any]]:
+    """(backend, key, old, new) for every differing fact of the backends both runs have."""
+    old, new = base.devicebench.backends, cur.devicebench.backends
     changes = []
-    for backend in sorted(set(back_base) & set(back_cur)):
-        flat_base, flat_cur = _flatten(back_base[backend]), _flatten(back_cur[backend])
-        for key in sorted(flat_base.keys() | flat_cur.keys()):
-            if flat_base.get(key) != flat_cur.get(key):
-                changes.append((backend, key, flat_base.get(key), flat_cur.get(key)))
+    for backend in sorted(set(old) & set(new)):
+        flat_old, flat_new = _flatten(old[backend].model_dump()), _flatten(new[backend].model_dump())
+        for key in sorted(flat_old.keys() | flat_new.keys()):
+            if flat_old.get(key) != flat_new.get(key):
+                changes.append((backend, key, flat_old.get(key), flat_new.get(key)))
     return changes
 
 
-def machine_notes(base: Mapping[str, Any], cur: Mapping[str, Any]) -> list[str]:
-    """Differences worth showing that do not refuse a comparison: core counts, settings, image tag."""
-    db_base, db_cur = _devicebench(base), _devicebench(cur)
-    notes: list[str] = []
-    for key, label in (
-        ("cpu_cores", "CPU cores"),
-        ("cpu_usable_cores", "usable CPU cores (affinity)"),
-        ("container_image", "container image"),
-    ):
-        notes += _diff(label, db_base.get(key), db_cur.get(key))
-    for backend, key, old, new in _backend_changes(db_base, db_cur):
+def machine_notes(base: MachineInfo, cur: MachineInfo) -> list[str]:
+    """Differences worth showing that do not refuse a comparison: cores, affinity, thread settings, image tag."""
+    old, new = base.devicebench, cur.devicebench
+    notes = _diff("CPU cores", old.cpu_cores, new.cpu_cores)
+    notes += _diff("usable CPU cores (affinity)", old.cpu_usable_cores, new.cpu_usable_cores)
+    notes += _diff("thread settings in the environment", _env_text(old.thread_env), _env_text(new.thread_env))
+    notes += _diff("container image", old.container_image, new.container_image)
+    for backend, key, before, after in _backend_changes(base, cur):
         if not _BUILD_KEY.search(key):
-            notes += _diff(f"{backend} {key}", old, new)
+            notes += _diff(f"{backend} {key}", before, after)
     return notes
 
 
-def pool_runs(runs: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
-    """One results dict from several runs of the same code: every case's rounds concatenated.
+def _env_text(env: Mapping[str, str]) -> str | None:
+    """Environment settings as 'A=1 B=2', None when there are none."""
+    return " ".join(f"{k}={v}" for k, v in sorted(env.items())) or None
+
+
+def case_notes(base: Benchmark, cur: Benchmark) -> list[str]:
+    """What differs in how one case ran on each side: threads in effect, TF32, precision."""
+    old, new = base.extra_info, cur.extra_info
+    notes = _diff("threads in effect", old.threads.effective_intra_op, new.threads.effective_intra_op)
+    notes += _diff("TF32", old.precision.tf32, new.precision.tf32)
+    return notes
+
+
+def pool_runs(runs: Sequence[RunFile]) -> RunFile:
+    """One run from several runs of the same code: every case's rounds concatenated.
 
     For the interleaved mode (baseline and candidate run alternately in one job): pooling the
     rounds of runs spread over the job balances slow drifts of the machine between both sides.
-    machine_info, commit and datetime come from the first run; skipped cases from all of them.
+    Machine facts, commit and date come from the first run; skipped cases from all of them.
     """
     if not runs:
         raise ValueError("no runs to pool")
     if len(runs) == 1:
-        return dict(runs[0])
-    pooled: dict[tuple[str, str, str, str], dict[str, Any]] = {}
-    for data in runs:
-        for bench in data.get("benchmarks", []):
-            key = case_key(bench)
-            if key not in pooled:
-                pooled[key] = json.loads(json.dumps(bench))  # a deep copy we may extend
-                continue
-            stats = pooled[key].setdefault("stats", {})
-            stats["data"] = [*stats.get("data", []), *_rounds(bench)]
-    for bench in pooled.values():
-        stats = bench.get("stats", {})
-        data = sorted(_rounds(bench))
-        if data:
-            mid = len(data) // 2
-            stats["median"] = data[mid] if len(data) % 2 else (data[mid - 1] + data[mid]) / 2
-            stats["rounds"] = len(data)
-    first = dict(runs[0])
-    first["benchmarks"] = list(pooled.values())
-    skipped = [e for data in runs for e in ((data.get("devicebench") or {}).get("skipped") or [])]
-    first["devicebench"] = {**(first.get("devicebench") or {}), "skipped": skipped, "pooled_runs": len(runs)}
-    return first
-
-
-def _rounds(bench: Mapping[str, Any]) -> list[float]:
-    """Per-round times (stats.data) of a benchmark."""
-    data = (bench.get("stats") or {}).get("data") or []
-    return [float(x) for x in data if isinstance(x, int | float) and not isinstance(x, bool)]
-
-
-def _throughput(bench: Mapping[str, Any] | None) -> float | None:
-    """A benchmark's extra_info.throughput, if numeric."""
-    value = _extra(bench).get("throughput") if bench else None
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+        return runs[0]
+    pooled: dict[tuple[str, str, str, str], list[Benchmark]] = {}
+    for run in runs:
+        for bench in run.benchmarks:
+            pooled.setdefault(case_key(bench), []).append(bench)
+    benchmarks = [
+        group[0].model_copy(update={"stats": Stats.from_rounds([t for b in group for t in b.stats.data])})
+        for group in pooled.values()
+    ]
+    first = runs[0]
+    block = first.devicebench.model_copy(
+        update={
+            "skipped": [entry for run in runs for entry in run.devicebench.skipped],
+            "run": first.devicebench.run.model_copy(
+                update={"measured": len(benchmarks), "complete": all(r.complete for r in runs)}
+                | ({} if all(r.complete for r in runs) else {"state": "interrupted", "reason": "a pooled run"})
+            ),
+        }
+    )
+    return first.model_copy(update={"benchmarks": benchmarks, "devicebench": block})
 
 
 def _not_judgeable(cs: CaseStats, options: Options) -> str | None:
@@ -316,47 +279,54 @@ def judge(cs: CaseStats, p_holm: float, threshold: float, options: Options) -> t
     return "unchanged", f"within {threshold:.0%}"
 
 
-def _identity(bench: Mapping[str, Any]) -> dict[str, Any]:
-    """Name, workload, backend, device and params of a benchmark."""
-    extra = _extra(bench)
-    params = extra.get("params")
+def _identity(bench: Benchmark) -> dict[str, Any]:
+    """Name, workload, backend, device and params of a case."""
+    info = bench.extra_info
     return {
-        "name": str(bench.get("name", "?")),
-        "workload": extra.get("workload") or str(bench.get("name", "")).split("[", 1)[0].removeprefix("test_"),
-        "backend": extra.get("backend"),
-        "device": extra.get("device"),
-        "params": dict(params) if isinstance(params, Mapping) else {},
+        "name": bench.name,
+        "workload": info.workload,
+        "backend": info.backend,
+        "device": info.device,
+        "params": dict(info.params),
     }
 
 
-def _skip_reason(data: Mapping[str, Any], name: str) -> str | None:
-    """The reason a run recorded for leaving the case `name` out (devicebench.skipped), if any."""
-    block = data.get("devicebench")
-    for entry in (block.get("skipped") or []) if isinstance(block, Mapping) else []:
-        if isinstance(entry, Mapping) and entry.get("name") == name:
-            return f"{entry.get('kind', 'skipped')}: {entry.get('reason', '')}".strip(": ")
+def _skip_reason(run: RunFile, name: str) -> str | None:
+    """The reason a run recorded for leaving the case `name` out, if any."""
+    for entry in run.devicebench.skipped:
+        if entry.name == name:
+            return f"{entry.kind}: {entry.reason}"
     return None
 
 
 def compare(
-    base: Mapping[str, Any],
-    cur: Mapping[str, Any],
+    base: RunFile,
+    cur: RunFile,
     options: Options | None = None,
     *,
     labels: tuple[str, str] = ("baseline", "current"),
+    pooled_runs: tuple[int, int] = (1, 1),
 ) -> Comparison:
-    """Compare two parsed results files case by case (Holm correction across the judged cases)."""
+    """Compare two runs case by case (Holm correction across the judged cases)."""
     options = options or Options()
-    pending: list[tuple[dict[str, Any], CaseStats, float, Mapping[str, Any], Mapping[str, Any]]] = []
+    pending: list[tuple[dict[str, Any], CaseStats, float, Benchmark, Benchmark]] = []
     results: list[CaseResult] = []
-    for b, c in match_cases(base.get("benchmarks", []), cur.get("benchmarks", [])):
-        ident = _identity(b if b is not None else c)  # type: ignore[arg-type]
+    for b, c in match_cases(base.benchmarks, cur.benchmarks):
+        either = b if b is not None else c
+        assert either is not None
+        ident = _identity(either)
         threshold = options.threshold_for(ident["workload"])
-        unit = _extra(b or c or {}).get("throughput_unit")
+        unit = either.extra_info.throughput_unit
         if b is None or c is None:
-            verdict = "new" if b is None else "missing"
-            skipped = _skip_reason(cur, ident["name"]) if c is None else None
-            reason = skipped or ("only in the current run" if b is None else "not in the current run")
+            if b is None:
+                verdict, reason, fails = "new", "only in the current run", False
+            else:
+                recorded = _skip_reason(cur, ident["name"])
+                verdict = "missing"
+                reason = recorded or "not in the current run, and the run recorded no reason"
+                fails = recorded is None and not options.allow_missing
+                if recorded is None and options.allow_missing:
+                    reason += " (allowed by --allow-missing)"
             results.append(
                 CaseResult(
                     **ident,
@@ -366,12 +336,27 @@ def compare(
                     throughput_unit=unit,
                     throughput_base=_throughput(b),
                     throughput_cur=_throughput(c),
+                    fails_gate=fails,
+                )
+            )
+            continue
+        old, new = b.extra_info.workload_version, c.extra_info.workload_version
+        if old != new:
+            results.append(
+                CaseResult(
+                    **ident,
+                    verdict="version-changed",
+                    reason=f"workload {ident['workload']} changed (version {old} -> {new}): not compared",
+                    threshold=threshold,
+                    throughput_unit=unit,
+                    throughput_base=_throughput(b),
+                    throughput_cur=_throughput(c),
                 )
             )
             continue
         cs = case_stats(
-            _rounds(b),
-            _rounds(c),
+            list(b.stats.data),
+            list(c.stats.data),
             confidence=1 - options.alpha,
             n_resamples=options.n_resamples,
             seed=options.seed,
@@ -388,6 +373,7 @@ def compare(
                     throughput_unit=unit,
                     throughput_base=_throughput(b),
                     throughput_cur=_throughput(c),
+                    notes=tuple(case_notes(b, c)),
                 )
             )
             continue
@@ -403,9 +389,11 @@ def compare(
                 threshold=threshold,
                 stats=cs,
                 p_holm=p_holm,
-                throughput_unit=_extra(b).get("throughput_unit"),
+                throughput_unit=b.extra_info.throughput_unit,
                 throughput_base=_throughput(b),
                 throughput_cur=_throughput(c),
+                fails_gate=verdict == "regression",
+                notes=tuple(case_notes(b, c)),
             )
         )
     results.sort(key=_severity_key)
@@ -413,18 +401,16 @@ def compare(
         baseline=labels[0],
         current=labels[1],
         cases=results,
-        machine_differences=machine_differences(base.get("machine_info") or {}, cur.get("machine_info") or {}),
+        machine_differences=machine_differences(base.machine_info, cur.machine_info),
         options=options,
-        machine_notes=machine_notes(base.get("machine_info") or {}, cur.get("machine_info") or {}),
-        pooled_runs=(_pooled(base), _pooled(cur)),
+        machine_notes=machine_notes(base.machine_info, cur.machine_info),
+        pooled_runs=pooled_runs,
     )
 
 
-def _pooled(data: Mapping[str, Any]) -> int:
-    """How many runs a results dict pools (1 for a plain run)."""
-    block = data.get("devicebench")
-    count = block.get("pooled_runs") if isinstance(block, Mapping) else None
-    return count if isinstance(count, int) and count > 0 else 1
+def _throughput(bench: Benchmark | None) -> float | None:
+    """A case's throughput (None for latency cases and absent sides)."""
+    return bench.extra_info.throughput if bench is not None else None
 
 
 def _severity_key(case: CaseResult) -> tuple[int, float, str]:
@@ -458,7 +444,12 @@ def summary_line(comparison: Comparison) -> str:
 def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False) -> str:
     """A Markdown report: headline, machine differences, and one table row per case by severity."""
     opts = comparison.options
-    status = "❌ regression" if comparison.exit_code else "✅ no regression"
+    if comparison.count("regression"):
+        status = "❌ regression"
+    elif comparison.exit_code:
+        status = "❌ cases missing without a recorded reason"
+    else:
+        status = "✅ no regression"
     lines = [
         f"## devicebench compare: {status}",
         "",
@@ -505,7 +496,7 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
                 f"{cs.rounds_base} / {cs.rounds_cur}",
             ]
         name = case.name.replace("|", "\\|")
-        note = case.reason.replace("|", "\\|")
+        note = "; ".join([case.reason, *case.notes]).replace("|", "\\|")
         lines.append(f"| {ICONS[case.verdict]} {case.verdict} | `{name}` | " + " | ".join(cells) + f" | {note} |")
     return "\n".join(lines) + "\n"
 
@@ -521,21 +512,23 @@ def _clean(value: Any) -> Any:
     return value
 
 
-def _run_summary(label: str, data: Mapping[str, Any]) -> dict[str, Any]:
-    """Path, datetime and commit of one side."""
-    commit = data.get("commit_info") if isinstance(data.get("commit_info"), Mapping) else {}
+def _run_summary(label: str, run: RunFile | None) -> dict[str, Any]:
+    """Path, date, commit, host and completeness of one side."""
+    if run is None:
+        return {"path": label}
     return {
         "path": label,
-        "datetime": data.get("datetime"),
-        "commit": commit.get("id"),
-        "host": (data.get("machine_info") or {}).get("node"),
+        "datetime": run.datetime,
+        "commit": run.commit_info.id,
+        "host": run.machine_info.devicebench.host,
+        "complete": run.complete,
     }
 
 
 def to_json(
     comparison: Comparison,
-    base: Mapping[str, Any] | None = None,
-    cur: Mapping[str, Any] | None = None,
+    base: RunFile | None = None,
+    cur: RunFile | None = None,
     *,
     allowed_machine_change: bool = False,
 ) -> dict[str, Any]:
@@ -551,8 +544,8 @@ def to_json(
     return _clean(
         {
             "schema": "devicebench-compare/1",
-            "baseline": _run_summary(comparison.baseline, base or {}),
-            "current": _run_summary(comparison.current, cur or {}),
+            "baseline": _run_summary(comparison.baseline, base),
+            "current": _run_summary(comparison.current, cur),
             "options": opts,
             "machine": {
                 "differences": comparison.machine_differences,

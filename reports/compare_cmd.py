@@ -1,4 +1,8 @@
-"""Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input)."""
+"""Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input).
+
+Exit 1 also when a baseline case is missing from the current run and the run recorded no reason for it
+(unless --allow-missing); an interrupted or killed run is refused with exit 2 (unless --allow-incomplete).
+"""
 
 from __future__ import annotations
 
@@ -9,6 +13,7 @@ from pathlib import Path
 
 from reports.compare import Options, compare, machine_differences, pool_runs, to_json, to_markdown
 from reports.load import RESULTS_FILE, ResultsFileError, Run, read_run
+from results_format import RunFile
 
 BASELINES = Path("results") / "baselines"
 
@@ -82,6 +87,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="compare runs from different machines/drivers/TF versions, saying what differs",
     )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="a case in the baseline that the current run neither measured nor recorded a reason for does not "
+        "fail the gate (it is still listed)",
+    )
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="compare an interrupted or killed run (refused by default: its missing cases would pass unseen)",
+    )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
 
 
@@ -100,20 +116,32 @@ def run_folders(path: Path) -> list[Path]:
     return sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
 
 
-def read_side(text: str) -> tuple[dict, str]:
-    """Read one side: a run, or every run of a results folder pooled (interleaved mode); data and label."""
+def read_side(text: str) -> tuple[RunFile, str, int]:
+    """Read one side: a run, or every run of a results folder pooled (interleaved mode); record, label, runs."""
     path = resolve_side(text)
     folders = run_folders(path)
     if len(folders) < 2:
-        return read_run(folders[0] if folders else path).data, text
+        return read_run(folders[0] if folders else path).record, text, 1
     runs: list[Run] = [read_run(folder) for folder in folders]
     for other in runs[1:]:
-        diffs = machine_differences(runs[0].data["machine_info"], other.data["machine_info"])
+        diffs = machine_differences(runs[0].record.machine_info, other.record.machine_info)
         if diffs:
             raise ResultsFileError(
                 other.json_path, f"pooled with {runs[0].name} but from another machine ({'; '.join(diffs)})"
             )
-    return pool_runs([r.data for r in runs]), f"{text} ({len(runs)} runs pooled)"
+    return pool_runs([r.record for r in runs]), f"{text} ({len(runs)} runs pooled)", len(runs)
+
+
+def incomplete_problem(record: RunFile, label: str) -> str | None:
+    """Why one side cannot be gated on as it stands (an interrupted or killed run), or None."""
+    if record.complete:
+        return None
+    state = record.devicebench.run
+    why = state.reason or ("killed or crashed while running" if state.state == "running" else state.state)
+    return (
+        f"{label} is an incomplete run ({why}; {len(record.benchmarks)} finished cases): "
+        "its missing cases would pass unseen; pass --allow-incomplete to compare what it has"
+    )
 
 
 def _write(path: Path, text: str) -> None:
@@ -128,11 +156,20 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
         return 2
     try:
-        base, base_label = read_side(args.baseline)
-        cur, cur_label = read_side(args.current)
+        base, base_label, base_runs = read_side(args.baseline)
+        cur, cur_label, cur_runs = read_side(args.current)
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    for record, label in ((base, base_label), (cur, cur_label)):
+        problem = incomplete_problem(record, label)
+        if problem and not args.allow_incomplete:
+            print(f"error: {problem}", file=sys.stderr)
+            return 2
+        if problem:
+            print(
+                f"warning: {problem.split(': its missing')[0]}; compared anyway (--allow-incomplete)", file=sys.stderr
+            )
     options = Options(
         threshold=args.threshold,
         thresholds=dict(args.threshold_for),
@@ -141,8 +178,9 @@ def run(args: argparse.Namespace) -> int:
         max_noise=args.max_noise,
         min_rounds=args.min_rounds,
         seed=args.seed,
+        allow_missing=args.allow_missing,
     )
-    comparison = compare(base, cur, options, labels=(base_label, cur_label))
+    comparison = compare(base, cur, options, labels=(base_label, cur_label), pooled_runs=(base_runs, cur_runs))
     diffs = comparison.machine_differences
     if diffs and not args.allow_machine_change:
         print(

@@ -4,49 +4,43 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import sys
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from reports.load import ResultsFileError, read_run
+from results_format import Benchmark, RunFile
 
 FORMATS = ("github-action-benchmark",)
 UNITS = {"s": 1.0, "ms": 1e-3, "us": 1e-6}
 
 
-def _case_label(bench: Mapping[str, Any]) -> str:
+def _case_label(bench: Benchmark) -> str:
     """A chart name: the pytest name plus the device model, e.g. 'test_matmul[...] (NVIDIA H100)'."""
-    extra = bench.get("extra_info") or {}
-    name = str(bench.get("name", "?"))
-    model = extra.get("device_name")
-    return f"{name} ({model})" if model else name
+    return f"{bench.name} ({bench.extra_info.device_name})"
 
 
-def github_action_benchmark(data: Mapping[str, Any], unit: str = "ms") -> list[dict[str, Any]]:
+def github_action_benchmark(run: RunFile, unit: str = "ms") -> list[dict[str, Any]]:
     """customSmallerIsBetter entries: median time per case, IQR as range, throughput and rounds as extra."""
     scale = UNITS[unit]
     entries: list[dict[str, Any]] = []
-    for bench in data.get("benchmarks", []):
-        stats = bench.get("stats") or {}
-        extra = bench.get("extra_info") or {}
-        median = stats.get("median")
-        if not isinstance(median, int | float) or not math.isfinite(median):
-            continue
-        entry: dict[str, Any] = {"name": _case_label(bench), "unit": unit, "value": round(median / scale, 6)}
-        iqr = stats.get("iqr")
-        if isinstance(iqr, int | float) and math.isfinite(iqr):
-            entry["range"] = f"± {iqr / 2 / scale:.4g}"
+    for bench in run.benchmarks:
+        stats, info = bench.stats, bench.extra_info
         lines = []
-        if isinstance(extra.get("throughput"), int | float):
-            lines.append(f"throughput: {extra['throughput']:.6g} {extra.get('throughput_unit', '')}".rstrip())
-        lines.append(f"rounds: {stats.get('rounds', len(stats.get('data') or []))}")
-        if extra.get("device"):
-            lines.append(f"device: {extra['device']} ({extra.get('device_kind', '?')})")
+        if info.throughput is not None:
+            lines.append(f"throughput: {info.throughput:.6g} {info.throughput_unit}")
+        lines.append(f"rounds: {stats.rounds}")
+        lines.append(f"device: {info.device} ({info.device_kind})")
         lines.append("range: half the interquartile range")
-        entry["extra"] = "\n".join(lines)
-        entries.append(entry)
+        entries.append(
+            {
+                "name": _case_label(bench),
+                "unit": unit,
+                "value": round(stats.median / scale, 6),
+                "range": f"± {stats.iqr / 2 / scale:.4g}",
+                "extra": "\n".join(lines),
+            }
+        )
     return entries
 
 
@@ -66,7 +60,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     """Write the export; 0 on success, 2 on bad input."""
     try:
-        data = read_run(args.run).data
+        data = read_run(args.run).record
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 __all__ = ["detect_steps", "history_frame", "history_host", "plot_history", "segment", "steps_frame"]
 
 HISTORY_COLUMNS = [
-    "host", "run", "datetime", "position", "name", "workload", "backend", "device",
+    "host", "run", "datetime", "position", "name", "workload", "workload_version", "backend", "device",
     "throughput", "throughput_unit", "median_s", "iqr_rel",
 ]  # fmt: skip
 
@@ -152,22 +152,11 @@ def detect_steps(
 
 
 def _run_time(run: Run) -> datetime | None:
-    """The run's datetime (pytest-benchmark's top-level `datetime`), else None."""
-    stamp = run.data.get("datetime")
-    if isinstance(stamp, str):
-        try:
-            return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
-        except ValueError:
-            return None
-    return None
-
-
-def _iqr_rel(stats: dict[str, Any]) -> float:
-    """IQR/median of one benchmark's rounds (nan when unknown)."""
-    iqr, median = stats.get("iqr"), stats.get("median")
-    if isinstance(iqr, int | float) and isinstance(median, int | float) and median > 0:
-        return float(iqr) / float(median)
-    return math.nan
+    """When the run started (its `datetime`), else None when that is not a readable timestamp."""
+    try:
+        return datetime.fromisoformat(run.record.datetime.replace("Z", "+00:00"))
+    except ValueError:
+        return None
 
 
 def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
@@ -175,23 +164,22 @@ def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
     rows: list[dict[str, Any]] = []
     for run in runs:
         when = _run_time(run)
-        for bench in run.data.get("benchmarks", []):
-            extra = bench.get("extra_info") or {}
-            stats = bench.get("stats") or {}
-            throughput = extra.get("throughput")
+        for bench in run.record.benchmarks:
+            info, stats = bench.extra_info, bench.stats
             rows.append(
                 {
                     "host": run.host,
                     "run": run.name,
                     "datetime": pd.Timestamp(when) if when else pd.NaT,
-                    "name": bench.get("name"),
-                    "workload": extra.get("workload", str(bench.get("name", "")).split("[")[0]),
-                    "backend": extra.get("backend"),
-                    "device": extra.get("device"),
-                    "throughput": float(throughput) if isinstance(throughput, int | float) else math.nan,
-                    "throughput_unit": extra.get("throughput_unit"),
-                    "median_s": stats.get("median"),
-                    "iqr_rel": _iqr_rel(stats),
+                    "name": bench.name,
+                    "workload": info.workload,
+                    "workload_version": info.workload_version,
+                    "backend": info.backend,
+                    "device": info.device,
+                    "throughput": info.throughput if info.throughput is not None else math.nan,
+                    "throughput_unit": info.throughput_unit,
+                    "median_s": stats.median,
+                    "iqr_rel": stats.iqr / stats.median,
                 }
             )
     frame = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "position"])
@@ -220,7 +208,8 @@ def steps_frame(frame: pd.DataFrame, *, min_change: float = 0.05) -> pd.DataFram
     """One row per change point per case: the run where the new level starts and both levels."""
     columns = ["host", "name", "workload", "run", "position", "before", "after", "change"]
     rows: list[dict[str, Any]] = []
-    for (host, name), case in frame.groupby(["host", "name"], sort=True):
+    # a workload whose version changed measures something else: each version is a series of its own
+    for (host, name, _), case in frame.groupby(["host", "name", "workload_version"], sort=True):
         case = case.sort_values("position")
         values = case["throughput"].to_numpy(dtype=float)
         noise = (case["throughput"] * case["iqr_rel"]).to_numpy(dtype=float)
@@ -245,6 +234,30 @@ def steps_frame(frame: pd.DataFrame, *, min_change: float = 0.05) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
+def version_changes(frame: pd.DataFrame) -> pd.DataFrame:
+    """Where a workload's version changed between runs of a host: its cases are not compared across it."""
+    columns = ["host", "workload", "run", "position", "before", "after"]
+    rows: list[dict[str, Any]] = []
+    if frame.empty:
+        return pd.DataFrame(rows, columns=columns)
+    per_run = frame.drop_duplicates(["host", "workload", "position"]).sort_values(["host", "workload", "position"])
+    for (host, workload), part in per_run.groupby(["host", "workload"], sort=True):
+        versions = part["workload_version"].tolist()
+        for i in range(1, len(versions)):
+            if versions[i] != versions[i - 1]:
+                rows.append(
+                    {
+                        "host": host,
+                        "workload": workload,
+                        "run": part["run"].iloc[i],
+                        "position": int(part["position"].iloc[i]),
+                        "before": int(versions[i - 1]),
+                        "after": int(versions[i]),
+                    }
+                )
+    return pd.DataFrame(rows, columns=columns)
+
+
 def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
     """Throughput per case over the runs of one host, one panel per workload, change points marked."""
     host = host or history_host(frame)
@@ -262,9 +275,11 @@ def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
     labels = data.drop_duplicates("position").sort_values("position")["run"].tolist()
     for ax, workload in zip(axes, workloads, strict=True):
         part = data[data["workload"] == workload]
-        for name, case in part.groupby("name", sort=True):
+        several_versions = part["workload_version"].nunique() > 1
+        for (name, version), case in part.groupby(["name", "workload_version"], sort=True):
             case = case.sort_values("position")
-            ax.plot(case["position"], case["throughput"], marker="o", ms=3, label=str(name))
+            label = f"{name} (v{version})" if several_versions else str(name)
+            ax.plot(case["position"], case["throughput"], marker="o", ms=3, label=label)
             marks = steps[steps["name"] == name]
             for _, step in marks.iterrows():
                 y = case.loc[case["position"] == step["position"], "throughput"]
@@ -310,11 +325,22 @@ def history_section(runs: Sequence[Run]) -> dict[str, Any] | None:
         ]
         for _, step in steps.sort_values(["position", "name"]).iterrows()
     ]
+    rows += [
+        [
+            f"every {change['workload']} case",
+            str(change["run"]),
+            f"workload version {change['before']}",
+            f"version {change['after']}",
+            "not compared",
+        ]
+        for _, change in version_changes(data).iterrows()
+    ]
     table = Table(
         "Change points",
         ["case", "first run at the new level", "throughput before", "after", "change"],
         rows,
-        note="Steps of at least 5 % found by a piecewise-constant fit (after asv's step detection)."
+        note="Steps of at least 5 % found by a piecewise-constant fit (after asv's step detection); a workload "
+        "whose version changed measures something else, so its runs before and after are not compared."
         if rows
         else "No change points: every case stayed at one level across these runs.",
         numeric=[False, False, True, True, True],

@@ -82,16 +82,22 @@ def speedup_table(frame: pd.DataFrame) -> list[Table]:
 
 
 def mnist_table(frame: pd.DataFrame) -> list[Table]:
-    """MNIST per device and mode: samples/s, first and steady epoch, final loss and accuracy."""
+    """MNIST per device and mode: samples/s, the first call's one-time cost, epoch time, losses and accuracy."""
     rows = frame[frame["workload"] == "mnist"] if not frame.empty else frame
     if rows.empty:
         return []
-    wanted = ["mode", "batch_size", "throughput", "first_epoch_s", "steady_epoch_s", "final_loss",
-              "final_accuracy", "data_source"]  # fmt: skip
+    wanted = ["mode", "batch_size", "throughput", "one_time_cost_s", "mnist_epoch_s_estimate", "initial_loss",
+              "final_loss", "final_accuracy", "data_source"]  # fmt: skip
     view = rows.assign(device=device_labels(frame).loc[rows.index])[
         ["device", *[c for c in wanted if c in rows.columns]]
     ]
-    view = view.rename(columns={"throughput": "samples/s"})
+    view = view.rename(
+        columns={
+            "throughput": "samples/s",
+            "one_time_cost_s": "first call's extra cost (s)",
+            "mnist_epoch_s_estimate": "s per 60000-sample epoch",
+        }
+    )
     return [table_from(view, "MNIST training per device and mode")]
 
 
@@ -173,19 +179,10 @@ def skipped_table(skipped: pd.DataFrame, backends: bool = False) -> Table:
     return table_from(view, "Skipped cases")
 
 
-def _get(mapping: Any, *keys: str) -> Any:
-    """A nested value of a JSON object, or None."""
-    for key in keys:
-        if not isinstance(mapping, Mapping):
-            return None
-        mapping = mapping.get(key)
-    return mapping
-
-
-def _short_date(value: Any) -> Any:
+def _short_date(value: str) -> str:
     """An ISO timestamp as 'YYYY-MM-DD HH:MM UTC'; anything else unchanged."""
     try:
-        stamp = dt.datetime.fromisoformat(str(value))
+        stamp = dt.datetime.fromisoformat(value)
     except ValueError:
         return value
     if stamp.tzinfo is not None:
@@ -195,42 +192,37 @@ def _short_date(value: Any) -> Any:
 
 def environment(run: Run) -> list[tuple[str, str]]:
     """The facts of one run's host, from machine_info and commit_info, as (label, value) text pairs."""
-    info = run.data.get("machine_info") or {}
-    extra = info.get("devicebench") if isinstance(info.get("devicebench"), Mapping) else {}
-    cpu = info.get("cpu") if isinstance(info.get("cpu"), Mapping) else {}
-    commit = run.data.get("commit_info") if isinstance(run.data.get("commit_info"), Mapping) else {}
-    facts: list[tuple[str, Any]] = [
+    record = run.record
+    info, facts = record.machine_info, record.machine_info.devicebench
+    extra = info.model_extra or {}
+    commit = record.commit_info
+    rows: list[tuple[str, Any]] = [
         ("host", run.host),
         ("run", run.name),
-        ("date", _short_date(run.data.get("datetime"))),
-        ("profile", _get(run.data, "devicebench", "profile")),
-        ("CPU", extra.get("cpu_model") or cpu.get("brand_raw")),
-        ("CPU cores", extra.get("cpu_cores") or cpu.get("count")),
-        ("system", " ".join(str(info.get(k)) for k in ("system", "release", "machine") if info.get(k))),
-        ("Python", info.get("python_version")),
-        ("NVIDIA driver", extra.get("nvidia_driver")),
-        ("container image", extra.get("container_image")),
-        ("commit", " ".join(str(x)[:12] for x in (commit.get("id"), commit.get("branch")) if x)
-         + (" (dirty)" if commit.get("dirty") else "")),
-        ("pytest-benchmark", run.data.get("version")),
+        ("state", run.state_text),
+        ("date", _short_date(record.datetime)),
+        ("profile", record.devicebench.profile),
+        ("CPU", facts.cpu_model),
+        ("CPU cores", f"{facts.cpu_cores} ({facts.cpu_usable_cores} usable)" if facts.cpu_cores else None),
+        ("thread settings", " ".join(f"{k}={v}" for k, v in sorted(facts.thread_env.items())) or None),
+        ("system", " ".join(str(extra[k]) for k in ("system", "release", "machine") if extra.get(k))),
+        ("Python", extra.get("python_version")),
+        ("NVIDIA driver", facts.nvidia_driver),
+        ("container image", facts.container_image),
+        ("commit", " ".join(str(x)[:12] for x in (commit.id, commit.branch) if x)
+         + (" (dirty)" if commit.dirty else "")),
+        ("pytest-benchmark", record.version),
     ]  # fmt: skip
-    backends = extra.get("backends") if isinstance(extra.get("backends"), Mapping) else {}
-    for name, backend in backends.items():
-        if isinstance(backend, Mapping):
-            parts = [f"{k} {v}" for k, v in backend.items() if v not in (None, "") and not isinstance(v, bool)]
-            facts.append((f"backend {name}", ", ".join(parts) or "available"))
-    for device in extra.get("devices") or []:
-        if isinstance(device, Mapping):  # the plugin writes {name: "GPU:0", model}; older files {device, name}
-            label = device.get("device") or device.get("name")
-            model = device.get("model") or (device.get("name") if device.get("device") else "")
-            memory = device.get("memory_bytes")
-            size = f", {fmt_bytes(float(memory))}" if isinstance(memory, int | float) else ""
-            backend = f" ({device.get('backend')})" if device.get("backend") else ""
-            facts.append((f"device {label}{backend}", f"{model}{size}"))
-    nvml = extra.get("nvml") if isinstance(extra.get("nvml"), Mapping) else {}
-    if nvml:
-        facts.append(("NVML", "enabled" if nvml.get("enabled") else f"off: {nvml.get('reason', '')}"))
-    return [(label, str(value)) for label, value in facts if value not in (None, "", "None")]
+    for name, backend in facts.backends.items():
+        details = backend.model_dump(exclude={"available", "reason"})
+        parts = [f"{k} {v}" for k, v in details.items() if v not in (None, "") and not isinstance(v, bool | dict)]
+        rows.append((f"backend {name}", ", ".join(parts) if backend.available else f"unavailable: {backend.reason}"))
+    for device in facts.devices:
+        size = f", {fmt_bytes(float(device.memory_bytes))}" if device.memory_bytes else ""
+        rows.append((f"device {device.name} ({device.backend})", f"{device.model}{size}"))
+    nvml = record.devicebench.nvml
+    rows.append(("NVML", "enabled" if nvml.enabled else f"off: {nvml.reason}"))
+    return [(label, str(value)) for label, value in rows if value not in (None, "", "None")]
 
 
 def render(context: Mapping[str, Any]) -> str:

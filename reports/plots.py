@@ -27,12 +27,12 @@ from reports import speedup as sp
 from reports.summary import (
     BOOK_LARGE_N,
     BOOK_LARGE_RATIO,
-    DIRECTIONS,
     backend_table,
     device_labels,
     fmt_bytes,
     several_backends,
 )
+from results_format import WORKLOAD_SPECS
 
 #: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
 KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
@@ -248,19 +248,6 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
     return Plot("speedup", title, question, image=svg_data_uri(fig))
 
 
-def first_call_cost(rows: pd.DataFrame) -> pd.Series:
-    """Seconds the first epoch (or first call) cost beyond a steady one: first_epoch_s - steady_epoch_s,
-    else one_time_cost_s, else warmup_first_call_s - median_s."""
-    nan = pd.Series(float("nan"), index=rows.index)
-
-    def col(name: str) -> pd.Series:
-        return rows[name].astype(float) if name in rows.columns else nan
-
-    cost = col("first_epoch_s") - col("steady_epoch_s")
-    cost = cost.fillna(col("one_time_cost_s"))
-    return cost.fillna(col("warmup_first_call_s") - col("median_s"))
-
-
 def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
     """Which device and training mode trains MNIST fastest, and what does the first epoch cost?"""
     title = "MNIST training"
@@ -275,7 +262,7 @@ def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
         left.set(xlabel="mode", ylabel="samples/s (steady state)", title="samples/s per mode")
         left.yaxis.set_major_formatter(ticker.EngFormatter())
         left.legend(fontsize=8, title=None)
-        cost = first_call_cost(rows)
+        cost = rows["one_time_cost_s"].astype(float)
         if cost.notna().any():
             sns.barplot(
                 data=rows.assign(first_cost_s=cost),
@@ -360,7 +347,7 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
             why_not="No transfer cases ran (they need a GPU), so there is nothing to plot.",
         )
     rows = _with_labels(rows).astype({"bytes": float})
-    rows["direction"] = rows["direction"].map(DIRECTIONS).fillna(rows["direction"])
+    rows["direction"] = rows["direction"].map(WORKLOAD_SPECS["transfer"].label)
     fig, (ax,) = _new_figure()
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         sns.lineplot(
@@ -407,13 +394,7 @@ def read_nvml(runs_nvml: Sequence[tuple[str, str, Path | None]]) -> pd.DataFrame
     return nvml.dropna(subset=["t_s", "mem_used_mib"])
 
 
-def _workload_of_case(case: str) -> str:
-    """'test_matmul[...]' -> 'matmul'."""
-    name = str(case)
-    return name[5:].split("[", 1)[0] if name.startswith("test_") else name.split("[", 1)[0]
-
-
-def nvml_timeline(nvml: pd.DataFrame, palette: dict) -> Plot:
+def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plot:
     """How much GPU memory was in use over the run, case by case?"""
     title, question = "GPU memory over time", "How much GPU memory did each case use over the run (NVML)?"
     if nvml.empty:
@@ -424,10 +405,16 @@ def nvml_timeline(nvml: pd.DataFrame, palette: dict) -> Plot:
             why_not="No nvml.csv in these runs (no GPU, or NVML was not available), so there is no memory timeline.",
         )
     several = nvml["run"].nunique() > 1
+    # nvml.csv names each case by its id; the measured cases say which workload it belongs to
+    workloads = frame[["host", "run", "case_id", "workload"]].drop_duplicates() if not frame.empty else None
     data = nvml.assign(
         gpu=[(f"{h} " if several else "") + f"GPU {i}" for h, i in zip(nvml["host"], nvml["gpu_index"], strict=True)],
-        workload=nvml["case"].map(_workload_of_case),
     )
+    if workloads is not None:
+        data = data.merge(workloads, left_on=["host", "run", "case"], right_on=["host", "run", "case_id"], how="left")
+    else:
+        data = data.assign(workload=None)
+    data["workload"] = data["workload"].fillna("no number (skipped or failed)")
     cases = data["case"].nunique()
     hue = "case" if cases <= 10 else "workload"
     fig, (ax,) = _new_figure(width=9.0)
@@ -545,5 +532,5 @@ def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
     else:
         palette = palette_for(list(frame["device_label"]))
     plots = [make(frame, palette) for make in FRAME_PLOTS]
-    plots.insert(len(plots) - 1, nvml_timeline(nvml, palette))
+    plots.insert(len(plots) - 1, nvml_timeline(nvml, frame, palette))
     return plots

@@ -11,6 +11,7 @@ import pandas as pd
 
 from reports import backends as bk
 from reports import speedup as sp
+from results_format import WORKLOAD_SPECS
 
 #: the book chapter's matmul demo: 10000x10000 ran ~32x faster on a notebook GPU, 100x100 the same.
 BOOK_LARGE_N = 10000
@@ -22,20 +23,8 @@ BOOK_SMALL_TEXT = "book: no difference for small tensors"
 #: cases whose IQR exceeds this share of the median are too noisy to gate on.
 NOISY_IQR_REL = 0.10
 
-#: the index of each workload's throughput table.
-TABLE_INDEX: dict[str, list[str]] = {
-    "matmul": ["n", "dtype"],
-    "mnist": ["mode", "batch_size"],
-    "tfdata": ["variant"],
-    "transfer": ["direction", "bytes"],
-}
-DIRECTIONS = {"h2d": "host to device", "d2h": "device to host", "d2h-view": "device to host (zero-copy view)"}
-WORKLOAD_TITLES = {
-    "matmul": "matmul",
-    "mnist": "MNIST training",
-    "tfdata": "tf.data input pipelines",
-    "transfer": "host-device copies",
-}
+#: each workload's title, from the results format (its tables are indexed by the workload's keys).
+WORKLOAD_TITLES = {name: spec.title for name, spec in WORKLOAD_SPECS.items()}
 
 
 def fmt_ratio(ratio: float) -> str:
@@ -101,7 +90,8 @@ def backend_prefix(backend: object, several: bool) -> str:
 def throughput_table(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
     """Throughput of one workload: one row per case key, one column per device (label)."""
     rows = frame[frame["workload"] == workload] if not frame.empty else frame
-    index = [c for c in TABLE_INDEX.get(workload, []) if c in rows.columns and rows[c].notna().any()]
+    keys = WORKLOAD_SPECS[workload].keys if workload in WORKLOAD_SPECS else ()
+    index = [c for c in keys if c in rows.columns and rows[c].notna().any()]
     if rows.empty or not index:
         return pd.DataFrame()
     rows = rows.assign(device_label=device_labels(frame).loc[rows.index])
@@ -221,7 +211,7 @@ def tfdata_lines(frame: pd.DataFrame) -> list[str]:
 
 
 def transfer_lines(frame: pd.DataFrame) -> list[str]:
-    """The best host-device copy bandwidth per device and direction."""
+    """The best copy bandwidth per device and direction; zero-copy views as a latency, never a bandwidth."""
     rows = frame[(frame["workload"] == "transfer") & frame["throughput"].notna()] if not frame.empty else frame
     if rows.empty or "direction" not in rows.columns:
         return []
@@ -232,13 +222,37 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
         for direction, part in device_rows.groupby("direction", sort=False):
             best = part.loc[part["throughput"].idxmax()]
             facts = [f"at {fmt_bytes(float(best['bytes']))}"] if pd.notna(best.get("bytes")) else []
-            if direction != "d2h-view" and part.apply(bk.shares_memory, axis=1).all():
-                facts.append("no copy: the buffer is shared")
-            arrow = DIRECTIONS.get(str(direction), str(direction))
+            arrow = WORKLOAD_SPECS["transfer"].label(direction)
             detail = f" ({', '.join(facts)})" if facts else ""
             parts.append(f"{fmt_number(best['throughput'])} GB/s {arrow}{detail}")
         lines.append(f"Copies on {label} peak at {'; '.join(parts)}.")
+    return lines + zero_copy_lines(frame)
+
+
+def zero_copy_lines(frame: pd.DataFrame) -> list[str]:
+    """Transfers that shared the buffer instead of copying: how long handing it over takes (no bytes move)."""
+    if frame.empty:
+        return []
+    rows = frame[(frame["workload"] == "transfer") & (frame["measure"] == "latency")]
+    if rows.empty:
+        return []
+    rows = rows.assign(device_label=device_labels(frame).loc[rows.index])
+    lines = []
+    for label, part in rows.groupby("device_label", sort=True):
+        kinds = ", ".join(
+            f"{WORKLOAD_SPECS['transfer'].label(d)} {fmt_latency(float(p['median_s'].median()))}"
+            for d, p in part.groupby("direction", sort=False)
+        )
+        lines.append(f"Zero-copy hand-overs on {label} (the buffer is shared, no bytes move: a latency): {kinds}.")
     return lines
+
+
+def fmt_latency(seconds: float) -> str:
+    """A short time with its unit: 35.6 µs, 2.1 ms."""
+    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
+        if seconds >= scale:
+            return f"{seconds / scale:.3g} {unit}"
+    return f"{seconds / 1e-9:.3g} ns"
 
 
 def case_text(row: pd.Series) -> str:
