@@ -34,27 +34,46 @@ def option_value(args: list[str], name: str, default: str) -> str:
     return default
 
 
+def wants_torch(args: list[str]) -> bool:
+    """Whether `--backend` asks for torch (alone or beside TensorFlow)."""
+    names = {n.strip().lower() for n in option_value(args, "--backend", "tensorflow").split(",")}
+    return bool(names & {"torch", "pytorch"})
+
+
+def wants_tensorflow(args: list[str]) -> bool:
+    """Whether `--backend` asks for TensorFlow (the default)."""
+    names = {n.strip().lower() for n in option_value(args, "--backend", "tensorflow").split(",")}
+    return bool(names & {"tensorflow", "tf"})
+
+
 @nox.session
 def bench(session: nox.Session) -> None:
     """Run the benchmarks (pytest args after --), print the summary, build the report, print the run folder."""
-    session.install("-e", f".[{tf_extra()}]")
     args = list(session.posargs)
+    extras = [tf_extra()] if wants_tensorflow(args) else []
+    if wants_torch(args):
+        session.install(TORCH_PIN)  # pinned: an unpinned torch pulls several GB of CUDA wheels
+        extras.append("torch")
+    session.install("-e", f".[{','.join(extras)}]" if extras else ".")
     results_dir = option_value(args, "--results-dir", "results")
     if "--results-dir" not in " ".join(args):
         args = ["--results-dir", results_dir, *args]
+    # pytest writes the new run's folder here once its first case is saved: never mistake an older run for it
+    path_file = Path(session.create_tmp()) / "run-path"
+    path_file.unlink(missing_ok=True)
     try:
-        session.run("python", "-m", "pytest", "bench", *args)
+        session.run("python", "-m", "pytest", "bench", "--run-path-file", str(path_file), *args)
         failed = False
     except CommandFailed:  # keep going: whatever was measured still gets its summary and report
         failed = True
-    latest = Path(results_dir) / "latest"
-    if not latest.exists():
-        session.error(f"no run folder was written under {results_dir}/ (see the pytest output above)")
-    session.run("python", "-m", "reports", "summary", str(latest))
-    session.run("python", "-m", "reports", str(latest))
-    session.log(f"run folder: {latest.resolve()}")
+    if not path_file.is_file():
+        session.error("this run measured no case (see the pytest output above): no summary or report")
+    run_dir = path_file.read_text().strip()
+    session.run("python", "-m", "reports", "summary", run_dir)
+    session.run("python", "-m", "reports", run_dir)
+    session.log(f"run folder: {run_dir}")
     if failed:
-        session.error("some benchmark cases failed (see above); the results measured so far are kept")
+        session.error(f"the benchmarks did not all pass (see above); what was measured is kept in {run_dir}")
 
 
 @nox.session

@@ -70,6 +70,8 @@ import json, sys
 data = json.load(open(sys.argv[1]))
 benchmarks = data["benchmarks"]
 assert benchmarks, "benchmarks.json holds no benchmarks"
+run = data["devicebench"]["run"]
+assert data["devicebench"]["schema_version"] == 2 and run["complete"], f"the run is not complete: {run}"
 image = data["machine_info"].get("devicebench", {}).get("container_image")
 assert image == sys.argv[2], f"machine_info.devicebench.container_image is {image!r}, not {sys.argv[2]!r}"
 print(f"smoke run: {len(benchmarks)} benchmarks, container_image {image}")

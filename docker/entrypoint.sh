@@ -19,20 +19,24 @@ if ! mkdir -p "$results" 2>/dev/null || [ ! -w "$results" ]; then
     exit 2
 fi
 
-before="$(readlink "$results/latest" 2>/dev/null || true)"
-"$python" -m pytest "$src/bench" --results-dir "$results" \
+# pytest writes this run's folder into $path_file once its first case is saved, so the summary and
+# report below are always of the run just made, never of an older one.
+path_file="$(mktemp "${TMPDIR:-/tmp}/devicebench-run.XXXXXX")" && rm -f "$path_file"
+"$python" -m pytest "$src/bench" --results-dir "$results" --run-path-file "$path_file" \
     --profile "${DEVICEBENCH_PROFILE:-smoke}" -p no:cacheprovider "$@"
 bench_status=$?
-after="$(readlink "$results/latest" 2>/dev/null || true)"
 
-if [ -z "$after" ] || [ "$after" = "$before" ]; then
-    echo "devicebench: no new run under $results (pytest exited $bench_status); no report built" >&2
+if [ ! -s "$path_file" ]; then
+    echo "devicebench: this run measured no case (pytest exited $bench_status); no report built" >&2
+    if [ "$bench_status" -eq 0 ]; then exit 1; fi
     exit "$bench_status"
 fi
+run_dir="$(cat "$path_file")"
+rm -f "$path_file"
 
 # The findings and throughput tables on the terminal (informational), then report.html.
-"$python" -m reports summary "$results/latest" || echo "devicebench: the summary failed (the report follows)" >&2
-"$python" -m reports "$results/latest"
+"$python" -m reports summary "$run_dir" || echo "devicebench: the summary failed (the report follows)" >&2
+"$python" -m reports "$run_dir"
 report_status=$?
 if [ "$bench_status" -ne 0 ]; then
     exit "$bench_status"

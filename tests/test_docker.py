@@ -148,11 +148,13 @@ if [ "$2" = pytest ]; then
     shift 2
     while [ $# -gt 0 ]; do
         if [ "$1" = --results-dir ]; then results="$2"; fi
+        if [ "$1" = --run-path-file ]; then path_file="$2"; fi
         shift
     done
     if [ "$FAKE_WRITES" = 1 ]; then
         run="$results/run-$(date +%s%N)"
         mkdir -p "$run" && echo '{}' > "$run/benchmarks.json" && ln -sfn "$run" "$results/latest"
+        echo "$run" > "$path_file"
     fi
     exit "$FAKE_BENCH_STATUS"
 fi
@@ -201,12 +203,14 @@ def test_entrypoint_runs_bench_then_report_passing_arguments(run_entrypoint, tmp
     code, _, calls = run_entrypoint("--devices", "CPU:0", "-k", "matmul")
     assert code == 0
     results = tmp_path / "results"
-    assert calls == [
-        f"-m pytest /src/bench --results-dir {results} --profile smoke -p no:cacheprovider --devices CPU:0 -k matmul",
-        f"-m reports summary {results}/latest",
-        f"-m reports {results}/latest",
-    ]
-    assert (results / "latest" / "report.html").read_text() == "report\n"
+    run = (results / "latest").resolve()
+    assert re.fullmatch(
+        rf"-m pytest /src/bench --results-dir {results} --run-path-file \S+ --profile smoke -p no:cacheprovider "
+        "--devices CPU:0 -k matmul",
+        calls[0],
+    )
+    assert calls[1:] == [f"-m reports summary {run}", f"-m reports {run}"]
+    assert (run / "report.html").read_text() == "report\n"
 
 
 def test_entrypoint_user_profile_comes_after_the_default(run_entrypoint) -> None:
@@ -227,9 +231,16 @@ def test_entrypoint_fails_when_the_report_fails(run_entrypoint) -> None:
 
 
 def test_entrypoint_skips_the_report_without_a_new_run(run_entrypoint) -> None:
-    run_entrypoint()  # an earlier run: results/latest exists
+    run_entrypoint()  # an earlier run: results/latest exists, and must not be reported as this one
     code, err, calls = run_entrypoint(writes=False, bench=4)
     assert code == 4
+    assert len(calls) == 1
+    assert "measured no case" in err
+
+
+def test_entrypoint_fails_a_run_that_measured_nothing_even_if_pytest_passed(run_entrypoint) -> None:
+    code, err, calls = run_entrypoint(writes=False, bench=0)
+    assert code == 1
     assert len(calls) == 1
     assert "no report built" in err
 
