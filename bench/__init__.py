@@ -3,4 +3,4 @@
 Importing `bench` never imports TensorFlow or torch; a backend is loaded only when asked for.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0"
