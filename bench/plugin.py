@@ -54,6 +54,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="TF32 for float32 GPU matmuls: each framework's default (TF on, torch off), or on/off for both",
     )
     group.addoption(
+        "--precision",
+        dest="devicebench_precision",
+        type=float,
+        default=None,
+        metavar="FRACTION",
+        help="keep timing each case until the 95%% interval of its median is within +-FRACTION of it (e.g. 0.02), "
+        "or its time budget in the profile is spent (recorded per case); default: the profile's fixed rounds",
+    )
+    group.addoption(
         "--results-dir",
         dest="devicebench_results_dir",
         default=None,
@@ -191,7 +200,7 @@ def devicebench_run(
     def run() -> dict[str, Any]:
         backend = session.backends[devicebench_case.backend]
         try:
-            return run_case(benchmark, devicebench_case, backend, session.profile, session.telemetry)
+            return run_case(benchmark, devicebench_case, backend, session.profile, session.telemetry, session.precision)
         except CaseSkipped as skip:
             request.node.stash[SKIP_KIND] = skip.kind
             pytest.skip(skip.reason)

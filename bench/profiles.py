@@ -27,6 +27,7 @@ class Profile:
     min_rounds: int
     max_rounds: int
     target_seconds: float  # timed time per case, within min_rounds..max_rounds
+    precision_budget_s: float  # with --precision: timed seconds a case may spend reaching it
 
     def rounds_for(self, seconds_per_call: float) -> int:
         """How many timed rounds a case gets, given one call's time measured during warm-up."""
@@ -52,6 +53,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=30,
             target_seconds=0.5,
+            precision_budget_s=3.0,
         ),
         Profile(
             name="standard",
@@ -67,6 +69,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=100,
             target_seconds=1.5,
+            precision_budget_s=8.0,
         ),
         Profile(
             name="full",
@@ -82,6 +85,7 @@ PROFILES: dict[str, Profile] = {
             min_rounds=5,
             max_rounds=200,
             target_seconds=3.0,
+            precision_budget_s=20.0,
         ),
     )
 }

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 from bench.backends.base import Backend
 from bench.cases import Case
 from bench.profiles import Profile
+from bench.rounds import RoundPolicy, relative_half_width
 from results_format import CaseInfo
 
 
@@ -90,8 +91,47 @@ def benchmark_clock(benchmark: Any) -> Callable[[], float]:
     return getattr(benchmark, "_timer", perf_counter)  # pytest-benchmark keeps it there; perf_counter otherwise
 
 
+def time_rounds(
+    benchmark: Any, timed: Callable[[], Any], clock: Callable[[], float], policy: RoundPolicy
+) -> tuple[list[float], str]:
+    """Time rounds of `timed` into pytest-benchmark's statistics until the policy says stop; (times, why)."""
+    # The same per-case statistics object benchmark.pedantic() fills (pytest-benchmark's own _make_stats),
+    # so its tables and our results see the same rounds; pedantic itself cannot stop on a precision target.
+    if getattr(benchmark, "_mode", None):
+        raise RuntimeError("the benchmark fixture was already used for this case")
+    benchmark._mode = "devicebench rounds"
+    stats = benchmark._make_stats(1)
+    times: list[float] = []
+    while True:
+        start = clock()
+        timed()
+        elapsed = clock() - start
+        stats.update(elapsed)
+        times.append(elapsed)
+        stopped_by = policy.stop(times)
+        if stopped_by:
+            return times, stopped_by
+
+
+def timing_facts(times: list[float], stopped_by: str, policy: RoundPolicy) -> dict[str, Any]:
+    """The `timing` record: rounds, what ended them, and how well the median is known."""
+    reached = relative_half_width(times, policy.confidence)
+    return {
+        "rounds": len(times),
+        "stopped_by": stopped_by,
+        "precision_target": policy.precision,
+        "precision_reached": reached if reached != float("inf") else None,
+        "budget_s": policy.budget_s if policy.precision is not None else None,
+    }
+
+
 def run_case(
-    benchmark: Any, case: Case, backend: Backend, profile: Profile, sampler: Sampler | None = None
+    benchmark: Any,
+    case: Case,
+    backend: Backend,
+    profile: Profile,
+    sampler: Sampler | None = None,
+    precision: float | None = None,
 ) -> dict[str, Any]:
     """Time `case` with the pytest-benchmark fixture and fill its extra_info; returns the extra_info."""
     clock = benchmark_clock(benchmark)
@@ -115,8 +155,14 @@ def run_case(
             rounds = profile.rounds_for(warm.last_call_s)
         benchmark.group = case.group
         backend.memory_reset(case.device)
+        policy = RoundPolicy(
+            rounds=rounds,
+            precision=precision if schedule is None else None,  # a fixed schedule (MNIST epochs) stays fixed
+            min_rounds=profile.min_rounds,
+            budget_s=profile.precision_budget_s,
+        )
         with sampler.sample(case.id) if sampler is not None else nullcontext() as record:
-            benchmark.pedantic(timed, rounds=rounds, iterations=1, warmup_rounds=0)
+            times, stopped_by = time_rounds(benchmark, timed, clock, policy)
         peak = backend.memory_peak(case.device)
         median = float(benchmark.stats.stats.median)
         facts = prepared.facts(median)
@@ -144,7 +190,7 @@ def run_case(
         "placement": warm.placement,
         "warmup": {"calls": warm.calls, "first_call_s": warm.first_call_s, "last_call_s": warm.last_call_s},
         # what the first call cost beyond a steady one: tracing, compilation, allocator growth, cache fill
-        "timing": {"rounds": rounds, "stopped_by": "rounds"},
+        "timing": timing_facts(times, stopped_by, policy),
         "one_time_cost_s": max(0.0, warm.first_call_s - median),
         "profile": profile.name,
         **backend.case_facts(case),

@@ -73,7 +73,10 @@ class DevicebenchSession:
                 )
             except RunFolderError as exc:
                 raise UsageError(str(exc)) from None
-        self.options = {"tf32": options.devicebench_tf32}
+        self.precision: float | None = options.devicebench_precision
+        if self.precision is not None and not 0 < self.precision < 1:
+            raise UsageError(f"--precision must be a fraction between 0 and 1 (e.g. 0.02), got {self.precision:g}")
+        self.options = {"tf32": options.devicebench_tf32, "precision": self.precision}
         self.backends: dict[str, Backend] = {}
         self.backend_status: dict[str, dict[str, Any]] = {}
         self.notes: list[str] = []
@@ -248,6 +251,11 @@ class DevicebenchSession:
     def header_lines(self) -> list[str]:
         """The run header: profile, backends, devices and why anything is missing."""
         lines = [f"devicebench {__version__}: profile {self.profile.name} ({self.profile.description})"]
+        if self.precision is not None:
+            lines.append(
+                f"  rounds: until each median is known within +-{self.precision:.1%} (95 %), "
+                f"at most {self.profile.precision_budget_s:g} s of timing per case"
+            )
         for name, status in self.backend_status.items():
             lines.append(f"  backend {name}: " + (status["version"] if status["available"] else "unavailable"))
         for d in self.devices:
