@@ -24,6 +24,7 @@ from bench.backends import (
 )
 from bench.cases import Case, make_cases
 from bench.devices import Device, DeviceSelectionError, select_devices
+from bench.drift import REFERENCE, time_reference
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import ProfileError, get_profile
@@ -132,6 +133,9 @@ class DevicebenchSession:
         self.benchmarks: list[Benchmark] = []
         self.cases: dict[str, Case] = {}
         self.started = datetime.now(UTC)
+        # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
+        self.drift_start = time_reference() if self.folder is not None else None
+        self.drift_end: list[float] | None = None
         self.stop_reason: str | None = None  # set when a signal asks the run to stop
         self.last_state, self.last_reason = "running", ""
         self._machine_info: dict[str, Any] | None = None
@@ -202,6 +206,8 @@ class DevicebenchSession:
         self.last_state, self.last_reason = state, reason
         if self.folder is None or not self.benchmarks:
             return None
+        if state == "complete" and self.drift_start is not None:
+            self.drift_end = time_reference()
         path = self.folder.save(self.document(state, reason))
         self.telemetry.append_csv(path / NVML_FILE)
         if state == "complete":
@@ -238,6 +244,9 @@ class DevicebenchSession:
                     "devices": [self.device_dict(d) for d in self.devices],
                     "notes": self.notes,
                     "skipped": self.skipped,
+                    "drift": {"reference": REFERENCE, "start_s": self.drift_start, "end_s": self.drift_end}
+                    if self.drift_start
+                    else None,
                     "nvml": {
                         "enabled": self.telemetry.enabled,
                         "reason": self.telemetry.reason,

@@ -331,6 +331,14 @@ class RunState(Record):
         return self
 
 
+class Drift(Record):
+    """A reference case timed at the start and at the end of the run (end is missing when the run was cut)."""
+
+    reference: str
+    start_s: Annotated[list[Seconds], Field(min_length=1)]
+    end_s: list[Seconds] | None = None
+
+
 class RunBlock(Record):
     """The top-level `devicebench` object: schema version, the run's state, options, skips and notes."""
 
@@ -345,7 +353,7 @@ class RunBlock(Record):
     notes: list[str] = Field(default_factory=list)
     skipped: list[SkipRecord] = Field(default_factory=list)
     nvml: NvmlStatus
-    drift: dict[str, JsonValue] | None = None
+    drift: Drift | None = None
 
 
 class RunFile(OpenRecord):
