@@ -1,7 +1,7 @@
 """What the suite's harness costs: CPU matmul n=1024 through pytest + the plugin vs a bare timing loop.
 
-    python -m bench.tools.harness_overhead               # 9 interleaved pairs, TensorFlow on CPU:0
-    python -m bench.tools.harness_overhead --pairs 9 --n 2048
+    python -m tools.harness_overhead               # 9 interleaved pairs, TensorFlow on CPU:0
+    python -m tools.harness_overhead --pairs 9 --n 2048
 
 Both sides run in this one process, on the same inputs' shape, with the same device sync after
 every call: the bare side is `perf_counter(); call(); sync(); perf_counter()` in a plain loop, the
@@ -14,7 +14,6 @@ same for the minimums (the least noise-prone estimate of a fixed cost on a busy 
 from __future__ import annotations
 
 import argparse
-import json
 import statistics
 import sys
 import tempfile
@@ -25,6 +24,7 @@ from typing import Any
 
 import pytest
 
+import results_format
 from bench.backends import load_backend
 from bench.cases import Case
 from bench.workloads.matmul import MATMUL
@@ -58,15 +58,17 @@ def suite_median(case_id: str, out: Path, profile: str) -> tuple[float, float, i
             profile,
             "-k",
             case_id,
-            "--benchmark-json",
+            "--results-dir",
             str(out),
+            "--run-path-file",
+            str(out / "run-path"),
             "--benchmark-quiet",
         ]
     )
     if code != 0:
         sys.exit(f"error: the suite run failed (pytest exit {code})")
-    (bench,) = json.loads(out.read_text())["benchmarks"]
-    return bench["stats"]["median"], bench["stats"]["min"], bench["stats"]["rounds"]
+    (bench,) = results_format.read((out / "run-path").read_text().strip()).benchmarks
+    return bench.stats.median, bench.stats.min, bench.stats.rounds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -84,7 +86,7 @@ def main(argv: list[str] | None = None) -> int:
     ratios, min_ratios = [], []
     with tempfile.TemporaryDirectory() as tmp:
         for i in range(args.pairs):
-            out = Path(tmp) / f"run{i}.json"
+            out = Path(tmp) / f"run{i}"
             if i % 2 == 0:  # alternate which side goes first, so drift does not favour one
                 s_med, s_min, rounds = suite_median(case.id, out, args.profile)
                 b_med, b_min = bare_median(prepared.call, backend.sync, rounds)

@@ -1,9 +1,9 @@
 """What the NVML sampler costs a CPU benchmark: matmul with and without it, interleaved.
 
-    python -m bench.tools.nvml_overhead                 # numpy matmul n=1024, a fake GPU, 20 ms
-    python -m bench.tools.nvml_overhead --backend tensorflow --rounds 60
-    python -m bench.tools.nvml_overhead --workload dispatch --gpus 8   # GIL-bound case, a big host
-    python -m bench.tools.nvml_overhead --real          # poll the machine's real GPUs instead
+    python -m tools.nvml_overhead                 # numpy matmul n=1024, a fake GPU, 20 ms
+    python -m tools.nvml_overhead --backend tensorflow --rounds 60
+    python -m tools.nvml_overhead --workload dispatch --gpus 8   # GIL-bound case, a big host
+    python -m tools.nvml_overhead --real          # poll the machine's real GPUs instead
 
 Each round times `--calls` matmuls three times, rotating the order: without the sampler, with
 a control thread that only wakes up every interval (what the OS scheduler alone costs), and with
@@ -127,7 +127,7 @@ def overhead_pct(with_s: list[float], without_s: list[float]) -> tuple[float, fl
 
 def main(argv: list[str] | None = None) -> int:
     """Run the interleaved comparison and print the overhead."""
-    parser = argparse.ArgumentParser(prog="python -m bench.tools.nvml_overhead", description=__doc__.split("\n")[0])
+    parser = argparse.ArgumentParser(prog="python -m tools.nvml_overhead", description=__doc__.split("\n")[0])
     parser.add_argument("--workload", choices=("matmul", "dispatch"), default="matmul")
     parser.add_argument("--backend", choices=("numpy", "tensorflow", "auto"), default="numpy")
     parser.add_argument("--n", type=int, default=1024, help="matrix size (default 1024)")

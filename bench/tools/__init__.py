@@ -1,1 +1,0 @@
-"""Standalone measuring tools (run with `python -m bench.tools.<name>`)."""
