@@ -58,7 +58,7 @@ class FakeGpu:
     default_power_limit_mw: int | None = 700_000
     pci_device_id: int | None = 0x2330  # 16-bit device id; NVML reports (id << 16) | 0x10de
     pci_subsystem_id: int = 0x16C110DE
-    board_part_number: str | None = "692-2G520-0200-000"
+    board_part_number: str | None = "965-2G520-0100-0R1"
     compute_capability: tuple[int, int] | None = (9, 0)
     pcie_gpu_max_gen: int | None = 5  # what the GPU supports
     pcie_link_max_gen: int | None = 5  # what the GPU and the slot together support

@@ -1,7 +1,8 @@
 """Fake NVML identities of the GPUs the spec table covers, and a few it must not claim.
 
-Names and memory totals are what nvidia-smi / NVML print on those boards (seen in public logs; `seen` says which
-driver era where it matters); default power limits are the boards' TDPs. Each row builds both a GpuIdentity for
+Names and memory totals are what nvidia-smi / NVML print on those boards (seen in public logs; the H100 SXM and
+H200 rows were read through NVML on real boards, PCI ids and default limits included); other default power limits
+are the boards' TDPs. Each row builds both a GpuIdentity for
 detect_sku and a FakeGpu for the scripted NVML, so detection is tested pure and through Telemetry.
 """
 
@@ -57,9 +58,9 @@ class FakeIdentity:
 
 
 IDENTITIES: tuple[FakeIdentity, ...] = (
-    FakeIdentity("H200 SXM", "h200-sxm", "NVIDIA H200", 143771, 700, 0x2335, 5, "driver 580"),
+    FakeIdentity("H200 SXM", "h200-sxm", "NVIDIA H200", 143771, 700, 0x2335, 5, "NVML on an H200"),
     FakeIdentity("H200 NVL", "h200-nvl", "NVIDIA H200 NVL", 143771, 600, 0x233B, 5, "driver 580"),
-    FakeIdentity("H100 SXM", "h100-sxm", "NVIDIA H100 80GB HBM3", 81559, 700, 0x2330, 5, "drivers 535-580"),
+    FakeIdentity("H100 SXM", "h100-sxm", "NVIDIA H100 80GB HBM3", 81559, 700, 0x2330, 5, "NVML on an H100"),
     FakeIdentity("H100 PCIe", "h100-pcie", "NVIDIA H100 PCIe", 81559, 350, 0x2331, 5, "drivers 535-570"),
     FakeIdentity("H100 NVL", "h100-nvl", "NVIDIA H100 NVL", 95830, 400, 0x2321, 5, "drivers 550-580"),
     FakeIdentity("GH200 (96 GB)", "gh200-96gb", "NVIDIA GH200 480GB", 97871, 900, 0x2342, 5, "driver 580"),

@@ -134,7 +134,7 @@ def test_one_gpu_summary_machine_info_and_csv(fake, tmp_path: Path) -> None:
             "uuid": "GPU-11111111-2222-3333-4444-555555555555",
             "pci_bus_id": "0000:3b:00.0",
             "pci_device_id": "10de:2330",
-            "board_part_number": "692-2G520-0200-000",
+            "board_part_number": "965-2G520-0100-0R1",
             "compute_capability": "9.0",
             "memory_total_mib": 81559.0,
             "power_limit_w": 700.0,
