@@ -26,6 +26,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bench.hardware.links import LinkCeiling, link_ceiling, pcie_gbs_per_direction
+from bench.hardware.sku import GpuIdentity, SkuMatch, detect_sku
 from bench.nvml_ids import map_tf_gpus, normalise_bus_id
 from bench.nvml_summary import MIB, Sample, append_csv, summarize, write_csv
 
@@ -167,11 +169,13 @@ METRIC_READERS: dict[str, tuple[tuple[str, Reader], ...]] = {
 
 @dataclass
 class _Gpu:
-    """One NVML device: its handle, static facts and the reader chosen for each metric."""
+    """One NVML device: its handle, static facts, detected SKU, link ceiling and the reader for each metric."""
 
     index: int
     handle: Any
     info: dict[str, Any]
+    sku: SkuMatch | None = None
+    link: LinkCeiling | None = None
     readers: dict[str, Reader | None] = field(default_factory=dict)
     sources: dict[str, str | None] = field(default_factory=dict)
 
@@ -184,6 +188,48 @@ def _query(fn: Callable[..., Any], *args: Any) -> Any:
         if _is_unsupported(err):
             return None
         raise
+
+
+def _query_named(name: str, *args: Any) -> Any:
+    """pynvml.<name>(*args), or None when this nvidia-ml-py lacks the wrapper or the driver does not support it."""
+    fn = getattr(pynvml, name, None)
+    return None if fn is None else _query(fn, *args)
+
+
+def _pcie_now(handle: Any) -> tuple[int | None, int | None]:
+    """The PCIe link's current generation and width (None where unsupported; never raises)."""
+    try:
+        return (
+            _query_named("nvmlDeviceGetCurrPcieLinkGeneration", handle),
+            _query_named("nvmlDeviceGetCurrPcieLinkWidth", handle),
+        )
+    except Exception:  # an auxiliary reading: a failing GPU is reported by the sampler, not here
+        return None, None
+
+
+def _identity(handle: Any, name: str | None, pci: Any, memory: Any, limit_mw: int | None) -> GpuIdentity:
+    """What SKU detection needs, read from NVML (None for what the driver does not report)."""
+    default_mw = _query_named("nvmlDeviceGetPowerManagementDefaultLimit", handle)
+    device_word = getattr(pci, "pciDeviceId", None) if pci is not None else None
+    subsystem = getattr(pci, "pciSubSystemId", None) if pci is not None else None
+    cc = _query_named("nvmlDeviceGetCudaComputeCapability", handle)
+    return GpuIdentity(
+        name=name,
+        memory_total_bytes=int(memory.total) if memory is not None else None,
+        default_power_limit_w=default_mw / 1000.0 if default_mw is not None else None,
+        enforced_power_limit_w=limit_mw / 1000.0 if limit_mw is not None else None,
+        pcie_max_gen=_query_named("nvmlDeviceGetGpuMaxPcieLinkGeneration", handle),
+        pcie_max_width=_query_named("nvmlDeviceGetMaxPcieLinkWidth", handle),
+        pci_device_id=int(device_word) >> 16 if device_word else None,
+        pci_subsystem_id=int(subsystem) if subsystem else None,
+        board_part_number=_text(_query_named("nvmlDeviceGetBoardPartNumber", handle)) or None,
+        compute_capability=(int(cc[0]), int(cc[1])) if cc is not None else None,
+    )
+
+
+def _round(value: float | None, digits: int) -> float | None:
+    """`round` that passes None through."""
+    return None if value is None else round(value, digits)
 
 
 def _text(value: Any) -> str | None:
@@ -204,17 +250,33 @@ def _open_gpu(index: int) -> _Gpu:
         limit_mw = _query(pynvml.nvmlDeviceGetPowerManagementLimit, handle)
     max_sm = _query(pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_SM)
     max_mem = _query(pynvml.nvmlDeviceGetMaxClockInfo, handle, pynvml.NVML_CLOCK_MEM)
+    name = _text(_query(pynvml.nvmlDeviceGetName, handle))
+    identity = _identity(handle, name, pci, memory, limit_mw)
+    # The link's maximum is the lower of what the GPU and the slot support; the GPU's own is in the identity.
+    link_gen = _query_named("nvmlDeviceGetMaxPcieLinkGeneration", handle)
+    gen_now, width_now = _pcie_now(handle)
     info = {
         "index": index,
-        "name": _text(_query(pynvml.nvmlDeviceGetName, handle)),
+        "name": name,
         "uuid": _text(_query(pynvml.nvmlDeviceGetUUID, handle)),
         "pci_bus_id": bus,
+        "pci_device_id": f"10de:{identity.pci_device_id:04x}" if identity.pci_device_id is not None else None,
+        "board_part_number": identity.board_part_number,
+        "compute_capability": ".".join(map(str, identity.compute_capability)) if identity.compute_capability else None,
         "memory_total_mib": round(memory.total / MIB, 1) if memory is not None else None,
         "power_limit_w": round(limit_mw / 1000.0, 1) if limit_mw is not None else None,
+        "power_default_limit_w": _round(identity.default_power_limit_w, 1),
         "max_sm_clock_mhz": max_sm,
         "max_mem_clock_mhz": max_mem,
+        "pcie_gpu_max_gen": identity.pcie_max_gen,
+        "pcie_link_max_gen": link_gen,
+        "pcie_link_max_width": identity.pcie_max_width,
+        "pcie_gen_at_start": gen_now,
+        "pcie_width_at_start": width_now,
     }
-    gpu = _Gpu(index=index, handle=handle, info=info)
+    sku = detect_sku(identity)
+    link = link_ceiling(sku.spec, link_gen, identity.pcie_max_width, gen_now, width_now)
+    gpu = _Gpu(index=index, handle=handle, info=info, sku=sku, link=link)
     for metric, chain in METRIC_READERS.items():
         gpu.readers[metric] = None
         gpu.sources[metric] = None
@@ -244,6 +306,7 @@ class Recording:
         self._first = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+        self._links: dict[int, list[tuple[int | None, int | None]]] = {}
 
     @property
     def samples(self) -> list[Sample]:
@@ -259,6 +322,7 @@ class Recording:
         tel._current = self
         self._first = len(tel.samples)
         tel.poll_once()
+        self._read_links()
         if self._background and tel.error is None:
             self._thread = threading.Thread(target=self._run, name="devicebench-nvml", daemon=True)
             self._thread.start()
@@ -292,9 +356,32 @@ class Recording:
             return
         self.stop()
         tel.poll_once()
+        self._read_links()
         tel._current = None
         self.error = tel.error
         self.summary = summarize(self.samples, tel.gpu_info, tel.pid, error=tel.error)
+        for index, readings in self._links.items():
+            if str(index) in self.summary:
+                self.summary[str(index)].update(_link_summary(readings))
+
+    def _read_links(self) -> None:
+        """Note each GPU's current PCIe generation and width (GPUs lower them when idle, so read per case)."""
+        for gpu in self._telemetry._gpus:
+            self._links.setdefault(gpu.index, []).append(_pcie_now(gpu.handle))
+
+
+def _link_summary(readings: list[tuple[int | None, int | None]]) -> dict[str, object]:
+    """The fastest PCIe link state seen in a case (at its start and end) and its theoretical GB/s."""
+    seen = [(gen, width) for gen, width in readings if gen is not None and width is not None]
+    if not seen:
+        return {"pcie_link_gen": None, "pcie_link_width": None, "pcie_link_gbs_per_direction": None}
+    gen, width = max(seen, key=lambda gw: pcie_gbs_per_direction(*gw) or 0.0)
+    gbs = pcie_gbs_per_direction(gen, width)
+    return {
+        "pcie_link_gen": gen,
+        "pcie_link_width": width,
+        "pcie_link_gbs_per_direction": round(gbs, 2) if gbs is not None else None,
+    }
 
 
 class Telemetry:
@@ -394,7 +481,7 @@ class Telemetry:
         return line + (f" (stopped: {self.error})" if self.error else "")
 
     def machine_info(self) -> dict[str, Any]:
-        """Driver and NVML versions and each GPU's facts, or {"enabled": False, "reason": ...}."""
+        """Driver and NVML versions and each GPU's facts, SKU and host-link ceiling, or {"enabled": False, ...}."""
         if not self.enabled:
             return {"enabled": False, "reason": self.reason}
         return {
@@ -404,7 +491,15 @@ class Telemetry:
             "cuda_driver_version": self.cuda_driver_version,
             "interval_s": self.interval_s,
             "error": self.error,
-            "gpus": [{**g.info, "sources": dict(g.sources)} for g in self._gpus],
+            "gpus": [
+                {
+                    **g.info,
+                    "sources": dict(g.sources),
+                    "sku": g.sku.as_dict() if g.sku else None,
+                    "host_link": g.link.as_dict() if g.link else None,
+                }
+                for g in self._gpus
+            ],
         }
 
     # --- sampling -------------------------------------------------------------------------------------

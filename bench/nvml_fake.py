@@ -25,6 +25,13 @@ MIB = 1024 * 1024
 _NA = 0xFFFFFFFF
 
 
+def _reported(value: Any) -> Any:
+    """The scripted value, or NVML's "not supported" error for None."""
+    if value is None:
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+    return value
+
+
 @dataclass
 class FakeGpu:
     """One scripted GPU; change its attributes between polls to script a timeline."""
@@ -47,6 +54,17 @@ class FakeGpu:
     power_limit_mw: int = 700_000
     max_sm_clock_mhz: int = 1980
     max_mem_clock_mhz: int = 2619
+    # identity for SKU detection and the link ceiling (None: the driver does not report it)
+    default_power_limit_mw: int | None = 700_000
+    pci_device_id: int | None = 0x2330  # 16-bit device id; NVML reports (id << 16) | 0x10de
+    pci_subsystem_id: int = 0x16C110DE
+    board_part_number: str | None = "965-2G520-0100-0R1"
+    compute_capability: tuple[int, int] | None = (9, 0)
+    pcie_gpu_max_gen: int | None = 5  # what the GPU supports
+    pcie_link_max_gen: int | None = 5  # what the GPU and the slot together support
+    pcie_max_width: int | None = 16
+    pcie_gen: int | None = 5  # the link's current state (GPUs drop to gen1 when idle)
+    pcie_width: int | None = 16
     # what the driver supports
     has_memory_v2: bool = True
     has_processes_v3: bool = True
@@ -166,10 +184,45 @@ class FakeNvml:
 
     def nvmlDeviceGetPciInfo(self, handle: Any) -> pynvml.nvmlPciInfo_t:
         """pynvml.nvmlDeviceGetPciInfo, scripted."""
+        gpu = self._gpu(handle)
         info = pynvml.nvmlPciInfo_t()
-        info.busId = self._gpu(handle).pci_bus_id.encode()
-        info.busIdLegacy = self._gpu(handle).pci_bus_id.encode()[:15]
+        info.busId = gpu.pci_bus_id.encode()
+        info.busIdLegacy = gpu.pci_bus_id.encode()[:15]
+        info.pciDeviceId = (gpu.pci_device_id << 16) | 0x10DE if gpu.pci_device_id is not None else 0
+        info.pciSubSystemId = gpu.pci_subsystem_id
         return info
+
+    def nvmlDeviceGetPowerManagementDefaultLimit(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetPowerManagementDefaultLimit, scripted."""
+        return _reported(self._gpu(handle).default_power_limit_mw)
+
+    def nvmlDeviceGetBoardPartNumber(self, handle: Any) -> str:
+        """pynvml.nvmlDeviceGetBoardPartNumber, scripted."""
+        return _reported(self._gpu(handle).board_part_number)
+
+    def nvmlDeviceGetCudaComputeCapability(self, handle: Any) -> tuple[int, int]:
+        """pynvml.nvmlDeviceGetCudaComputeCapability, scripted."""
+        return _reported(self._gpu(handle).compute_capability)
+
+    def nvmlDeviceGetGpuMaxPcieLinkGeneration(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetGpuMaxPcieLinkGeneration, scripted."""
+        return _reported(self._gpu(handle).pcie_gpu_max_gen)
+
+    def nvmlDeviceGetMaxPcieLinkGeneration(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetMaxPcieLinkGeneration, scripted."""
+        return _reported(self._gpu(handle).pcie_link_max_gen)
+
+    def nvmlDeviceGetMaxPcieLinkWidth(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetMaxPcieLinkWidth, scripted."""
+        return _reported(self._gpu(handle).pcie_max_width)
+
+    def nvmlDeviceGetCurrPcieLinkGeneration(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetCurrPcieLinkGeneration, scripted."""
+        return _reported(self._gpu(handle).pcie_gen)
+
+    def nvmlDeviceGetCurrPcieLinkWidth(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetCurrPcieLinkWidth, scripted."""
+        return _reported(self._gpu(handle).pcie_width)
 
     def nvmlDeviceGetPowerManagementLimit(self, handle: Any) -> int:
         """pynvml.nvmlDeviceGetPowerManagementLimit, scripted."""

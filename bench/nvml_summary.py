@@ -8,6 +8,8 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
+from bench.hardware.throttle import throttle_flag
+
 CSV_COLUMNS = (
     "t_s",
     "case",
@@ -38,10 +40,7 @@ CLOCK_EVENT_REASONS: dict[int, str] = {
     0x200: "board_limit",
     0x400: "reliability",
 }
-# The reasons that mean the clocks were held below what the workload asked for.
-THROTTLE_REASONS = frozenset(
-    {"sw_power_cap", "hw_slowdown", "sw_thermal_slowdown", "hw_thermal_slowdown", "hw_power_brake_slowdown"}
-)
+# Which of them count as throttling (every reason but idle) is decided in bench.hardware.throttle.
 
 MIB = 1024 * 1024
 
@@ -97,7 +96,7 @@ def _summarize_gpu(
     energy = _present(r.energy_mj for r in rows)
     masks = _present(r.throttle_mask for r in rows)
     seen = sorted({name for mask in masks for name in reason_names(int(mask))}, key=_reason_order)
-    throttles = [name for name in seen if name in THROTTLE_REASONS]
+    flag = throttle_flag(seen)
     energy_j = None
     if len(energy) >= 2 and energy[-1] >= energy[0]:
         energy_j = round((energy[-1] - energy[0]) / 1000.0, 3)
@@ -122,8 +121,8 @@ def _summarize_gpu(
         "max_temp_c": _max(r.temp_c for r in rows),
         "max_sm_clock_mhz": _max(r.sm_clock_mhz for r in rows),
         "min_sm_clock_mhz": _min(r.sm_clock_mhz for r in rows),
-        "throttled": bool(throttles) if masks else None,
-        "throttle_reasons": throttles,
+        "throttled": flag.throttled if masks else None,
+        "throttle_reasons": list(flag.reasons),
         "clock_event_reasons": seen,
         "error": error,
     }

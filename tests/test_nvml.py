@@ -133,10 +133,19 @@ def test_one_gpu_summary_machine_info_and_csv(fake, tmp_path: Path) -> None:
             "name": "NVIDIA H100 80GB HBM3",
             "uuid": "GPU-11111111-2222-3333-4444-555555555555",
             "pci_bus_id": "0000:3b:00.0",
+            "pci_device_id": "10de:2330",
+            "board_part_number": "965-2G520-0100-0R1",
+            "compute_capability": "9.0",
             "memory_total_mib": 81559.0,
             "power_limit_w": 700.0,
+            "power_default_limit_w": 700.0,
             "max_sm_clock_mhz": 1980,
             "max_mem_clock_mhz": 2619,
+            "pcie_gpu_max_gen": 5,
+            "pcie_link_max_gen": 5,
+            "pcie_link_max_width": 16,
+            "pcie_gen_at_start": 5,
+            "pcie_width_at_start": 16,
             "sources": {
                 "memory": "v2",
                 "processes": "v3",
@@ -146,6 +155,26 @@ def test_one_gpu_summary_machine_info_and_csv(fake, tmp_path: Path) -> None:
                 "sm_clock": "clock_info",
                 "temperature": "temperature",
                 "clock_events": "clocks_event_reasons",
+            },
+            "sku": {
+                "known": True,
+                "id": "h100-sxm",
+                "name": "NVIDIA H100 SXM5 80GB",
+                "reason": "",
+                "evidence": [
+                    "NVML name 'NVIDIA H100 80GB HBM3'",
+                    "PCI device 10de:2330",
+                    "memory 81559 MiB",
+                    "default power limit 700 W",
+                ],
+                "notes": [],
+            },
+            "host_link": {
+                "kind": "pcie",
+                "gbs_per_direction": 63.02,
+                "source": "NVML link maximum: PCIe gen5 x16",
+                "current_gbs_per_direction": 63.02,
+                "note": "",
             },
         }
     ]
@@ -445,6 +474,16 @@ def test_normalise_uuid_and_desc_without_bus_id() -> None:
     assert normalise_uuid("GPU-AbC") == normalise_uuid("abc") == "abc"
     assert normalise_uuid("") is None
     assert bus_id_from_tf_description("device: 0, name: METAL") is None
+
+
+def test_every_clock_event_but_idle_flags_the_case_as_throttled() -> None:
+    gpus = {0: {"name": "G", "uuid": "GPU-x"}}
+    app_clocks = summarize([_sample(0.0, throttle_mask=0x1), _sample(0.1, throttle_mask=0x2)], gpus, pid=1)["0"]
+    assert app_clocks["throttled"] is True
+    assert app_clocks["throttle_reasons"] == ["applications_clocks_setting"]
+    assert app_clocks["clock_event_reasons"] == ["gpu_idle", "applications_clocks_setting"]
+    idle = summarize([_sample(0.0, throttle_mask=0x1), _sample(0.1, throttle_mask=0x0)], gpus, pid=1)["0"]
+    assert (idle["throttled"], idle["throttle_reasons"]) == (False, [])
 
 
 def test_reason_names_and_unknown_bits() -> None:
