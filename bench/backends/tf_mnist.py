@@ -12,16 +12,10 @@ import tensorflow as tf
 
 from bench.backends.base import Backend, Prepared
 from bench.backends.tf_common import tf_device
+from bench.backends.tf_models import book_model
 from bench.cases import Case
-from bench.workloads.mnist import EVAL_SAMPLES, HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
-from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, MnistData, load_mnist
-
-
-def book_model() -> keras.Model:
-    """Dense 784 -> 1024 -> 1024 -> 10 with no activations, exactly as the book has it."""
-    return keras.Sequential(
-        [keras.Input((IMAGE_PIXELS,)), *(keras.layers.Dense(units) for units in HIDDEN), keras.layers.Dense(CLASSES)]
-    )
+from bench.workloads.mnist import EVAL_SAMPLES, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
+from bench.workloads.mnist_data import CLASSES, MnistData, load_mnist
 
 
 class BatchTimer(keras.callbacks.Callback):

@@ -8,7 +8,6 @@ shuffles with a fixed seed.
 
 from __future__ import annotations
 
-from itertools import pairwise
 from typing import Any
 
 import numpy as np
@@ -17,23 +16,13 @@ from torch import nn
 
 from bench.backends.base import Backend, Prepared
 from bench.backends.torch_common import torch_device
+from bench.backends.torch_models import book_model
 from bench.cases import Case
-from bench.workloads.mnist import EVAL_SAMPLES, HIDDEN, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
-from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS, load_mnist
+from bench.workloads.mnist import EVAL_SAMPLES, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
+from bench.workloads.mnist_data import load_mnist
 
 SEED = 0
 KERAS_ADAM_EPSILON = 1e-7  # Keras' default (torch's is 1e-8), so both backends run the same optimizer
-
-
-def make_model(device: torch.device) -> nn.Sequential:
-    """Linear 784-1024-1024-10 without activations, initialised like Keras Dense (Glorot uniform, zero bias)."""
-    torch.manual_seed(SEED)
-    sizes = (IMAGE_PIXELS, *HIDDEN, CLASSES)
-    layers = [nn.Linear(i, o) for i, o in pairwise(sizes)]
-    for layer in layers:
-        nn.init.xavier_uniform_(layer.weight)
-        nn.init.zeros_(layer.bias)
-    return nn.Sequential(*layers).to(device)
 
 
 def batch_order(n: int, batches: int, batch_size: int, seed: int = SEED) -> np.ndarray:
@@ -72,7 +61,7 @@ def build_mnist(case: Case, backend: Backend) -> Prepared:
     y = torch.from_numpy(data.y).to(where)
     order = torch.from_numpy(batch_order(len(data.x), steps * calls, batch_size)).to(where)
 
-    model = make_model(where)
+    model = book_model(where)
     optimizer = torch.optim.Adam(model.parameters(), lr=LEARNING_RATE, eps=KERAS_ADAM_EPSILON)
     loss_of = nn.CrossEntropyLoss()
 
