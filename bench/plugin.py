@@ -13,15 +13,17 @@ from typing import Any
 import pytest
 
 from bench.cases import Case
+from bench.progress import case_line, list_rows, skip_line
 from bench.runner import CaseFailed, CaseSkipped, run_case
 from bench.session import CaseRecordError, DevicebenchSession, UsageError
-from results_format import ResultsWriteError
+from results_format import Benchmark, ResultsWriteError
 
 SESSION_KEY = pytest.StashKey[DevicebenchSession]()
 CASE_ARG = "devicebench_case"
 SKIP_KIND = pytest.StashKey[str]()  # why a case skipped at run time (e.g. "oom"); collection skips are "profile"
 SIGNAL_HANDLERS = pytest.StashKey[dict[int, Any]]()  # the handlers we replaced, restored at the end
 DESELECTED = pytest.StashKey[int]()
+LISTED = pytest.StashKey[bool]()  # --list printed the cases and emptied the run
 STOP_SIGNALS = {"SIGTERM": "timeout, docker stop or a cancelled CI job", "SIGHUP": "the terminal went away"}
 
 
@@ -100,6 +102,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="also copy the finished run to DIR/baselines/NAME/ (needs --results-dir; only a complete run is kept)",
     )
     group.addoption(
+        "--list",
+        dest="devicebench_list",
+        action="store_true",
+        help="print the cases this profile would run on this host, with each skip's reason, and run nothing",
+    )
+    group.addoption(
+        "--tables",
+        dest="devicebench_tables",
+        action="store_true",
+        help="also print pytest-benchmark's timing tables at the end (by default: one live line per case)",
+    )
+    group.addoption(
         "--run-path-file",
         dest="devicebench_run_path_file",
         default=None,
@@ -121,6 +135,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
     config.stash[DESELECTED] = 0
+    if not config.option.devicebench_tables:
+        config.option.benchmark_quiet = True  # one live line per case instead of a table per group at the end
     config.stash[SIGNAL_HANDLERS] = catch_stop_signals(session)
 
 
@@ -181,6 +197,73 @@ def pytest_deselected(items: list[pytest.Item]) -> None:
         config.stash[DESELECTED] = config.stash.get(DESELECTED, 0) + len(items)
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Remember the cases in run order (for the time-left estimate); with --list, print them and run nothing."""
+    run = _session(config)
+    if run is None:
+        return
+    ours = [(item, run.cases[cid]) for item in items if (cid := _case_id(item)) in run.cases]
+    if config.option.devicebench_list:
+        rows = [
+            (case.workload.name, case.backend, case.device.name, case.workload.label(dict(case.params)),
+             case.skip_reason)
+            for _, case in ours
+        ]  # fmt: skip
+        writer = config.get_terminal_writer()
+        writer.line("")
+        for line in list_rows(rows):
+            writer.line(line)
+        config.stash[LISTED] = True
+        items[:] = []
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The cases that will run, in order (after -k/-m), for the live lines' count and time left."""
+    run = _session(session.config)
+    if run is None:
+        return
+    ours = [(item, run.cases[cid]) for item in session.items if (cid := _case_id(item)) in run.cases]
+    run.pending = [item.nodeid for item, _ in ours]
+    run.workload_of = {item.nodeid: case.workload.name for item, case in ours}
+
+
+def _case_id(item: pytest.Item) -> str | None:
+    """The devicebench case id an item times, if it is one of ours."""
+    callspec = getattr(item, "callspec", None)
+    return callspec.params.get(CASE_ARG) if callspec else None
+
+
+def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
+    """No progress letter for a case: its live line says more (see pytest_runtest_logreport)."""
+    run = _session(config)
+    ours = run is not None and report.nodeid in run.workload_of
+    if ours and (report.when == "call" or (report.when == "setup" and not report.passed)):
+        return report.outcome, "", report.outcome.upper()
+    return None
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    """Print the live line of a case as it finishes."""
+    line = getattr(report, "devicebench_line", None)
+    if line and report.when in ("setup", "call"):
+        reporter = _terminal
+        if reporter is not None:
+            reporter.ensure_newline()
+            reporter.write_line(line, **({"red": True} if report.failed else {}))
+
+
+_terminal: Any = None
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Find pytest's terminal reporter, where the live lines go."""
+    global _terminal
+    _terminal = session.config.pluginmanager.get_plugin("terminalreporter")
+    if _terminal is not None and _session(session.config) is not None:
+        _terminal.showfspath = False  # a line per case says more than a file name and a row of dots
+
+
 @pytest.fixture
 def devicebench_case(request: pytest.FixtureRequest) -> Case:
     """The Case this test instance times."""
@@ -221,22 +304,33 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if report.skipped and report.when in ("setup", "call"):
         reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
         reason = reason.removeprefix("Skipped: ")
-        session.record_skip(case, item.stash.get(SKIP_KIND, "profile"), reason)
+        kind = item.stash.get(SKIP_KIND, "profile")
+        session.record_skip(case, kind, reason)
+        session.finished(item.nodeid, report.duration)
+        if kind != "profile":  # profile skips are known before the run; --list shows them
+            report.devicebench_line = skip_line(case.workload.name, case.id, kind, reason)  # type: ignore[attr-defined]
     elif report.failed and report.when in ("setup", "call"):
         error = call.excinfo.value if call.excinfo else None
         message = str(error) if isinstance(error, CaseFailed) else (call.excinfo.exconly() if call.excinfo else "")
         session.record_skip(case, "error", message.splitlines()[0] if message else "failed")
+        session.finished(item.nodeid, report.duration)
+        report.devicebench_line = skip_line(
+            case.workload.name, case.id, "error", message.splitlines()[0] if message else "failed"
+        )  # type: ignore[attr-defined]
     elif report.passed and report.when == "call":
-        save_case(item, session, report)
+        saved = save_case(item, session, report)
+        position, total, left = session.finished(item.nodeid, report.duration)
+        if saved is not None:
+            report.devicebench_line = case_line(saved, position, total, left)  # type: ignore[attr-defined]
     return report
 
 
-def save_case(item: pytest.Item, session: DevicebenchSession, report: pytest.TestReport) -> None:
-    """Hand a passed case's pytest-benchmark record to the session, which saves the run at once."""
+def save_case(item: pytest.Item, session: DevicebenchSession, report: pytest.TestReport) -> Benchmark | None:
+    """Hand a passed case's pytest-benchmark record to the session, which saves the run at once; the record."""
     fixture = getattr(item, "funcargs", {}).get("benchmark")
     metadata = getattr(fixture, "stats", None)
     if not metadata:
-        return
+        return None
     config = item.config
     hook = config.hook
     machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
@@ -249,9 +343,11 @@ def save_case(item: pytest.Item, session: DevicebenchSession, report: pytest.Tes
         report.outcome = "failed"
         report.longrepr = str(exc)
         session.record_skip(session.cases[item.callspec.params[CASE_ARG]], "error", str(exc))  # type: ignore[attr-defined]
+        return None
     except ResultsWriteError as exc:
         item.session.shouldstop = f"devicebench: {exc}; the run stops (what was saved before is kept)"
         session.stop_reason = f"failed to write results: {exc}"
+    return session.benchmarks[-1]
 
 
 def pytest_benchmark_update_machine_info(config: pytest.Config, machine_info: dict[str, Any]) -> None:
@@ -272,6 +368,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         run.finish(state, reason)
     except ResultsWriteError as exc:
         run.stop_reason = f"failed to write results: {exc}"
+    listed = session.config.stash.get(LISTED, False)
+    if listed and exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+        session.exitstatus = pytest.ExitCode.OK  # --list ran nothing on purpose
+        return
     nothing = run.folder is not None and not run.benchmarks and not session.config.option.collectonly
     if nothing and exitstatus == pytest.ExitCode.OK:
         session.exitstatus = pytest.ExitCode.NO_TESTS_COLLECTED
@@ -302,6 +402,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
     if session.folder is None:
         return
     if session.run_dir is None:
+        if config.stash.get(LISTED, False):
+            return
         reason = session.nothing_measured_reason(config.stash.get(DESELECTED, 0), config.option.collectonly)
         tr.write_line(f"devicebench: no case was measured ({reason}); no run folder was written", red=True)
         return

@@ -28,6 +28,7 @@ from bench.drift import REFERENCE, time_reference
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import ProfileError, get_profile
+from bench.progress import time_left
 from bench.run_folder import RunFolder, RunFolderError
 from bench.runner import validation_line
 from bench.workloads import WORKLOADS
@@ -138,6 +139,9 @@ class DevicebenchSession:
         self.drift_end: list[float] | None = None
         self.stop_reason: str | None = None  # set when a signal asks the run to stop
         self.last_state, self.last_reason = "running", ""
+        self.pending: list[str] = []  # node ids of the cases still to run, in order
+        self.workload_of: dict[str, str] = {}
+        self.durations: dict[str, list[float]] = {}  # seconds each finished case took, per workload
         self._machine_info: dict[str, Any] | None = None
         self._commit_info: dict[str, Any] | None = None
 
@@ -301,6 +305,15 @@ class DevicebenchSession:
     def device_dict(self, device: Device) -> dict[str, Any]:
         """A device as recorded, with its NVML index where it could be matched."""
         return {**device.as_dict(), "nvml_index": self.nvml_index.get(device.name)}
+
+    def finished(self, nodeid: str, seconds: float) -> tuple[int, int, float]:
+        """Note a finished case; (its position, the number of cases, estimated seconds left)."""
+        total = len(self.workload_of)
+        if nodeid in self.pending:
+            self.pending.remove(nodeid)
+            self.durations.setdefault(self.workload_of[nodeid], []).append(seconds)
+        left = time_left(self.durations, [self.workload_of[n] for n in self.pending])
+        return total - len(self.pending), total, left
 
     def nothing_measured_reason(self, deselected: int, collect_only: bool) -> str:
         """Why a run measured no case, in one line."""
