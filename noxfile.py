@@ -55,6 +55,9 @@ def bench(session: nox.Session) -> None:
         session.install(TORCH_PIN)  # pinned: an unpinned torch pulls several GB of CUDA wheels
         extras.append("torch")
     session.install("-e", f".[{','.join(extras)}]" if extras else ".")
+    if {"--list", "--collect-only", "--co"} & set(args):  # only lists cases: nothing to summarise
+        session.run("python", "-m", "pytest", "bench", *args)
+        return
     results_dir = option_value(args, "--results-dir", "results")
     if "--results-dir" not in " ".join(args):
         args = ["--results-dir", results_dir, *args]
