@@ -34,7 +34,7 @@ def benchmark(host: str, case: str, throughput: float, *, device: str = "GPU:0",
             "device": device,
             "device_kind": "gpu",
             "device_name": H100,
-            "params": {"case": case},
+            "params": {"n": int(case.split("-")[0][1:]), "dtype": case.split("-")[1]},
             "throughput": throughput,
             "throughput_unit": "GFLOP/s",
             "nvml": {
@@ -293,3 +293,24 @@ def test_fleet_is_listed_in_the_top_level_help():
     with contextlib.redirect_stdout(out):
         assert cli.main(["--help"]) == 0
     assert "fleet" in out.getvalue()
+
+
+def test_the_html_report_of_several_hosts_has_a_fleet_section(four_hosts: Path, tmp_path: Path):
+    out = io.StringIO()
+    page = tmp_path / "fleet.html"
+    with contextlib.redirect_stdout(out):
+        assert cli.main([*(str(p) for p in sorted(four_hosts.glob("*/latest"))), "-o", str(page)]) == 0
+    html = page.read_text()
+    section = html[html.index('<section id="fleet">') : html.index("</section>", html.index('<section id="fleet">'))]
+    assert "<p>4 host(s); slow: gpu3.</p>" in section
+    assert '<img src="data:image/svg+xml;base64,' in section
+    assert "<tr><td>slow</td><td>NVIDIA H100 80GB HBM3</td><td>gpu3</td><td>GPU:0</td>" in section
+    assert "NVIDIA driver: 550.54.15 (peers: 560.35.03 on 3 of 3 hosts)" in section
+    assert '<a href="#fleet">Fleet</a>' in html
+
+
+def test_the_html_report_of_one_host_has_no_fleet_section(four_hosts: Path, tmp_path: Path):
+    page = tmp_path / "one.html"
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main([str(four_hosts / "gpu1" / "latest"), "-o", str(page)]) == 0
+    assert 'id="fleet"' not in page.read_text()
