@@ -264,7 +264,7 @@ def unit_verdicts(ratios: pd.DataFrame, options: Options | None = None) -> pd.Da
             "host": host,
             "device": device,
             "device_kind": case["device_kind"].iloc[0],
-            "cases": len(judged),
+            "cases": len(judged) if len(judged) else len(case),
             "ratio": math.nan,
             "low": math.nan,
             "high": math.nan,
