@@ -8,7 +8,7 @@
 # Prints every job's log and the fleet report, and fails unless both run folders, fleet.md,
 # fleet.json and fleet.html exist and the report says what it should.
 set -uo pipefail
-cd "$(dirname "$0")/../.."
+cd "$(dirname "$0")/../.." || exit 2
 
 python="${1:-.nox/tests/bin/python}"
 python="$(cd "$(dirname "$python")" && pwd)/$(basename "$python")" # absolute, but not resolved: it is a venv's link
