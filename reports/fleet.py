@@ -80,6 +80,7 @@ class Fact:
 FACTS: tuple[Fact, ...] = (
     Fact("throttled", "GPU clock-event (throttle) reasons", gpu_only=True),
     Fact("sm_clock_mhz", "SM clock under load (MHz)", gpu_only=True, compare="measured"),
+    Fact("pcie_link", "PCIe link under load", gpu_only=True),
     Fact("gpu_max_sm_clock_mhz", "max SM clock (MHz)", gpu_only=True),
     Fact("gpu_power_limit_w", "GPU power limit (W)", gpu_only=True),
     Fact("nvidia_driver", "NVIDIA driver", gpu_only=True),

@@ -16,7 +16,6 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -109,37 +108,33 @@ def expand(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _run_time(run: Run) -> tuple[str, str]:
-    """A sort key: the run's UTC datetime, then its folder name."""
-    stamp = run.data.get("datetime")
-    try:
-        when = datetime.fromisoformat(str(stamp).replace("Z", "+00:00")).isoformat()
-    except ValueError:
-        when = ""
-    return when, run.name
-
-
-def newest_per_host(runs: Sequence[Run]) -> tuple[list[Run], list[Run]]:
-    """(the newest run of each host, the older runs left out)."""
-    newest: dict[str, Run] = {}
-    for run in sorted(runs, key=_run_time):
-        newest[run.host] = run
-    kept = sorted(newest.values(), key=lambda r: r.host)
-    kept_ids = {id(r) for r in kept}
-    return kept, [r for r in runs if id(r) not in kept_ids]
+def newest_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The (host, run) pairs of each host's newest run, from a tidy frame's datetime column (then run name)."""
+    stamps = frame[["host", "run", "datetime"]].drop_duplicates(["host", "run"])
+    stamps = stamps.assign(when=pd.to_datetime(stamps["datetime"], utc=True, errors="coerce", format="ISO8601"))
+    newest = stamps.sort_values(["host", "when", "run"], na_position="first").groupby("host").tail(1)
+    return newest[["host", "run"]].reset_index(drop=True)
 
 
 def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
-    """The tidy frame of each host's newest run with its environment facts as columns, and the runs left out."""
+    """The tidy rows of each host's newest run, its environment facts as columns; and the runs left out."""
     from reports.fleet_facts import host_facts
     from reports.load import tidy
 
-    kept, older = newest_per_host(runs)
-    frame = tidy(kept)
-    facts = pd.DataFrame([{"host": run.host, **host_facts(run)} for run in kept])
-    if frame.empty:
-        return frame, older
-    return frame.merge(facts, on="host", how="left"), older
+    everything = tidy(runs)
+    if everything.empty:
+        return everything, []
+    newest = newest_runs(everything)
+    keys = set(zip(newest["host"], newest["run"], strict=True))
+    kept: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        if (run.host, run.name) in keys:
+            kept.setdefault((run.host, run.name), run)
+    kept_ids = {id(run) for run in kept.values()}
+    older = [run for run in runs if id(run) not in kept_ids]
+    frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
+    facts = pd.DataFrame([{"host": run.host, **host_facts(run)} for run in kept.values()])
+    return frame.merge(facts, on="host", how="left").reset_index(drop=True), older
 
 
 def read_hosts_file(path: Path) -> list[str]:

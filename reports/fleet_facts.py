@@ -3,12 +3,14 @@
 :func:`host_facts` returns the columns of :data:`reports.fleet.FACTS` for one run, from its
 ``machine_info`` (driver, CUDA/cuDNN builds, framework versions, configured GPU clocks and power
 limits, CPU, image) and from the NVML summaries of its GPU cases (the SM clock reached under
-load and any clock-event reasons that held the clocks down).
+load, the clock-event reasons that held the clocks down, except the power cap every GPU hits at
+full load, and the PCIe link the GPU trained to under load, where the run recorded it).
 """
 
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -46,10 +48,15 @@ def _backend_facts(backends: Mapping[str, Any]) -> dict[str, str | None]:
     return {"frameworks": _joined(versions), "cuda": _joined(cuda), "cudnn": _joined(cudnn)}
 
 
+#: clock-event reasons that every healthy GPU shows under full load: the power limit is compared instead.
+EXPECTED_UNDER_LOAD = frozenset({"sw_power_cap"})
+
+
 def _gpu_load_facts(run: Run, nvml_index: Mapping[str, Any]) -> dict[str, Any]:
-    """Median SM clock reached during GPU cases on the case's own GPU, and the throttle reasons seen."""
+    """During GPU cases, on the case's own GPU: median peak SM clock, throttle reasons, PCIe link."""
     clocks: list[float] = []
     reasons: set[str] = set()
+    links: Counter[str] = Counter()
     sampled = False
     for bench in run.data.get("benchmarks") or []:
         extra = _mapping(_mapping(bench).get("extra_info"))
@@ -68,10 +75,13 @@ def _gpu_load_facts(run: Run, nvml_index: Mapping[str, Any]) -> dict[str, Any]:
         if peaks:
             clocks.append(float(max(peaks)))
         for summary in summaries:
-            reasons.update(str(r) for r in summary.get("throttle_reasons") or [])
+            reasons.update(str(r) for r in summary.get("throttle_reasons") or [] if r not in EXPECTED_UNDER_LOAD)
+            if summary.get("pcie_link_gen") and summary.get("pcie_link_width"):
+                links[f"gen{summary['pcie_link_gen']} x{summary['pcie_link_width']}"] += 1
     return {
         "sm_clock_mhz": statistics.median(clocks) if clocks else None,
         "throttled": (", ".join(sorted(reasons)) or "none") if sampled else None,
+        "pcie_link": links.most_common(1)[0][0] if links else None,
     }
 
 

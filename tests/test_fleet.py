@@ -28,6 +28,7 @@ BASE_FACTS = {
     "cpu_model": "Intel(R) Xeon(R) Platinum 8480+",
     "sm_clock_mhz": 1980.0,
     "throttled": "none",
+    "pcie_link": "gen5 x16",
 }
 
 
@@ -120,12 +121,20 @@ def test_a_host_slow_in_one_case_only_is_not_flagged_but_its_workload_shows():
 
 
 def test_a_slow_host_with_another_driver_names_the_driver_as_likely_cause():
-    facts = {"n3": {"nvidia_driver": "550.54.15", "sm_clock_mhz": 1410.0, "throttled": "hw_thermal_slowdown"}}
+    facts = {
+        "n3": {
+            "nvidia_driver": "550.54.15",
+            "sm_clock_mhz": 1410.0,
+            "throttled": "hw_thermal_slowdown",
+            "pcie_link": "gen4 x8",
+        }
+    }
     result = judge(fleet_frame({"n1": 1.0, "n2": 1.0, "n3": 0.8, "n4": 1.0}, noise=0.01, facts=facts))
     causes = result.units.set_index("host").at["n3", "causes"]
     assert "NVIDIA driver: 550.54.15 (peers: 560.35.03 on 3 of 3 hosts)" in causes
     assert "SM clock under load (MHz): 1410 (peers' median 1980)" in causes
     assert "GPU clock-event (throttle) reasons: hw_thermal_slowdown (peers: none on 3 of 3 hosts)" in causes
+    assert "PCIe link under load: gen4 x8 (peers: gen5 x16 on 3 of 3 hosts)" in causes
     assert not any(c.startswith("CUDA build") or c.startswith("framework") for c in causes)
     markdown = fleet.to_markdown(result)
     assert "likely causes: GPU clock-event (throttle) reasons: hw_thermal_slowdown" in markdown

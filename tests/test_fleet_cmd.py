@@ -12,7 +12,7 @@ import pytest
 
 from reports import cli
 from reports.fleet import FACTS
-from reports.fleet_cmd import expand, newest_per_host
+from reports.fleet_cmd import expand, fleet_frame
 from reports.fleet_facts import host_facts
 from reports.load import read_run
 
@@ -133,6 +133,7 @@ def test_host_facts_has_every_fact_column_and_reads_the_run(tmp_path: Path):
     assert facts == {
         "throttled": "hw_thermal_slowdown",
         "sm_clock_mhz": 1410.0,  # the case's own GPU (nvml_index 0), not the idle GPU 1
+        "pcie_link": None,  # not recorded by this run
         "gpu_max_sm_clock_mhz": "1980",
         "gpu_power_limit_w": "700.0",
         "nvidia_driver": "550.54.15",
@@ -145,6 +146,53 @@ def test_host_facts_has_every_fact_column_and_reads_the_run(tmp_path: Path):
         "container_image": "devicebench:gpu",
         "python": "3.12.3",
     }
+
+
+# NVML as the suite recorded it on an H200 (driver 580.159.04) during a torch matmul at full load.
+H200_MACHINE_NVML = {
+    "enabled": True,
+    "driver_version": "580.159.04",
+    "nvml_version": "13.580.159.04",
+    "cuda_driver_version": "13.0",
+    "gpus": [
+        {
+            "index": 0,
+            "name": "NVIDIA H200",
+            "power_limit_w": 700.0,
+            "max_sm_clock_mhz": 1980,
+            "pcie_gen_at_start": 5,
+            "pcie_width_at_start": 16,
+        }
+    ],
+}
+H200_CASE_NVML = {
+    "0": {
+        "name": "NVIDIA H200",
+        "max_sm_clock_mhz": 1980,
+        "min_sm_clock_mhz": 1965,
+        "mean_power_w": 666.0,
+        "throttled": True,
+        "throttle_reasons": ["sw_power_cap"],
+        "pcie_link_gen": 5,
+        "pcie_link_width": 16,
+    },
+}
+
+
+def test_host_facts_from_a_real_h200_at_full_load(tmp_path: Path):
+    data = run_json("h200", 1.0)
+    block = data["machine_info"]["devicebench"]
+    block["nvml"] = H200_MACHINE_NVML
+    del block["nvidia_driver"]
+    for bench in data["benchmarks"]:
+        bench["extra_info"]["nvml"] = H200_CASE_NVML
+    facts = host_facts(read_run_from(data, tmp_path))
+    assert facts["nvidia_driver"] == "580.159.04"  # from NVML when the block has no nvidia_driver
+    assert facts["cuda_driver"] == "13.0"
+    assert facts["gpu_power_limit_w"] == "700.0" and facts["gpu_max_sm_clock_mhz"] == "1980"
+    assert facts["sm_clock_mhz"] == 1980.0
+    assert facts["throttled"] == "none"  # the power cap at full load is expected, not a cause
+    assert facts["pcie_link"] == "gen5 x16"
 
 
 def test_host_facts_of_a_cpu_run_without_nvml_are_unknown_not_invented(tmp_path: Path):
@@ -281,11 +329,15 @@ def test_usage_errors_exit_2(four_hosts: Path, tmp_path: Path):
     assert "names no host" in fleet(str(four_hosts), "--hosts-file", str(empty))[2]
 
 
-def test_newest_per_host_orders_by_the_run_datetime(tmp_path: Path):
-    old = write_run(tmp_path, "h", 1.0, stamp="20261126-120000")
-    new = write_run(tmp_path / "x", "h", 1.0, stamp="20261126-130000")
-    kept, older = newest_per_host([read_run(new), read_run(old)])
-    assert [r.folder for r in kept] == [new.resolve()] and [r.folder for r in older] == [old.resolve()]
+def test_the_newest_run_of_a_host_is_chosen_by_its_datetime_not_its_path(tmp_path: Path):
+    old = write_run(tmp_path / "z", "h", 1.0, stamp="20261126-120000")
+    new = write_run(tmp_path / "a", "h", 0.5, stamp="20261126-130000")
+    other = write_run(tmp_path / "a", "g", 1.0)
+    frame, older = fleet_frame([read_run(old), read_run(new), read_run(other)])
+    assert [r.folder for r in older] == [old.resolve()]
+    assert sorted(frame["run"].unique()) == [other.name, new.name]
+    assert frame.loc[frame["host"] == "h", "throughput"].max() == pytest.approx(0.5 * max(CASES.values()))
+    assert set(frame.loc[frame["host"] == "h", "nvidia_driver"]) == {"560.35.03"}  # the facts ride along
 
 
 def test_fleet_is_listed_in_the_top_level_help():
