@@ -57,7 +57,8 @@ for host in hosts:
         problems.append(f"no run folder under {fleet_dir / host}")
         continue
     print(f"run folder: {runs[0].parent}")
-    recorded.append(json.loads(runs[0].read_text())["machine_info"].get("node"))
+    info = json.loads(runs[0].read_text())["machine_info"]
+    recorded.append((info.get("devicebench") or {}).get("host") or info.get("node"))  # the run's host as recorded
 for name in ("fleet.md", "fleet.json", "fleet.html"):
     if not (fleet_dir / name).is_file():
         problems.append(f"no {name} in {fleet_dir}")
