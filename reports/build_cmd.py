@@ -40,6 +40,7 @@ def default_output(paths: list[str], run_folders: list[Path]) -> Path:
 def run(args: argparse.Namespace) -> int:
     """Read the runs, build the page and the CSV, print where they went."""
     from reports import page, plots, summary
+    from reports.fleet_page import fleet_section
     from reports.history import history_section
     from reports.load import notes, read_runs, skipped, tidy
 
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         csv_name=csv_path.name,
         history=history_section(runs),
         versus_plot=plots.versus(frame) if summary.several_backends(frame) else None,
+        fleet=fleet_section(runs),
     )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -249,8 +249,11 @@ def build_page(
     generated: dt.datetime | None = None,
     history: Mapping[str, Any] | None = None,
     versus_plot: Plot | None = None,
+    fleet: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report page as one HTML string (history: reports.history.history_section).
+
+    ``fleet`` (reports.fleet_page.fleet_section) adds the Fleet section when several hosts ran.
 
     The TensorFlow vs PyTorch section (its table, and ``versus_plot`` when given) appears only when
     both backends ran.
@@ -274,5 +277,6 @@ def build_page(
         "notes": notes,
         "csv_name": csv_name,
         "history": history,
+        "fleet": fleet,
     }
     return render(context)

@@ -1,0 +1,203 @@
+"""Fleet health: flag hosts slower than their peers with the same GPU model (exit 0 ok, 1 slow or missing, 2 bad input).
+
+RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run
+folders, or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest
+run of each host is used. Per device model, each host's throughput per case is divided by the
+fleet median of that case; a host is slow when its median ratio is at least --threshold below 1
+and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model needs 3 hosts
+before any is judged. Likely causes are the environment facts (driver, CUDA, framework versions,
+clocks, throttling) in which a slow host differs from the majority of its peers. With
+--hosts-file or --expect-hosts, hosts without a run are listed as missing.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from reports.load import RESULTS_FILE, ResultsFileError, Run
+
+EXIT_BAD_INPUT = 2
+
+
+def _fraction(text: str) -> float:
+    """argparse type: a fraction in [0, 1), such as 0.10."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not 0 <= value < 1:
+        raise argparse.ArgumentTypeError(f"expected a fraction such as 0.10, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    """argparse type: a positive integer."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """Arguments of `fleet`."""
+    parser.add_argument(
+        "paths", nargs="+", metavar="RESULTS", help="run folder, benchmarks.json, results folder or fleet folder"
+    )
+    parser.add_argument(
+        "--threshold", type=_fraction, default=0.10, help="how much slower than its peers is slow (default 0.10)"
+    )
+    parser.add_argument(
+        "--floor",
+        type=_fraction,
+        default=0.02,
+        help="the interval's upper end must stay below 1 - FLOOR (default 0.02)",
+    )
+    parser.add_argument(
+        "--min-hosts",
+        type=_positive,
+        default=3,
+        help="hosts of one device model needed before any of them is judged (default 3, at least 2)",
+    )
+    parser.add_argument(
+        "--min-cases", type=_positive, default=3, help="cases a host must share with its peers (default 3)"
+    )
+    parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
+    expected = parser.add_mutually_exclusive_group()
+    expected.add_argument(
+        "--hosts-file", type=Path, metavar="FILE", help="the expected hosts, one per line (# comments)"
+    )
+    expected.add_argument("--expect-hosts", type=_positive, metavar="N", help="how many hosts should have a run")
+    parser.add_argument("--skip-bad", action="store_true", help="leave out unreadable runs (listed) instead of failing")
+    parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the Markdown table here")
+    parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the verdicts as JSON here")
+
+
+def _is_run(path: Path) -> bool:
+    """Whether `path` is a benchmarks.json or a folder (or link to one) holding one."""
+    return path.is_file() or (path / RESULTS_FILE).is_file()
+
+
+def _child_runs(folder: Path) -> list[Path]:
+    """Run folders directly inside `folder`: real folders (not `latest` links) with a benchmarks.json."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
+
+
+def expand(paths: Sequence[str | Path]) -> list[Path]:
+    """Run paths from RESULTS: runs as given; a folder's run folders, one or two levels down (not baselines/)."""
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if not path.is_dir() or _is_run(path):
+            found.append(path)  # a run, or something read_runs will explain
+            continue
+        runs = _child_runs(path)
+        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and p.name != "baselines"):
+            if not (sub / RESULTS_FILE).is_file():
+                runs += _child_runs(sub)
+        found += runs or [path]
+    return list(dict.fromkeys(found))
+
+
+def newest_runs(frame: pd.DataFrame) -> pd.DataFrame:
+    """The (host, run) pairs of each host's newest run, from a tidy frame's datetime column (then run name)."""
+    stamps = frame[["host", "run", "datetime"]].drop_duplicates(["host", "run"])
+    stamps = stamps.assign(when=pd.to_datetime(stamps["datetime"], utc=True, errors="coerce", format="ISO8601"))
+    newest = stamps.sort_values(["host", "when", "run"], na_position="first").groupby("host").tail(1)
+    return newest[["host", "run"]].reset_index(drop=True)
+
+
+def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
+    """The tidy rows of each host's newest run, its environment facts as columns; and the runs left out."""
+    from reports.fleet_facts import host_facts
+    from reports.load import tidy
+
+    everything = tidy(runs)
+    if everything.empty:
+        return everything, []
+    newest = newest_runs(everything)
+    keys = set(zip(newest["host"], newest["run"], strict=True))
+    kept: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        if (run.host, run.name) in keys:
+            kept.setdefault((run.host, run.name), run)
+    kept_ids = {id(run) for run in kept.values()}
+    older = [run for run in runs if id(run) not in kept_ids]
+    frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
+    facts = pd.DataFrame([{"host": run.host, **host_facts(run)} for run in kept.values()])
+    return frame.merge(facts, on="host", how="left").reset_index(drop=True), older
+
+
+def read_hosts_file(path: Path) -> list[str]:
+    """Host names, one per line; blank lines and # comments ignored."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ResultsFileError(path, f"cannot read the hosts file: {getattr(exc, 'strerror', None) or exc}") from None
+    hosts = [line.split("#", 1)[0].strip() for line in text.splitlines()]
+    hosts = [h for h in hosts if h]
+    if not hosts:
+        raise ResultsFileError(path, "the hosts file names no host")
+    return hosts
+
+
+def _write(path: Path, text: str) -> None:
+    """Write an output file, creating its folder."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(text, encoding="utf-8")
+
+
+def run(args: argparse.Namespace) -> int:
+    """Judge the fleet, print the Markdown table, write the outputs; return 0, 1 or 2."""
+    from reports import fleet
+    from reports.load import read_runs
+
+    if args.min_hosts < 2:
+        print("error: --min-hosts must be at least 2 (with one host there are no peers)", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    try:
+        expected = read_hosts_file(args.hosts_file) if args.hosts_file else []
+        runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
+    except ResultsFileError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    for error in bad:
+        print(f"skipped: {error}", file=sys.stderr)
+    if not runs:
+        print(f"error: {args.paths[0]}: no readable runs among the inputs", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    frame, older = fleet_frame(runs)
+    if older:
+        print(f"note: using the newest run of each host; left out {len(older)} older run(s)", file=sys.stderr)
+    options = fleet.Options(
+        threshold=args.threshold,
+        floor=args.floor,
+        min_peer_hosts=args.min_hosts - 1,
+        min_cases=args.min_cases,
+        seed=args.seed,
+    )
+    result = fleet.judge(frame, options, expected=expected, expect_count=args.expect_hosts)
+    markdown = fleet.to_markdown(result)
+    sys.stdout.write(markdown)
+    try:
+        if args.markdown:
+            _write(args.markdown, markdown)
+        if args.json:
+            document: dict[str, Any] = fleet.to_json(result)
+            older_ids = {id(r) for r in older}
+            document["runs"] = {run.host: str(run.folder) for run in runs if id(run) not in older_ids}
+            document["bad_inputs"] = [str(error) for error in bad]
+            _write(args.json, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
+    except OSError as exc:
+        print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    return result.exit_code
