@@ -1,4 +1,4 @@
-"""The environment facts of one run that may explain a slow host: the one place the fleet report reads raw JSON.
+"""The environment facts of one run that may explain a slow host, from its typed record.
 
 :func:`host_facts` returns the columns of :data:`reports.fleet.FACTS` for one run, from its
 ``machine_info`` (driver, CUDA/cuDNN builds, framework versions, configured GPU clocks and power
@@ -15,13 +15,9 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from reports.load import Run
+from results_format import BackendStatus
 
 __all__ = ["host_facts"]
-
-
-def _mapping(value: Any) -> Mapping[str, Any]:
-    """`value` when it is a JSON object, else an empty one."""
-    return value if isinstance(value, Mapping) else {}
 
 
 def _joined(values: Iterable[Any]) -> str | None:
@@ -30,21 +26,20 @@ def _joined(values: Iterable[Any]) -> str | None:
     return ", ".join(seen) or None
 
 
-def _backend_facts(backends: Mapping[str, Any]) -> dict[str, str | None]:
+def _backend_facts(backends: Mapping[str, BackendStatus]) -> dict[str, str | None]:
     """Framework versions and the CUDA/cuDNN each was built with, as 'tensorflow 2.21.0, torch 2.13.0'."""
     versions, cuda, cudnn = [], [], []
     for name in sorted(backends):
-        backend = _mapping(backends[name])
-        if backend.get("available") is False:
+        backend = backends[name]
+        if not backend.available:
             continue
-        if backend.get("version"):
-            versions.append(f"{name} {backend['version']}")
-        built_cuda = backend.get("cuda_version", backend.get("cuda"))
-        built_cudnn = backend.get("cudnn_version", backend.get("cudnn"))
-        if built_cuda:
-            cuda.append(f"{name} {built_cuda}")
-        if built_cudnn:
-            cudnn.append(f"{name} {built_cudnn}")
+        extra = backend.model_extra or {}
+        if backend.version:
+            versions.append(f"{name} {backend.version}")
+        if extra.get("cuda_version"):
+            cuda.append(f"{name} {extra['cuda_version']}")
+        if extra.get("cudnn_version"):
+            cudnn.append(f"{name} {extra['cudnn_version']}")
     return {"frameworks": _joined(versions), "cuda": _joined(cuda), "cudnn": _joined(cudnn)}
 
 
@@ -52,32 +47,27 @@ def _backend_facts(backends: Mapping[str, Any]) -> dict[str, str | None]:
 EXPECTED_UNDER_LOAD = frozenset({"sw_power_cap"})
 
 
-def _gpu_load_facts(run: Run, nvml_index: Mapping[str, Any]) -> dict[str, Any]:
+def _gpu_load_facts(run: Run, nvml_index: Mapping[str, int]) -> dict[str, Any]:
     """During GPU cases, on the case's own GPU: median peak SM clock, throttle reasons, PCIe link."""
     clocks: list[float] = []
     reasons: set[str] = set()
     links: Counter[str] = Counter()
     sampled = False
-    for bench in run.data.get("benchmarks") or []:
-        extra = _mapping(_mapping(bench).get("extra_info"))
-        if extra.get("device_kind") != "gpu":
+    for bench in run.record.benchmarks:
+        info = bench.extra_info
+        if info.device_kind != "gpu" or not info.nvml:
             continue
-        per_gpu = _mapping(extra.get("nvml"))
-        index = nvml_index.get(f"{extra.get('backend')} {extra.get('device')}")
-        summaries = (
-            [_mapping(per_gpu.get(str(index)))] if index is not None else [_mapping(s) for s in per_gpu.values()]
-        )
-        summaries = [s for s in summaries if s]
-        if not summaries:
-            continue
+        index = nvml_index.get(f"{info.backend} {info.device}")
+        summaries = [info.nvml[str(index)]] if str(index) in info.nvml else list(info.nvml.values())
         sampled = True
-        peaks = [s["max_sm_clock_mhz"] for s in summaries if isinstance(s.get("max_sm_clock_mhz"), int | float)]
+        peaks = [s.max_sm_clock_mhz for s in summaries if s.max_sm_clock_mhz is not None]
         if peaks:
             clocks.append(float(max(peaks)))
         for summary in summaries:
-            reasons.update(str(r) for r in summary.get("throttle_reasons") or [] if r not in EXPECTED_UNDER_LOAD)
-            if summary.get("pcie_link_gen") and summary.get("pcie_link_width"):
-                links[f"gen{summary['pcie_link_gen']} x{summary['pcie_link_width']}"] += 1
+            reasons.update(r for r in summary.throttle_reasons if r not in EXPECTED_UNDER_LOAD)
+            extra = summary.model_extra or {}
+            if extra.get("pcie_link_gen") and extra.get("pcie_link_width"):
+                links[f"gen{extra['pcie_link_gen']} x{extra['pcie_link_width']}"] += 1
     return {
         "sm_clock_mhz": statistics.median(clocks) if clocks else None,
         "throttled": (", ".join(sorted(reasons)) or "none") if sampled else None,
@@ -87,25 +77,19 @@ def _gpu_load_facts(run: Run, nvml_index: Mapping[str, Any]) -> dict[str, Any]:
 
 def host_facts(run: Run) -> dict[str, Any]:
     """The environment of one run as the columns of reports.fleet.FACTS (None where unknown)."""
-    info = _mapping(run.data.get("machine_info"))
-    block = _mapping(info.get("devicebench"))
-    nvml = _mapping(block.get("nvml"))
-    cpu = _mapping(info.get("cpu"))
-    gpus = [_mapping(g) for g in nvml.get("gpus") or []]
-    nvml_index = {
-        f"{device.get('backend')} {device.get('name')}": device.get("nvml_index")
-        for device in (_mapping(d) for d in block.get("devices") or [])
-        if device.get("nvml_index") is not None
-    }
+    info = run.record.machine_info
+    facts = info.devicebench
+    gpus = facts.nvml.gpus
+    nvml_index = {f"{d.backend} {d.name}": d.nvml_index for d in facts.devices if d.nvml_index is not None}
     return {
         **_gpu_load_facts(run, nvml_index),
-        "gpu_max_sm_clock_mhz": _joined(g.get("max_sm_clock_mhz") for g in gpus),
-        "gpu_power_limit_w": _joined(g.get("power_limit_w") for g in gpus),
-        "nvidia_driver": block.get("nvidia_driver") or nvml.get("driver_version"),
-        "cuda_driver": nvml.get("cuda_driver_version"),
-        **_backend_facts(_mapping(block.get("backends"))),
-        "cpu_model": block.get("cpu_model") or cpu.get("brand_raw"),
-        "cpu_cores": block.get("cpu_cores") or cpu.get("count"),
-        "container_image": block.get("container_image"),
-        "python": info.get("python_version"),
+        "gpu_max_sm_clock_mhz": _joined(g.max_sm_clock_mhz for g in gpus),
+        "gpu_power_limit_w": _joined(g.power_limit_w for g in gpus),
+        "nvidia_driver": facts.nvidia_driver or facts.nvml.driver_version,
+        "cuda_driver": facts.nvml.cuda_driver_version,
+        **_backend_facts(facts.backends),
+        "cpu_model": facts.cpu_model,
+        "cpu_cores": facts.cpu_cores,
+        "container_image": facts.container_image,
+        "python": (info.model_extra or {}).get("python_version"),
     }

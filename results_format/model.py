@@ -282,6 +282,30 @@ class NvmlStatus(Record):
     csv: str | None = None
 
 
+class NvmlGpuInfo(OpenRecord):
+    """One GPU as NVML described it at the start of the run (its detected SKU and link may follow)."""
+
+    index: int
+    name: str | None = None
+    uuid: str | None = None
+    pci_bus_id: str | None = None
+    memory_total_mib: NonNegative | None = None
+    power_limit_w: NonNegative | None = None
+    max_sm_clock_mhz: NonNegative | None = None
+    max_mem_clock_mhz: NonNegative | None = None
+
+
+class NvmlMachine(OpenRecord):
+    """NVML's view of the host: whether it ran, the driver, and every GPU it saw."""
+
+    enabled: bool
+    reason: str = ""
+    driver_version: str | None = None
+    nvml_version: str | None = None
+    cuda_driver_version: str | None = None
+    gpus: list[NvmlGpuInfo] = Field(default_factory=list)
+
+
 class MachineFacts(OpenRecord):
     """devicebench's additions to pytest-benchmark's machine_info."""
 
@@ -295,7 +319,7 @@ class MachineFacts(OpenRecord):
     thread_env: dict[str, str] = Field(default_factory=dict)
     container_image: str | None = None
     nvidia_driver: str | None = None
-    nvml: dict[str, JsonValue] = Field(default_factory=dict)
+    nvml: NvmlMachine
 
 
 class MachineInfo(OpenRecord):
