@@ -407,7 +407,7 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         reason = session.nothing_measured_reason(config.stash.get(DESELECTED, 0), config.option.collectonly)
         tr.write_line(f"devicebench: no case was measured ({reason}); no run folder was written", red=True)
         return
-    count = len(session.benchmarks)
+    count = session.saved
     if session.last_state != "complete":
         tr.write_line(
             f"devicebench results: {session.run_dir} (INCOMPLETE: {session.last_reason}; "

@@ -132,6 +132,7 @@ class DevicebenchSession:
         )
         self.skipped: list[SkipRecord] = []
         self.benchmarks: list[Benchmark] = []
+        self.saved = 0  # cases in the benchmarks.json on disk
         self.cases: dict[str, Case] = {}
         self.started = datetime.now(UTC)
         # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
@@ -201,6 +202,7 @@ class DevicebenchSession:
         if self.folder is None:
             return None
         path = self.folder.save(self.document("running", "the run was still going when this was written"))
+        self.saved = len(self.benchmarks)
         self.telemetry.append_csv(path / NVML_FILE)
         return path
 
@@ -213,6 +215,7 @@ class DevicebenchSession:
         if state == "complete" and self.drift_start is not None:
             self.drift_end = time_reference()
         path = self.folder.save(self.document(state, reason))
+        self.saved = len(self.benchmarks)
         self.telemetry.append_csv(path / NVML_FILE)
         if state == "complete":
             self.folder.save_baseline()

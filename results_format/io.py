@@ -30,8 +30,12 @@ class ResultsFileError(Exception):
         super().__init__(f"{self.path}: {self.problem}")
 
 
-class ResultsWriteError(OSError):
+class ResultsWriteError(Exception):
     """A results file that could not be written (read-only or full disk); the message is one line."""
+
+    def __init__(self, errno: int | None, message: str) -> None:
+        super().__init__(message)
+        self.errno = errno
 
 
 class _Envelope(BaseModel):

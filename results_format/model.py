@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     JsonValue,
@@ -34,13 +35,24 @@ NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
 Positive = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 Count = Annotated[int, Field(ge=0, le=2**53)]
 DeviceName = Annotated[str, StringConstraints(pattern=r"^[A-Z]+:\d+$")]
+
+
+def _one_scalar(value: Any) -> Any:
+    """A case parameter must be one JSON scalar: say so plainly instead of listing every type it is not."""
+    if value is None or isinstance(value, list | dict):
+        kind = "null" if value is None else "a list" if isinstance(value, list) else "an object"
+        raise ValueError(f"a parameter is one string, number or true/false, not {kind}")
+    return value
+
+
 #: a case parameter: one JSON scalar (lists and objects are not parameters)
-ParamValue = (
+ParamValue = Annotated[
     StrictBool
     | Annotated[StrictInt, Field(ge=-(2**53), le=2**53)]
     | Annotated[StrictFloat, Field(allow_inf_nan=False)]
-    | StrictStr
-)
+    | StrictStr,
+    BeforeValidator(_one_scalar),
+]
 SkipKind = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z-]*$")]
 RunStateName = Literal["running", "complete", "interrupted", "failed"]
 
