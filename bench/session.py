@@ -291,12 +291,13 @@ class DevicebenchSession:
             return "--collect-only lists the cases without running them"
         if not self.backends:
             return "no requested backend is available: " + "; ".join(self.notes)
-        if not self.cases:
-            return f"no case was selected (-k/-m deselected all {deselected})" if deselected else "no case was selected"
         if self.skipped:
             kinds: dict[str, int] = {}
             for s in self.skipped:
                 kinds[s.kind] = kinds.get(s.kind, 0) + 1
             parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
             return f"every case that ran was skipped or failed ({parts}; see above)"
-        return "no selected case ran"
+        # cases are made at collection, before -k/-m deselects them: a deselected run still has self.cases
+        if deselected:
+            return f"no case was selected (-k/-m deselected all {deselected})"
+        return "no case was selected" if not self.cases else "no selected case ran"
