@@ -46,9 +46,7 @@ class Warmup:
     placement: str
 
 
-def warm_up(
-    backend: Backend, case: Case, timed: Any, calls: int, clock: Callable[[], float] = perf_counter
-) -> Warmup:
+def warm_up(backend: Backend, case: Case, timed: Any, calls: int, clock: Callable[[], float] = perf_counter) -> Warmup:
     """Call `timed` `calls` times untimed by pytest-benchmark, checking the first output's device."""
     start = clock()
     out = timed()
