@@ -1,7 +1,9 @@
 """A scripted backend: every workload's call takes a scripted time on a virtual clock; faults on request.
 
+    # `fake` registered in bench.backends.BACKEND_MODULES (as tests/test_plugin.py does), in-process:
     pytester.runpytest("-p", "bench.plugin", "--backend", "fake", "--benchmark-timer", "tests.fake_backend.now")
-    python -m pytest bench -p tests.golden_plugin --backend tensorflow ...     # the real plugin, scripted host
+    # or the real plugin on a scripted host, the backends under their real names (tests/golden_plugin.py):
+    python -m pytest bench -p tests.golden_plugin --backend tensorflow,torch ...
 
 Each call advances CLOCK by its case's scripted duration times seeded log-normal noise (deterministic per host,
 run seed and case); pytest-benchmark times the rounds with `now` and the runner's warm-up reads the same clock.
@@ -220,6 +222,11 @@ class ScriptedGpus:
         for bus, (slot, gpu) in self.slots.items():
             self._set_activity(slot, gpu, util if bus == busy_bus else 0.0)
             gpu.energy_mj += int(gpu.power_mw * seconds)
+
+    def detach(self) -> None:
+        """Stop scripting GPUs (the run that attached them is over)."""
+        self.slots.clear()
+        self.pool_mib.clear()
 
     def _show_memory(self, bus: str) -> None:
         gpu = self.slots[bus][1]

@@ -217,4 +217,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
     patch = config.stash.get(PATCHES, None)
     if patch is not None:
         patch.undo()
+    GPUS.detach()
     nvml_available.cache_clear()
