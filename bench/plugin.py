@@ -333,10 +333,12 @@ def save_case(item: pytest.Item, session: DevicebenchSession, report: pytest.Tes
         return None
     config = item.config
     hook = config.hook
-    machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
-    hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
-    commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
-    hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
+    machine_info = commit_info = None
+    if not session.has_run_facts:  # once per run: py-cpuinfo alone takes ~0.2 s, and only the first is kept
+        machine_info = hook.pytest_benchmark_generate_machine_info(config=config)
+        hook.pytest_benchmark_update_machine_info(config=config, machine_info=machine_info)
+        commit_info = hook.pytest_benchmark_generate_commit_info(config=config)
+        hook.pytest_benchmark_update_commit_info(config=config, commit_info=commit_info)
     try:
         session.add_case(metadata.as_dict(include_data=True), machine_info, commit_info)
     except CaseRecordError as exc:

@@ -185,17 +185,28 @@ class DevicebenchSession:
             )
         )
 
+    @property
+    def has_run_facts(self) -> bool:
+        """Whether pytest-benchmark's machine and commit facts are known (they are taken with the first case)."""
+        return self._machine_info is not None
+
     def add_case(
-        self, entry: Mapping[str, Any], machine_info: Mapping[str, Any], commit_info: Mapping[str, Any]
+        self,
+        entry: Mapping[str, Any],
+        machine_info: Mapping[str, Any] | None,
+        commit_info: Mapping[str, Any] | None,
     ) -> Path | None:
-        """Validate a finished case (pytest-benchmark's entry) and save the run with it; the run folder or None."""
+        """Validate a finished case (pytest-benchmark's entry) and save the run with it; the run folder or None.
+
+        `machine_info` and `commit_info` are needed with the first case only (see has_run_facts).
+        """
         try:
             benchmark = Benchmark.model_validate(entry)
         except ValidationError as exc:
             raise CaseRecordError(
                 f"the case's record does not fit the results format: {validation_line(exc)}"
             ) from None
-        if self._machine_info is None:  # as JSON: pytest-benchmark's machine facts hold tuples
+        if self._machine_info is None and machine_info is not None:  # as JSON: the machine facts hold tuples
             self._machine_info = json.loads(json.dumps(machine_info, default=str))
             self._commit_info = json.loads(json.dumps(commit_info, default=str))
         self.benchmarks.append(benchmark)
@@ -324,12 +335,13 @@ class DevicebenchSession:
             return "--collect-only lists the cases without running them"
         if not self.backends:
             return "no requested backend is available: " + "; ".join(self.notes)
-        if not self.cases:
-            return f"no case was selected (-k/-m deselected all {deselected})" if deselected else "no case was selected"
         if self.skipped:
             kinds: dict[str, int] = {}
             for s in self.skipped:
                 kinds[s.kind] = kinds.get(s.kind, 0) + 1
             parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
             return f"every case that ran was skipped or failed ({parts}; see above)"
-        return "no selected case ran"
+        # cases are made at collection, before -k/-m deselects them: a deselected run still has self.cases
+        if deselected:
+            return f"no case was selected (-k/-m deselected all {deselected})"
+        return "no case was selected" if not self.cases else "no selected case ran"

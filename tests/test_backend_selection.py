@@ -7,11 +7,11 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy  # noqa: F401 - imported once here: pytester unloads what a run imports, and numpy cannot load twice
 import pytest
 
 import bench.backends
 from bench.backends import BackendSelectionError, parse_backends
-from tests import fake_backend
 
 REPO = Path(__file__).resolve().parents[1]
 BENCH_FILE = """
@@ -51,8 +51,9 @@ def test_unknown_backend_is_a_usage_error(pytester):
 
 def test_an_uninstalled_backend_is_a_header_line_and_the_others_run(pytester, monkeypatch):
     """`import torch` fails: torch is reported unavailable in the header and JSON, the other backend still runs."""
-    monkeypatch.setitem(bench.backends.BACKEND_MODULES, "fake", ("tests.fake_backend", "FakeBackend", "fake"))
-    monkeypatch.setattr(fake_backend, "FAULTS", {"misplace_on": None, "oom_from_n": None, "gpus": 0})
+    monkeypatch.setitem(bench.backends.BACKEND_MODULES, "fake", ("tests.fake_backend", "ScriptedBackend", "fake"))
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "testbox")
+    monkeypatch.setenv("DEVICEBENCH_FAKE_GPUS", "0")
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
     monkeypatch.delitem(sys.modules, "bench.backends.torch_backend", raising=False)
     from bench.workloads import MATMUL, WORKLOADS

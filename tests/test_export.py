@@ -25,9 +25,9 @@ def test_entries_follow_custom_smaller_is_better() -> None:
         assert isinstance(entry["range"], str) and entry["range"].startswith("± ")
         assert isinstance(entry["extra"], str)
     first = data["benchmarks"][0]
-    assert entries[0]["name"] == first["name"]
-    assert entries[0]["value"] == pytest.approx(first["stats"]["median"] * 1e3, rel=1e-6)
-    assert "throughput:" in entries[0]["extra"] and "rounds: 12" in entries[0]["extra"]
+    assert entries[0]["name"] == f"{first['name']} ({first['extra_info']['device_name']})"
+    assert entries[0]["value"] == pytest.approx(first["stats"]["median"] * 1e3, abs=1e-6)  # rounded to 1 ns
+    assert "throughput:" in entries[0]["extra"] and f"rounds: {first['stats']['rounds']}" in entries[0]["extra"]
 
 
 def test_unit_seconds_and_device_model_in_name() -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +9,8 @@ import pytest
 from reports.history import detect_steps, history_frame, history_host, plot_history, segment, steps_frame
 from reports.load import read_run
 
-DATA = Path(__file__).parent / "data" / "compare"
+HISTORY = Path(__file__).parent / "data" / "history"
+STEPPED = "test_matmul[tensorflow-GPU:0-n512-float32]"
 NOISE = [0.4, -1.1, 0.9, -0.3, 1.3, -0.8, 0.1, -1.4, 0.7, 1.0, -0.6, 0.2, -0.9, 1.2, -0.2, 0.5]
 
 
@@ -57,41 +57,27 @@ def test_short_series() -> None:
     assert detect_steps([5.0, 5.0]) == []
 
 
-def _runs_with_history(tmp_path: Path, levels: list[float]) -> list:
-    """Copies of the baseline run with matmul n512's throughput set per run, one day apart."""
-    base = json.loads((DATA / "baseline" / "benchmarks.json").read_text())
-    runs = []
-    for day, level in enumerate(levels):
-        data = json.loads(json.dumps(base))
-        data["datetime"] = f"2026-11-{day + 1:02d}T09:00:00+00:00"
-        for bench in data["benchmarks"]:
-            if "n512" in bench["name"]:
-                bench["extra_info"]["throughput"] = level
-        folder = tmp_path / f"202611{day + 1:02d}-090000-gpubox"
-        folder.mkdir()
-        (folder / "benchmarks.json").write_text(json.dumps(data))
-        runs.append(read_run(folder))
-    return runs
+def golden_history() -> list:
+    """The five nightly golden runs of one host, oldest first (matmul n512 on its GPU 35 % slower from the fourth)."""
+    return [read_run(folder) for folder in sorted(HISTORY.iterdir())]
 
 
-def test_history_frame_orders_runs_by_datetime(tmp_path: Path) -> None:
-    runs = _runs_with_history(tmp_path, [50.0, 50.0, 50.0, 35.0])
+def test_history_frame_orders_runs_by_datetime() -> None:
+    runs = golden_history()
     frame = history_frame(list(reversed(runs)))
-    case = frame[frame["name"].str.contains("n512")]
-    assert case["position"].tolist() == [0, 1, 2, 3]
-    assert case["throughput"].tolist() == [50.0, 50.0, 50.0, 35.0]
-    assert history_host(frame) == "gpubox"
+    case = frame[frame["name"] == STEPPED]
+    assert case["position"].tolist() == [0, 1, 2, 3, 4]
+    assert case["run"].tolist() == [run.name for run in runs]
+    assert history_host(frame) == "nightly"
     steps = steps_frame(frame)
-    assert steps[["name", "position", "before", "after"]].values.tolist() == [
-        ["test_matmul[tensorflow-CPU:0-n512-float32]", 3, 50.0, 35.0]
-    ]
-    assert steps["change"].iloc[0] == pytest.approx(-0.3)
+    assert steps[["name", "position"]].values.tolist() == [[STEPPED, 3]]  # the one scripted step, nothing else
+    assert steps["change"].iloc[0] == pytest.approx(1 / 1.35 - 1, abs=0.02)
 
 
-def test_plot_history_needs_two_runs(tmp_path: Path) -> None:
-    runs = _runs_with_history(tmp_path, [50.0, 35.0])
+def test_plot_history_needs_two_runs() -> None:
+    runs = golden_history()
     assert plot_history(history_frame(runs[:1])) is None
-    fig = plot_history(history_frame(runs))
+    fig = plot_history(history_frame(runs[:2]))
     assert fig is not None
     assert len(fig.axes) == 4  # one panel per workload: matmul, mnist, tfdata, transfer
 
@@ -112,13 +98,13 @@ def test_report_page_has_a_history_section_for_several_runs_of_one_host(
 ) -> None:
     from reports.cli import main
 
-    runs = _runs_with_history(tmp_path, [50.0, 50.0, 50.0, 30.0])
+    runs = golden_history()
     page = tmp_path / "report.html"
     assert main(["build", *[str(r.folder) for r in runs], "-o", str(page)]) == 0
     html = page.read_text()
     assert '<section id="history">' in html and 'href="#history"' in html
-    assert "Throughput over 4 runs of gpubox" in html
-    assert "test_matmul[tensorflow-CPU:0-n512-float32]" in html.split('<section id="history">')[1]
+    assert "Throughput over 5 runs of nightly" in html
+    assert STEPPED in html.split('<section id="history">')[1]
     assert main(["build", str(runs[0].folder), "-o", str(tmp_path / "one.html")]) == 0
     assert '<section id="history">' not in (tmp_path / "one.html").read_text()
     capsys.readouterr()

@@ -1,37 +1,60 @@
-"""The pytest plugin end to end (pytester, in-process) on a scripted fake backend."""
+"""The pytest plugin end to end (pytester, in-process) on the scripted `fake` backend (tests/fake_backend.py)."""
 
 import dataclasses
 import json
+import os
+from datetime import UTC, datetime
 
+import numpy  # noqa: F401 - imported once here: pytester unloads what a run imports, and numpy cannot load twice
 import pynvml
 import pytest
 
 import bench.backends
+import bench.run_folder
+import results_format
 from bench.nvml import nvml_available
 from bench.nvml_fake import FakeGpu, FakeNvml
-from bench.workloads import MATMUL, WORKLOADS
-from tests import fake_backend
+from bench.workloads import WORKLOADS
 
-BENCH_FILE = """
+BENCH_FILES = {
+    name: f"""
 import pytest
 
-@pytest.mark.workload("matmul")
-def test_matmul(devicebench_run):
+@pytest.mark.workload("{name.removeprefix("test_")}")
+def {name}(devicebench_run):
     devicebench_run()
+"""
+    for name in ("test_matmul", "test_mnist")
+}
+# Writes what benchmarks.json held before each case started, to show every finished case is on disk at once.
+PEEK_CONFTEST = """
+import json, pathlib
+
+def pytest_runtest_logstart(nodeid, location):
+    latest = pathlib.Path("results/latest/benchmarks.json")
+    seen = json.loads(latest.read_text()) if latest.exists() else None
+    state = None if seen is None else [seen["devicebench"]["run"]["state"], [b["name"] for b in seen["benchmarks"]]]
+    with open("seen.jsonl", "a") as out:
+        out.write(json.dumps([nodeid.split("::")[-1], state]) + "\\n")
 """
 
 
 @pytest.fixture
 def suite(pytester, monkeypatch):
-    """A pytester directory with the matmul benchmark file and the fake backend registered."""
-    monkeypatch.setitem(bench.backends.BACKEND_MODULES, "fake", ("tests.fake_backend", "FakeBackend", "fake"))
-    monkeypatch.setitem(WORKLOADS, "matmul", dataclasses.replace(MATMUL, backends=("fake",)))
-    monkeypatch.setattr(fake_backend, "FAULTS", {"misplace_on": None, "oom_from_n": None, "gpus": 2})
-    pytester.makepyfile(test_matmul=BENCH_FILE)
+    """A pytester folder with the matmul and MNIST benchmark files and the `fake` backend registered."""
+    monkeypatch.setitem(bench.backends.BACKEND_MODULES, "fake", ("tests.fake_backend", "ScriptedBackend", "fake"))
+    for name in ("matmul", "mnist"):
+        monkeypatch.setitem(WORKLOADS, name, dataclasses.replace(WORKLOADS[name], backends=("fake",)))
+    for variable in [v for v in os.environ if v.startswith("DEVICEBENCH_")]:
+        monkeypatch.delenv(variable)
+    monkeypatch.setenv("DEVICEBENCH_HOST", "testbox")
+    pytester.makepyfile(**BENCH_FILES)
 
-    def run(*args):
-        result = pytester.runpytest("-p", "bench.plugin", "--backend", "fake", "--results-dir", "results", *args)
-        return result
+    def run(*args, nvml=False):
+        options = ["-p", "bench.plugin", "--backend", "fake", "--benchmark-timer", "tests.fake_backend.now"]
+        options += ["--results-dir", "results", *([] if nvml else ["--no-nvml"])]
+        # no_reraise_ctrlc: a run stopped by a signal ends as interrupted; it must not stop this test session too
+        return pytester.runpytest(*options, *args, no_reraise_ctrlc=True)
 
     return run
 
@@ -44,9 +67,14 @@ def case_ids(data):
     return sorted(b["params"]["devicebench_case"] for b in data["benchmarks"])
 
 
+def run_folders(pytester):
+    results = pytester.path / "results"
+    return sorted(p.name for p in results.iterdir() if p.is_dir() and not p.is_symlink()) if results.exists() else []
+
+
 def test_devices_filter_the_cases(suite, pytester):
-    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:1", "-k", "float32")
-    result.assert_outcomes(passed=7, skipped=1, deselected=8)
+    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:1", "-k", "matmul and float32")
+    result.assert_outcomes(passed=7, skipped=1, deselected=17)
     ids = case_ids(load(pytester))
     assert {i.split("-")[1] for i in ids} == {"CPU:0", "GPU:1"}
 
@@ -58,14 +86,14 @@ def test_unknown_device_is_a_usage_error_naming_the_devices(suite):
 
 
 def test_no_gpu_means_no_gpu_cases_and_the_header_says_why(suite, monkeypatch):
-    monkeypatch.setitem(fake_backend.FAULTS, "gpus", 0)
-    result = suite("--profile", "smoke")
+    monkeypatch.setenv("DEVICEBENCH_FAKE_GPUS", "0")
+    result = suite("--profile", "smoke", "-k", "matmul")
     result.stdout.fnmatch_lines(["*note: fake: no fake GPU scripted*"])
-    result.assert_outcomes(passed=3, skipped=1)
+    result.assert_outcomes(passed=3, skipped=1, deselected=4)
 
 
 def test_extra_info_and_machine_info_carry_the_contract(suite, pytester):
-    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32").assert_outcomes(passed=1)
+    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32").assert_outcomes(passed=1, deselected=16)
     data = load(pytester)
     (b,) = data["benchmarks"]
     extra = b["extra_info"]
@@ -80,51 +108,87 @@ def test_extra_info_and_machine_info_carry_the_contract(suite, pytester):
     assert extra["throughput_unit"] == "GFLOP/s"
     assert extra["throughput"] == pytest.approx(2 * 128**3 / b["stats"]["median"] / 1e9)
     assert extra["sync"] == "fake.sync"
-    assert extra["placement"] == "GPU:0"
+    assert extra["placement"] == "/job:localhost/replica:0/task:0/device:GPU:0"
     assert extra["precision"] == {"dtype": "float32", "tf32": False}
-    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32", "--tf32", "on")
-    assert load(pytester)["benchmarks"][0]["extra_info"]["precision"]["tf32"] is True
+    assert extra["allocator_memory"] == {"allocator": "fake", "peak_bytes": 3 * 128 * 128 * 4}
     assert extra["profile"] == "smoke"
-    assert extra["fake_fact"] == 42
     assert extra["warmup"]["calls"] == 2
-    assert len(b["stats"]["data"]) == b["stats"]["rounds"] >= 5
+    assert len(b["stats"]["data"]) == b["stats"]["rounds"] == extra["timing"]["rounds"] >= 5
     assert b["group"] == "matmul n128-float32 fake"
+    assert b["options"]["timer"] == "now"  # the virtual clock timed the rounds
     info = data["machine_info"]["devicebench"]
     assert info["backends"]["fake"]["version"] == "0.0-fake"
     assert [d["name"] for d in info["devices"]] == ["GPU:0"]
     assert info["devices"][0]["memory_bytes"] == 2**30
     assert {"cpu_model", "cpu_cores", "container_image"} <= info.keys()
-    assert data["devicebench"]["profile"] == "smoke"
+    block = data["devicebench"]
+    assert (block["schema_version"], block["profile"], block["workloads"]) == (2, "smoke", {"matmul": 1})
+    assert block["run"]["state"] == "complete" and block["run"]["measured"] == 1
+    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32", "--tf32", "on")
+    assert load(pytester)["benchmarks"][0]["extra_info"]["precision"]["tf32"] is True
+
+
+def test_mnist_cases_record_learning_and_the_books_epoch(suite, pytester):
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "mnist and function").assert_outcomes(passed=1)
+    (b,) = load(pytester)["benchmarks"]
+    extra = b["extra_info"]
+    assert extra["params"] == {"mode": "function", "batch_size": 64, "steps_per_call": 30, "calls": 6}
+    assert b["stats"]["rounds"] == 5 and extra["warmup"]["calls"] == 1
+    assert extra["final_loss"] < extra["initial_loss"] and 0 < extra["final_accuracy"] < 1
+    assert extra["data_source"] == "synthetic"
+    assert extra["mnist_epoch_s_estimate"] == pytest.approx(b["stats"]["median"] * 938 / 30)
+    assert extra["one_time_cost_s"] > 1.0  # the scripted tracing of the first call
 
 
 def test_a_silent_fallback_to_the_cpu_is_an_error_not_a_number(suite, pytester, monkeypatch):
-    monkeypatch.setitem(fake_backend.FAULTS, "misplace_on", "GPU:1")
-    result = suite("--profile", "smoke", "--devices", "GPU:1", "-k", "n128-float32")
-    result.assert_outcomes(failed=1)
-    result.stdout.fnmatch_lines(["*PlacementError: asked for GPU:1 but the output is on CPU:0*"])
+    monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "misplace_on=GPU:1")
+    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:1", "-k", "n128-float32")
+    result.assert_outcomes(passed=1, failed=1, deselected=23)
+    result.stdout.fnmatch_lines(["*PlacementError: asked for GPU:1 but the output is on /job:*/device:CPU:0*"])
     data = load(pytester)
-    assert data["benchmarks"] == []
+    assert case_ids(data) == ["fake-CPU:0-n128-float32"]
     (skip,) = data["devicebench"]["skipped"]
     assert skip["kind"] == "error" and "PlacementError" in skip["reason"]
 
 
 def test_out_of_memory_is_a_recorded_skip_and_the_run_goes_on(suite, pytester, monkeypatch):
-    monkeypatch.setitem(fake_backend.FAULTS, "oom_from_n", 1024)
-    result = suite("--profile", "smoke", "--devices", "GPU:0", "-k", "float32")
-    result.assert_outcomes(passed=2, skipped=2)
+    monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "oom_from_n=1024")
+    result = suite("--profile", "smoke", "--devices", "GPU:0", "-k", "matmul and float32")
+    result.assert_outcomes(passed=2, skipped=2, deselected=13)
     data = load(pytester)
     assert case_ids(data) == ["fake-GPU:0-n128-float32", "fake-GPU:0-n512-float32"]
     oom = [s for s in data["devicebench"]["skipped"] if s["kind"] == "oom"]
     assert [(s["params"]["n"], s["device"]) for s in oom] == [(1024, "GPU:0"), (2048, "GPU:0")]
     assert oom[0]["reason"] == (
-        "out of memory on GPU:0: FakeOutOfMemory: OOM when allocating tensor with shape[1024,1024]"
+        "out of memory on GPU:0: FakeOutOfMemory: OOM when allocating tensor with shape[1024,1024] and type float "
+        "on /job:localhost/replica:0/task:0/device:GPU:0 by allocator GPU_0_bfc"
     )
 
 
+@pytest.mark.parametrize(
+    ("fault", "reason"),
+    [
+        ("nan_loss_on=*function*", "training diverged: the final loss is nan"),
+        ("fail_after_timing_on=*function*", "RuntimeError: scripted failure after the timed rounds of"),
+    ],
+    ids=["nan-loss", "exception-after-timing"],
+)
+def test_a_case_that_fails_after_timing_is_an_error_not_a_number(suite, pytester, monkeypatch, fault, reason):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", fault)
+    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "mnist and (function or eager)")
+    result.assert_outcomes(passed=1, failed=1, deselected=6)
+    data = results_format.read(pytester.path / "results" / "latest")
+    assert [b.name for b in data.benchmarks] == ["test_mnist[fake-CPU:0-eager-b64-s30]"]
+    (skip,) = data.devicebench.skipped
+    assert (skip.name, skip.kind) == ("test_mnist[fake-CPU:0-function-b64-s30]", "error")
+    assert reason in skip.reason and "\n" not in skip.reason
+    assert data.devicebench.run.state == "complete"
+
+
 def test_profile_selection_and_profile_skips_are_recorded(suite, pytester):
-    suite("--profile", "standard", "--devices", "cpu").assert_outcomes(passed=6)
+    suite("--profile", "standard", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=6, deselected=4)
     assert {b["extra_info"]["params"]["n"] for b in load(pytester)["benchmarks"]} == {128, 256, 512, 1024, 2048, 4096}
-    suite("--profile", "smoke", "--devices", "cpu").assert_outcomes(passed=3, skipped=1)
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=3, skipped=1, deselected=4)
     (skip,) = load(pytester)["devicebench"]["skipped"]
     assert skip == {
         "name": "test_matmul[fake-CPU:0-n2048-float32]",
@@ -151,9 +215,109 @@ def test_run_folder_layout_latest_link_and_baseline(suite, pytester):
     results = pytester.path / "results"
     latest = results / "latest"
     assert latest.is_symlink()
-    name = latest.resolve().name
-    assert len(name.split("-")[0]) == 8 and len(name.split("-")[1]) == 6
+    day, clock, host = latest.resolve().name.split("-")
+    assert (len(day), len(clock), host) == (8, 6, "testbox")
     assert (results / "baselines" / "main" / "benchmarks.json").exists()
+    assert results_format.read(results / "baselines" / "main").complete
+
+
+def test_every_finished_case_is_on_disk_before_the_next_starts(suite, pytester):
+    pytester.makeconftest(PEEK_CONFTEST)
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=3, skipped=1, deselected=4)
+    seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
+    names = [f"test_matmul[fake-CPU:0-n{n}-float32]" for n in (128, 512, 1024, 2048)]
+    assert (
+        seen
+        == [
+            [names[0], None],  # no folder before the first case has finished
+            [names[1], ["running", names[:1]]],
+            [names[2], ["running", names[:2]]],
+            [names[3], ["running", names[:3]]],
+        ]
+    )
+    assert load(pytester)["devicebench"]["run"]["state"] == "complete"
+
+
+def test_sigterm_mid_run_keeps_the_finished_cases_and_says_interrupted(suite, pytester, monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "signal=SIGTERM@3")  # during the third case built
+    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(["*devicebench results: *(INCOMPLETE: stopped by SIGTERM*; 2 finished cases kept)*"])
+    data = results_format.read(pytester.path / "results" / "latest")
+    assert (data.devicebench.run.state, data.complete, data.devicebench.run.measured) == ("interrupted", False, 2)
+    assert data.devicebench.run.reason == "stopped by SIGTERM (timeout, docker stop or a cancelled CI job)"
+    assert [b.name for b in data.benchmarks] == [
+        "test_matmul[fake-CPU:0-n128-float32]",
+        "test_matmul[fake-CPU:0-n512-float32]",
+    ]
+    assert data.devicebench.run.ended is not None
+
+
+def test_a_run_that_measures_nothing_writes_no_folder_and_fails(suite, pytester, monkeypatch):
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=7)
+    first = (pytester.path / "results" / "latest").resolve()
+    cases = [
+        (["-k", "nomatch"], "no case was measured (no case was selected (-k/-m deselected all 8))"),
+        (["-k", "n2048"], "no case was measured (every case that ran was skipped or failed (1 profile; see above))"),
+    ]
+    for args, line in cases:
+        result = suite("--profile", "smoke", "--devices", "cpu", *args)
+        assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+        result.stdout.fnmatch_lines([f"devicebench: {line}; no run folder was written"])
+        assert run_folders(pytester) == [first.name]
+        assert (pytester.path / "results" / "latest").resolve() == first
+    monkeypatch.setitem(bench.backends.BACKEND_MODULES, "fake", ("fake_framework", "Backend", "fake_framework"))
+    result = suite("--profile", "smoke")
+    assert result.ret == pytest.ExitCode.NO_TESTS_COLLECTED
+    result.stdout.fnmatch_lines(["devicebench: no case was measured (no requested backend is available: *"])
+    assert run_folders(pytester) == [first.name]
+
+
+def test_collect_only_writes_no_folder(suite, pytester):
+    result = suite("--profile", "smoke", "--collect-only")
+    assert result.ret == pytest.ExitCode.OK
+    result.stdout.fnmatch_lines(["*test_matmul*fake-CPU:0-n128-float32*"])
+    assert run_folders(pytester) == []
+    assert not (pytester.path / "results" / "latest").exists()
+
+
+@pytest.mark.parametrize(
+    ("make", "args", "message"),
+    [
+        (lambda p: (p / "afile").write_text("x"), ["--results-dir", "afile/results"], "*cannot create it*"),
+        (lambda p: (p / "results" / "latest").mkdir(parents=True), [], "*latest is a real folder, not the link*"),
+        (lambda p: None, ["--save-baseline", "../x"], "*--save-baseline: '../x' is not a usable baseline name*"),
+        (lambda p: (p / "dir").mkdir(), ["--run-path-file", "dir"], "*--run-path-file dir: is a folder*"),
+    ],
+    ids=["results-dir-under-a-file", "latest-is-a-folder", "baseline-outside", "path-file-is-a-folder"],
+)
+def test_unusable_results_options_are_usage_errors_before_anything_runs(suite, pytester, make, args, message):
+    make(pytester.path)
+    pytester.makeconftest(PEEK_CONFTEST)
+    result = suite("--profile", "smoke", "--devices", "cpu", *args)
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines([message])
+    assert not (pytester.path / "seen.jsonl").exists()  # no case started
+    assert run_folders(pytester) == ([] if "latest" not in message else ["latest"])
+
+
+def test_two_runs_in_the_same_second_get_two_folders(suite, pytester, monkeypatch):
+    class Frozen(datetime):
+        @classmethod
+        def now(cls, tz=None):
+            return datetime(2026, 11, 25, 21, 46, 25, tzinfo=UTC)
+
+    monkeypatch.setattr(bench.run_folder, "datetime", Frozen)
+    for _ in range(2):
+        suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=7)
+    assert run_folders(pytester) == ["20261125-214625-testbox", "20261125-214625-testbox-2"]
+    assert (pytester.path / "results" / "latest").resolve().name == "20261125-214625-testbox-2"
+
+
+def test_run_path_file_names_the_run_folder(suite, pytester):
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32", "--run-path-file", "out/run-path")
+    written = (pytester.path / "out" / "run-path").read_text()
+    assert written == f"{(pytester.path / 'results' / 'latest').resolve()}\n"
 
 
 def test_a_corrupt_mnist_file_is_a_usage_error_naming_it(suite, pytester):
@@ -177,8 +341,8 @@ def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkey
         FakeGpu(name="Fake GPU 0", uuid="GPU-a", pci_bus_id="00000000:3B:00.0", mem_used_mib=2048.0, util_gpu=90),
     ]
     FakeNvml(gpus).install(monkeypatch.setattr)
-    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:0", "-k", "n128-float32")
-    result.assert_outcomes(passed=2)
+    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:0", "-k", "n128-float32", nvml=True)
+    result.assert_outcomes(passed=2, deselected=23)
     result.stdout.fnmatch_lines(["*NVML on: 2 GPUs, driver 550.54.15, sampling every 20 ms*"])
     data = load(pytester)
     for b in data["benchmarks"]:  # CPU cases are sampled too: a busy GPU during a CPU case is worth knowing
@@ -188,7 +352,7 @@ def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkey
     info = data["machine_info"]["devicebench"]
     assert info["nvidia_driver"] == "550.54.15"
     assert {d["name"]: d["nvml_index"] for d in info["devices"]} == {"CPU:0": None, "GPU:0": 1}
-    assert data["devicebench"]["nvml"]["enabled"] is True
+    assert data["devicebench"]["nvml"] == {"enabled": True, "reason": "", "error": None, "csv": "nvml.csv"}
     csv = (pytester.path / "results" / "latest" / "nvml.csv").read_text().splitlines()
     assert csv[0].startswith("t_s,case,gpu_index,gpu_uuid,mem_used_mib")
     assert len(csv) > 4
@@ -196,13 +360,13 @@ def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkey
 
 def test_without_nvml_the_run_goes_on_and_says_why(suite, pytester, monkeypatch, no_nvml_cache):
     FakeNvml([], init_error=pynvml.NVMLError_LibraryNotFound()).install(monkeypatch.setattr)
-    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "n128")
-    result.assert_outcomes(passed=1)
+    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "n128", nvml=True)
+    result.assert_outcomes(passed=1, deselected=7)
     result.stdout.fnmatch_lines(["*NVML off: *"])
     data = load(pytester)
-    assert "nvml" not in data["benchmarks"][0]["extra_info"]
+    assert data["benchmarks"][0]["extra_info"]["nvml"] is None
     assert data["machine_info"]["devicebench"]["nvml"]["enabled"] is False
     assert not (pytester.path / "results" / "latest" / "nvml.csv").exists()
-    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128", "--no-nvml").stdout.fnmatch_lines(
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128").stdout.fnmatch_lines(
         ["*NVML off: turned off by --no-nvml*"]
     )

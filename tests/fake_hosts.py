@@ -1,0 +1,338 @@
+"""Scripted machines for the fake backend: CPU and GPU models with plausible speeds, and the hosts built from them.
+
+A run picks its host with `DEVICEBENCH_FAKE_HOST` (default `testbox`) and adjusts it with the other
+`DEVICEBENCH_FAKE_*` variables, read by `Script.from_env`:
+
+    DEVICEBENCH_FAKE_HOST=workstation     the machine (HOSTS)
+    DEVICEBENCH_FAKE_GPUS=1               keep only the first N of its GPUs (0: a CPU-only host)
+    DEVICEBENCH_FAKE_SEED=3               fresh noise for another run of the same host (A/A pairs, history)
+    DEVICEBENCH_FAKE_SPEED=1.25           every scripted time x 1.25 (a host 20 % slower on every case)
+    DEVICEBENCH_FAKE_SLOW='*CPU:0-n256-*=2.0;*GPU:0-n1024-*=0.5'    time factors per case id (fnmatch)
+    DEVICEBENCH_FAKE_NOISE='*mnist*=0.5'  noise (sigma of a log-normal factor) per case id
+    DEVICEBENCH_FAKE_DRIVER=560.35.03     another NVIDIA driver
+    DEVICEBENCH_FAKE_VERSIONS='tensorflow=2.20.0'                   another framework version
+    DEVICEBENCH_FAKE_FAULTS='oom_from_n=1024;signal=SIGTERM@3'      fault switches (Faults)
+
+The numbers are made up but shaped like real hardware: small matmuls are dispatch-bound, a GPU wins from some
+n on, MNIST's eager loop is dominated by per-step overhead, a GPU training step fed by tf.data waits for its input.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import os
+import signal
+import zlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+
+ENV_PREFIX = "DEVICEBENCH_FAKE_"
+
+
+@dataclass(frozen=True)
+class CpuModel:
+    """A host CPU as the scripted workloads see it."""
+
+    name: str
+    cores: int
+    vendor: str  # cpuinfo's vendor_id_raw
+    ghz: float
+    gflops: float  # float32 matmul peak reached at large n
+    half_n: int  # the matmul size that reaches half the peak
+    memcpy_gbs: float  # one thread copying host memory
+    pipeline_scale: float  # tf.data throughput relative to a 16-core server CPU
+
+
+@dataclass(frozen=True)
+class GpuModel:
+    """A GPU model: compute per dtype, memory, copies over its bus, power and clocks."""
+
+    name: str
+    memory_mib: int
+    compute_capability: str
+    gflops: Mapping[str, float]  # "float32" (strict), "tf32", "float16", "bfloat16": matmul peaks
+    half_n: int
+    pageable_gbs: tuple[float, float]  # (h2d, d2h) from pageable host memory (TensorFlow's copies)
+    pinned_gbs: tuple[float, float]  # (h2d, d2h) from pinned host memory (torch's copies)
+    idle_w: float
+    max_w: float
+    max_sm_mhz: int
+    max_mem_mhz: int
+
+
+@dataclass(frozen=True)
+class GpuSlot:
+    """One GPU in a host: its model, where it sits on the bus, and how much memory this process may use."""
+
+    model: GpuModel
+    pci_bus_id: str  # as NVML spells it: 00000000:3B:00.0
+    free_mib: float | None = None  # what other processes leave; a case needing more runs out of memory
+    throttled: bool = False  # held below its clocks (thermal), as NVML's clock-event reasons say
+
+
+@dataclass(frozen=True)
+class Host:
+    """A whole scripted machine."""
+
+    name: str
+    cpu: CpuModel
+    gpus: tuple[GpuSlot, ...]  # in the frameworks' order (GPU:0 first), not NVML's bus order
+    driver: str | None  # the NVIDIA driver, None without one
+    cuda_build: bool  # the frameworks are CUDA builds (False: CPU-only wheels)
+    container_image: str | None = None
+    not_installed: tuple[str, ...] = ()  # backends whose framework is missing here
+    speed: float = 1.0  # every scripted time is multiplied by it
+
+    @property
+    def kernel(self) -> str:
+        """The Linux release pytest-benchmark records."""
+        return "6.8.0-45-generic" if self.container_image or self.gpus else "6.5.0-21-generic"
+
+
+XEON_8480 = CpuModel("Intel(R) Xeon(R) Platinum 8480+", 16, "GenuineIntel", 2.0, 1500.0, 256, 11.0, 1.0)
+XEON_6338 = CpuModel("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", 32, "GenuineIntel", 2.0, 1900.0, 288, 10.0, 1.4)
+RYZEN_5800U = CpuModel("AMD Ryzen 7 5800U with Radeon Graphics", 8, "AuthenticAMD", 1.9, 350.0, 192, 9.0, 0.25)
+RYZEN_7950X = CpuModel("AMD Ryzen 9 7950X 16-Core Processor", 16, "AuthenticAMD", 4.5, 1100.0, 224, 14.0, 1.1)
+EPYC_9454 = CpuModel("AMD EPYC 9454 48-Core Processor", 32, "AuthenticAMD", 2.75, 2200.0, 320, 12.0, 1.6)
+EPYC_7763 = CpuModel("AMD EPYC 7763 64-Core Processor", 16, "AuthenticAMD", 2.45, 1200.0, 256, 10.0, 0.9)
+EPYC_7313P = CpuModel("AMD EPYC 7313P 16-Core Processor", 16, "AuthenticAMD", 3.0, 900.0, 224, 10.0, 0.8)
+FAKE_CPU = CpuModel("Fake CPU", 4, "GenuineIntel", 3.0, 200.0, 192, 8.0, 0.4)
+
+H100 = GpuModel(
+    "NVIDIA H100 80GB HBM3",
+    81559,
+    "9.0",
+    {"float32": 38000.0, "tf32": 50000.0, "float16": 220000.0, "bfloat16": 215000.0},
+    1400,
+    (11.0, 8.0),
+    (48.0, 46.0),
+    70.0,
+    700.0,
+    1980,
+    2619,
+)
+A100 = GpuModel(
+    "NVIDIA A100-SXM4-80GB",
+    81920,
+    "8.0",
+    {"float32": 18000.0, "tf32": 40000.0, "float16": 150000.0, "bfloat16": 150000.0},
+    1200,
+    (10.0, 7.5),
+    (24.0, 23.0),
+    55.0,
+    400.0,
+    1410,
+    1593,
+)
+RTX_4090 = GpuModel(
+    "NVIDIA GeForce RTX 4090",
+    24564,
+    "8.9",
+    {"float32": 40000.0, "tf32": 45000.0, "float16": 150000.0, "bfloat16": 150000.0},
+    1100,
+    (10.0, 7.5),
+    (25.0, 24.0),
+    22.0,
+    450.0,
+    2520,
+    10501,
+)
+RTX_A4000 = GpuModel(
+    "NVIDIA RTX A4000",
+    16376,
+    "8.6",
+    {"float32": 12000.0, "tf32": 15000.0, "float16": 50000.0, "bfloat16": 50000.0},
+    900,
+    (9.0, 7.0),
+    (24.0, 23.0),
+    12.0,
+    140.0,
+    1560,
+    7001,
+)
+L4 = GpuModel(
+    "NVIDIA L4",
+    23034,
+    "8.9",
+    {"float32": 24000.0, "tf32": 30000.0, "float16": 90000.0, "bfloat16": 90000.0},
+    1000,
+    (10.0, 7.0),
+    (24.0, 24.0),
+    16.0,
+    72.0,
+    2040,
+    6251,
+)
+FAKE_GPU = GpuModel(
+    "Fake GPU",
+    1024,
+    "9.0",
+    {"float32": 8000.0, "tf32": 10000.0, "float16": 30000.0, "bfloat16": 30000.0},
+    800,
+    (8.0, 6.0),
+    (20.0, 20.0),
+    20.0,
+    200.0,
+    1800,
+    5000,
+)
+
+IMAGE = "devicebench:gpu-0.2.0"
+
+HOSTS: dict[str, Host] = {
+    host.name: host
+    for host in (
+        Host(
+            "testbox",
+            FAKE_CPU,
+            tuple(GpuSlot(replace(FAKE_GPU, name=f"Fake GPU {i}"), f"00000000:{0x3B + i:02X}:00.0") for i in range(2)),
+            None,
+            True,
+        ),
+        Host("laptop", RYZEN_5800U, (), None, False),
+        Host("gpubox", XEON_8480, (GpuSlot(H100, "00000000:1B:00.0"),), "560.35.03", True, IMAGE, ("torch",)),
+        Host(
+            "workstation",
+            RYZEN_7950X,
+            # the frameworks put the faster card first; NVML lists the A4000 first (its bus number is lower)
+            (GpuSlot(RTX_4090, "00000000:65:00.0"), GpuSlot(RTX_A4000, "00000000:17:00.0", free_mib=160.0)),
+            "555.42.06",
+            True,
+        ),
+        Host("mixedbox", EPYC_9454, (GpuSlot(H100, "00000000:C1:00.0"),), "560.35.03", True, IMAGE),
+        Host("cibox", EPYC_7763, (GpuSlot(H100, "00000000:41:00.0"),), "555.42.06", True, IMAGE),
+        Host("nightly", EPYC_7313P, (GpuSlot(L4, "00000000:01:00.0"),), "550.90.07", True, IMAGE),
+        Host("fleet", XEON_6338, (GpuSlot(A100, "00000000:4B:00.0"),), "550.90.07", True, IMAGE),
+        Host(
+            "fleet-hot",
+            XEON_6338,
+            (GpuSlot(A100, "00000000:4B:00.0", throttled=True),),
+            "550.90.07",
+            True,
+            IMAGE,
+            (),
+            1.25,
+        ),
+    )
+}
+
+
+class ScriptError(ValueError):
+    """A DEVICEBENCH_FAKE_* variable that cannot be read; the message names it."""
+
+
+@dataclass(frozen=True)
+class Faults:
+    """Fault switches: what goes wrong, and where (patterns are fnmatch patterns of case ids)."""
+
+    misplace_on: str | None = None  # a device name (GPU:1): its outputs land on CPU:0
+    oom_from_n: int | None = None  # matmuls from this n on run out of memory on every GPU
+    oom_on: str | None = None  # cases that run out of memory (on a GPU or not)
+    nan_loss_on: str | None = None  # MNIST cases whose loss ends NaN
+    fail_after_timing_on: str | None = None  # cases whose facts raise after the timed rounds
+    signal: int | None = None  # signal=SIGTERM@3: this process gets SIGTERM during the third case built
+    signal_in_case: int = 0
+
+    @classmethod
+    def parse(cls, text: str) -> Faults:
+        """`key=value;key=value` as in DEVICEBENCH_FAKE_FAULTS."""
+        values: dict[str, object] = {}
+        for key, value in _pairs(text, "FAULTS"):
+            if key == "oom_from_n":
+                values[key] = _number(value, "FAULTS", int)
+            elif key == "signal":
+                name, _, nth = value.partition("@")
+                number = getattr(signal, name.upper(), None)
+                if not isinstance(number, int) or not nth.isdigit() or int(nth) < 1:
+                    raise ScriptError(f"{ENV_PREFIX}FAULTS: signal={value!r} is not like SIGTERM@3")
+                values["signal"], values["signal_in_case"] = int(number), int(nth)
+            elif key in ("misplace_on", "oom_on", "nan_loss_on", "fail_after_timing_on"):
+                values[key] = value
+            else:
+                raise ScriptError(f"{ENV_PREFIX}FAULTS: unknown switch {key!r}")
+        return cls(**values)  # type: ignore[arg-type]
+
+
+@dataclass(frozen=True)
+class Script:
+    """Everything a scripted run is told: the host, its noise seed, per-case factors and faults."""
+
+    host: Host
+    seed: int = 0
+    slow: tuple[tuple[str, float], ...] = ()
+    noise: tuple[tuple[str, float], ...] = ()
+    versions: Mapping[str, str] = field(default_factory=dict)
+    faults: Faults = field(default_factory=Faults)
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str] | None = None) -> Script:
+        """The script the DEVICEBENCH_FAKE_* variables describe (ScriptError names a bad one)."""
+        env = os.environ if env is None else env
+
+        def get(name: str) -> str:
+            return env.get(ENV_PREFIX + name, "").strip()
+
+        name = get("HOST") or "testbox"
+        if name not in HOSTS:
+            raise ScriptError(f"{ENV_PREFIX}HOST={name!r} is not a scripted host; hosts: {', '.join(HOSTS)}")
+        host = HOSTS[name]
+        if get("GPUS"):
+            host = replace(host, gpus=host.gpus[: _number(get("GPUS"), "GPUS", int)])
+        if get("SPEED"):
+            host = replace(host, speed=host.speed * _number(get("SPEED"), "SPEED", float))
+        if get("DRIVER"):
+            host = replace(host, driver=get("DRIVER"))
+        return cls(
+            host=host,
+            seed=_number(get("SEED"), "SEED", int) if get("SEED") else 0,
+            slow=tuple((p, _number(v, "SLOW", float)) for p, v in _pairs(get("SLOW"), "SLOW")),
+            noise=tuple((p, _number(v, "NOISE", float)) for p, v in _pairs(get("NOISE"), "NOISE")),
+            versions=dict(_pairs(get("VERSIONS"), "VERSIONS")),
+            faults=Faults.parse(get("FAULTS")),
+        )
+
+    def time_factor(self, case_id: str) -> float:
+        """How much slower than scripted this case runs here: the host's speed times any matching SLOW factor."""
+        factor = self.host.speed
+        for pattern, value in self.slow:
+            if fnmatch.fnmatchcase(case_id, pattern):
+                factor *= value
+        return factor
+
+    def noise_for(self, case_id: str, default: float) -> float:
+        """A case's noise (sigma of a log-normal factor per call): the last matching NOISE pattern, else default."""
+        sigma = default
+        for pattern, value in self.noise:
+            if fnmatch.fnmatchcase(case_id, pattern):
+                sigma = value
+        return sigma
+
+    def seed_for(self, host_name: str, case_id: str) -> int:
+        """A stable seed per host, run seed and case (Python's own hash() differs per process)."""
+        return zlib.crc32(f"{host_name}|{self.seed}|{case_id}".encode())
+
+
+def gpu_uuid(host_name: str, slot: int) -> str:
+    """A stable, host-specific GPU UUID as NVML spells it."""
+    digest = f"{zlib.crc32(f'{host_name}/{slot}'.encode()):08x}{zlib.crc32(f'{slot}/{host_name}'.encode()):08x}"
+    digest += f"{zlib.crc32(host_name.encode()):08x}{slot:08x}"
+    return f"GPU-{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def _pairs(text: str, variable: str) -> list[tuple[str, str]]:
+    """`a=1;b=2` -> [("a", "1"), ("b", "2")] (the last `=` splits, so patterns may hold none)."""
+    pairs = []
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        key, sep, value = part.rpartition("=")
+        if not sep or not key:
+            raise ScriptError(f"{ENV_PREFIX}{variable}: {part!r} is not KEY=VALUE")
+        pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+def _number(text: str, variable: str, kind: type[int] | type[float]) -> int | float:
+    """A number from a DEVICEBENCH_FAKE_* variable, or ScriptError naming it."""
+    try:
+        return kind(text)
+    except ValueError:
+        raise ScriptError(f"{ENV_PREFIX}{variable}: {text!r} is not a number") from None
