@@ -12,8 +12,6 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from scipy import stats
-
 #: the confidence of the median's interval that --precision refers to
 CONFIDENCE = 0.95
 
@@ -24,6 +22,8 @@ def median_interval(times: Sequence[float], confidence: float = CONFIDENCE) -> t
     For n sorted times it is [x(k), x(n+1-k)] with the largest k for which a Binomial(n, 1/2) count falls
     below k with probability at most (1 - confidence)/2 (so at 95 % it needs at least 6 rounds).
     """
+    from scipy import stats  # imported on first use: most runs use fixed rounds and never need it
+
     n = len(times)
     alpha = 1.0 - confidence
     k = int(stats.binom.ppf(alpha / 2, n, 0.5))  # P(X <= k-1) <= alpha/2 < P(X <= k)

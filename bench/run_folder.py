@@ -1,6 +1,6 @@
 """One run's folder on disk: checked before anything runs, made when the first case finishes, never half-written.
 
-    folder = RunFolder.prepare(Path("results"), host, baseline="main", path_file=None)  # UsageError if unusable
+    folder = RunFolder.prepare(Path("results"), host, started, baseline="main")  # RunFolderError if unusable
     folder.save(document)       # after every finished case: atomic rewrite of benchmarks.json
     folder.finish(document)     # at the end: the final state, then the baseline copy when the run completed
 
@@ -111,7 +111,12 @@ class RunFolder:
 
     @classmethod
     def prepare(
-        cls, results_dir: Path, host: str, baseline: str | None = None, path_file: Path | None = None
+        cls,
+        results_dir: Path,
+        host: str,
+        started: datetime,
+        baseline: str | None = None,
+        path_file: Path | None = None,
     ) -> RunFolder:
         """Check everything a run will need to write (RunFolderError: one line) and return its RunFolder."""
         check_results_dir(results_dir)
@@ -125,7 +130,7 @@ class RunFolder:
                 path_file.unlink(missing_ok=True)  # a stale path from an earlier run must not be mistaken for this one
             except OSError as exc:
                 raise RunFolderError(f"--run-path-file {path_file}: {exc.strerror or exc}") from None
-        return cls(results_dir, host, datetime.now(UTC), baseline, path_file)
+        return cls(results_dir, host, started, baseline, path_file)
 
     @property
     def json_path(self) -> Path | None:

@@ -60,6 +60,7 @@ class DevicebenchSession:
         except (ProfileError, BackendSelectionError) as exc:
             raise UsageError(str(exc)) from None
         self.host = host_name()
+        self.started = datetime.now(UTC)  # one reading: the run folder's name and the file's datetime agree
         self.folder: RunFolder | None = None
         if options.devicebench_save_baseline and not options.devicebench_results_dir:
             raise UsageError("--save-baseline needs --results-dir")
@@ -70,6 +71,7 @@ class DevicebenchSession:
                 self.folder = RunFolder.prepare(
                     Path(options.devicebench_results_dir),
                     self.host,
+                    self.started,
                     baseline=options.devicebench_save_baseline,
                     path_file=Path(options.devicebench_run_path_file) if options.devicebench_run_path_file else None,
                 )
@@ -134,7 +136,6 @@ class DevicebenchSession:
         self.benchmarks: list[Benchmark] = []
         self.saved = 0  # cases in the benchmarks.json on disk
         self.cases: dict[str, Case] = {}
-        self.started = datetime.now(UTC)
         # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
         self.drift_start = time_reference() if self.folder is not None else None
         self.drift_end: list[float] | None = None

@@ -65,7 +65,10 @@ def _first_error(exc: ValidationError, data_hint: RunFile | None = None) -> str:
     """A validation error as one line: where, and what is wrong."""
     error = exc.errors(include_url=False)[0]
     if error["type"] == "json_invalid":
-        return f"not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
+        message = error["msg"].removeprefix("Invalid JSON: ")
+        if message.startswith("recursion limit exceeded"):
+            message = "nested too deeply (" + message + ")"
+        return f"not valid JSON: {message}"
     where = ""
     for part in error["loc"]:
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))

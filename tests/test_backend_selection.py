@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy  # noqa: F401 - imported once here: pytester unloads what a run imports, and numpy cannot load twice
 import pytest
+import scipy.stats  # noqa: F401 - the same for scipy (the plugin uses it for the median's interval)
 
 import bench.backends
 from bench.backends import BackendSelectionError, parse_backends

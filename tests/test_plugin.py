@@ -8,9 +8,11 @@ from datetime import UTC, datetime
 import numpy  # noqa: F401 - imported once here: pytester unloads what a run imports, and numpy cannot load twice
 import pynvml
 import pytest
+import scipy.stats  # noqa: F401 - the same for scipy (the plugin uses it for the median's interval)
 
 import bench.backends
 import bench.run_folder
+import bench.session
 import results_format
 from bench.nvml import nvml_available
 from bench.nvml_fake import FakeGpu, FakeNvml
@@ -307,7 +309,7 @@ def test_two_runs_in_the_same_second_get_two_folders(suite, pytester, monkeypatc
         def now(cls, tz=None):
             return datetime(2026, 11, 25, 21, 46, 25, tzinfo=UTC)
 
-    monkeypatch.setattr(bench.run_folder, "datetime", Frozen)
+    monkeypatch.setattr(bench.session, "datetime", Frozen)  # the run starts (and is named) when the session is made
     for _ in range(2):
         suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=7)
     assert run_folders(pytester) == ["20261125-214625-testbox", "20261125-214625-testbox-2"]
