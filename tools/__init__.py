@@ -1,0 +1,1 @@
+"""Developer tools (not installed with the package): run them as `python -m tools.<name>`."""
