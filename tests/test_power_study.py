@@ -91,3 +91,14 @@ def test_malformed_trimmed_sample_is_one_error_line(tmp_path: Path, capsys: pyte
     bad.write_text(json.dumps({"runs": [{"label": "x"}]}))
     assert main([str(bad), str(SAMPLE)]) == 2
     assert capsys.readouterr().err.startswith(f"error: {bad}: not a trimmed sample")
+
+
+def test_pairs_judges_real_runs_with_both_rules(capsys: pytest.CaptureFixture) -> None:
+    assert main([str(SAMPLE), "--pairs"]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[0] == "| baseline | current | old exit | new exit | old verdicts | new verdicts |"
+    (row,) = lines[2:]
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[0].startswith("aa-05/") and cells[1].startswith("aa-06/")
+    assert cells[2:4] == ["0", "0"]
+    assert cells[5] == "n1024 inconclusive, n128 inconclusive, n512 unchanged"

@@ -3,6 +3,7 @@
     python -m tools.power_study RUN [RUN ...] [--trials 200] [--threshold 0.10] [--alpha 0.01]
         [--effects 0,0.02,0.05,0.10,0.20,0.50] [--seed 0] [--markdown OUT.md]
     python -m tools.power_study RUN [RUN ...] --trim OUT.json [--cases 3]
+    python -m tools.power_study BASE CUR [BASE CUR ...] --pairs [--threshold 0.10]
 
 Each RUN is a run folder, a results folder of run folders, a benchmarks.json, or a trimmed sample
 written by ``--trim`` (the per-round times only). A trial builds one baseline/current pair of results
@@ -12,6 +13,9 @@ with every case the runs share and judges it with both rules:
   recorded run and the current's from another, so that drift between runs is part of the noise, as in
   CI; the current's rounds are multiplied by 1 + slowdown.
 - ``within a run``: both sides are resampled from the same run (no drift between runs): the rounds' own noise.
+
+``--pairs`` judges the given runs as they are, in pairs (1st against 2nd, 3rd against 4th, ...), with both
+rules, and prints each pair's verdicts and exit codes: the old rule's answer on real A/A or A/B pairs.
 
 Slowdown 0 is an A/A pair. A flagged regression below the threshold is a false alarm; at and above it, a
 detection. The new rule is the gate itself (reports.compare.compare); the old one (noise veto, point
@@ -264,6 +268,30 @@ def describe(runs: Sequence[Recorded]) -> str:
     return "\n".join(lines)
 
 
+def real_pairs(runs: Sequence[Recorded], *, threshold: float, alpha: float) -> str:
+    """Both rules on consecutive pairs of real runs (no resampling): verdicts and exit codes, as Markdown."""
+    lines = [
+        "| baseline | current | old exit | new exit | old verdicts | new verdicts |",
+        "|---|---|---:|---:|---|---|",
+    ]
+    for base, cur in zip(runs[::2], runs[1::2], strict=False):
+        names = sorted(set(base.cases) & set(cur.cases))
+        old = old_rule({n: base.cases[n] for n in names}, {n: cur.cases[n] for n in names}, threshold=threshold,
+                       alpha=alpha)  # fmt: skip
+        new = new_rule({n: base.cases[n] for n in names}, {n: cur.cases[n] for n in names}, threshold=threshold,
+                       alpha=alpha)  # fmt: skip
+
+        def short(name: str) -> str:
+            return name.rsplit("-", 2)[-2] if name.count("-") >= 2 else name
+
+        old_v = ", ".join(f"{short(n)} {old[n]}" for n in names)
+        new_v = ", ".join(f"{short(n)} {new[n][0]}" for n in names)
+        old_exit = int("regression" in old.values())
+        new_exit = int(any(v == "regression" for v, _ in new.values()))
+        lines.append(f"| {base.label} | {cur.label} | {old_exit} | {new_exit} | {old_v} | {new_v} |")
+    return "\n".join(lines) + "\n"
+
+
 def _effects(text: str) -> list[float]:
     """argparse type: comma-separated fractions."""
     try:
@@ -287,6 +315,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--markdown", type=Path, help="also write the tables here")
     parser.add_argument("--trim", type=Path, metavar="OUT.json", help="write a trimmed sample instead of a study")
     parser.add_argument("--cases", type=int, default=3, help="cases kept by --trim (default 3)")
+    parser.add_argument("--pairs", action="store_true", help="judge the runs as given, in pairs, with both rules")
     args = parser.parse_args(argv)
     try:
         runs = [run for path in args.runs for run in read_recorded(path)]
@@ -298,6 +327,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 2
     if args.trim:
         args.trim.write_text(json.dumps(trim(runs, args.cases), indent=0) + "\n", encoding="utf-8")
+        return 0
+    if args.pairs:
+        sys.stdout.write(real_pairs(runs, threshold=args.threshold, alpha=args.alpha))
         return 0
     results = study(
         runs, trials=args.trials, effects=args.effects, threshold=args.threshold, alpha=args.alpha, seed=args.seed
