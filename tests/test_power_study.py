@@ -48,7 +48,7 @@ def test_study_is_seeded_and_separates_a_50_percent_slowdown_from_an_a_a_pair() 
 def test_table_has_one_row_per_pairing_and_slowdown() -> None:
     results = study(read_recorded(SAMPLE), trials=2, effects=(0.0, 0.1), seed=0)
     lines = table(results, 0.10).splitlines()
-    assert lines[0].startswith("| pairing | slowdown | a flag is | old: regression | old: noisy | new: regression")
+    assert lines[0].startswith("| pairing | slowdown | a flag is | old: regression | old: noisy | old: unchanged |")
     rows = lines[2:6]
     assert [row.split("|")[1:4] for row in rows] == [
         [" across runs ", " 0% ", " A/A: false alarm "],

@@ -225,14 +225,15 @@ def _median_mde(values: Sequence[float]) -> str:
 def table(results: Mapping[tuple[str, float], Tally], threshold: float) -> str:
     """The Markdown tables: rates per rule and slowdown, then the per-case breakdown."""
     lines = [
-        "| pairing | slowdown | a flag is | old: regression | old: noisy | new: regression | new: inconclusive "
-        "| new: unchanged | comparisons exiting 1 (old / new) |",
-        "|---|---:|---|---:|---:|---:|---:|---:|---:|",
+        "| pairing | slowdown | a flag is | old: regression | old: noisy | old: unchanged | new: regression "
+        "| new: inconclusive | new: unchanged | comparisons exiting 1 (old / new) |",
+        "|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for (pairing, effect), t in results.items():
         lines.append(
             f"| {pairing} | {effect:.0%} | {_kind(effect, threshold)} | {_rate(t.old, 'regression')} "
-            f"| {_rate(t.old, 'noisy')} | {_rate(t.new, 'regression')} | {_rate(t.new, 'inconclusive')} "
+            f"| {_rate(t.old, 'noisy')} | {_rate(t.old, 'unchanged')} | {_rate(t.new, 'regression')} "
+            f"| {_rate(t.new, 'inconclusive')} "
             f"| {_rate(t.new, 'unchanged')} | {t.old_exit_1 / t.comparisons:.1%} / {t.new_exit_1 / t.comparisons:.1%} |"
         )
     effects = sorted({effect for _, effect in results})
