@@ -1,16 +1,17 @@
 """Baseline comparison: match cases of two runs, check the machines agree, give each case a verdict.
 
 Pure functions on parsed results (the dicts in :class:`reports.load.Run`); the command line lives
-in :mod:`reports.compare_cmd`. Verdicts, from most to least severe:
+in :mod:`reports.compare_cmd`; the decision rule itself is :mod:`reports.decide`. Verdicts, from
+most to least severe:
 
-``regression``   slower by at least the threshold, significant after Holm correction, and the
-                 bootstrap interval of the time ratio lies above ``1 + floor``;
-``missing``      in the baseline, not in the current run;
-``noisy``        spread (IQR/median) above ``max_noise`` or fewer than ``min_rounds`` rounds on
-                 either side: never judged;
-``improvement``  the mirror image of ``regression`` (time ratio at most ``1/(1+threshold)``);
-``new``          in the current run only;
-``unchanged``    everything else.
+``regression``    the whole interval of the time ratio lies above ``1 + threshold`` and the rank
+                  test is significant after Holm correction;
+``missing``       in the baseline, not in the current run;
+``inconclusive``  the interval straddles a band edge, or the comparison could not have seen a
+                  slowdown of the threshold (MDE above it), or too few rounds; the reason says which;
+``improvement``   the mirror image of ``regression`` (interval below ``1/(1+threshold)``);
+``new``           in the current run only;
+``unchanged``     the interval lies inside the band and the MDE is at most the threshold.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from __future__ import annotations
 import json
 import math
 import re
+import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from reports.decide import POWER, Decision, decide, interval_confidence, resamples_for, too_few_rounds
 from reports.stats import CaseStats, case_stats, holm
 from results_format import Benchmark, MachineInfo, RunFile, Stats
 
@@ -37,14 +40,15 @@ __all__ = [
     "machine_notes",
     "match_cases",
     "pool_runs",
+    "resolution_line",
     "to_json",
     "to_markdown",
 ]
 
-SEVERITY = ("regression", "missing", "noisy", "version-changed", "improvement", "new", "unchanged")
+SEVERITY = ("regression", "missing", "inconclusive", "version-changed", "improvement", "new", "unchanged")
 ICONS = {
-    "regression": "🔴", "missing": "⚫", "noisy": "🟡", "version-changed": "🔀", "improvement": "🟢", "new": "🆕",
-    "unchanged": "⚪",
+    "regression": "🔴", "missing": "⚫", "inconclusive": "🟡", "version-changed": "🔀", "improvement": "🟢",
+    "new": "🆕", "unchanged": "⚪",
 }  # fmt: skip
 
 #: machine_info keys whose values move between identical runs (clock speeds, load): never compared.
@@ -58,10 +62,8 @@ class Options:
     threshold: float = 0.10
     thresholds: Mapping[str, float] = field(default_factory=dict)  # per workload
     alpha: float = 0.01
-    floor: float = 0.02
-    max_noise: float = 0.20
     min_rounds: int = 5
-    n_resamples: int = 2000
+    n_resamples: int = 2000  # at least; more when the Bonferroni level needs them (reports.decide.resamples_for)
     seed: int = 0
     allow_missing: bool = False  # a case missing without a recorded reason does not fail the gate
 
@@ -84,6 +86,9 @@ class CaseResult:
     threshold: float
     stats: CaseStats | None = None
     p_holm: float = math.nan
+    confidence: float = math.nan  # level of the interval in stats (1 - alpha/m)
+    mde: float = math.nan  # smallest slowdown this comparison could have seen (fraction; inf: none)
+    rounds_needed: int | None = None  # rounds per side that would likely decide an inconclusive case
     throughput_unit: str | None = None
     throughput_base: float | None = None
     throughput_cur: float | None = None
@@ -247,36 +252,21 @@ def pool_runs(runs: Sequence[RunFile]) -> RunFile:
     return first.model_copy(update={"benchmarks": benchmarks, "devicebench": block})
 
 
-def _not_judgeable(cs: CaseStats, options: Options) -> str | None:
-    """Why a case cannot be judged safely, or None when it can."""
-    fewest = min(cs.rounds_base, cs.rounds_cur)
-    if fewest < options.min_rounds:
-        return f"too few rounds ({fewest} < {options.min_rounds})"
-    noise = max(cs.noise_base, cs.noise_cur)
-    if not math.isfinite(noise) or not math.isfinite(cs.ratio):
-        return "no usable spread (median 0 or no data)"
-    if noise > options.max_noise:
-        side = "baseline" if cs.noise_base >= cs.noise_cur else "current"
-        return f"spread {noise:.0%} IQR/median on the {side} side > {options.max_noise:.0%}"
+def _not_judgeable(base: Sequence[float], cur: Sequence[float], options: Options) -> str | None:
+    """Why a case cannot be judged (too few rounds, no positive median), or None when it can."""
+    base = [x for x in base if math.isfinite(x)]
+    cur = [x for x in cur if math.isfinite(x)]
+    short = too_few_rounds(len(base), len(cur), options.min_rounds)
+    if short:
+        return short
+    if not (statistics.median(base) > 0 and statistics.median(cur) > 0):
+        return "no usable rounds (median 0)"
     return None
 
 
-def judge(cs: CaseStats, p_holm: float, threshold: float, options: Options) -> tuple[str, str]:
-    """Verdict and reason for a judgeable case from its statistics and Holm-adjusted p-value."""
-    significant = math.isfinite(p_holm) and p_holm < options.alpha
-    if cs.ratio >= 1 + threshold:
-        if not significant:
-            return "unchanged", f"slower but not significant (p_holm {p_holm:.2g} >= {options.alpha:g})"
-        if not cs.ci_low > 1 + options.floor:
-            return "unchanged", f"slower but the interval reaches {cs.ci_low:.3f} <= {1 + options.floor:.3f}"
-        return "regression", f"{cs.ratio - 1:+.0%} time (threshold {threshold:.0%})"
-    if cs.ratio <= 1 / (1 + threshold):
-        if not significant:
-            return "unchanged", f"faster but not significant (p_holm {p_holm:.2g} >= {options.alpha:g})"
-        if not cs.ci_high < 1 / (1 + options.floor):
-            return "unchanged", f"faster but the interval reaches {cs.ci_high:.3f}"
-        return "improvement", f"{cs.ratio - 1:+.0%} time (threshold {threshold:.0%})"
-    return "unchanged", f"within {threshold:.0%}"
+def judge(cs: CaseStats, p_holm: float, threshold: float, options: Options, judged: int = 1) -> Decision:
+    """Verdict, reason and MDE of a judged case (one of `judged` in the Holm family); see reports.decide."""
+    return decide(cs, p_holm, threshold, options.alpha, judged)
 
 
 def _identity(bench: Benchmark) -> dict[str, Any]:
@@ -309,7 +299,8 @@ def compare(
 ) -> Comparison:
     """Compare two runs case by case (Holm correction across the judged cases)."""
     options = options or Options()
-    pending: list[tuple[dict[str, Any], CaseStats, float, Benchmark, Benchmark]] = []
+    # First pass: who is judged. The interval level and the Holm family both depend on how many.
+    pending: list[tuple[dict[str, Any], float, Benchmark, Benchmark, str | None]] = []
     results: list[CaseResult] = []
     for b, c in match_cases(base.benchmarks, cur.benchmarks):
         either = b if b is not None else c
@@ -354,45 +345,38 @@ def compare(
                 )
             )
             continue
-        cs = case_stats(
-            list(b.stats.data),
-            list(c.stats.data),
-            confidence=1 - options.alpha,
-            n_resamples=options.n_resamples,
-            seed=options.seed,
+        pending.append((ident, threshold, b, c, _not_judgeable(list(b.stats.data), list(c.stats.data), options)))
+    judged = sum(why is None for *_, why in pending)
+    confidence = interval_confidence(options.alpha, judged)
+    n_resamples = resamples_for(options.alpha, judged, options.n_resamples)
+    stats = [
+        case_stats(
+            list(b.stats.data), list(c.stats.data), confidence=confidence, n_resamples=n_resamples, seed=options.seed
         )
-        why = _not_judgeable(cs, options)
-        if why:
-            results.append(
-                CaseResult(
-                    **ident,
-                    verdict="noisy",
-                    reason=why,
-                    threshold=threshold,
-                    stats=cs,
-                    throughput_unit=unit,
-                    throughput_base=_throughput(b),
-                    throughput_cur=_throughput(c),
-                    notes=tuple(case_notes(b, c)),
-                )
-            )
-            continue
-        pending.append((ident, cs, threshold, b, c))
-    adjusted = holm([cs.p_value for _, cs, _, _, _ in pending])
-    for (ident, cs, threshold, b, c), p_holm in zip(pending, adjusted, strict=True):
-        verdict, reason = judge(cs, p_holm, threshold, options)
+        for _, _, b, c, _ in pending
+    ]
+    adjusted = iter(holm([cs.p_value for cs, (*_, why) in zip(stats, pending, strict=True) if why is None]))
+    for cs, (ident, threshold, b, c, why) in zip(stats, pending, strict=True):
+        if why is None:
+            p_holm = next(adjusted)
+            decision = judge(cs, p_holm, threshold, options, judged)
+        else:
+            p_holm, decision = math.nan, Decision("inconclusive", why, math.inf)
         results.append(
             CaseResult(
                 **ident,
-                verdict=verdict,
-                reason=reason,
+                verdict=decision.verdict,
+                reason=decision.reason,
                 threshold=threshold,
                 stats=cs,
                 p_holm=p_holm,
+                confidence=confidence,
+                mde=decision.mde,
+                rounds_needed=decision.rounds_needed,
                 throughput_unit=b.extra_info.throughput_unit,
                 throughput_base=_throughput(b),
                 throughput_cur=_throughput(c),
-                fails_gate=verdict == "regression",
+                fails_gate=decision.verdict == "regression",
                 notes=tuple(case_notes(b, c)),
             )
         )
@@ -435,15 +419,71 @@ def _fmt_pct(ratio: float) -> str:
     return f"{ratio - 1:+.1%}" if math.isfinite(ratio) else "–"
 
 
+def _fmt_mde(mde: float) -> str:
+    """The MDE as a percentage slowdown; ∞ when no slowdown could have been seen."""
+    if math.isnan(mde):
+        return "–"
+    return "∞" if math.isinf(mde) else f"{mde:.1%}"
+
+
 def summary_line(comparison: Comparison) -> str:
     """One line counting the verdicts, e.g. '1 regression, 4 unchanged'."""
     parts = [f"{comparison.count(v)} {v}" for v in SEVERITY if comparison.count(v)]
     return ", ".join(parts) if parts else "no cases"
 
 
-def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False) -> str:
-    """A Markdown report: headline, machine differences, and one table row per case by severity."""
+def resolution(comparison: Comparison) -> dict[str, Any]:
+    """How many compared cases could see a slowdown of their threshold, and the largest such MDE."""
+    compared = [case for case in comparison.cases if case.stats is not None]
+    seen = [case for case in compared if case.mde <= case.threshold]
+    return {
+        "cases": len(compared),
+        "could_see_threshold": len(seen),
+        "need_more_rounds": len(compared) - len(seen),
+        "largest_mde_seen": max((case.mde for case in seen), default=None),
+    }
+
+
+def _whole_pct(fraction: float) -> str:
+    """A fraction as a whole percentage rounded up, e.g. 0.053 -> '6%'."""
+    return f"{math.ceil(round(fraction * 100, 6))}%"
+
+
+def resolution_line(comparison: Comparison) -> str:
+    """E.g. 'this gate could see slowdowns of 6 % or more in 14 of 16 cases; 2 cases need more rounds'."""
+    res = resolution(comparison)
+    if not res["cases"]:
+        return "no case was compared"
+    need = res["need_more_rounds"]
+    more = f"; {need} case{'s' if need != 1 else ''} need{'s' if need == 1 else ''} more rounds" if need else ""
+    if not res["could_see_threshold"]:
+        return f"this gate could not see a slowdown of the threshold in any of {res['cases']} cases{more}"
+    return (
+        f"this gate could see slowdowns of {_whole_pct(res['largest_mde_seen'])} or more in "
+        f"{res['could_see_threshold']} of {res['cases']} cases{more}"
+    )
+
+
+def _gate_line(comparison: Comparison) -> str:
+    """The rule in one paragraph, with this comparison's numbers."""
     opts = comparison.options
+    judged = [case for case in comparison.cases if math.isfinite(case.p_holm)]
+    level = f"{judged[0].confidence * 100:.4g}%" if judged else "–"
+    per_workload = (
+        " (" + ", ".join(f"{k} {v:.0%}" for k, v in sorted(opts.thresholds.items())) + ")" if opts.thresholds else ""
+    )
+    return (
+        f"Gate: threshold {opts.threshold:.0%}{per_workload}, α = {opts.alpha:g}. Each case's {level} bootstrap "
+        f"interval of the time ratio (Bonferroni over {len(judged)} judged cases) is placed against the band "
+        "1/(1 + threshold) … 1 + threshold: `regression` when it lies wholly above and the Mann-Whitney U test "
+        "is significant after Holm, `improvement` the mirror image, `unchanged` when it lies inside and the MDE "
+        f"is at most the threshold, `inconclusive` otherwise; fewer than {opts.min_rounds} rounds are not judged. "
+        f"MDE: the smallest slowdown the case would tell from no change with {POWER:.0%} probability."
+    )
+
+
+def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False) -> str:
+    """A Markdown report: headline, the rule, resolution, machine differences, one table row per case."""
     if comparison.count("regression"):
         status = "❌ regression"
     elif comparison.exit_code:
@@ -455,15 +495,9 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
         "",
         f"`{comparison.baseline}` (baseline) → `{comparison.current}` (current): {summary_line(comparison)}.",
         "",
-        f"Gate: slowdown ≥ {opts.threshold:.0%}"
-        + (
-            " (" + ", ".join(f"{k} {v:.0%}" for k, v in sorted(opts.thresholds.items())) + ")"
-            if opts.thresholds
-            else ""
-        )
-        + f", Mann-Whitney U p < {opts.alpha:g} after Holm, {1 - opts.alpha:.0%} bootstrap interval of the "
-        f"time ratio beyond {opts.floor:.0%}; not judged when IQR/median > {opts.max_noise:.0%} or "
-        f"rounds < {opts.min_rounds}.",
+        f"Resolution: {resolution_line(comparison)}.",
+        "",
+        _gate_line(comparison),
     ]
     if comparison.pooled_runs == (1, 1):
         lines += [
@@ -478,19 +512,21 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
         lines += ["", "Also differs (not a reason to refuse):", *[f"- {d}" for d in comparison.machine_notes]]
     lines += [
         "",
-        "| verdict | case | baseline | current | time change | interval | p (Holm) | spread b/c | rounds b/c | note |",
-        "|---|---|---:|---:|---:|---|---:|---:|---:|---|",
+        "| verdict | case | baseline | current | time change | interval | MDE | p (Holm) | spread b/c | rounds b/c "
+        "| note |",
+        "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for case in comparison.cases:
         cs = case.stats
         if cs is None:
-            cells = ["–"] * 7
+            cells = ["–"] * 8
         else:
             cells = [
                 _fmt_time(cs.median_base),
                 _fmt_time(cs.median_cur),
                 _fmt_pct(cs.ratio),
                 f"{_fmt_pct(cs.ci_low)} … {_fmt_pct(cs.ci_high)}" if math.isfinite(cs.ci_low) else "–",
+                _fmt_mde(case.mde),
                 f"{case.p_holm:.2g}" if math.isfinite(case.p_holm) else "–",
                 f"{cs.noise_base:.0%} / {cs.noise_cur:.0%}",
                 f"{cs.rounds_base} / {cs.rounds_cur}",
@@ -554,6 +590,7 @@ def to_json(
             },
             "pooled_runs": list(comparison.pooled_runs),
             "summary": {v: comparison.count(v) for v in SEVERITY},
+            "resolution": {**resolution(comparison), "line": resolution_line(comparison)},
             "exit_code": comparison.exit_code,
             "cases": cases,
         }

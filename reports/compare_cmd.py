@@ -49,7 +49,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--threshold",
         type=_fraction,
         default=0.10,
-        help="smallest slowdown that counts as a regression (default 0.10 = 10%%)",
+        help="smallest slowdown that counts: a regression needs the whole interval of the time ratio above "
+        "1+THRESHOLD, 'unchanged' needs it inside 1/(1+THRESHOLD) … 1+THRESHOLD (default 0.10 = 10%%)",
     )
     parser.add_argument(
         "--threshold-for",
@@ -60,25 +61,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="per-workload threshold, repeatable (e.g. mnist=0.2)",
     )
     parser.add_argument(
-        "--alpha", type=float, default=0.01, help="significance level after Holm correction (default 0.01)"
-    )
-    parser.add_argument(
-        "--floor",
-        type=_fraction,
-        default=0.02,
-        help="the time ratio's interval must clear 1+FLOOR (default 0.02)",
-    )
-    parser.add_argument(
-        "--max-noise",
-        type=_fraction,
-        default=0.20,
-        help="IQR/median above this on either side: 'noisy', not judged (default 0.20)",
+        "--alpha",
+        type=float,
+        default=0.01,
+        help="family-wise error level: intervals at 1-ALPHA/m over the m judged cases, "
+        "rank test after Holm (default 0.01)",
     )
     parser.add_argument(
         "--min-rounds",
         type=int,
         default=5,
-        help="fewer rounds on either side: 'noisy', not judged (default 5)",
+        help="fewer rounds on either side: 'inconclusive', not judged (default 5)",
     )
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the JSON verdict file here")
@@ -174,8 +167,6 @@ def run(args: argparse.Namespace) -> int:
         threshold=args.threshold,
         thresholds=dict(args.threshold_for),
         alpha=args.alpha,
-        floor=args.floor,
-        max_noise=args.max_noise,
         min_rounds=args.min_rounds,
         seed=args.seed,
         allow_missing=args.allow_missing,

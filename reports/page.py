@@ -167,7 +167,7 @@ def cases_table(frame: pd.DataFrame) -> Table:
     return table_from(
         view,
         "All cases",
-        note=f"noisy: IQR above {NOISY_IQR_REL:.0%} of the median, too noisy to gate on.",
+        note=f"noisy: IQR above {NOISY_IQR_REL:.0%} of the median; the gate needs more rounds to see small changes.",
         formatters={"median (ms)": ms, "IQR/median": percent},
     )
 

@@ -20,7 +20,7 @@ BOOK_LARGE_TEXT = "book: 32x on a notebook GPU"
 BOOK_SMALL_N = 100
 BOOK_SMALL_TEXT = "book: no difference for small tensors"
 
-#: cases whose IQR exceeds this share of the median are too noisy to gate on.
+#: cases whose IQR exceeds this share of the median are flagged as noisy (the gate needs more rounds for them).
 NOISY_IQR_REL = 0.10
 
 #: each workload's title, from the results format (its tables are indexed by the workload's keys).
@@ -342,7 +342,7 @@ def _winner_text(ratio: float) -> str:
 
 
 def noise_lines(frame: pd.DataFrame, limit: float = NOISY_IQR_REL) -> list[str]:
-    """How many cases are too noisy (IQR above ``limit`` of the median) to gate on."""
+    """How many cases are noisy (IQR above ``limit`` of the median): small changes need more rounds to see."""
     if frame.empty:
         return []
     noisy = frame[frame["iqr_rel"].astype(float) > limit]
@@ -350,8 +350,8 @@ def noise_lines(frame: pd.DataFrame, limit: float = NOISY_IQR_REL) -> list[str]:
         return []
     share = f"{limit:.0%}"
     return [
-        f"{len(noisy)} of {len(frame)} cases vary by more than {share} (IQR/median): too noisy to gate on "
-        "(flagged in the table of all cases)."
+        f"{len(noisy)} of {len(frame)} cases vary by more than {share} (IQR/median): the regression gate needs more "
+        "rounds to see small changes in them (flagged in the table of all cases)."
     ]
 
 

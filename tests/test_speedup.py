@@ -110,5 +110,6 @@ def test_noise_lines_flag_wide_iqr():
     frame.loc[0, "iqr_rel"] = 0.3
     lines = summary.noise_lines(frame)
     assert lines == [
-        "1 of 2 cases vary by more than 10% (IQR/median): too noisy to gate on (flagged in the table of all cases)."
+        "1 of 2 cases vary by more than 10% (IQR/median): the regression gate needs more rounds to see small changes "
+        "in them (flagged in the table of all cases)."
     ]
