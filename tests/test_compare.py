@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import copy
-from typing import Any
-
 import pytest
 
 from reports.compare import (
@@ -20,6 +17,7 @@ from reports.compare import (
     to_markdown,
 )
 from reports.stats import case_stats
+from tests.literal_runs import bench, machine, run, skip
 
 BASE = [1.000, 1.011, 0.992, 1.023, 0.984, 1.005, 1.014, 0.996, 1.002, 1.027, 0.981, 1.008]
 DOUBLE = [2 * x for x in BASE]
@@ -27,48 +25,6 @@ HALF = [x / 2 for x in BASE]
 # Same distribution, different draws (no ties with BASE).
 SAME = [1.004, 0.989, 1.016, 0.997, 1.021, 1.001, 0.986, 1.009, 1.013, 0.994, 1.025, 0.983]
 SPREAD = [0.5, 1.6, 0.7, 1.9, 1.0, 0.6, 1.8, 1.2, 0.55, 1.4, 2.0, 0.8]
-
-
-def bench(case: str, rounds: list[float], workload: str = "matmul", device: str = "CPU:0") -> dict[str, Any]:
-    """A minimal devicebench benchmark entry."""
-    return {
-        "name": f"test_{workload}[tensorflow-{device}-{case}]",
-        "extra_info": {
-            "workload": workload,
-            "backend": "tensorflow",
-            "device": device,
-            "params": {"case": case},
-            "throughput": 1.0,
-            "throughput_unit": "GFLOP/s",
-        },
-        "stats": {"data": rounds, "median": sorted(rounds)[len(rounds) // 2]},
-    }
-
-
-def machine(driver: str = "555.42.06", tf: str = "2.21.0", gpu: str = "NVIDIA H100 80GB HBM3") -> dict[str, Any]:
-    """A machine_info with devicebench's additions."""
-    return {
-        "node": "box",
-        "cpu": {"brand_raw": "AMD EPYC 7763", "hz_actual_friendly": "2.4500 GHz", "hz_actual": [2450000000, 0]},
-        "devicebench": {
-            "backends": {
-                "tensorflow": {"available": True, "version": tf, "cuda_version": "12.5", "tf32_enabled": True}
-            },
-            "devices": [
-                {"backend": "tensorflow", "device": "CPU:0", "name": "AMD EPYC 7763"},
-                {"backend": "tensorflow", "device": "GPU:0", "name": gpu},
-            ],
-            "cpu_model": "AMD EPYC 7763",
-            "cpu_cores": 16,
-            "cpu_usable_cores": 16,
-            "nvidia_driver": driver,
-        },
-    }
-
-
-def run(*benches: dict[str, Any], info: dict[str, Any] | None = None) -> dict[str, Any]:
-    """A minimal results file."""
-    return {"machine_info": info or machine(), "benchmarks": list(benches)}
 
 
 def verdicts(comparison) -> dict[str, str]:
@@ -178,25 +134,53 @@ def test_matching_by_name_params_backend_device() -> None:
     assert (None, case_key(cur[1])) in keyed  # c: new
     result = compare(run(*base), run(*cur))
     assert sorted(c.verdict for c in result.cases) == ["missing", "new", "unchanged", "unchanged"]
-    assert result.exit_code == 0
+    assert result.exit_code == 1  # b went missing and the run recorded no reason
 
 
-def test_params_order_does_not_matter_and_foreign_entries_match_by_name() -> None:
-    one, two = bench("a", BASE), bench("a", BASE)
-    one["extra_info"]["params"] = {"n": 1, "dtype": "f"}
-    two["extra_info"]["params"] = {"dtype": "f", "n": 1}
+def test_params_order_does_not_matter() -> None:
+    one = bench("a", BASE)
+    params = dict(reversed(list(one.extra_info.params.items())))
+    two = one.model_copy(update={"extra_info": one.extra_info.model_copy(update={"params": params})})
+    assert list(one.extra_info.params) != list(two.extra_info.params)
     assert case_key(one) == case_key(two)
-    assert case_key({"name": "test_x[1]"}) == ("test_x[1]", "", "", "")
 
 
 def test_missing_case_says_why_when_the_run_recorded_a_skip() -> None:
-    current = run()
-    current["devicebench"] = {
-        "skipped": [{"name": bench("a", BASE)["name"], "kind": "oom", "reason": "GPU:0 ran out of memory"}]
-    }
-    result = compare(run(bench("a", BASE)), current)
+    gone = bench("a", BASE)
+    result = compare(run(gone), run(skipped=[skip(gone, "oom", "GPU:0 ran out of memory")]))
     assert result.cases[0].verdict == "missing"
     assert result.cases[0].reason == "oom: GPU:0 ran out of memory"
+    assert result.exit_code == 0  # explained: the gate passes, the table says why
+
+
+def test_a_case_missing_without_a_reason_fails_the_gate_unless_allowed() -> None:
+    result = compare(run(bench("a", BASE), bench("b", BASE)), run(bench("a", BASE)))
+    missing = next(c for c in result.cases if c.verdict == "missing")
+    assert missing.reason == "not in the current run, and the run recorded no reason"
+    assert result.exit_code == 1
+    allowed = compare(run(bench("a", BASE), bench("b", BASE)), run(bench("a", BASE)), Options(allow_missing=True))
+    assert allowed.exit_code == 0
+    assert "allowed by --allow-missing" in next(c for c in allowed.cases if c.verdict == "missing").reason
+
+
+def test_a_changed_workload_version_is_not_compared() -> None:
+    old = bench("a", BASE)
+    new = bench("a", DOUBLE)
+    new = new.model_copy(update={"extra_info": new.extra_info.model_copy(update={"workload_version": 2})})
+    result = compare(run(old), run(new))
+    (case,) = result.cases
+    assert case.verdict == "version-changed"
+    assert case.reason == "workload matmul changed (version 1 -> 2): not compared"
+    assert case.stats is None and result.exit_code == 0
+
+
+def test_thread_settings_that_differ_are_noted_per_case() -> None:
+    base = bench("a", BASE)
+    threads = base.extra_info.threads.model_copy(update={"effective_intra_op": 1})
+    cur = bench("a", DOUBLE)
+    cur = cur.model_copy(update={"extra_info": cur.extra_info.model_copy(update={"threads": threads})})
+    (case,) = compare(run(base), run(cur)).cases
+    assert f"threads in effect: {base.extra_info.threads.effective_intra_op} -> 1" in case.notes
 
 
 def test_cases_are_sorted_by_severity() -> None:
@@ -210,9 +194,10 @@ def test_cases_are_sorted_by_severity() -> None:
 
 
 def test_same_machine_has_no_differences_despite_clock_jitter() -> None:
-    other = copy.deepcopy(machine())
-    other["cpu"]["hz_actual_friendly"] = "3.1000 GHz"
-    other["cpu"]["hz_actual"] = [3100000000, 0]
+    jittered = machine().model_dump()
+    jittered["cpu"]["hz_actual_friendly"] = "3.1000 GHz"
+    jittered["cpu"]["hz_actual"] = [3100000000, 0]
+    other = type(machine()).model_validate(jittered)
     assert machine_differences(machine(), other) == []
     assert machine_notes(machine(), other) == []
 
@@ -225,18 +210,16 @@ def test_machine_differences_name_driver_tf_version_and_device_model() -> None:
 
 
 def test_core_counts_and_settings_are_notes_not_differences() -> None:
-    pinned = copy.deepcopy(machine())
-    pinned["devicebench"]["cpu_usable_cores"] = 1
+    pinned = machine(cpu_usable_cores=1, thread_env={"TF_NUM_INTRAOP_THREADS": "1"}).model_dump()
     pinned["devicebench"]["backends"]["tensorflow"]["tf32_enabled"] = False
-    assert machine_differences(machine(), pinned) == []
-    assert machine_notes(machine(), pinned) == [
-        "usable CPU cores (affinity): 16 -> 1",
+    pinned_info = type(machine()).model_validate(pinned)
+    cores = machine().devicebench.cpu_usable_cores
+    assert machine_differences(machine(), pinned_info) == []
+    assert machine_notes(machine(), pinned_info) == [
+        f"usable CPU cores (affinity): {cores} -> 1",
+        "thread settings in the environment: none -> TF_NUM_INTRAOP_THREADS=1",
         "tensorflow tf32_enabled: True -> False",
     ]
-
-
-def test_plain_pytest_benchmark_machine_info_compares_cpu_brand() -> None:
-    assert machine_differences({"cpu": {"brand_raw": "A"}}, {"cpu": {"brand_raw": "B"}}) == ["CPU model: A -> B"]
 
 
 def test_markdown_table_and_json_verdicts() -> None:
@@ -258,31 +241,15 @@ def test_markdown_table_and_json_verdicts() -> None:
     assert {"ci_low", "ci_high", "p_value", "p_holm", "noise_base", "rounds_cur"} <= first.keys()
 
 
-def test_device_entries_as_the_plugin_writes_them() -> None:
-    def info(model: str) -> dict[str, Any]:
-        devices = [
-            {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": "AMD EPYC"},
-            {"backend": "tensorflow", "name": "GPU:0", "kind": "gpu", "model": model},
-        ]
-        return {"devicebench": {"devices": devices}}
-
-    assert machine_differences(info("NVIDIA H100"), info("NVIDIA H100")) == []
-    assert machine_differences(info("NVIDIA H100"), info("NVIDIA L4")) == [
-        "device tensorflow GPU:0: NVIDIA H100 -> NVIDIA L4"
-    ]
-
-
 def test_pool_runs_concatenates_rounds_per_case() -> None:
     first = run(bench("a", BASE[:6]), bench("b", BASE))
-    second = run(bench("a", BASE[6:]), bench("c", BASE))
-    second["devicebench"] = {"skipped": [{"name": "x", "kind": "oom", "reason": "r"}]}
+    second = run(bench("a", BASE[6:]), bench("c", BASE), skipped=[skip(bench("x", BASE), "oom", "r")])
     pooled = pool_runs([first, second])
-    by_case = {b["extra_info"]["params"]["case"]: b for b in pooled["benchmarks"]}
+    by_case = {b.extra_info.params["dtype"]: b for b in pooled.benchmarks}
     assert sorted(by_case) == ["a", "b", "c"]
-    assert by_case["a"]["stats"]["data"] == BASE
-    assert by_case["a"]["stats"]["rounds"] == 12
-    assert by_case["a"]["stats"]["median"] == pytest.approx(sorted(BASE)[5] / 2 + sorted(BASE)[6] / 2)
-    assert pooled["devicebench"]["pooled_runs"] == 2
-    assert pooled["devicebench"]["skipped"][0]["name"] == "x"
-    assert first["benchmarks"][0]["stats"]["data"] == BASE[:6]  # inputs untouched
-    assert pool_runs([first]) == first
+    assert by_case["a"].stats.data == BASE
+    assert by_case["a"].stats.rounds == 12
+    assert by_case["a"].stats.median == pytest.approx(sorted(BASE)[5] / 2 + sorted(BASE)[6] / 2)
+    assert [s.name for s in pooled.devicebench.skipped] == ["test_matmul[tensorflow-CPU:0-x]"]
+    assert first.benchmarks[0].stats.data == BASE[:6]  # inputs untouched
+    assert pool_runs([first]) is first

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import math
-from typing import Any
 
 import pytest
 
@@ -19,6 +18,7 @@ from reports.decide import (
     rounds_to_decide,
 )
 from reports.stats import CaseStats, relative_iqr
+from tests.literal_runs import bench, run
 
 # Literal per-round times (seconds), drawn once from log-normal distributions and rounded; no ties.
 # matmul n=1024 on a 2-core VM: median 5.24 ms, IQR/median 24 %.
@@ -40,20 +40,6 @@ PLUS5 = [0.0010444, 0.001047, 0.001053, 0.0010522, 0.0010523, 0.0010303, 0.00105
          0.0010497, 0.0010476, 0.0010417, 0.0010507, 0.0010318, 0.0010591, 0.0010392, 0.001059, 0.0010428, 0.0010421,
          0.001039, 0.0010479, 0.001041, 0.0010495, 0.0010501, 0.0010588, 0.0010537, 0.0010587, 0.0010418,
          0.0010552]  # fmt: skip
-
-
-def bench(case: str, rounds: list[float], workload: str = "matmul") -> dict[str, Any]:
-    """A minimal devicebench benchmark entry."""
-    return {
-        "name": f"test_{workload}[tensorflow-CPU:0-{case}]",
-        "extra_info": {"workload": workload, "backend": "tensorflow", "device": "CPU:0", "params": {"case": case}},
-        "stats": {"data": rounds},
-    }
-
-
-def run(*benches: dict[str, Any]) -> dict[str, Any]:
-    """A minimal results file."""
-    return {"machine_info": {}, "benchmarks": list(benches)}
 
 
 def one(base: list[float], cur: list[float], options: Options | None = None) -> CaseResult:
@@ -268,7 +254,9 @@ def test_markdown_and_json_carry_the_mde_and_the_resolution() -> None:
     assert second["verdict"] == "inconclusive" and second["rounds_needed"] > 20
     assert verdicts["resolution"]["cases"] == 2
     assert verdicts["resolution"]["line"] == resolution_line(result)
-    assert set(verdicts["options"]) == {"threshold", "thresholds", "alpha", "min_rounds", "n_resamples", "seed"}
+    assert set(verdicts["options"]) == {
+        "threshold", "thresholds", "alpha", "min_rounds", "n_resamples", "seed", "allow_missing",
+    }  # fmt: skip
 
 
 def test_infinite_mde_is_null_in_json_and_infinity_in_markdown() -> None:
