@@ -44,7 +44,8 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
     data = json.loads(verdicts.read_text())
     assert data["exit_code"] == 1
     assert data["summary"] == {
-        "regression": 1, "missing": 1, "inconclusive": 2, "improvement": 1, "new": 1, "unchanged": 1,
+        "regression": 1, "missing": 1, "inconclusive": 2, "version-changed": 0, "improvement": 1, "new": 1,
+        "unchanged": 1,
     }  # fmt: skip
     assert data["resolution"]["cases"] == 5 and data["resolution"]["need_more_rounds"] == 2
     assert data["machine"] == {"differences": [], "allowed": False, "notes": []}
