@@ -130,7 +130,10 @@ def incomplete_problem(record: RunFile, label: str) -> str | None:
     if record.complete:
         return None
     state = record.devicebench.run
-    why = state.reason or ("killed or crashed while running" if state.state == "running" else state.state)
+    if state.state == "running":  # never finished: its last write still says it was going
+        why = "killed or crashed while running (SIGKILL, the OOM killer, a crash)"
+    else:
+        why = state.reason or state.state
     return (
         f"{label} is an incomplete run ({why}; {len(record.benchmarks)} finished cases): "
         "its missing cases would pass unseen; pass --allow-incomplete to compare what it has"

@@ -163,3 +163,23 @@ def test_pooled_runs_from_two_machines_are_refused(tmp_path: Path, capsys: pytes
     assert main(["compare", str(tmp_path / "base"), str(DATA / "same")]) == 2
     line = one_error_line(capsys.readouterr().err)
     assert "20261120-090001-gpubox" in line and "another machine" in line
+
+
+INCOMPLETE = Path(__file__).parent / "data" / "incomplete"
+
+
+def test_an_incomplete_run_is_refused_in_one_line(capsys: pytest.CaptureFixture) -> None:
+    stopped = INCOMPLETE / "20261124-100000-stopbox"
+    assert main(["compare", str(BASELINE), str(stopped)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1
+    assert err[0].startswith(f"error: {stopped} is an incomplete run (stopped by SIGTERM")
+    assert "--allow-incomplete" in err[0]
+
+
+def test_allow_incomplete_compares_what_the_runs_have_and_warns(capsys: pytest.CaptureFixture) -> None:
+    stopped, killed = INCOMPLETE / "20261124-100000-stopbox", INCOMPLETE / "20261124-110000-killbox"
+    code = main(["compare", str(stopped), str(killed), "--allow-incomplete", "--allow-machine-change"])
+    assert code in (0, 1)
+    err = capsys.readouterr().err
+    assert "killed or crashed while running" in err and "compared anyway (--allow-incomplete)" in err
