@@ -25,6 +25,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from reports.decide import POWER, Decision, decide, interval_confidence, resamples_for, too_few_rounds
+from reports.drift import DriftFinding, reference_drift, round_trend
 from reports.stats import CaseStats, case_stats, holm
 from results_format import Benchmark, MachineInfo, RunFile, Stats
 
@@ -107,6 +108,7 @@ class Comparison:
     options: Options
     machine_notes: list[str] = field(default_factory=list)
     pooled_runs: tuple[int, int] = (1, 1)  # runs pooled on each side (interleaved mode)
+    drift: tuple[DriftFinding | None, DriftFinding | None] = (None, None)  # each side's machine during its run
 
     def count(self, verdict: str) -> int:
         """How many cases got `verdict`."""
@@ -356,10 +358,12 @@ def compare(
         for _, _, b, c, _ in pending
     ]
     adjusted = iter(holm([cs.p_value for cs, (*_, why) in zip(stats, pending, strict=True) if why is None]))
+    drift = (run_drift(base, options.seed), run_drift(cur, options.seed))
+    drift_size = max((d.size for d in drift if d is not None), default=0.0)
     for cs, (ident, threshold, b, c, why) in zip(stats, pending, strict=True):
         if why is None:
             p_holm = next(adjusted)
-            decision = judge(cs, p_holm, threshold, options, judged)
+            decision = within_drift(judge(cs, p_holm, threshold, options, judged), cs, drift_size)
         else:
             p_holm, decision = math.nan, Decision("inconclusive", why, math.inf)
         results.append(
@@ -377,7 +381,7 @@ def compare(
                 throughput_base=_throughput(b),
                 throughput_cur=_throughput(c),
                 fails_gate=decision.verdict == "regression",
-                notes=tuple(case_notes(b, c)),
+                notes=(*case_notes(b, c), *trend_notes(b, c)),
             )
         )
     results.sort(key=_severity_key)
@@ -389,7 +393,40 @@ def compare(
         options=options,
         machine_notes=machine_notes(base.machine_info, cur.machine_info),
         pooled_runs=pooled_runs,
+        drift=drift,
     )
+
+
+def run_drift(run: RunFile, seed: int = 0) -> DriftFinding | None:
+    """The drift of a run's machine during the run, from its reference case (None when not measured)."""
+    block = run.devicebench.drift
+    return reference_drift(block.start_s, block.end_s, seed) if block is not None else None
+
+
+def within_drift(decision: Decision, cs: CaseStats, drift_size: float) -> Decision:
+    """A regression or improvement no larger than the machine's drift during a run becomes inconclusive."""
+    if drift_size <= 0 or decision.verdict not in ("regression", "improvement"):
+        return decision
+    least = cs.ci_low - 1 if decision.verdict == "regression" else 1 / cs.ci_high - 1
+    if least > drift_size:
+        return decision  # decisive beyond anything the drift could explain
+    return Decision(
+        "inconclusive",
+        f"{decision.reason}; but the machine drifted by at least {drift_size:.0%} during a run, "
+        f"as much as this change can be vouched for ({least:.0%}): it may be the drift",
+        decision.mde,
+        decision.rounds_needed,
+    )
+
+
+def trend_notes(base: Benchmark, cur: Benchmark) -> list[str]:
+    """Notes for a case whose round times trended inside either run."""
+    notes = []
+    for side, bench in (("baseline", base), ("current", cur)):
+        trend = round_trend(bench.stats.data)
+        if trend is not None and trend.flagged:
+            notes.append(f"{side}: {trend.text()}")
+    return notes
 
 
 def _throughput(bench: Benchmark | None) -> float | None:
@@ -464,6 +501,17 @@ def resolution_line(comparison: Comparison) -> str:
     )
 
 
+def drift_lines(comparison: Comparison) -> list[str]:
+    """Whether each side's machine changed during its run (from the reference case timed at start and end)."""
+    lines = []
+    for label, finding in zip(("baseline", "current"), comparison.drift, strict=True):
+        if finding is None:
+            lines.append(f"- {label}: drift not measured (the run did not time its reference case at the end)")
+        else:
+            lines.append(f"- {'⚠️ ' if finding.drifted else ''}{finding.text(label)}")
+    return ["Machine drift during each run:", *lines]
+
+
 def _gate_line(comparison: Comparison) -> str:
     """The rule in one paragraph, with this comparison's numbers."""
     opts = comparison.options
@@ -510,6 +558,7 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
         lines += ["", head, *[f"- {d}" for d in comparison.machine_differences]]
     if comparison.machine_notes:
         lines += ["", "Also differs (not a reason to refuse):", *[f"- {d}" for d in comparison.machine_notes]]
+    lines += ["", *drift_lines(comparison)]
     lines += [
         "",
         "| verdict | case | baseline | current | time change | interval | MDE | p (Holm) | spread b/c | rounds b/c "
@@ -589,6 +638,10 @@ def to_json(
                 "notes": comparison.machine_notes,
             },
             "pooled_runs": list(comparison.pooled_runs),
+            "drift": {
+                side: asdict(finding) if finding is not None else None
+                for side, finding in zip(("baseline", "current"), comparison.drift, strict=True)
+            },
             "summary": {v: comparison.count(v) for v in SEVERITY},
             "resolution": {**resolution(comparison), "line": resolution_line(comparison)},
             "exit_code": comparison.exit_code,

@@ -10,6 +10,7 @@ A run picks its host with `DEVICEBENCH_FAKE_HOST` (default `testbox`) and adjust
     DEVICEBENCH_FAKE_SLOW='*CPU:0-n256-*=2.0;*GPU:0-n1024-*=0.5'    time factors per case id (fnmatch)
     DEVICEBENCH_FAKE_NOISE='*mnist*=0.5'  noise (sigma of a log-normal factor) per case id
     DEVICEBENCH_FAKE_DRIVER=560.35.03     another NVIDIA driver
+    DEVICEBENCH_FAKE_DRIFT=1.25           the machine got 25 % slower during the run (its reference case at the end)
     DEVICEBENCH_FAKE_VERSIONS='tensorflow=2.20.0'                   another framework version
     DEVICEBENCH_FAKE_FAULTS='oom_from_n=1024;signal=SIGTERM@3'      fault switches (Faults)
 
@@ -263,6 +264,7 @@ class Script:
     noise: tuple[tuple[str, float], ...] = ()
     versions: Mapping[str, str] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
+    drift: float = 1.0  # the reference case's time at the end of the run / at its start
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Script:
@@ -289,6 +291,7 @@ class Script:
             noise=tuple((p, _number(v, "NOISE", float)) for p, v in _pairs(get("NOISE"), "NOISE")),
             versions=dict(_pairs(get("VERSIONS"), "VERSIONS")),
             faults=Faults.parse(get("FAULTS")),
+            drift=_number(get("DRIFT"), "DRIFT", float) if get("DRIFT") else 1.0,
         )
 
     def time_factor(self, case_id: str) -> float:

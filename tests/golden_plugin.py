@@ -20,8 +20,10 @@ from __future__ import annotations
 import hashlib
 import importlib.abc
 import os
+import random
 import sys
 import time
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 from typing import Any
@@ -83,11 +85,25 @@ def pytest_configure(config: pytest.Config) -> None:
     patch.setattr(bench.session, "cpu_facts", lambda: cpu_facts(host))
     patch.setattr(bench.session, "container_image", lambda: host.container_image)
     patch.setattr(bench.session, "thread_env", lambda: {})
+    patch.setattr(bench.session, "time_reference", scripted_reference(script))
     nvml_available.cache_clear()
     if host.gpus:
         script_nvml(patch, config, host)
     else:
         FakeNvml([], init_error=pynvml.NVMLError_LibraryNotFound()).install(patch.setattr)
+
+
+def scripted_reference(script: Script) -> Callable[..., list[float]]:
+    """The drift reference (bench.drift.time_reference): 50 noisy rounds near 0.8 ms, x the drift at the end."""
+    calls = []
+
+    def time_reference(*args: Any, **kwargs: Any) -> list[float]:
+        rng = random.Random(script.seed_for(script.host.name, f"drift-reference-{len(calls)}"))
+        factor = script.drift if calls else 1.0
+        calls.append(factor)
+        return [0.0008 * factor * rng.lognormvariate(0.0, 0.03) for _ in range(50)]
+
+    return time_reference
 
 
 def register_backends(patch: pytest.MonkeyPatch, host: Host) -> None:

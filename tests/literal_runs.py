@@ -62,9 +62,17 @@ def machine(
     return MachineInfo.model_validate(data)
 
 
-def run(*benches: Benchmark, info: MachineInfo | None = None, skipped: Sequence[SkipRecord] = ()) -> RunFile:
-    """A complete run holding exactly these cases (and these skip records) on the golden machine."""
+def run(
+    *benches: Benchmark,
+    info: MachineInfo | None = None,
+    skipped: Sequence[SkipRecord] = (),
+    drift: tuple[Sequence[float], Sequence[float] | None] | None = None,
+) -> RunFile:
+    """A complete run holding exactly these cases (and skip records, and reference times) on the golden machine."""
     data = golden().model_dump()
+    if drift is not None:
+        start, end = drift
+        data["devicebench"]["drift"] = {"reference": "literal", "start_s": list(start), "end_s": end and list(end)}
     data["machine_info"] = (info or machine()).model_dump()
     data["benchmarks"] = [b.model_dump() for b in benches]
     data["devicebench"]["skipped"] = [s.model_dump() for s in skipped]
