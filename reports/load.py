@@ -245,9 +245,16 @@ def skipped(runs: Sequence[Run]) -> pd.DataFrame:
 
 
 def notes(runs: Sequence[Run]) -> list[tuple[str, str]]:
-    """(run name, note) pairs: each run's notes, and a note for every run that did not finish."""
+    """(run name, note) pairs: each run's notes, every run that did not finish, every run whose machine drifted."""
+    from reports.drift import reference_drift
+
     found = [(run.name, note) for run in runs for note in run.record.devicebench.notes]
     found += [(run.name, run.state_text) for run in runs if not run.complete]
+    for run in runs:
+        block = run.record.devicebench.drift
+        finding = reference_drift(block.start_s, block.end_s) if block is not None else None
+        if finding is not None and finding.drifted:
+            found.append((run.name, finding.text(run.host)))
     return found
 
 

@@ -45,7 +45,7 @@ def run(args: argparse.Namespace) -> int:
 
     from reports import speedup as sp
     from reports import summary
-    from reports.load import read_runs, skipped, tidy
+    from reports.load import notes, read_runs, skipped, tidy
 
     runs, _ = read_runs(args.paths)
     frame = tidy(runs)
@@ -54,6 +54,9 @@ def run(args: argparse.Namespace) -> int:
     console.rule(f"devicebench summary: {', '.join(r.name for r in runs)}", style="bold")
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
+    several = len(runs) > 1
+    for run_name, note in notes(runs):
+        console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
     for workload, title in summary.WORKLOAD_TITLES.items():
         table = summary.throughput_table(frame, workload)
         if not table.empty:
