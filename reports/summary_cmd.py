@@ -52,11 +52,11 @@ def run(args: argparse.Namespace) -> int:
     left_out = skipped(runs)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.rule(f"devicebench summary: {', '.join(r.name for r in runs)}", style="bold")
+    several = len(runs) > 1
+    for run_name, note in notes(runs):  # first: an incomplete or drifting run colours every number below
+        console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
-    several = len(runs) > 1
-    for run_name, note in notes(runs):
-        console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
     for workload, title in summary.WORKLOAD_TITLES.items():
         table = summary.throughput_table(frame, workload)
         if not table.empty:
