@@ -41,6 +41,7 @@ def run(args: argparse.Namespace) -> int:
     """Read the runs, build the page and the CSV, print where they went."""
     from reports import page, plots, summary
     from reports.history import history_section
+    from reports.limits_page import limits_section
     from reports.load import notes, read_runs, skipped, tidy
 
     runs, bad = read_runs(args.paths, skip_bad=args.skip_bad)
@@ -64,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
         csv_name=csv_path.name,
         history=history_section(runs),
         versus_plot=plots.versus(frame) if summary.several_backends(frame) else None,
+        limits=limits_section(runs, frame, nvml),
     )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -348,6 +348,8 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
         )
     rows = _with_labels(rows).astype({"bytes": float})
     rows["direction"] = rows["direction"].map(WORKLOAD_SPECS["transfer"].label)
+    if "host_memory" in rows.columns:  # pageable and pinned copies are separate lines
+        rows["direction"] += rows["host_memory"].map(lambda m: f", {m}" if isinstance(m, str) else "")
     fig, (ax,) = _new_figure()
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         sns.lineplot(

@@ -240,6 +240,7 @@ class CaseThrottle(_Record):
     throttled: bool
     reasons: list[str] = Field(default_factory=list)
     text: str  # "not throttled" or "throttled: software power cap, ..."
+    first_s: NonNegative | None = None  # seconds from the case's first NVML sample to the first throttled one
 
 
 class SustainedCheck(_Record):

@@ -172,6 +172,7 @@ class NvmlGpuSummary(OpenRecord):
     min_sm_clock_mhz: NonNegative | None = None
     throttled: bool | None = None
     throttle_reasons: list[str] = Field(default_factory=list)
+    first_throttle_s: NonNegative | None = None  # when a reason other than idle first appeared, since the first sample
     clock_event_reasons: list[str] = Field(default_factory=list)
     error: str | None = None
     # the fastest PCIe link state NVML reported at the case's start or end, and its theoretical GB/s per direction
