@@ -47,7 +47,7 @@ class Script:
     """What the fake host does: its NVML GPU, and faults the tests switch on."""
 
     gpu: FakeGpu | None = None
-    corrupt_round: int | None = None  # the sustained case's checksum goes wrong from this round on
+    corrupt_round: int | None = None  # the GPU's sustained checksum goes wrong after this many rounds
     throttle_from_n: int = 8192  # matmuls this large hit the power cap
     events: list[str] = field(default_factory=list)
 
@@ -145,7 +145,7 @@ def build_sustained(case: Case, backend: Backend) -> Prepared:
 
     def checksum(out: Any) -> float:
         state["round"] += 1
-        bad = SCRIPT.corrupt_round is not None and state["round"] > SCRIPT.corrupt_round
+        bad = gpu and SCRIPT.corrupt_round is not None and state["round"] > SCRIPT.corrupt_round
         return 1.0e12 * (1.0 + (1e-6 if bad else 0.0))
 
     checker = RoundChecker(checksum)
