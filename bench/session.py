@@ -30,7 +30,7 @@ from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
-from bench.profiles import ProfileError, get_profile
+from bench.profiles import PROFILES, ProfileError, get_profile
 from bench.run_folder import RunFolder, RunFolderError
 from bench.runner import validation_line
 from bench.workloads import WORKLOADS
@@ -65,6 +65,10 @@ class DevicebenchSession:
         if minutes is not None:
             if not minutes > 0:
                 raise UsageError(f"--sustained-minutes must be above 0, got {minutes:g}")
+            if not self.profile.runs("sustained", opt_in=True):
+                raise UsageError(
+                    f"--sustained-minutes needs --profile sustained (profile {self.profile.name} runs none)"
+                )
             self.profile = dataclasses.replace(self.profile, sustained_s=round(minutes * 60.0, 3))
         self.host = host_name()
         self.folder: RunFolder | None = None
@@ -173,11 +177,10 @@ class DevicebenchSession:
         """Why a workload has no case at all in this run."""
         workload = WORKLOADS[workload_name]
         if not self.profile.runs(workload_name, workload.opt_in):
-            return (
-                f"{workload_name} is opt-in: run it with --profile {workload_name}"
-                if workload.opt_in
-                else f"profile {self.profile.name} runs only {', '.join(self.profile.workloads or ())}"
-            )
+            if workload.opt_in:
+                named = [p.name for p in PROFILES.values() if p.workloads and workload_name in p.workloads]
+                return f"{workload_name} is opt-in: run it with --profile {' or '.join(named) or workload_name}"
+            return f"profile {self.profile.name} runs only {', '.join(self.profile.workloads or ())}"
         if not self.backends:
             return "no requested backend is available: " + "; ".join(self.notes)
         if not any(b in workload.backends for b in self.backends):

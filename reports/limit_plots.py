@@ -50,7 +50,7 @@ def roofline(frame: pd.DataFrame) -> Plot:
     labels = sorted(set(points["device_label"]))[:MAX_PANELS]
     cols = min(len(labels), 3)
     rows = math.ceil(len(labels) / cols)
-    fig = _figure(4.3 * cols + 2.4, 3.6 * rows + 0.6)
+    fig = _figure(max(4.3 * cols + 2.4, 9.0), 3.6 * rows + 0.6)
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         axes = fig.subplots(rows, cols, squeeze=False).ravel()
         for ax in axes[len(labels) :]:

@@ -32,9 +32,9 @@ DEVICE_KEYS = ["host", "run", "backend", "device"]
 
 #: what TensorFlow does with host memory in a copy (see bench/backends/tf_transfer.py for the sources).
 TF_HOST_MEMORY = (
-    "TensorFlow copies from pageable host memory only: tf.constant(ndarray) makes a host tensor in ordinary "
-    "memory (the numpy buffer itself when it is aligned, else a copy) and moving it to a GPU is a memcpy from "
-    "that pageable buffer, which the CUDA driver stages through its own pinned buffer; .numpy() copies into "
+    "TensorFlow copies from pageable host memory only: tf.constant(ndarray) copies the array into a host tensor "
+    "in ordinary memory, and moving it to a GPU is a memcpy from that pageable buffer, which the CUDA driver "
+    "stages through its own pinned buffer; .numpy() copies into "
     "a host tensor from TensorFlow's default CPU allocator, pageable too. TensorFlow 2 has no public API to pin "
     "a tensor's host memory, so it has no pinned and no both-directions cases; torch's pin_memory() cases show "
     "what pinning buys."
@@ -241,7 +241,7 @@ def peak_table(frame: pd.DataFrame) -> pd.DataFrame:
             "workload": rows["workload"],
             "n": rows["n"] if "n" in rows.columns else None,
             "dtype": rows["dtype"] if "dtype" in rows.columns else None,
-            "TF32": rows["tf32"],
+            "TF32": rows["tf32"].astype(object).where(rows["device_kind"] == "gpu"),  # a GPU setting only
             "GFLOP/s": rows["throughput"].astype(float),
             "peak GFLOP/s": rows["peak_gflops"].astype(float),
             "% of peak": rows["pct_of_peak"].astype(float),
@@ -443,6 +443,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
         judged = part[part["pct_of_peak"].notna()]
         if not judged.empty:
             top = judged.loc[judged["pct_of_peak"].astype(float).idxmax()]
+            gpu = top["device_kind"] == "gpu"
             if bool(top.get("peak_estimate")):
                 what = f"the CPU's estimated {top['dtype']} peak (an estimate from its ISA, cores and clock)"
             else:
@@ -450,7 +451,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
             lines.append(
                 f"Matmul on {label} reaches {_pct(float(top['pct_of_peak']))} of {what}: "
                 f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s "
-                f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if _true(top.get('tf32')) else ''})."
+                f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if gpu and _true(top.get('tf32')) else ''})."
             )
         elif part["device_kind"].eq("cpu").all():
             best = part.loc[part["throughput"].astype(float).idxmax()]
@@ -501,9 +502,10 @@ def throttle_lines(frame: pd.DataFrame) -> list[str]:
     flagged = frame[frame["throttled"].fillna(False).astype(bool)]
     if flagged.empty:
         return []
-    reasons = sorted({str(t).removeprefix("throttled: ") for t in flagged["throttle_text"].dropna()})
+    texts = [str(t).removeprefix("throttled: ") for t in flagged["throttle_text"].dropna()]
+    reasons = sorted({reason for text in texts for reason in text.split(", ")})
     return [
-        f"{len(flagged)} of {int(frame['throttled'].notna().sum())} GPU case(s) ran throttled ({'; '.join(reasons)}): "
+        f"{len(flagged)} of {int(frame['throttled'].notna().sum())} GPU case(s) ran throttled ({', '.join(reasons)}): "
         "their clocks were held down, so their numbers understate the hardware (flagged in the tables)."
     ]
 

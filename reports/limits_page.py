@@ -54,7 +54,7 @@ def pct(value: Any) -> str:
     return f"{value:.0f} %" if value >= 10 else f"{value:.2g} %"
 
 
-def _labels(cases: Sequence[st.SustainedCase], runs: Sequence[Run]) -> list[str]:
+def _labels(cases: Sequence[st.SustainedCase]) -> list[str]:
     """Device labels for sustained cases: host and backend in front where several ran."""
     hosts = len({c.host for c in cases}) > 1
     backends = len({c.backend for c in cases}) > 1
@@ -68,7 +68,8 @@ def limits_section(runs: Sequence[Run], frame: pd.DataFrame, nvml: pd.DataFrame)
     link = limits.link_table(frame)
     energy = limits.energy_table(frame)
     cases = st.sustained_cases(runs)
-    if peak.empty and bandwidth.empty and link.empty and energy.empty and not cases:
+    tf_copies = not frame.empty and ((frame["workload"] == "transfer") & (frame["backend"] == "tensorflow")).any()
+    if peak.empty and bandwidth.empty and link.empty and energy.empty and not cases and not tf_copies:
         return None
     ceilings = limits.roofline_ceilings(frame)
     percent = {c: pct for c in ("% of peak", "% of best", "% of spec", "% of link")}
@@ -77,10 +78,9 @@ def limits_section(runs: Sequence[Run], frame: pd.DataFrame, nvml: pd.DataFrame)
         tables.append(table_from(peak, "Compute: % of peak per case", note=PEAK_NOTE, formatters=percent))
     if not bandwidth.empty:
         tables.append(table_from(bandwidth, "Memory bandwidth: % of spec", note=BANDWIDTH_NOTE, formatters=percent))
-    tf_copies = not frame.empty and ((frame["workload"] == "transfer") & (frame["backend"] == "tensorflow")).any()
-    if not link.empty or tf_copies:
-        note = LINK_NOTE + (limits.TF_HOST_MEMORY if tf_copies else "")
-        tables.append(table_from(link, "Host-device copies: % of the link", note=note, formatters=percent))
+    notes = [limits.TF_HOST_MEMORY] if tf_copies else []
+    if not link.empty:
+        tables.append(table_from(link, "Host-device copies: % of the link", note=LINK_NOTE, formatters=percent))
     watt = None
     if not energy.empty:
         watt = {
@@ -89,7 +89,7 @@ def limits_section(runs: Sequence[Run], frame: pd.DataFrame, nvml: pd.DataFrame)
         }
     sustained = None
     if cases:
-        labels = _labels(cases, runs)
+        labels = _labels(cases)
         summary = st.summary_table(cases, labels)
         sustained = {
             "plots": limit_plots.sustained_plots(cases, labels, nvml),
@@ -104,12 +104,17 @@ def limits_section(runs: Sequence[Run], frame: pd.DataFrame, nvml: pd.DataFrame)
         }
     return {
         "roofline": limit_plots.roofline(frame),
-        "ceilings": table_from(ceilings.drop(columns=["device_kind"]), "Roofline ceilings", note=ROOFLINE_NOTE)
+        "ceilings": table_from(
+            ceilings.drop(columns=["device_kind"]).rename(columns={"device_label": "device"}),
+            "Roofline ceilings",
+            note=ROOFLINE_NOTE,
+        )
         if not ceilings.empty
         else None,
         "tables": tables,
         "watt": watt,
         "sustained": sustained,
+        "notes": notes,
     }
 
 

@@ -227,7 +227,7 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
             facts = [f"at {fmt_bytes(float(best['bytes']))}"] if pd.notna(best.get("bytes")) else []
             arrow = WORKLOAD_SPECS["transfer"].label(direction)
             if len(by) > 1 and isinstance(keys[1], str):
-                arrow += f" ({keys[1]})"
+                arrow += f", {keys[1]}"
             detail = f" ({', '.join(facts)})" if facts else ""
             parts.append(f"{fmt_number(best['throughput'])} GB/s {arrow}{detail}")
         lines.append(f"Copies on {label} peak at {'; '.join(parts)}.")

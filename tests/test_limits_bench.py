@@ -250,6 +250,8 @@ def test_sustained_minutes_must_be_positive(pytester) -> None:
     pytester.makepyfile(test_x="def test_x(): pass")
     result = pytester.runpytest("-p", "bench.plugin", "--profile", "sustained", "--sustained-minutes", "0", "--no-nvml")
     result.stderr.fnmatch_lines(["*--sustained-minutes must be above 0, got 0*"])
+    result = pytester.runpytest("-p", "bench.plugin", "--profile", "smoke", "--sustained-minutes", "2", "--no-nvml")
+    result.stderr.fnmatch_lines(["*--sustained-minutes needs --profile sustained (profile smoke runs none)*"])
 
 
 # --- NVML: idle power and a GPU's hardware records ---------------------------------------------------------------

@@ -170,3 +170,16 @@ def screenshot(page: Path, folder: Path) -> None:
     if shots:
         Path(shots).mkdir(parents=True, exist_ok=True)
         shutil.copy(folder / "limits.png", Path(shots) / "report-limits-gpu.png")
+
+
+def test_numpy_ceilings_prints_numpy_beside_the_run_s_cpu_ceilings(runs, capsys, monkeypatch) -> None:
+    from tools import numpy_ceilings
+
+    monkeypatch.setattr(numpy_ceilings, "COPY_MIB", 4)
+    monkeypatch.setattr(numpy_ceilings, "MATMUL_N", 64)
+    assert numpy_ceilings.main([str(runs["roof"])]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("numpy ") and " GB/s (4 MiB float32, read + write)" in out[0]
+    assert out[1].endswith("GFLOP/s (n=64 float32)")
+    assert any(line.startswith("run: CPU:0 matmul float32 ") and line.endswith("(n=1024)") for line in out)
+    assert any(line.startswith("run: CPU:0 memory ") and "triad" in line for line in out)
