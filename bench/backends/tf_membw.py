@@ -32,7 +32,10 @@ def build_membw(case: Case, backend: Backend) -> Prepared:
 
         how = "tf.raw_ops.DeepCopy(a)"
     else:
-        triad = tf.function(lambda b, c: b + TRIAD_SCALAR * c, jit_compile=True)
+
+        @tf.function(jit_compile=True)
+        def triad(b: tf.Tensor, c: tf.Tensor) -> tf.Tensor:
+            return b + TRIAD_SCALAR * c
 
         def call() -> Any:
             with tf.device(where):
