@@ -33,6 +33,10 @@ class Workload:
     schedule: Callable[[Profile, Params], tuple[int, int]] | None = None
     # Why a finished call's facts make the case a failure (e.g. a NaN loss); None when they are fine.
     check: Callable[[Mapping[str, Any]], str | None] = lambda facts: None
+    # Opt-in workloads (sustained) make cases only in a profile that names them (--profile sustained).
+    opt_in: bool = False
+    # Timed seconds a case runs for (rounds until then), when the workload fixes a duration instead of rounds.
+    duration: Callable[[Params], float] | None = None
 
     @property
     def name(self) -> str:
@@ -87,6 +91,8 @@ class Case:
 def make_cases(workload: Workload, profile: Profile, devices: Iterable[Device]) -> list[Case]:
     """Every case of `workload` on `devices` under `profile`, skipped ones included with their reason."""
     cases: list[Case] = []
+    if not profile.runs(workload.name, workload.opt_in):
+        return cases
     for device in devices:
         if device.backend not in workload.backends:
             continue

@@ -26,6 +26,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from bench.hardware.energy import idle_power_w
 from bench.hardware.links import LinkCeiling, link_ceiling, pcie_gbs_per_direction
 from bench.hardware.sku import GpuIdentity, SkuMatch, detect_sku
 from bench.nvml_ids import map_tf_gpus, normalise_bus_id
@@ -38,6 +39,7 @@ except ImportError:  # pragma: no cover - nvidia-ml-py is a dependency
 
 __all__ = ["DEFAULT_INTERVAL_S", "ENV_SWITCH", "Recording", "Telemetry", "map_tf_gpus", "nvml_available"]
 
+IDLE_SECONDS = 0.5  # idle power before the first case: 25 readings at the default interval
 DEFAULT_INTERVAL_S = 0.02  # catches a 100 ms case 5 times; 10 ms cost ~1.5 % of a CPU case here
 ENV_SWITCH = "DEVICEBENCH_NVML"  # DEVICEBENCH_NVML=0 turns the sampler off
 _OFF_WORDS = {"0", "off", "false", "no"}
@@ -370,6 +372,22 @@ class Recording:
             self._links.setdefault(gpu.index, []).append(_pcie_now(gpu.handle))
 
 
+def _idle(readings: list[float | None] | None, count: int, seconds: float, error: str = "") -> dict[str, Any]:
+    """The idle-power record of one GPU (results_format IdlePower)."""
+    power = idle_power_w(readings or [])
+    present = sum(1 for r in readings or [] if r is not None)
+    if error or power is None:
+        why = error or "NVML reports no power for this GPU"
+        return {"power_w": None, "readings": count, "duration_s": round(seconds, 3), "method": "none", "note": why}
+    return {
+        "power_w": round(power, 2),
+        "readings": present,
+        "duration_s": round(seconds, 3),
+        "method": f"median of {present} power readings over {seconds:.2f} s before the first case",
+        "note": "",
+    }
+
+
 def _link_summary(readings: list[tuple[int | None, int | None]]) -> dict[str, object]:
     """The fastest PCIe link state seen in a case (at its start and end) and its theoretical GB/s."""
     seen = [(gen, width) for gen, width in readings if gen is not None and width is not None]
@@ -501,6 +519,41 @@ class Telemetry:
                 for g in self._gpus
             ],
         }
+
+    def gpu_hardware(self, index: int | None) -> dict[str, Any]:
+        """The detected SKU, its spec and the host-link ceiling of NVML GPU `index`, as DeviceRecord fields."""
+        gpu = next((g for g in self._gpus if g.index == index), None)
+        if gpu is None:
+            return {}
+        spec = gpu.sku.spec if gpu.sku is not None else None
+        return {
+            "sku": gpu.sku.as_dict() if gpu.sku is not None else None,
+            "spec": spec.record().model_dump(mode="json") if spec is not None else None,
+            "host_link": gpu.link.as_dict() if gpu.link is not None else None,
+        }
+
+    def measure_idle(self, seconds: float = IDLE_SECONDS, sleep: Callable[[float], None] = time.sleep) -> dict:
+        """Each GPU's power with no work: the median of readings every interval for `seconds`, by NVML index.
+
+        Taken before the first case, outside any case (the readings are not in nvml.csv). The GPU may still be
+        leaving a higher power state after the framework initialised it, so this errs high rather than low,
+        which makes the net energy of a case err low rather than high.
+        """
+        if not self.enabled or self._closed or self.error is not None:
+            return {}
+        readings: dict[int, list[float | None]] = {g.index: [] for g in self._gpus}
+        polls = max(2, round(seconds / self.interval_s))
+        start = time.perf_counter()
+        try:
+            for i in range(polls):
+                for gpu in self._gpus:
+                    readings[gpu.index].append(self._value(gpu, "power", gpu.handle))
+                if i < polls - 1:
+                    sleep(self.interval_s)
+        except Exception as err:  # a GPU lost here is the sampler's business; the idle power is then unknown
+            return {str(index): _idle(None, 0, 0.0, f"NVML failed: {type(err).__name__}: {err}") for index in readings}
+        elapsed = time.perf_counter() - start
+        return {str(index): _idle(values, len(values), elapsed) for index, values in readings.items()}
 
     # --- sampling -------------------------------------------------------------------------------------
 

@@ -97,6 +97,14 @@ def _summarize_gpu(
     masks = _present(r.throttle_mask for r in rows)
     seen = sorted({name for mask in masks for name in reason_names(int(mask))}, key=_reason_order)
     flag = throttle_flag(seen)
+    first_throttle = next(
+        (
+            r.t_s - rows[0].t_s
+            for r in rows
+            if r.throttle_mask and throttle_flag(reason_names(r.throttle_mask)).throttled
+        ),
+        None,
+    )
     energy_j = None
     if len(energy) >= 2 and energy[-1] >= energy[0]:
         energy_j = round((energy[-1] - energy[0]) / 1000.0, 3)
@@ -123,6 +131,7 @@ def _summarize_gpu(
         "min_sm_clock_mhz": _min(r.sm_clock_mhz for r in rows),
         "throttled": flag.throttled if masks else None,
         "throttle_reasons": list(flag.reasons),
+        "first_throttle_s": _round(first_throttle, 4),  # since the case's first sample
         "clock_event_reasons": seen,
         "error": error,
     }

@@ -40,7 +40,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--profile",
         dest="devicebench_profile",
         default="standard",
-        help="smoke (CI, minutes), standard (default, <15 min on a 2-core CPU) or full (GPU hosts; the book's sizes)",
+        help="smoke (CI, minutes), standard (default, <15 min on a 2-core CPU), full (GPU hosts; the book's sizes) "
+        "or sustained (opt-in: a large matmul for --sustained-minutes per device, its result checked every round)",
+    )
+    group.addoption(
+        "--sustained-minutes",
+        dest="devicebench_sustained_minutes",
+        type=float,
+        default=None,
+        metavar="MINUTES",
+        help="with --profile sustained: timed minutes per device (default 5; the CPU too, so pick --devices gpu)",
     )
     group.addoption(
         "--backend",
@@ -283,7 +292,15 @@ def devicebench_run(
     def run() -> dict[str, Any]:
         backend = session.backends[devicebench_case.backend]
         try:
-            return run_case(benchmark, devicebench_case, backend, session.profile, session.telemetry, session.precision)
+            return run_case(
+                benchmark,
+                devicebench_case,
+                backend,
+                session.profile,
+                session.telemetry,
+                session.precision,
+                gpu=session.gpu_context(devicebench_case),
+            )
         except CaseSkipped as skip:
             request.node.stash[SKIP_KIND] = skip.kind
             pytest.skip(skip.reason)

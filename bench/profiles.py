@@ -28,6 +28,12 @@ class Profile:
     max_rounds: int
     target_seconds: float  # timed time per case, within min_rounds..max_rounds
     precision_budget_s: float  # with --precision: timed seconds a case may spend reaching it
+    workloads: tuple[str, ...] | None = None  # the workloads it runs; None: every one that is not opt-in
+    sustained_s: float = 300.0  # timed seconds of a sustained case (--sustained-minutes overrides)
+
+    def runs(self, workload: str, opt_in: bool = False) -> bool:
+        """Whether this profile makes cases of `workload` (an opt-in one only where the profile names it)."""
+        return workload in self.workloads if self.workloads is not None else not opt_in
 
     def rounds_for(self, seconds_per_call: float) -> int:
         """How many timed rounds a case gets, given one call's time measured during warm-up."""
@@ -86,6 +92,23 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             target_seconds=3.0,
             precision_budget_s=20.0,
+        ),
+        Profile(
+            name="sustained",
+            description="opt-in: a large matmul for --sustained-minutes per device, its result checked every round",
+            matmul_sizes=(),
+            matmul_cpu_max=0,
+            gpu_low_precision=(),
+            transfer_sizes_mib=(),
+            mnist_steps=None,
+            mnist_epochs=1,
+            tfdata_elements=0,
+            warmup_calls=2,
+            min_rounds=1,
+            max_rounds=10**9,
+            target_seconds=300.0,
+            precision_budget_s=300.0,
+            workloads=("sustained",),
         ),
     )
 }

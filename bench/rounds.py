@@ -60,10 +60,13 @@ class RoundPolicy:
     budget_s: float = math.inf  # timed seconds a case may take while chasing the precision target
     confidence: float = CONFIDENCE
     check_every: int = 5  # test the interval every few rounds, not after each one
+    duration_s: float | None = None  # time rounds until this many timed seconds (a sustained case), not a count
 
     def stop(self, times: Sequence[float]) -> str | None:
-        """Why timing should stop after these rounds ("rounds", "precision", "budget"), or None to go on."""
+        """Why timing should stop after these rounds ("rounds", "precision", "budget", "duration"), or None."""
         n = len(times)
+        if self.duration_s is not None:
+            return "duration" if n >= 1 and sum(times) >= self.duration_s else None
         if self.precision is None:
             return "rounds" if n >= self.rounds else None
         if n < self.min_rounds:

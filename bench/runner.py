@@ -11,6 +11,7 @@ from typing import Any, Protocol
 from pydantic import ValidationError
 
 from bench.backends.base import Backend
+from bench.case_limits import GpuContext, energy_record, throttle_record
 from bench.cases import Case
 from bench.profiles import Profile
 from bench.rounds import RoundPolicy, relative_half_width
@@ -92,9 +93,17 @@ def benchmark_clock(benchmark: Any) -> Callable[[], float]:
 
 
 def time_rounds(
-    benchmark: Any, timed: Callable[[], Any], clock: Callable[[], float], policy: RoundPolicy
+    benchmark: Any,
+    timed: Callable[[], Any],
+    clock: Callable[[], float],
+    policy: RoundPolicy,
+    check: Callable[[Any, int, float], str | None] | None = None,
 ) -> tuple[list[float], str]:
-    """Time rounds of `timed` into pytest-benchmark's statistics until the policy says stop; (times, why)."""
+    """Time rounds of `timed` into pytest-benchmark's statistics until the policy says stop; (times, why).
+
+    `check`, where given, runs untimed after each round with its output, index and time; a message it returns
+    fails the case (CaseFailed) at that round.
+    """
     # The same per-case statistics object benchmark.pedantic() fills (pytest-benchmark's own _make_stats),
     # so its tables and our results see the same rounds; pedantic itself cannot stop on a precision target.
     if getattr(benchmark, "_mode", None):
@@ -104,10 +113,14 @@ def time_rounds(
     times: list[float] = []
     while True:
         start = clock()
-        timed()
+        out = timed()
         elapsed = clock() - start
         stats.update(elapsed)
         times.append(elapsed)
+        if check is not None:
+            failure = check(out, len(times) - 1, elapsed)
+            if failure:
+                raise CaseFailed(failure)
         stopped_by = policy.stop(times)
         if stopped_by:
             return times, stopped_by
@@ -132,8 +145,12 @@ def run_case(
     profile: Profile,
     sampler: Sampler | None = None,
     precision: float | None = None,
+    gpu: GpuContext | None = None,
 ) -> dict[str, Any]:
-    """Time `case` with the pytest-benchmark fixture and fill its extra_info; returns the extra_info."""
+    """Time `case` with the pytest-benchmark fixture and fill its extra_info; returns the extra_info.
+
+    `gpu` is the NVML GPU the case runs on (with its idle power): its energy and throttling are recorded.
+    """
     clock = benchmark_clock(benchmark)
     sync = backend.sync
     params = dict(case.params)
@@ -155,14 +172,16 @@ def run_case(
             rounds = profile.rounds_for(warm.last_call_s)
         benchmark.group = case.group
         backend.memory_reset(case.device)
+        duration = case.workload.duration
         policy = RoundPolicy(
             rounds=rounds,
-            precision=precision if schedule is None else None,  # a fixed schedule (MNIST epochs) stays fixed
+            precision=precision if schedule is None and duration is None else None,  # fixed schedules stay fixed
             min_rounds=profile.min_rounds,
             budget_s=profile.precision_budget_s,
+            duration_s=duration(params) if duration is not None else None,
         )
         with sampler.sample(case.id) if sampler is not None else nullcontext() as record:
-            times, stopped_by = time_rounds(benchmark, timed, clock, policy)
+            times, stopped_by = time_rounds(benchmark, timed, clock, policy, prepared.check_round)
         peak = backend.memory_peak(case.device)
         median = float(benchmark.stats.stats.median)
         facts = prepared.facts(median)
@@ -199,6 +218,10 @@ def run_case(
     summary = getattr(record, "summary", None)
     if summary:
         extra["nvml"] = summary
+        mine = summary.get(str(gpu.nvml_index)) if gpu is not None else None
+        if gpu is not None and mine:
+            extra["energy"] = energy_record(mine, gpu, len(times))
+            extra["throttle"] = throttle_record(mine, gpu)
     if peak is not None:
         extra["allocator_memory"] = {"allocator": backend.allocator_name, "peak_bytes": peak}
     try:

@@ -6,6 +6,7 @@ saved at once through its RunFolder, so an interrupted or killed run keeps what 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from collections.abc import Mapping
 from datetime import UTC, datetime
@@ -22,12 +23,14 @@ from bench.backends import (
     load_backend,
     parse_backends,
 )
+from bench.case_limits import GpuContext
 from bench.cases import Case, make_cases
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.drift import REFERENCE, time_reference
+from bench.hardware.cpu_peak import host_cpu_peak
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
-from bench.profiles import ProfileError, get_profile
+from bench.profiles import PROFILES, ProfileError, get_profile
 from bench.progress import time_left
 from bench.run_folder import RunFolder, RunFolderError
 from bench.runner import validation_line
@@ -59,6 +62,15 @@ class DevicebenchSession:
             backend_names = parse_backends(options.devicebench_backend)
         except (ProfileError, BackendSelectionError) as exc:
             raise UsageError(str(exc)) from None
+        minutes = getattr(options, "devicebench_sustained_minutes", None)
+        if minutes is not None:
+            if not minutes > 0:
+                raise UsageError(f"--sustained-minutes must be above 0, got {minutes:g}")
+            if not self.profile.runs("sustained", opt_in=True):
+                raise UsageError(
+                    f"--sustained-minutes needs --profile sustained (profile {self.profile.name} runs none)"
+                )
+            self.profile = dataclasses.replace(self.profile, sustained_s=round(minutes * 60.0, 3))
         self.host = host_name()
         self.started = datetime.now(UTC)  # one reading: the run folder's name and the file's datetime agree
         self.folder: RunFolder | None = None
@@ -132,6 +144,11 @@ class DevicebenchSession:
             [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
             self.telemetry.gpus,
         )
+        # each selected GPU's power with no work, before the first case (its cases' energy is net of it)
+        gpus = sorted({self.nvml_index[d.name] for d in self.devices if d.name in self.nvml_index})
+        self.gpu_idle: dict[str, Any] = (
+            {k: v for k, v in self.telemetry.measure_idle().items() if int(k) in gpus} if gpus else {}
+        )
         self.skipped: list[SkipRecord] = []
         self.benchmarks: list[Benchmark] = []
         self.saved = 0  # cases in the benchmarks.json on disk
@@ -165,6 +182,11 @@ class DevicebenchSession:
     def no_case_reason(self, workload_name: str) -> str:
         """Why a workload has no case at all in this run."""
         workload = WORKLOADS[workload_name]
+        if not self.profile.runs(workload_name, workload.opt_in):
+            if workload.opt_in:
+                named = [p.name for p in PROFILES.values() if p.workloads and workload_name in p.workloads]
+                return f"{workload_name} is opt-in: run it with --profile {' or '.join(named) or workload_name}"
+            return f"profile {self.profile.name} runs only {', '.join(self.profile.workloads or ())}"
         if not self.backends:
             return "no requested backend is available: " + "; ".join(self.notes)
         if not any(b in workload.backends for b in self.backends):
@@ -315,11 +337,22 @@ class DevicebenchSession:
             "container_image": container_image(),
             "nvidia_driver": self.telemetry.driver_version,
             "nvml": self.telemetry.machine_info(),
+            "cpu_peak": host_cpu_peak().as_dict(),
+            "gpu_idle": self.gpu_idle,
         }
 
     def device_dict(self, device: Device) -> dict[str, Any]:
-        """A device as recorded, with its NVML index where it could be matched."""
-        return {**device.as_dict(), "nvml_index": self.nvml_index.get(device.name)}
+        """A device as recorded, with its NVML index, detected SKU, spec and host link where NVML matched it."""
+        index = self.nvml_index.get(device.name)
+        return {**device.as_dict(), "nvml_index": index, **self.telemetry.gpu_hardware(index)}
+
+    def gpu_context(self, case: Case) -> GpuContext | None:
+        """The NVML GPU a case runs on and its idle power, for its energy and throttle records."""
+        index = self.nvml_index.get(case.device.name) if case.device.kind == "gpu" else None
+        if index is None or not self.telemetry.enabled:
+            return None
+        idle = self.gpu_idle.get(str(index), {}).get("power_w")
+        return GpuContext(nvml_index=index, idle_power_w=idle)
 
     def finished(self, nodeid: str, seconds: float) -> tuple[int, int, float]:
         """Note a finished case; (its position, the number of cases, estimated seconds left)."""

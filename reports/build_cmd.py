@@ -42,6 +42,7 @@ def run(args: argparse.Namespace) -> int:
     from reports import page, plots, summary
     from reports.fleet_page import fleet_section
     from reports.history import history_section
+    from reports.limits_page import limits_section
     from reports.load import notes, read_runs, skipped, tidy
 
     runs, bad = read_runs(args.paths, skip_bad=args.skip_bad)
@@ -66,6 +67,7 @@ def run(args: argparse.Namespace) -> int:
         history=history_section(runs),
         versus_plot=plots.versus(frame) if summary.several_backends(frame) else None,
         fleet=fleet_section(runs),
+        limits=limits_section(runs, frame, nvml),
     )
     try:
         output.parent.mkdir(parents=True, exist_ok=True)

@@ -219,6 +219,17 @@ def case_notes(base: Benchmark, cur: Benchmark) -> list[str]:
     old, new = base.extra_info, cur.extra_info
     notes = _diff("threads in effect", old.threads.effective_intra_op, new.threads.effective_intra_op)
     notes += _diff("TF32", old.precision.tf32, new.precision.tf32)
+    notes += throttle_notes(base, cur)
+    return notes
+
+
+def throttle_notes(base: Benchmark, cur: Benchmark) -> list[str]:
+    """A note for each side whose GPU NVML saw throttled while the case ran: its time is not the hardware's own."""
+    notes = []
+    for side, bench in (("baseline", base), ("current", cur)):
+        throttle = bench.extra_info.throttle
+        if throttle is not None and throttle.throttled:
+            notes.append(f"throttled on the {side} side ({throttle.text.removeprefix('throttled: ')})")
     return notes
 
 

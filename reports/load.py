@@ -14,6 +14,7 @@ from typing import Any
 
 import pandas as pd
 
+from reports import limits
 from results_format import (
     NVML_FILE,
     RESULTS_FILE,
@@ -190,6 +191,7 @@ def case_row(bench: Benchmark, run: Run) -> dict[str, Any]:
         "commit": run.record.commit_info.id,
         "complete": run.complete,
         **_nvml_summary(bench),
+        **limits.case_facts(bench, run),  # peak, spec bandwidth, link ceiling, energy, throttling
     }
     for key, value in info.params.items():
         row[key if key not in row else f"param_{key}"] = value
@@ -219,7 +221,7 @@ def tidy(runs: Sequence[Run]) -> pd.DataFrame:
         if column not in frame.columns:
             frame[column] = None
     rest = [c for c in frame.columns if c not in leading]
-    return frame[BASE_COLUMNS + rest + STAT_COLUMNS + META_COLUMNS].reset_index(drop=True)
+    return limits.add_limit_columns(frame[BASE_COLUMNS + rest + STAT_COLUMNS + META_COLUMNS].reset_index(drop=True))
 
 
 def skipped(runs: Sequence[Run]) -> pd.DataFrame:

@@ -14,6 +14,7 @@ import jinja2
 import pandas as pd
 
 from reports import speedup as sp
+from reports.limits import throttle_cell
 from reports.load import ResultsFileError, Run
 from reports.summary import (
     NOISY_IQR_REL,
@@ -162,14 +163,29 @@ def cases_table(frame: pd.DataFrame) -> Table:
             "throughput": frame["throughput"],
             "unit": frame["throughput_unit"],
             "noisy": frame["iqr_rel"].astype(float) > NOISY_IQR_REL,
+            **throttled_column(frame),
         }
+    )
+    throttle = (
+        " throttled: NVML reported a clock-event reason other than idle on the case's GPU."
+        if "throttled" in view
+        else ""
     )
     return table_from(
         view,
         "All cases",
-        note=f"noisy: IQR above {NOISY_IQR_REL:.0%} of the median; the gate needs more rounds to see small changes.",
+        note=f"noisy: IQR above {NOISY_IQR_REL:.0%} of the median; the gate needs more rounds to see small changes."
+        + throttle,
         formatters={"median (ms)": ms, "IQR/median": percent},
     )
+
+
+def throttled_column(frame: pd.DataFrame) -> dict[str, list[str]]:
+    """{"throttled": 'yes: <reasons>' / 'no' per case} when NVML reported clock-event reasons for any case."""
+    if "throttled" not in frame.columns or frame["throttled"].isna().all():
+        return {}
+    texts = frame["throttle_text"] if "throttle_text" in frame.columns else [None] * len(frame)
+    return {"throttled": [throttle_cell(flag, text) for flag, text in zip(frame["throttled"], texts, strict=True)]}
 
 
 def skipped_table(skipped: pd.DataFrame, backends: bool = False) -> Table:
@@ -250,6 +266,7 @@ def build_page(
     history: Mapping[str, Any] | None = None,
     versus_plot: Plot | None = None,
     fleet: Mapping[str, Any] | None = None,
+    limits: Mapping[str, Any] | None = None,
 ) -> str:
     """The whole report page as one HTML string (history: reports.history.history_section).
 
@@ -278,5 +295,6 @@ def build_page(
         "csv_name": csv_name,
         "history": history,
         "fleet": fleet,
+        "limits": limits,  # reports.limits_page.limits_section
     }
     return render(context)

@@ -49,6 +49,7 @@ KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
 }
 
 NVML_COLUMNS = ["t_s", "case", "gpu_index", "mem_used_mib"]
+MAX_TIMELINE_POINTS = 4000
 RC = {"svg.fonttype": "none", "svg.hashsalt": "devicebench", "axes.titlesize": 11, "axes.titleweight": "bold"}
 
 
@@ -172,6 +173,13 @@ def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
             errorbar=None,
         )
         for label, part in rows[rows["device_kind"] == "gpu"].groupby("device"):
+            recorded = part.dropna(subset=["peak_gflops"]) if "peak_gflops" in part.columns else part.iloc[0:0]
+            if not recorded.empty:  # the detected SKU's peak for each dtype and TF32 policy (reports.limits)
+                for (dtype, basis), peaks in recorded.groupby(["dtype", "peak_basis"]):
+                    name = str(basis).split(",")[0]
+                    ax.axhline(float(peaks["peak_gflops"].iloc[0]), color=palette.get(label), ls=":", lw=1.2,
+                               label=f"{label} {dtype}: {name}")  # fmt: skip
+                continue
             peak = known_peak(part["device_name"].iloc[0])
             if peak:
                 ax.axhline(peak, color=palette.get(label), ls=":", lw=1.2, label=f"{label} float32 peak (spec)")
@@ -348,6 +356,8 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
         )
     rows = _with_labels(rows).astype({"bytes": float})
     rows["direction"] = rows["direction"].map(WORKLOAD_SPECS["transfer"].label)
+    if "host_memory" in rows.columns:  # pageable and pinned copies are separate lines
+        rows["direction"] += rows["host_memory"].map(lambda m: f", {m}" if isinstance(m, str) else "")
     fig, (ax,) = _new_figure()
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         sns.lineplot(
@@ -415,6 +425,8 @@ def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plo
     else:
         data = data.assign(workload=None)
     data["workload"] = data["workload"].fillna("no number (skipped or failed)")
+    if len(data) > MAX_TIMELINE_POINTS:  # minutes of sustained sampling: every k-th sample keeps the page small
+        data = data.iloc[:: -(-len(data) // MAX_TIMELINE_POINTS)]
     cases = data["case"].nunique()
     hue = "case" if cases <= 10 else "workload"
     fig, (ax,) = _new_figure(width=9.0)

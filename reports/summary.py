@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports import backends as bk
+from reports import limits
 from reports import speedup as sp
 from results_format import WORKLOAD_SPECS
 
@@ -219,10 +220,14 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
     lines = []
     for label, device_rows in rows.groupby("device_label", sort=True):
         parts = []
-        for direction, part in device_rows.groupby("direction", sort=False):
+        by = ["direction", "host_memory"] if "host_memory" in device_rows.columns else ["direction"]
+        for keys, part in device_rows.groupby(by, sort=False):
+            direction = keys[0] if isinstance(keys, tuple) else keys
             best = part.loc[part["throughput"].idxmax()]
             facts = [f"at {fmt_bytes(float(best['bytes']))}"] if pd.notna(best.get("bytes")) else []
             arrow = WORKLOAD_SPECS["transfer"].label(direction)
+            if len(by) > 1 and isinstance(keys[1], str):
+                arrow += f", {keys[1]}"
             detail = f" ({', '.join(facts)})" if facts else ""
             parts.append(f"{fmt_number(best['throughput'])} GB/s {arrow}{detail}")
         lines.append(f"Copies on {label} peak at {'; '.join(parts)}.")
@@ -263,7 +268,12 @@ def case_text(row: pd.Series) -> str:
     if workload == "mnist":
         return f"{row['mode']} b{int(row['batch_size'])}"
     if workload == "transfer":
-        return f"{row['direction']} {fmt_bytes(float(row['bytes']))}"
+        memory = f" {row['host_memory']}" if isinstance(row.get("host_memory"), str) else ""
+        return f"{row['direction']}{memory} {fmt_bytes(float(row['bytes']))}"
+    if workload == "membw":
+        return f"{row['kernel']} {fmt_bytes(float(row['bytes']))}"
+    if workload == "sustained":
+        return f"n={int(row['n'])} {row['dtype']} {float(row['seconds']):g} s"
     return ""
 
 
@@ -369,7 +379,7 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     if frame.empty:
         return ["The results hold no benchmark cases."]
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
-    lines += tfdata_lines(frame) + transfer_lines(frame) + noise_lines(frame)
+    lines += tfdata_lines(frame) + transfer_lines(frame) + limits.limit_lines(frame) + noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)
     return lines

@@ -26,6 +26,16 @@ from pydantic import (
     model_validator,
 )
 
+from results_format.hardware import (
+    CaseEnergy,
+    CaseThrottle,
+    CpuPeakRecord,
+    GpuSpecRecord,
+    IdlePower,
+    LinkRecord,
+    SkuRecord,
+    SustainedCheck,
+)
 from results_format.workloads import WORKLOAD_SPECS
 
 SCHEMA_VERSION = 2
@@ -144,7 +154,8 @@ class Timing(Record):
     """How the number of timed rounds was chosen, and what ended the timing."""
 
     rounds: Annotated[int, Field(ge=1)]
-    stopped_by: Literal["rounds", "precision", "budget"]  # fixed rounds, the precision target, or the time budget
+    # fixed rounds, the precision target, the time budget, or a workload's fixed duration (sustained)
+    stopped_by: Literal["rounds", "precision", "budget", "duration"]
     precision_target: Positive | None = None  # wanted half-width of the median's interval, as a fraction
     precision_reached: NonNegative | None = None  # the half-width reached, as a fraction of the median
     budget_s: Positive | None = None
@@ -173,8 +184,13 @@ class NvmlGpuSummary(OpenRecord):
     min_sm_clock_mhz: NonNegative | None = None
     throttled: bool | None = None
     throttle_reasons: list[str] = Field(default_factory=list)
+    first_throttle_s: NonNegative | None = None  # when a reason other than idle first appeared, since the first sample
     clock_event_reasons: list[str] = Field(default_factory=list)
     error: str | None = None
+    # the fastest PCIe link state NVML reported at the case's start or end, and its theoretical GB/s per direction
+    pcie_link_gen: int | None = None
+    pcie_link_width: int | None = None
+    pcie_link_gbs_per_direction: NonNegative | None = None
 
 
 class AllocatorMemory(Record):
@@ -210,6 +226,9 @@ class CaseInfo(OpenRecord):
     profile: str
     nvml: dict[str, NvmlGpuSummary] | None = None
     allocator_memory: AllocatorMemory | None = None
+    energy: CaseEnergy | None = None  # GPU cases with NVML: what the timed rounds cost, net of idle
+    throttle: CaseThrottle | None = None  # GPU cases with NVML: clock-event reasons other than idle
+    sustained: SustainedCheck | None = None  # sustained cases: round end times and the result checksums
 
     @field_validator("workload")
     @classmethod
@@ -275,6 +294,10 @@ class DeviceRecord(OpenRecord):
     compute_capability: str | None = None
     pci_bus_id: str | None = None
     nvml_index: int | None = None
+    # GPUs NVML matched: the detected SKU, its spec (None when unknown) and the host link's ceiling
+    sku: SkuRecord | None = None
+    spec: GpuSpecRecord | None = None
+    host_link: LinkRecord | None = None
 
 
 class BackendStatus(OpenRecord):
@@ -332,6 +355,8 @@ class MachineFacts(OpenRecord):
     container_image: str | None = None
     nvidia_driver: str | None = None
     nvml: NvmlMachine
+    cpu_peak: CpuPeakRecord | None = None  # an estimate from the ISA, cores and clock, never a measurement
+    gpu_idle: dict[str, IdlePower] = Field(default_factory=dict)  # by NVML index, measured before the first case
 
 
 class MachineInfo(OpenRecord):

@@ -61,13 +61,40 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
         ),
         WorkloadSpec(
             name="transfer",
-            version=2,  # 2: zero-copy views are latency cases, not bandwidth
+            # 2: zero-copy views are latency cases, not bandwidth; 3: host_memory (pageable or pinned) and `both`
+            version=3,
             title="host-device copies",
-            params=("direction", "bytes"),
-            keys=("direction", "bytes"),
+            params=("direction", "bytes", "host_memory"),
+            keys=("direction", "host_memory", "bytes"),
             work_unit="bytes",
             throughput_unit="GB/s",
-            labels={"h2d": "host to device", "d2h": "device to host", "d2h-view": "device to host, zero-copy view"},
+            labels={
+                "h2d": "host to device",
+                "d2h": "device to host",
+                "d2h-view": "device to host, zero-copy view",
+                "both": "both directions at once",
+                "pageable": "pageable host memory",
+                "pinned": "pinned host memory",
+            },
+        ),
+        WorkloadSpec(
+            name="membw",
+            version=1,
+            title="memory bandwidth",
+            params=("kernel", "bytes", "dtype"),  # bytes: the size of each array
+            keys=("kernel", "bytes"),
+            work_unit="bytes",  # read + written per call, as STREAM counts them
+            throughput_unit="GB/s",
+            labels={"copy": "copy (b = a)", "triad": "triad (a = b + s*c)"},
+        ),
+        WorkloadSpec(
+            name="sustained",
+            version=1,
+            title="sustained matmul",
+            params=("n", "dtype", "seconds"),
+            keys=("n", "dtype", "seconds"),
+            work_unit="FLOP",
+            throughput_unit="GFLOP/s",
         ),
     )
 }

@@ -145,7 +145,7 @@ def broken(change) -> dict[str, Any]:
         (lambda d: d["gpu"][0].update(tdp_w="700"), "gpu h100-sxm: 'tdp_w' must be a number, got '700'"),
         (lambda d: d["gpu"][0]["tflops"].update(fp4=1), "gpu h100-sxm: unknown peak(s) fp4"),
         (lambda d: d["gpu"][0]["tflops"].update(fp8=0), "gpu h100-sxm.tflops: fp8 must be above 0, got 0"),
-        (lambda d: d["gpu"][0]["tflops"].pop("fp32"), "gpu h100-sxm.tflops: missing 'fp32'"),
+        (lambda d: d["gpu"][0]["tflops"].pop("fp32"), "gpu h100-sxm: tflops: missing 'fp32'"),
         (lambda d: d["gpu"][1].update(id="h100-sxm"), "gpu h100-sxm: duplicate id"),
         (
             lambda d: d["gpu"][1]["match"].update(nvml_names=["nvidia h100 80gb hbm3"]),
@@ -156,9 +156,15 @@ def broken(change) -> dict[str, Any]:
             "gpu h100-sxm.match: 'memory_mib' low 82000 is above high 79000",
         ),
         (lambda d: d["gpu"][0]["match"].update(family="(h100"), "'family' is not a valid regular expression"),
-        (lambda d: d["gpu"][0]["match"].update(pci_device_ids=[0x12345]), "'pci_device_ids' must be 16-bit"),
-        (lambda d: d["gpu"][0]["host_link"].update(kind="nvlink"), "kind must be one of pcie, nvlink-c2c"),
-        (lambda d: d["gpu"][0].update(sources=[]), "gpu h100-sxm: 'sources' must name at least one source"),
+        (
+            lambda d: d["gpu"][0]["match"].update(pci_device_ids=[0x12345]),
+            "gpu h100-sxm.match: 'pci_device_ids.0' Input should be less than or equal to 65535",
+        ),
+        (
+            lambda d: d["gpu"][0]["host_link"].update(kind="nvlink"),
+            "gpu h100-sxm.host_link: 'kind' Input should be 'pcie' or 'nvlink-c2c'",
+        ),
+        (lambda d: d["gpu"][0].update(sources=[]), "gpu h100-sxm: 'sources': List should have at least 1 item"),
         (lambda d: d["gpu"][0].update(unverified=["tflops.fp4"]), "'tflops.fp4' in unverified/derived is not"),
         (lambda d: d["gpu"][0].pop("match"), "gpu h100-sxm: missing [gpu.match] table"),
     ],

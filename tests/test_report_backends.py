@@ -53,8 +53,10 @@ def mixed_frame() -> pd.DataFrame:
         row("torch", "GPU:0", "mnist", 80000.0, mode="eager", batch_size=64),
         row("tensorflow", "GPU:0", "mnist", 90000.0, mode="function", batch_size=64),
         row("torch", "GPU:0", "mnist", 95000.0, mode="compile", batch_size=64),
-        row("tensorflow", "CPU:0", "transfer", 8.0, direction="h2d", bytes=1024, zero_copy=False),
-        row("torch", "CPU:0", "transfer", 4000.0, direction="h2d", bytes=1024, zero_copy=True),
+        row(
+            "tensorflow", "CPU:0", "transfer", 8.0, direction="h2d", bytes=1024, zero_copy=False, host_memory="pageable"
+        ),
+        row("torch", "CPU:0", "transfer", 4000.0, direction="h2d", bytes=1024, zero_copy=True, host_memory="pageable"),
     ]
     return pd.DataFrame(rows)
 
@@ -125,7 +127,7 @@ def test_backend_table_blanks_ratios_that_compare_different_work():
         "device", "workload", "case", "tensorflow", "torch", "unit", "torch/TF", "faster", "note",
     ]  # fmt: skip
     copies = table[table["workload"] == "transfer"].iloc[0]
-    assert copies["case"] == "h2d 1 KiB" and math.isnan(copies["torch/TF"]) and copies["faster"] == ""
+    assert copies["case"] == "h2d pageable 1 KiB" and math.isnan(copies["torch/TF"]) and copies["faster"] == ""
     assert list(table["faster"][table["workload"] == "matmul"]) == ["torch 1.5x", "tensorflow 2.0x", "about the same"]
 
 

@@ -62,12 +62,12 @@ def test_matmul_is_made_and_checked_on_the_cpu(backend):
 
 
 def test_transfer_on_the_cpu_shares_memory_with_numpy(backend):
-    prepared = backend.build(smoke_case(backend, "transfer", "d2h-1MiB"))
+    prepared = backend.build(smoke_case(backend, "transfer", "d2h-pageable-1MiB"))
     tensor, array = prepared.call()
     assert backend.placement((tensor, array)) == "cpu" and np.shares_memory(tensor.numpy(), array)
     assert prepared.facts(1.0)["pinned"] is False
     assert prepared.facts(1.0)["zero_copy"] is True
-    assert backend.build(smoke_case(backend, "transfer", "h2d-1MiB")).facts(1.0)["zero_copy"] is True
+    assert backend.build(smoke_case(backend, "transfer", "h2d-pageable-1MiB")).facts(1.0)["zero_copy"] is True
 
 
 def test_out_of_memory_is_recognised(backend):
@@ -107,7 +107,7 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
     assert {e["backend"] for e in extras} == {"torch"}
     assert {e["placement"] for e in extras} == {"cpu"}
     assert {e["sync"] for e in extras} == {"none (CPU ops are synchronous)"}
-    assert {e["workload"] for e in extras} >= {"matmul", "mnist", "transfer"}
+    assert {e["workload"] for e in extras} >= {"matmul", "mnist", "transfer", "membw"}
     mnist = {e["params"]["mode"]: e for e in extras if e["workload"] == "mnist"}
     assert set(mnist) == {"eager", "compile"}
     for e in mnist.values():
@@ -116,4 +116,4 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
     info = data["machine_info"]["devicebench"]["backends"]["torch"]
     assert info["version"] == torch.__version__ and "cudnn_version" in info
     kinds = {(s["workload"], s["kind"]) for s in data["devicebench"]["skipped"]}
-    assert kinds <= {("matmul", "profile"), ("tfdata", "profile")}
+    assert kinds <= {("matmul", "profile"), ("tfdata", "profile"), ("transfer", "profile")}

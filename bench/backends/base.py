@@ -27,11 +27,14 @@ class UnknownWorkloadError(LookupError):
 class Prepared:
     """A case made ready on its device: the call to time, and the facts it learned while running.
 
-    `facts` runs after the timed rounds and gets their median time in seconds.
+    `facts` runs after the timed rounds and gets their median time in seconds. `check_round`, where given, runs
+    after every timed round, untimed, with the round's output, its index and its time; a message it returns fails
+    the case (a sustained case checks each result's checksum this way).
     """
 
     call: Callable[[], Any]
     facts: Callable[[float], dict[str, Any]] = field(default=lambda median_s: {})
+    check_round: Callable[[Any, int, float], str | None] | None = None
 
 
 class Backend(ABC):

@@ -90,10 +90,19 @@ class TensorFlowBackend(Backend):
         """matmul, mnist, tfdata and transfer (imported on first use: Keras takes seconds to import)."""
         from bench.backends.tf_data import build_tfdata
         from bench.backends.tf_matmul import build_matmul
+        from bench.backends.tf_membw import build_membw
         from bench.backends.tf_mnist import build_mnist
+        from bench.backends.tf_sustained import build_sustained
         from bench.backends.tf_transfer import build_transfer
 
-        return {"matmul": build_matmul, "mnist": build_mnist, "tfdata": build_tfdata, "transfer": build_transfer}
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "tfdata": build_tfdata,
+            "transfer": build_transfer,
+            "membw": build_membw,
+            "sustained": build_sustained,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """TF's out-of-memory error."""

@@ -12,15 +12,28 @@ from bench.backends.base import Backend, Prepared
 from bench.backends.tf_common import tf_device
 from bench.cases import Case
 
+# What TensorFlow does (tensorflow/core/common_runtime/eager/tensor_handle.cc CopyToDevice, gpu/gpu_util.cc):
+TF_COPY_NOTE = (
+    "pageable host memory: tf.constant(ndarray) copies the array into a host tensor in ordinary memory (it does not "
+    "share the numpy buffer: the CPU case measures that), and moving it to the GPU is a memcpy from that pageable "
+    "buffer, which the CUDA driver stages through its own pinned buffer; .numpy() copies into a host tensor from "
+    "TensorFlow's default CPU allocator, pageable too. TensorFlow 2 has no public API to pin a tensor's host memory."
+)
+
 
 def build_transfer(case: Case, backend: Backend) -> Prepared:
     """h2d: a host float32 array becomes a tensor on the device; d2h: a device tensor becomes a numpy array.
 
     `d2h` uses `.numpy()`, which copies even on the CPU in TF 2; `d2h-view` uses `np.asarray(memoryview(t))`,
     zero-copy for CPU tensors. Whether the result shared memory is measured, not assumed (`zero_copy`).
+
+    The host side is always pageable (TF_COPY_NOTE): TensorFlow 2 has no public way to pin a tensor's host memory.
     """
     direction, nbytes = str(case.params["direction"]), int(case.params["bytes"])
+    if case.params["host_memory"] != "pageable":
+        raise ValueError(f"TensorFlow cannot pin host memory: no {case.params['host_memory']} copies")
     where = tf_device(case.device)
+    copy = {"pinned": False, "copy": TF_COPY_NOTE}
     host = np.random.default_rng(0).random(nbytes // 4, dtype=np.float32)
     if direction == "h2d":
 
@@ -29,9 +42,9 @@ def build_transfer(case: Case, backend: Backend) -> Prepared:
                 return tf.identity(tf.constant(host))
 
         def h2d_facts(median_s: float) -> dict[str, Any]:
-            return {"zero_copy": bool(np.shares_memory(host, np.asarray(memoryview(call()))))}
+            return {**copy, "zero_copy": bool(np.shares_memory(host, np.asarray(memoryview(call()))))}
 
-        return Prepared(call, h2d_facts if case.device.kind == "cpu" else lambda median_s: {"zero_copy": False})
+        return Prepared(call, h2d_facts if case.device.kind == "cpu" else lambda median_s: {**copy, "zero_copy": False})
 
     with tf.device(where):
         source = tf.identity(tf.constant(host))
@@ -41,4 +54,4 @@ def build_transfer(case: Case, backend: Backend) -> Prepared:
         read()
         return source
 
-    return Prepared(call_d2h, lambda median_s: {"zero_copy": bool(np.shares_memory(read(), read()))})
+    return Prepared(call_d2h, lambda median_s: {**copy, "zero_copy": bool(np.shares_memory(read(), read()))})

@@ -15,7 +15,9 @@ import torch
 from bench.backends.base import Backend, Builder
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_matmul import build_matmul
+from bench.backends.torch_membw import build_membw
 from bench.backends.torch_mnist import build_mnist
+from bench.backends.torch_sustained import build_sustained
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
@@ -90,8 +92,14 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist and transfer."""
-        return {"matmul": build_matmul, "mnist": build_mnist, "transfer": build_transfer}
+        """matmul, mnist, transfer, membw and sustained."""
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "transfer": build_transfer,
+            "membw": build_membw,
+            "sustained": build_sustained,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""

@@ -2,8 +2,10 @@
 
 from bench.cases import Workload
 from bench.workloads.matmul import MATMUL
+from bench.workloads.membw import MEMBW
 from bench.workloads.mnist import MNIST
+from bench.workloads.sustained import SUSTAINED
 from bench.workloads.tfdata import TFDATA
 from bench.workloads.transfer import TRANSFER
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (MATMUL, MNIST, TFDATA, TRANSFER)}
+WORKLOADS: dict[str, Workload] = {w.name: w for w in (MATMUL, MNIST, TFDATA, TRANSFER, MEMBW, SUSTAINED)}

@@ -1,4 +1,10 @@
-"""Host-device copies (the book's numpy-interop note): a host array onto the device and back, in GB/s."""
+"""Host-device copies (the book's numpy-interop note): a host array onto the device and back, in GB/s.
+
+`host_memory` says what the host side is: `pageable` (ordinary memory; the CUDA driver stages the copy through
+its own pinned buffer) or `pinned` (page-locked, copied by DMA directly; torch's `pin_memory`). TensorFlow 2 has
+no public way to pin a tensor's host memory, so its copies are pageable only. `both` copies the same number of
+bytes each way at once on two CUDA streams (torch, pinned): its GB/s counts both directions.
+"""
 
 from __future__ import annotations
 
@@ -10,14 +16,26 @@ from results_format.workloads import WORKLOAD_SPECS
 DIRECTIONS = ("h2d", "d2h")
 # TensorFlow's `.numpy()` always copies; a memoryview of a CPU tensor does not: time both ways back.
 TF_DIRECTIONS = (*DIRECTIONS, "d2h-view")
+# torch on a GPU: pageable and pinned each way, and both directions at once from pinned memory.
+TORCH_GPU_CASES = (("h2d", "pageable"), ("d2h", "pageable"), ("h2d", "pinned"), ("d2h", "pinned"), ("both", "pinned"))
+CPU_ONLY_HOST = "CPU:0 has no host-device link: pinned and both-directions copies are GPU-only"
 
 
 def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
-    """Every direction at every profile size, on every device (the CPU shows the zero-copy path)."""
-    directions = TF_DIRECTIONS if device.backend == "tensorflow" else DIRECTIONS
-    return [
-        ({"direction": d, "bytes": int(mib * 2**20)}, None) for d in directions for mib in profile.transfer_sizes_mib
-    ]
+    """Every direction and host memory at every profile size; on the CPU, torch's GPU-only ones are skipped."""
+    tf = device.backend == "tensorflow"
+    cases = [(d, "pageable") for d in TF_DIRECTIONS] if tf else list(TORCH_GPU_CASES)
+    out: list[tuple[Params, str | None]] = []
+    for direction, memory in cases:
+        reason = CPU_ONLY_HOST if device.kind == "cpu" and (memory == "pinned" or direction == "both") else None
+        for mib in profile.transfer_sizes_mib:
+            out.append(({"direction": direction, "bytes": int(mib * 2**20), "host_memory": memory}, reason))
+    return out
+
+
+def bytes_moved(params: Params) -> float:
+    """Bytes one call moves: `bytes` one way, twice that for `both`."""
+    return float(params["bytes"]) * (2 if params["direction"] == "both" else 1)
 
 
 TRANSFER = Workload(
@@ -25,6 +43,6 @@ TRANSFER = Workload(
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=transfer_params,
-    work_per_call=lambda p: float(p["bytes"]),
-    label=lambda p: f"{p['direction']}-{int(p['bytes']) // 2**20}MiB",
+    work_per_call=bytes_moved,
+    label=lambda p: f"{p['direction']}-{p['host_memory']}-{int(p['bytes']) // 2**20}MiB",
 )

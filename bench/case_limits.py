@@ -1,0 +1,67 @@
+"""A GPU case's energy and throttling records, from the NVML summary of its timed rounds (pure).
+
+The NVML window of a case covers exactly its timed rounds (the sampler starts just before the first and stops
+just after the last), so the energy counter's delta over the window is what those rounds cost; the idle power
+measured before the run, times the window, is subtracted (bench/hardware/energy.py). Only the case's own GPU
+counts: a CPU case has neither record, and another GPU's clocks say nothing about this case.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bench.hardware.energy import case_energy
+from bench.hardware.throttle import throttle_flag
+
+SHORT_WINDOW_S = 0.25  # fewer than ~12 samples at the default 20 ms: the energy of such a case is rough
+
+
+@dataclass(frozen=True)
+class GpuContext:
+    """The NVML GPU a case runs on and its idle power (None: not measured)."""
+
+    nvml_index: int
+    idle_power_w: float | None = None
+
+
+def energy_record(summary: Mapping[str, Any], gpu: GpuContext, calls: int) -> dict[str, Any] | None:
+    """results_format's CaseEnergy for the case's GPU, or None when NVML sampled it not at all."""
+    if not summary.get("samples"):
+        return None
+    window = float(summary.get("duration_s") or 0.0)
+    counter_j = summary.get("energy_j")
+    energy = case_energy(
+        duration_s=window,
+        energy_delta_mj=None if counter_j is None else float(counter_j) * 1000.0,
+        mean_power_w=summary.get("mean_power_w"),
+        idle_power_w=gpu.idle_power_w,
+    )
+    notes = [energy.note] if energy.note else []
+    if window < SHORT_WINDOW_S and energy.joules is not None:
+        notes.append(f"{summary.get('samples')} NVML samples over {window:.3f} s: a rough figure")
+    return {
+        "nvml_index": gpu.nvml_index,
+        **energy.as_dict(),
+        "idle_power_w": gpu.idle_power_w,
+        "window_s": round(window, 4),
+        "calls": max(calls, 1),
+        "joules_per_call": None if energy.joules is None else round(energy.joules / max(calls, 1), 6),
+        "mean_power_w": summary.get("mean_power_w"),
+        "note": "; ".join(notes),
+    }
+
+
+def throttle_record(summary: Mapping[str, Any], gpu: GpuContext) -> dict[str, Any] | None:
+    """results_format's CaseThrottle for the case's GPU, or None when NVML gave no clock-event reasons."""
+    if summary.get("throttled") is None:
+        return None
+    flag = throttle_flag(summary.get("throttle_reasons") or ())
+    return {
+        "nvml_index": gpu.nvml_index,
+        "throttled": flag.throttled,
+        "reasons": list(flag.reasons),
+        "text": flag.describe(),
+        "first_s": summary.get("first_throttle_s"),
+    }
