@@ -16,6 +16,7 @@ from bench.backends.base import Backend, Builder
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_mnist import build_mnist
+from bench.backends.torch_multi import build_multi
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
@@ -90,8 +91,14 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist and transfer."""
-        return {"matmul": build_matmul, "mnist": build_mnist, "transfer": build_transfer}
+        """matmul, mnist, transfer, and the multi-device scaling and allreduce (see torch_multi)."""
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "transfer": build_transfer,
+            "scaling": build_multi,
+            "allreduce": build_multi,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""
