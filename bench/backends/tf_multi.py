@@ -23,6 +23,7 @@ from bench.backends.base import Backend, Prepared
 from bench.backends.tf_mnist import evaluate
 from bench.backends.tf_models import book_model, resnet50
 from bench.cases import Case
+from bench.devices import normalise_device_name
 from bench.runner import CaseSkipped
 from bench.workloads.allreduce import (
     bandwidth_facts,
@@ -56,6 +57,8 @@ def case_devices(case: Case, backend: Backend) -> DeviceSet:
             raise CaseSkipped("unsupported", f"{need}: {why}")
     return devices
 
+
+COLLECTIVES = ("Collective", "NcclAllReduce")  # the all-reduce ops MirroredStrategy's cross-device ops emit
 
 #: how far apart two strategies' collective keys start (as TensorFlow's own strategy_combinations does)
 COLLECTIVE_KEY_STRIDE = 100_000
@@ -91,6 +94,17 @@ def per_replica(strategy: tf.distribute.MirroredStrategy, devices: DeviceSet, ma
             return tf.nest.map_structure(tf.constant, make(replica))
 
     return strategy.experimental_distribute_values_from_function(value_fn)
+
+
+def op_devices(function: Any, example_args: tuple[Any, ...], kinds: tuple[str, ...]) -> str:
+    """The devices the traced graph places ops of `kinds` on, e.g. 'CPU:0,CPU:1' (what ran where, for the record)."""
+    graph = function.get_concrete_function(*example_args).graph
+    found = {
+        normalise_device_name(op.device.rsplit("/", 1)[-1])
+        for op in graph.get_operations()
+        if op.device and any(op.type.startswith(kind) for kind in kinds)
+    }
+    return ",".join(sorted(found, key=lambda name: (name.split(":")[0], int(name.split(":")[1]))))
 
 
 def check_results(results: Sequence[tf.Tensor], count: int, replicas: int) -> tuple[int, float]:
@@ -137,6 +151,7 @@ def build_allreduce(case: Case, backend: Backend) -> Prepared:
             **check_facts(first[0] + last[0], max(first[1], last[1]), checked),
             **devices.facts(),
             "cross_device_ops": cross_device_ops(strategy),
+            "collective_op_devices": op_devices(reduce_k, (inputs,), COLLECTIVES),
             "in_place": False,
         }
 
@@ -243,6 +258,8 @@ def build_scaling(case: Case, backend: Backend) -> Prepared:
             **facts_extra,
             **devices.facts(),
             "cross_device_ops": cross_device_ops(strategy),
+            "collective_op_devices": op_devices(step, (tf.constant(0, tf.int32),), COLLECTIVES),
+            "compute_op_devices": op_devices(step, (tf.constant(0, tf.int32),), ("MatMul", "Conv2D")),
             "strategy": "tf.distribute.MirroredStrategy",
             "gradient_bytes": int(sum(np.prod(v.shape) for v in model.trainable_variables)) * 4,
             "replicas_in_sync": spread == 0.0,
