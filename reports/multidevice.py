@@ -101,8 +101,9 @@ def allreduce_table(frame: pd.DataFrame) -> pd.DataFrame:
     if rows.empty:
         return rows
     hosts = {"host": rows["host"]} if rows["host"].nunique() > 1 else {}
-    how = rows.get("cross_device_ops", pd.Series(index=rows.index, dtype=object))
-    how = how.fillna(rows.get("process_group", pd.Series(index=rows.index, dtype=object)))
+    none = pd.Series([None] * len(rows), index=rows.index, dtype=object)
+    tf_ops, torch_group = rows.get("cross_device_ops", none), rows.get("process_group", none)
+    how = [via_text(a) if isinstance(a, str) and a else b for a, b in zip(tf_ops, torch_group, strict=True)]
     return pd.DataFrame(
         {
             **hosts,
@@ -118,6 +119,13 @@ def allreduce_table(frame: pd.DataFrame) -> pd.DataFrame:
             "correct": rows["correct"].astype(object),
         }
     )
+
+
+def via_text(cross_device_ops: str) -> str:
+    """TensorFlow's cross-device ops, short: 'CollectiveAllReduce (RING)' -> 'collective ring'."""
+    if cross_device_ops.startswith("CollectiveAllReduce (") and cross_device_ops.endswith(")"):
+        return "collective " + cross_device_ops.removeprefix("CollectiveAllReduce (")[:-1].lower()
+    return cross_device_ops
 
 
 def on_text(kind: object, replica_devices: object) -> str:

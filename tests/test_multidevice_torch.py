@@ -144,6 +144,18 @@ def test_helpers_leave_when_the_pool_closes_and_a_broken_pool_is_replaced(backen
 
 
 @linux_only
+def test_any_other_case_ends_the_idle_helpers_first(backend):
+    _, prepared = run(backend, smoke_case(backend, "allreduce", "r2-8B"))
+    prepared.facts(0.01)
+    helpers = helpers_of(os.getpid())
+    assert len(helpers) == 1
+    backend.build(smoke_case(backend, "allreduce", "r2-512B"))  # the next multi-device case reuses them
+    assert helpers_of(os.getpid()) == helpers
+    backend.build(smoke_case(backend, "matmul", "n128-float32"))  # no case runs beside idle helpers
+    assert gone(helpers)
+
+
+@linux_only
 def test_a_helper_that_dies_is_named_in_rank_0s_error(backend):
     case = smoke_case(backend, "allreduce", "r2-32KiB")
     prepared = backend.build(case)

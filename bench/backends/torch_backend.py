@@ -12,11 +12,12 @@ from typing import Any
 
 import torch
 
-from bench.backends.base import Backend, Builder
+from bench.backends.base import Backend, Builder, Prepared
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_mnist import build_mnist
 from bench.backends.torch_multi import build_multi
+from bench.backends.torch_multi import shutdown as shutdown_helpers
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
@@ -99,6 +100,16 @@ class TorchBackend(Backend):
             "scaling": build_multi,
             "allreduce": build_multi,
         }
+
+    def build(self, case: Case) -> Prepared:
+        """The call to time for `case`; any other case first ends the multi-device helpers (see torch_multi).
+
+        The helpers stay between consecutive multi-device cases, which reuse them, but no other case runs
+        beside idle processes holding the GPUs' memory.
+        """
+        if self.builders().get(case.workload.name) is not build_multi:
+            shutdown_helpers()
+        return super().build(case)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""

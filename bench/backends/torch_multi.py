@@ -442,11 +442,15 @@ def build_multi(case: Case, backend: Backend) -> Prepared:
         except ModelUnavailable as exc:
             raise CaseSkipped("unavailable", str(exc)) from None
     group_backend, ranks = pool_devices(devices, case)
+    if not dist.is_available():
+        raise CaseSkipped("unsupported", f"torch {torch.__version__} is built without torch.distributed")
     if group_backend == "nccl" and not dist.is_nccl_available():
         raise CaseSkipped("unsupported", f"torch {torch.__version__} has no NCCL for GPU collectives")
+    device = torch.device(ranks[0])
+    if device.type == "cuda":
+        torch.cuda.set_device(device)  # NCCL's communicators of this process live on the case's first GPU
     pool = pool_for(group_backend, ranks)
     job = pool.post(case.workload.name, params, backend.settings.get("mnist"))
-    device = torch.device(ranks[0])
     with pool.explained():
         work = make_work(job, 0, pool.groups, device)
     assert work is not None
