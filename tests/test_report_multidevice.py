@@ -91,7 +91,8 @@ def test_allreduce_table_shows_time_algbw_busbw_and_the_check_per_device_set():
     assert gpu["algbw GB/s"] == pytest.approx(107.3741824)
     assert gpu["busbw GB/s"] == pytest.approx(107.3741824 * 1.5)
     assert table["correct"].tolist() == [True] * 4
-    assert md.via_text("CollectiveAllReduce (NCCL)") == "collective nccl" and md.via_text("NcclAllReduce") == "NcclAllReduce"
+    assert md.via_text("CollectiveAllReduce (NCCL)") == "collective nccl"
+    assert md.via_text("NcclAllReduce") == "NcclAllReduce"
 
 
 def test_allreduce_findings_name_the_peak_bus_bandwidth_and_the_smallest_messages_time():
