@@ -2,7 +2,8 @@
 
 torch.distributed runs one process per replica. The benchmark process is rank 0 and keeps the timing: the
 runner times its calls as any other case's. The other ranks are helper processes
-(bench.backends.torch_multi_helper) that it starts once per device set and keeps for the run: a `HelperPool`.
+(bench.backends.torch_multi_helper) that it starts once per device set and keeps while multi-device cases
+follow one another (any other torch case ends them first, see TorchBackend.build): a `HelperPool`.
 For each case rank 0 posts a `Job` (the workload's parameters and how many calls it will make) to the pool's
 TCPStore; every member builds the same work and runs exactly `calls` calls (the workloads fix their schedule for
 this), then the final checks. Nothing signals a call inside the timed region: the collectives keep the
