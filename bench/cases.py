@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +13,9 @@ from results_format.workloads import WorkloadSpec
 Params = dict[str, Any]
 # A workload's case list for one device: its parameters, and why it is skipped (None = it runs).
 ParamsFor = Callable[[Profile, Device], list[tuple[Params, str | None]]]
+# A multi-device workload's case list for one device, given every selected device of its backend and kind in
+# selection order (the first of them runs the cases; see bench.workloads.multidevice).
+GroupParamsFor = Callable[[Profile, Device, Sequence[Device]], list[tuple[Params, str | None]]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,8 @@ class Workload:
     opt_in: bool = False
     # Timed seconds a case runs for (rounds until then), when the workload fixes a duration instead of rounds.
     duration: Callable[[Params], float] | None = None
+    # Multi-device workloads: cases made from the device and its peers (used instead of params_for).
+    group_params_for: GroupParamsFor | None = None
 
     @property
     def name(self) -> str:
@@ -71,6 +76,9 @@ class Case:
     device: Device
     params: Mapping[str, Any] = field(hash=False)
     skip_reason: str | None = None
+    # A multi-device case's device set: every selected device of its backend and kind, in selection order
+    # (its own device first: a case runs on peers[:replicas]); empty for single-device workloads.
+    peers: tuple[Device, ...] = field(default=(), hash=False)
 
     @property
     def backend(self) -> str:
@@ -93,9 +101,15 @@ def make_cases(workload: Workload, profile: Profile, devices: Iterable[Device]) 
     cases: list[Case] = []
     if not profile.runs(workload.name, workload.opt_in):
         return cases
+    devices = list(devices)
     for device in devices:
         if device.backend not in workload.backends:
             continue
-        for params, reason in workload.params_for(profile, device):
-            cases.append(Case(workload, device, params, reason))
+        if workload.group_params_for is None:
+            made, peers = workload.params_for(profile, device), ()
+        else:
+            peers = tuple(d for d in devices if (d.backend, d.kind) == (device.backend, device.kind))
+            made = workload.group_params_for(profile, device, peers)
+        for params, reason in made:
+            cases.append(Case(workload, device, params, reason, peers))
     return cases

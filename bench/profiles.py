@@ -31,6 +31,16 @@ class Profile:
     workloads: tuple[str, ...] | None = None  # the workloads it runs; None: every one that is not opt-in
     sustained_s: float = 300.0  # timed seconds of a sustained case (--sustained-minutes overrides)
 
+    # Multi-device cases (bench.workloads.scaling, allreduce). Their helpers follow a fixed schedule, so the
+    # calls are fixed too: (untimed warm-up calls, timed rounds).
+    allreduce_sizes: tuple[int, ...] = (8, 512, 32 * 2**10, 2**20)  # bytes per all-reduce
+    allreduce_cpu_max: int = 2**20  # larger messages are skipped on CPUs, with that reason
+    allreduce_calls: tuple[int, int] = (2, 10)
+    scaling_global_batch: int = 128  # MNIST's global batch, split across the replicas
+    scaling_steps: int = 10  # training steps per timed call
+    scaling_calls: tuple[int, int] = (1, 5)
+    scaling_resnet: tuple[int, int] | None = None  # ResNet-50's (image size, global batch) on GPUs; None: left out
+
     def runs(self, workload: str, opt_in: bool = False) -> bool:
         """Whether this profile makes cases of `workload` (an opt-in one only where the profile names it)."""
         return workload in self.workloads if self.workloads is not None else not opt_in
@@ -60,6 +70,13 @@ PROFILES: dict[str, Profile] = {
             max_rounds=30,
             target_seconds=0.5,
             precision_budget_s=3.0,
+            allreduce_sizes=(8, 512, 32 * 2**10, 2**20),  # 8 B .. 1 MiB, x64 steps
+            allreduce_cpu_max=2**20,
+            allreduce_calls=(2, 10),
+            scaling_global_batch=128,
+            scaling_steps=10,
+            scaling_calls=(1, 5),
+            scaling_resnet=None,
         ),
         Profile(
             name="standard",
@@ -76,6 +93,13 @@ PROFILES: dict[str, Profile] = {
             max_rounds=100,
             target_seconds=1.5,
             precision_budget_s=8.0,
+            allreduce_sizes=tuple(8 * 8**k for k in range(9)),  # 8 B .. 128 MiB, x8 steps
+            allreduce_cpu_max=16 * 2**20,
+            allreduce_calls=(3, 15),
+            scaling_global_batch=256,
+            scaling_steps=20,
+            scaling_calls=(1, 8),
+            scaling_resnet=(64, 256),
         ),
         Profile(
             name="full",
@@ -92,6 +116,13 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             target_seconds=3.0,
             precision_budget_s=20.0,
+            allreduce_sizes=tuple(8 * 8**k for k in range(10)),  # 8 B .. 1 GiB, x8 steps
+            allreduce_cpu_max=128 * 2**20,
+            allreduce_calls=(5, 20),
+            scaling_global_batch=1024,
+            scaling_steps=50,
+            scaling_calls=(2, 10),
+            scaling_resnet=(128, 512),
         ),
         Profile(
             name="sustained",

@@ -59,8 +59,12 @@ def table_from(frame: pd.DataFrame, title: str, note: str = "",
 
 def throughput_tables(frame: pd.DataFrame) -> list[Table]:
     """One throughput table per workload that ran, devices side by side."""
+    from reports.multidevice import OWN_TABLES
+
     tables = []
     for workload, title in WORKLOAD_TITLES.items():
+        if workload in OWN_TABLES:
+            continue
         table = throughput_table(frame, workload)
         if table.empty:
             continue
@@ -118,6 +122,30 @@ def tfdata_verdict_table(frame: pd.DataFrame) -> list[Table]:
         }
     )
     return [table_from(view, "tf.data: is training input-bound?")]
+
+
+def multidevice_tables(frame: pd.DataFrame) -> list[Table]:
+    """The scaling and all-reduce tables, where those workloads ran (see reports.multidevice)."""
+    from reports import multidevice as md
+
+    tables = []
+    scaling = md.scaling_table(frame)
+    if not scaling.empty:
+        note = (
+            "Strong scaling: the global batch is fixed and split across the replicas. efficiency = samples/s on N "
+            "replicas / (N x samples/s on 1). CPU logical devices and CPU processes share one CPU's cores."
+        )
+        title = "Scaling: data-parallel training, fixed global batch"
+        tables.append(table_from(scaling, title, note=note, formatters={"speedup": ratio_cell, "efficiency": percent}))
+    allreduce = md.allreduce_table(frame)
+    if not allreduce.empty:
+        note = (
+            "nccl-tests' definitions: algbw = bytes / time of one all-reduce; busbw = algbw x 2(n-1)/n, comparable "
+            "with a link's bandwidth. correct: every replica's sum checked elementwise."
+        )
+        title = "All-reduce (float32 sum) per backend and device set"
+        tables.append(table_from(allreduce, title, note=note, formatters={"bytes": lambda v: fmt_bytes(float(v))}))
+    return tables
 
 
 def ratio_cell(value: Any) -> str:
@@ -277,6 +305,7 @@ def build_page(
     """
     hosts = sorted({run.host for run in runs})
     tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
+    tables += multidevice_tables(frame)
     backends = several_backends(frame) or (not skipped.empty and skipped["backend"].nunique() > 1)
     versus = versus_table(frame)
     context = {

@@ -383,6 +383,58 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
     return Plot("transfer", title, question, image=svg_data_uri(fig))
 
 
+def _set_labels(rows: pd.DataFrame) -> pd.Series:
+    """'tensorflow, CPU logical devices' per row (host first when there are several): one line per device set."""
+    from reports.multidevice import kind_text
+
+    labels = rows["backend"].astype(str) + ", " + rows["device_set_kind"].map(kind_text)
+    return (rows["host"].astype(str) + " " + labels) if rows["host"].nunique() > 1 else labels
+
+
+def allreduce_bandwidth(frame: pd.DataFrame) -> Plot:
+    """How does all-reduce bus bandwidth grow with the message size, per backend and device set?"""
+    from reports.multidevice import allreduce_frame
+
+    title, question = "All-reduce bus bandwidth vs size", "What bus bandwidth does an all-reduce reach, by size?"
+    rows = allreduce_frame(frame)
+    if rows.empty:
+        return Plot("allreduce", title, question, why_not="No all-reduce cases ran, so there is nothing to plot.")
+    rows = rows.assign(
+        set=_set_labels(rows), replicas=rows["replicas"].astype(str), bytes=rows["bytes"].astype(float)
+    ).astype({"busbw_gbps": float})
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.lineplot(data=rows, x="bytes", y="busbw_gbps", hue="set", style="replicas", markers=True, ax=ax)
+        ax.set(xscale="log", yscale="log", xlabel="bytes per all-reduce", ylabel="busbw, GB/s (nccl-tests)")
+        ticks = sorted(set(rows["bytes"]))
+        if len(ticks) <= 10:
+            ax.set_xticks(ticks, [fmt_bytes(t) for t in ticks])
+        ax.set_title(question)
+        _legend_outside(ax)
+    return Plot("allreduce", title, question, image=svg_data_uri(fig))
+
+
+def scaling_efficiency(frame: pd.DataFrame) -> Plot:
+    """How close to linear does data-parallel training scale, per backend, device set and model?"""
+    from reports.multidevice import scaling_frame
+
+    title, question = "Scaling efficiency", "How close to N times faster does training get on N replicas?"
+    rows = scaling_frame(frame)
+    if rows.empty or rows["efficiency"].isna().all():
+        return Plot("scaling", title, question, why_not="No scaling cases with a 1-replica base ran: nothing to plot.")
+    rows = rows.assign(set=_set_labels(rows) + ", " + rows["model"].astype(str)).dropna(subset=["efficiency"])
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.lineplot(data=rows, x="replicas", y="efficiency", hue="set", marker="o", ax=ax)
+        ax.axhline(1.0, color="grey", linewidth=0.8, linestyle="--")
+        ax.yaxis.set_major_formatter(ticker.PercentFormatter(1.0))
+        ax.set_xticks(sorted(set(rows["replicas"])))
+        ax.set(xlabel="replicas (global batch fixed)", ylabel="efficiency: samples/s / (N x 1 replica's)")
+        ax.set_title(question)
+        _legend_outside(ax)
+    return Plot("scaling", title, question, image=svg_data_uri(fig))
+
+
 def read_nvml(runs_nvml: Sequence[tuple[str, str, Path | None]]) -> pd.DataFrame:
     """Concatenate the nvml.csv timelines of (host, run, path) triples; unreadable files are left out."""
     parts = []
@@ -533,6 +585,18 @@ FRAME_PLOTS: list[Callable[[pd.DataFrame, dict], Plot]] = [
 ]
 
 
+MULTIDEVICE_PLOTS: dict[str, Callable[[pd.DataFrame], Plot]] = {
+    "scaling": scaling_efficiency,
+    "allreduce": allreduce_bandwidth,
+}
+
+
+def multidevice_plots(frame: pd.DataFrame) -> list[Plot]:
+    """The scaling and all-reduce plots, only where those workloads ran (other reports keep their plots as before)."""
+    ran = set(frame["workload"]) if not frame.empty else set()
+    return [make(frame) for name, make in MULTIDEVICE_PLOTS.items() if name in ran]
+
+
 def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
     """Every plot of the report, in page order."""
     if not frame.empty:
@@ -545,4 +609,4 @@ def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
         palette = palette_for(list(frame["device_label"]))
     plots = [make(frame, palette) for make in FRAME_PLOTS]
     plots.insert(len(plots) - 1, nvml_timeline(nvml, frame, palette))
-    return plots
+    return plots + multidevice_plots(frame)

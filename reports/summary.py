@@ -378,8 +378,11 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     """The findings that open the report, most important first."""
     if frame.empty:
         return ["The results hold no benchmark cases."]
+    from reports import multidevice  # it formats with this module's helpers
+
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
-    lines += tfdata_lines(frame) + transfer_lines(frame) + limits.limit_lines(frame) + noise_lines(frame)
+    lines += tfdata_lines(frame) + transfer_lines(frame) + limits.limit_lines(frame) + multidevice.lines(frame)
+    lines += noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)
     return lines

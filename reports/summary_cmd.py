@@ -43,6 +43,7 @@ def run(args: argparse.Namespace) -> int:
     """Print findings, throughput tables, speedups and skipped cases."""
     from rich.console import Console
 
+    from reports import multidevice as md
     from reports import speedup as sp
     from reports import summary
     from reports.load import notes, read_runs, skipped, tidy
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
     for workload, title in summary.WORKLOAD_TITLES.items():
+        if workload in md.OWN_TABLES:
+            continue
         table = summary.throughput_table(frame, workload)
         if not table.empty:
             unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna()
@@ -68,6 +71,12 @@ def run(args: argparse.Namespace) -> int:
     if not speed.empty:
         view = speed[["host", *backend, "gpu", "cpu", "n", "speedup"]]
         console.print(rich_table(view, "GPU/CPU speedup, float32 matmul", ratio))
+    scaling, allreduce = md.scaling_table(frame), md.allreduce_table(frame)
+    if not scaling.empty:
+        percent = {"efficiency": lambda v: f"{v:.0%}" if v == v else "", "speedup": ratio["speedup"]}
+        console.print(rich_table(scaling, "Scaling: data-parallel training, fixed global batch", percent))
+    if not allreduce.empty:
+        console.print(rich_table(allreduce, "All-reduce (float32 sum): nccl-tests' algbw and busbw"))
     versus = summary.backend_table(frame)
     if not versus.empty:
         console.print(

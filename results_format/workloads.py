@@ -96,6 +96,25 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
             work_unit="FLOP",
             throughput_unit="GFLOP/s",
         ),
+        WorkloadSpec(
+            name="scaling",
+            version=1,
+            title="data-parallel training across devices",
+            params=("model", "image_size", "replicas", "global_batch", "per_replica_batch", "steps_per_call", "calls"),
+            keys=("model", "image_size", "replicas", "global_batch"),
+            work_unit="samples",
+            throughput_unit="samples/s",
+            labels={"mnist": "the book's MNIST model", "resnet50": "ResNet-50"},
+        ),
+        WorkloadSpec(
+            name="allreduce",
+            version=1,
+            title="all-reduce bandwidth",
+            params=("bytes", "replicas", "collectives_per_call", "calls"),
+            keys=("replicas", "bytes"),
+            work_unit="bytes",
+            throughput_unit="GB/s",  # the algorithm bandwidth, nccl-tests' algbw
+        ),
     )
 }
 

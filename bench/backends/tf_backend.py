@@ -23,6 +23,26 @@ def _enable_memory_growth() -> None:
             tf.config.experimental.set_memory_growth(gpu, True)
 
 
+def split_cpu(count: int) -> tuple[int, str]:
+    """Split the CPU into `count` logical devices for the multi-device workloads; (logical CPUs, why not).
+
+    It must happen before TensorFlow initialises its devices, so the backend does it first thing. The logical
+    devices share the CPU's one intra-op thread pool and memory, so CPU:0, which every other workload uses,
+    runs as before; only bench.workloads.multidevice's CPU cases place work on CPU:1 ...
+    """
+    cpus = tf.config.list_physical_devices("CPU")
+    if count < 2 or not cpus:
+        return 1, "no CPU split was asked for"
+    try:
+        tf.config.set_logical_device_configuration(cpus[0], [tf.config.LogicalDeviceConfiguration()] * count)
+    except RuntimeError as exc:  # TF was initialised before the backend (e.g. by other code in this process)
+        present = len(tf.config.list_logical_devices("CPU"))
+        if present >= count:
+            return present, ""
+        return present, f"TensorFlow's devices were initialised before the CPU could be split ({exc})"
+    return count, ""
+
+
 class TensorFlowBackend(Backend):
     """TensorFlow 2 in eager mode."""
 
@@ -31,6 +51,9 @@ class TensorFlowBackend(Backend):
     sync_method = "tf.test.experimental.sync_devices"
 
     def __init__(self) -> None:
+        from bench.workloads.multidevice import CPU_REPLICAS
+
+        self.cpu_logical_devices, self.cpu_split_problem = split_cpu(CPU_REPLICAS)
         _enable_memory_growth()
         self._devices: list[Device] | None = None
 
@@ -87,11 +110,12 @@ class TensorFlowBackend(Backend):
         return normalise_device_name(placement.rsplit("/", 1)[-1])
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist, tfdata and transfer (imported on first use: Keras takes seconds to import)."""
+        """Every TF workload's builder (imported on first use: Keras takes seconds to import)."""
         from bench.backends.tf_data import build_tfdata
         from bench.backends.tf_matmul import build_matmul
         from bench.backends.tf_membw import build_membw
         from bench.backends.tf_mnist import build_mnist
+        from bench.backends.tf_multi import build_allreduce, build_scaling
         from bench.backends.tf_sustained import build_sustained
         from bench.backends.tf_transfer import build_transfer
 
@@ -102,6 +126,8 @@ class TensorFlowBackend(Backend):
             "transfer": build_transfer,
             "membw": build_membw,
             "sustained": build_sustained,
+            "scaling": build_scaling,
+            "allreduce": build_allreduce,
         }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
@@ -126,6 +152,7 @@ class TensorFlowBackend(Backend):
             "tf32_enabled": tf.config.experimental.tensor_float_32_execution_enabled(),
             "intra_op_threads": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op_threads": tf.config.threading.get_inter_op_parallelism_threads(),
+            "cpu_logical_devices": self.cpu_logical_devices,  # the CPU split for the multi-device workloads
         }
 
     def case_facts(self, case: Case) -> dict[str, Any]:

@@ -12,11 +12,13 @@ from typing import Any
 
 import torch
 
-from bench.backends.base import Backend, Builder
+from bench.backends.base import Backend, Builder, Prepared
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_membw import build_membw
 from bench.backends.torch_mnist import build_mnist
+from bench.backends.torch_multi import build_multi
+from bench.backends.torch_multi import shutdown as shutdown_helpers
 from bench.backends.torch_sustained import build_sustained
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
@@ -92,14 +94,26 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist, transfer, membw and sustained."""
+        """matmul, mnist, transfer, membw, sustained, and the multi-device scaling and allreduce (see torch_multi)."""
         return {
             "matmul": build_matmul,
             "mnist": build_mnist,
             "transfer": build_transfer,
             "membw": build_membw,
             "sustained": build_sustained,
+            "scaling": build_multi,
+            "allreduce": build_multi,
         }
+
+    def build(self, case: Case) -> Prepared:
+        """The call to time for `case`; any other case first ends the multi-device helpers (see torch_multi).
+
+        The helpers stay between consecutive multi-device cases, which reuse them, but no other case runs
+        beside idle processes holding the GPUs' memory.
+        """
+        if self.builders().get(case.workload.name) is not build_multi:
+            shutdown_helpers()
+        return super().build(case)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""

@@ -1,11 +1,15 @@
 """The workloads, each described once and built per backend and device."""
 
 from bench.cases import Workload
+from bench.workloads.allreduce import ALLREDUCE
 from bench.workloads.matmul import MATMUL
 from bench.workloads.membw import MEMBW
 from bench.workloads.mnist import MNIST
+from bench.workloads.scaling import SCALING
 from bench.workloads.sustained import SUSTAINED
 from bench.workloads.tfdata import TFDATA
 from bench.workloads.transfer import TRANSFER
 
-WORKLOADS: dict[str, Workload] = {w.name: w for w in (MATMUL, MNIST, TFDATA, TRANSFER, MEMBW, SUSTAINED)}
+WORKLOADS: dict[str, Workload] = {
+    w.name: w for w in (MATMUL, MNIST, TFDATA, TRANSFER, MEMBW, SUSTAINED, SCALING, ALLREDUCE)
+}
