@@ -3,13 +3,18 @@
 #
 #   tools/gpu-check.sh OUT_DIR [pytest arguments ...]
 #
-# Runs `python3 -m pytest bench --backend torch --profile $PROFILE` (default: standard) with the run folder
-# under OUT_DIR/results, prints the summary, builds the report, and collects into OUT_DIR: benchmarks.json,
-# nvml.csv, report.html, report.csv, summary.txt, gpu-check.log and facts.txt (nvidia-smi, versions) —
-# at most 8 files, none larger than the run makes. Extra arguments go to pytest (e.g. -k "not mnist").
-# Needs: python3 with torch, pytest, pytest-benchmark, pandas, seaborn, matplotlib, jinja2, scipy, rich,
-# py-cpuinfo, nvidia-ml-py and pydantic (PYTHONPATH may point at extra packages). Exit status: pytest's,
-# or 1 when no run folder was made.
+# 1. The main run: `python3 -m pytest bench --backend torch --profile $PROFILE` (default standard) on every
+#    device, TF32 off, extra arguments passed to pytest (e.g. -k "not scaling"); at most $MAIN_LIMIT seconds
+#    (default 330): the run saves every finished case, so a run cut short keeps what it measured.
+# 2. The peak run (unless PEAKS=0): the largest matmuls of the full profile on the GPUs, TF32 off and on, at
+#    most $PEAK_LIMIT seconds (default 90), for "% of the spec peak".
+# 3. The summary and one report of both runs.
+# OUT_DIR gets at most 8 files: facts.txt (nvidia-smi, versions), gpu-check.log, summary.txt, report.html,
+# benchmarks.json and nvml.csv (main run), peaks.json and peaks-tf32.json (peak runs). Run folders go to
+# $RESULTS (default: a temporary folder). Needs python3 with torch, pytest, pytest-benchmark, pandas,
+# seaborn, matplotlib, jinja2, scipy, rich, py-cpuinfo, nvidia-ml-py and pydantic (PYTHONPATH may point at
+# extra packages). Exit status: the main run's pytest status (124 when cut at its limit), 1 if it measured
+# nothing.
 set -u
 
 out="${1:?usage: tools/gpu-check.sh OUT_DIR [pytest arguments ...]}"
@@ -18,9 +23,9 @@ python="${PYTHON:-python3}"
 profile="${PROFILE:-standard}"
 here="$(cd "$(dirname "$0")/.." && pwd)"
 mkdir -p "$out" || exit 2
+out="$(cd "$out" && pwd)"
+results="${RESULTS:-$(mktemp -d "${TMPDIR:-/tmp}/devicebench-gpu-check.XXXXXX")}"
 log="$out/gpu-check.log"
-path_file="$out/.run-path"
-rm -f "$path_file"
 
 {
     echo "## devicebench GPU check, $(date -u +%Y-%m-%dT%H:%M:%SZ)"
@@ -29,7 +34,7 @@ rm -f "$path_file"
     "$python" - <<'EOF' 2>&1
 import importlib, platform
 print("python", platform.python_version())
-for name in ("torch", "pytest", "pytest_benchmark", "pydantic", "pandas", "seaborn", "pynvml"):
+for name in ("torch", "torchvision", "pytest", "pytest_benchmark", "pydantic", "pandas", "seaborn", "pynvml"):
     try:
         module = importlib.import_module(name)
         print(name, getattr(module, "__version__", "?"))
@@ -45,24 +50,50 @@ EOF
 cat "$out/facts.txt"
 
 cd "$here" || exit 2
+# pytest PASS_NAME LIMIT_S PATH_FILE [pytest arguments]: one run, cut at its limit, its status in $status
+run_pass() {
+    name="$1" limit="$2" path_file="$3"
+    shift 3
+    rm -f "$path_file"
+    echo "## $name run: python3 -m pytest bench --backend torch $* (at most ${limit} s)"
+    PYTHONUNBUFFERED=1 timeout -s INT -k 30 "$limit" "$python" -m pytest bench -p no:cacheprovider \
+        --backend torch --results-dir "$results/$name" --run-path-file "$path_file" "$@"
+    status=$?
+    echo "## $name run: pytest exited $status"
+}
+
 {
-    PYTHONUNBUFFERED=1 "$python" -m pytest bench --backend torch --profile "$profile" \
-        --results-dir "$out/results" --run-path-file "$path_file" -p no:cacheprovider "$@"
-    echo $? > "$out/.status"
+    run_pass main "${MAIN_LIMIT:-330}" "$results/main.path" --profile "$profile" --tf32 off "$@"
+    echo "$status" > "$results/main.status"
+    if [ "${PEAKS:-1}" = 1 ]; then
+        biggest='matmul and (n8192 or n16384)'
+        run_pass peaks "${PEAK_LIMIT:-90}" "$results/peaks.path" --profile full --devices gpu --tf32 off -k "$biggest"
+        run_pass peaks-tf32 "${PEAK_LIMIT:-90}" "$results/peaks-tf32.path" --profile full --devices gpu \
+            --tf32 on -k "$biggest and float32"
+    fi
 } 2>&1 | tee "$log"
-status="$(cat "$out/.status" 2>/dev/null || echo 1)"
-rm -f "$out/.status"
-if [ ! -s "$path_file" ]; then
-    echo "gpu-check: no run folder was made (see $log)" | tee -a "$log"
+main_status="$(cat "$results/main.status" 2>/dev/null || echo 1)"
+
+if [ ! -s "$results/main.path" ]; then
+    echo "gpu-check: the main run measured nothing (see $log)" | tee -a "$log"
     exit 1
 fi
-run="$(cat "$path_file")"
-"$python" -m reports summary "$run" > "$out/summary.txt" 2>&1
-cat "$out/summary.txt"
-"$python" -m reports "$run" 2>&1 | tee -a "$log"
-for f in benchmarks.json nvml.csv report.html report.csv; do
-    [ -f "$run/$f" ] && cp "$run/$f" "$out/$f"
+main="$(cat "$results/main.path")"
+runs="$main"
+for name in peaks peaks-tf32; do
+    if [ -s "$results/$name.path" ]; then
+        run="$(cat "$results/$name.path")"
+        runs="$runs $run"
+        cp "$run/benchmarks.json" "$out/$name.json"
+    fi
 done
-rm -f "$path_file"
+# shellcheck disable=SC2086  # the run folders are one word each
+"$python" -m reports summary $runs > "$out/summary.txt" 2>&1
+cat "$out/summary.txt"
+# shellcheck disable=SC2086
+"$python" -m reports $runs -o "$out/report.html" 2>&1 | tee -a "$log"
+rm -f "$out/report.csv"
+cp "$main/benchmarks.json" "$out/benchmarks.json"
+[ -f "$main/nvml.csv" ] && cp "$main/nvml.csv" "$out/nvml.csv"
 ls -l "$out"
-exit "$status"
+exit "$main_status"
