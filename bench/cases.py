@@ -29,10 +29,12 @@ class Workload:
     work_per_call: Callable[[Params], float]
     label: Callable[[Params], str]
     absent_reason: str = ""  # why a backend that is not in `backends` has no cases
-    # (untimed warm-up calls, timed rounds) when the workload fixes them; None = the profile's time budget
-    schedule: Callable[[Profile, Params], tuple[int, int]] | None = None
+    # (untimed warm-up calls, timed rounds) when the workload fixes them for a case; None = the profile's time budget
+    schedule: Callable[[Profile, Params], tuple[int, int] | None] | None = None
     # Why a finished call's facts make the case a failure (e.g. a NaN loss); None when they are fine.
     check: Callable[[Mapping[str, Any]], str | None] = lambda facts: None
+    # Facts drawn from the timed rounds' times in seconds (e.g. latency percentiles), added to the case's record.
+    round_facts: Callable[[Params, list[float]], dict[str, Any]] = lambda params, times: {}
 
     @property
     def name(self) -> str:
