@@ -28,6 +28,13 @@ class Profile:
     max_rounds: int
     target_seconds: float  # timed time per case, within min_rounds..max_rounds
     precision_budget_s: float  # with --precision: timed seconds a case may spend reaching it
+    inference_requests: int  # timed batch-1 requests per latency case (the percentiles' sample)
+    inference_batch: int  # the book model's large batch (throughput)
+    inference_resnet_image_size: int  # ResNet-50's square input side in pixels
+    inference_resnet_batch: int  # ResNet-50's large batch (throughput)
+    inference_resnet_slow_modes: bool  # also time ResNet-50 in TF eager/XLA and torch.compile (slow to run/compile)
+    checkpoint_models: tuple[str, ...]  # models saved and restored
+    dispatch_steps: int  # polynomial-fit Adam steps per timed call
 
     def rounds_for(self, seconds_per_call: float) -> int:
         """How many timed rounds a case gets, given one call's time measured during warm-up."""
@@ -54,6 +61,13 @@ PROFILES: dict[str, Profile] = {
             max_rounds=30,
             target_seconds=0.5,
             precision_budget_s=3.0,
+            inference_requests=100,
+            inference_batch=256,
+            inference_resnet_image_size=32,
+            inference_resnet_batch=8,
+            inference_resnet_slow_modes=False,
+            checkpoint_models=("book",),
+            dispatch_steps=20,
         ),
         Profile(
             name="standard",
@@ -70,6 +84,13 @@ PROFILES: dict[str, Profile] = {
             max_rounds=100,
             target_seconds=1.5,
             precision_budget_s=8.0,
+            inference_requests=100,
+            inference_batch=1024,
+            inference_resnet_image_size=64,
+            inference_resnet_batch=16,
+            inference_resnet_slow_modes=True,
+            checkpoint_models=("book", "resnet50"),
+            dispatch_steps=100,
         ),
         Profile(
             name="full",
@@ -86,6 +107,13 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             target_seconds=3.0,
             precision_budget_s=20.0,
+            inference_requests=1000,
+            inference_batch=4096,
+            inference_resnet_image_size=224,
+            inference_resnet_batch=128,
+            inference_resnet_slow_modes=True,
+            checkpoint_models=("book", "resnet50"),
+            dispatch_steps=1000,
         ),
     )
 }

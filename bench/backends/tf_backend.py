@@ -87,13 +87,24 @@ class TensorFlowBackend(Backend):
         return normalise_device_name(placement.rsplit("/", 1)[-1])
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist, tfdata and transfer (imported on first use: Keras takes seconds to import)."""
+        """Every workload's TF builder (imported on first use: Keras takes seconds to import)."""
+        from bench.backends.tf_checkpoint import build_checkpoint
         from bench.backends.tf_data import build_tfdata
+        from bench.backends.tf_dispatch import build_dispatch
+        from bench.backends.tf_inference import build_inference
         from bench.backends.tf_matmul import build_matmul
         from bench.backends.tf_mnist import build_mnist
         from bench.backends.tf_transfer import build_transfer
 
-        return {"matmul": build_matmul, "mnist": build_mnist, "tfdata": build_tfdata, "transfer": build_transfer}
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "tfdata": build_tfdata,
+            "transfer": build_transfer,
+            "inference": build_inference,
+            "checkpoint": build_checkpoint,
+            "dispatch": build_dispatch,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """TF's out-of-memory error."""

@@ -13,7 +13,10 @@ from typing import Any
 import torch
 
 from bench.backends.base import Backend, Builder
+from bench.backends.torch_checkpoint import build_checkpoint
 from bench.backends.torch_common import torch_device
+from bench.backends.torch_dispatch import build_dispatch
+from bench.backends.torch_inference import build_inference
 from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_mnist import build_mnist
 from bench.backends.torch_transfer import build_transfer
@@ -90,8 +93,15 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist and transfer."""
-        return {"matmul": build_matmul, "mnist": build_mnist, "transfer": build_transfer}
+        """matmul, mnist, transfer, inference, checkpoint and dispatch."""
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "transfer": build_transfer,
+            "inference": build_inference,
+            "checkpoint": build_checkpoint,
+            "dispatch": build_dispatch,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""
