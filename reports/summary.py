@@ -264,6 +264,10 @@ def case_text(row: pd.Series) -> str:
         return f"{row['mode']} b{int(row['batch_size'])}"
     if workload == "transfer":
         return f"{row['direction']} {fmt_bytes(float(row['bytes']))}"
+    if workload == "inference":
+        return f"{row['model']} {row['mode']} b{int(row['batch_size'])}"
+    if workload == "dispatch":
+        return f"polynomial fit {row['mode']}"
     return ""
 
 
@@ -369,7 +373,9 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     if frame.empty:
         return ["The results hold no benchmark cases."]
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
-    lines += tfdata_lines(frame) + transfer_lines(frame) + noise_lines(frame)
+    from reports.serving import serving_lines  # builds on this module's formatting, so imported here
+
+    lines += tfdata_lines(frame) + transfer_lines(frame) + serving_lines(frame) + noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)
     return lines
