@@ -32,7 +32,7 @@ class Profile:
     inference_batch: int  # the book model's large batch (throughput)
     inference_resnet_image_size: int  # ResNet-50's square input side in pixels
     inference_resnet_batch: int  # ResNet-50's large batch (throughput)
-    inference_resnet_slow_modes: bool  # also time ResNet-50 in TF eager/XLA and torch.compile (slow to run/compile)
+    inference_resnet_slow_modes_on: tuple[str, ...]  # device kinds that also time ResNet-50's slow modes
     checkpoint_models: tuple[str, ...]  # models saved and restored
     dispatch_steps: int  # polynomial-fit Adam steps per timed call
 
@@ -65,7 +65,7 @@ PROFILES: dict[str, Profile] = {
             inference_batch=256,
             inference_resnet_image_size=32,
             inference_resnet_batch=8,
-            inference_resnet_slow_modes=False,
+            inference_resnet_slow_modes_on=(),
             checkpoint_models=("book",),
             dispatch_steps=20,
         ),
@@ -88,9 +88,9 @@ PROFILES: dict[str, Profile] = {
             inference_batch=1024,
             inference_resnet_image_size=64,
             inference_resnet_batch=16,
-            inference_resnet_slow_modes=True,
+            inference_resnet_slow_modes_on=("gpu",),
             checkpoint_models=("book", "resnet50"),
-            dispatch_steps=100,
+            dispatch_steps=50,
         ),
         Profile(
             name="full",
@@ -111,7 +111,7 @@ PROFILES: dict[str, Profile] = {
             inference_batch=4096,
             inference_resnet_image_size=224,
             inference_resnet_batch=128,
-            inference_resnet_slow_modes=True,
+            inference_resnet_slow_modes_on=("cpu", "gpu"),
             checkpoint_models=("book", "resnet50"),
             dispatch_steps=1000,
         ),

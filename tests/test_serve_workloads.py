@@ -9,7 +9,14 @@ from bench.cases import make_cases
 from bench.devices import Device
 from bench.profiles import PROFILES, get_profile
 from bench.workloads import WORKLOADS
-from bench.workloads.checkpoint import BOOK_PARAMETERS, CHECKPOINT, WEIGHT_BYTES, checkpoint_check, weight_bytes
+from bench.workloads.checkpoint import (
+    BOOK_PARAMETERS,
+    CHECKPOINT,
+    WEIGHT_BYTES,
+    checkpoint_check,
+    checkpoint_schedule,
+    weight_bytes,
+)
 from bench.workloads.dispatch import (
     DISPATCH,
     TRUE_COEFFICIENTS,
@@ -54,17 +61,23 @@ def test_smoke_inference_times_every_mode_of_the_book_model_and_resnet_with_tf_f
     } | {("resnet50", "function", 1), ("resnet50", "function", 8)}
     eager = cases[("resnet50", "eager", 1)].skip_reason
     assert eager.startswith("profile smoke: eager Keras runs ResNet-50 layer by layer")
-    assert cases[("resnet50", "xla", 8)].skip_reason.endswith("standard and full time it")
+    assert cases[("resnet50", "xla", 8)].skip_reason.endswith("; the full profile times it everywhere")
     assert cases[("resnet50", "function", 1)].params["image_size"] == 32
     assert cases[("book", "xla", 1)].params["image_size"] == 28
 
 
-def test_standard_and_full_time_every_mode_and_full_uses_224_pixels():
-    standard = make_cases(INFERENCE, get_profile("standard"), [TF_CPU])
-    assert len(runnable(standard)) == 12
+def test_standard_times_resnets_slow_modes_on_gpus_only_and_full_everywhere_at_224_pixels():
+    assert len(runnable(make_cases(INFERENCE, get_profile("standard"), [TF_GPU]))) == 12
+    cpu = keyed(make_cases(INFERENCE, get_profile("standard"), [TF_CPU]))
+    assert {k for k, c in cpu.items() if c.skip_reason} == {
+        ("resnet50", m, b) for m in ("eager", "xla") for b in (1, 16)
+    }
+    assert cpu[("resnet50", "eager", 16)].skip_reason.startswith("profile standard: eager Keras runs ResNet-50")
+    assert cpu[("resnet50", "function", 1)].params["image_size"] == 64
+    for device in (TF_CPU, TF_GPU, TORCH_CPU):
+        assert all(c.skip_reason is None for c in make_cases(INFERENCE, get_profile("full"), [device]))
     full = keyed(make_cases(INFERENCE, get_profile("full"), [TF_GPU]))
-    assert full[("resnet50", "xla", 128)].params["image_size"] == 224
-    assert full[("book", "eager", 4096)].skip_reason is None
+    assert full[("resnet50", "xla", 128)].params["image_size"] == 224 and ("book", "eager", 4096) in full
 
 
 def test_torch_inference_is_eager_and_compile_and_smoke_leaves_out_compiling_resnet():
@@ -164,6 +177,12 @@ def test_checkpoint_work_is_the_models_weight_bytes():
     assert CHECKPOINT.throughput({"format": "tf-checkpoint", "direction": "save", "model": "book"}, 0.5) == (
         pytest.approx(7_454_760 / 0.5 / 1e6)
     )
+
+
+def test_resnet_checkpoints_take_one_warm_up_call_and_the_fewest_rounds():
+    smoke = get_profile("smoke")
+    assert checkpoint_schedule(smoke, {"model": "resnet50"}) == (1, smoke.min_rounds)
+    assert checkpoint_schedule(smoke, {"model": "book"}) is None
 
 
 def test_a_checkpoint_that_does_not_round_trip_measures_nothing():

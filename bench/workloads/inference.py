@@ -26,7 +26,7 @@ BOOK_IMAGE_SIZE = 28  # the book model reads MNIST's 28x28 images, flattened to 
 LATENCY_WARMUP_CALLS = 3  # the first traces or compiles; the others settle caches and the allocator
 PERCENTILES = (50, 90, 99)
 
-# ResNet-50 modes that are slow to run or to compile; a profile without `inference_resnet_slow_modes` skips them.
+# ResNet-50 modes that are slow to run or to compile: timed only on the device kinds the profile names.
 SLOW_RESNET_MODES: dict[str, dict[str, str]] = {
     "tensorflow": {
         "eager": "eager Keras runs ResNet-50 layer by layer, about half a second per request on a CPU",
@@ -57,8 +57,8 @@ def inference_params(profile: Profile, device: Device) -> list[tuple[Params, str
     for model, image_size, batch in models:
         for mode in modes:
             reason = None
-            if model == "resnet50" and mode in slow and not profile.inference_resnet_slow_modes:
-                reason = f"profile {profile.name}: {slow[mode]}; standard and full time it"
+            if model == "resnet50" and mode in slow and device.kind not in profile.inference_resnet_slow_modes_on:
+                reason = f"profile {profile.name}: {slow[mode]}; the full profile times it everywhere"
             for batch_size in (1, batch):
                 out.append(({"model": model, "image_size": image_size, "mode": mode, "batch_size": batch_size}, reason))
     return out
