@@ -38,7 +38,7 @@ def make_model(model: str, where: str, seed: int) -> keras.Model:
 
 def weights_of(model: keras.Model) -> list[np.ndarray]:
     """Every weight of the model (trainable or not) as numpy arrays, in the model's order."""
-    return [np.asarray(w.numpy()) for w in model.weights]
+    return [np.asarray(w.value.numpy()) for w in model.weights]  # the TF variable: Keras' .numpy() warns per call
 
 
 def same_weights(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
