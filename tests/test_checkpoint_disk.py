@@ -8,27 +8,26 @@ from pathlib import Path
 from bench.backends import checkpoint_disk as disk
 
 
-class Owner:
-    """Something the scratch folder lives as long as."""
-
-
-def test_the_scratch_folder_is_inside_the_results_folder_and_goes_with_its_owner(tmp_path):
-    folder = disk.scratch_folder(tmp_path)
+def test_the_scratch_folder_is_inside_the_results_folder_and_removed_once(tmp_path):
+    scratch = disk.ScratchFolder(tmp_path)
+    folder = scratch.path
     assert folder.parent == tmp_path and folder.name.startswith(disk.SCRATCH_PREFIX) and folder.is_dir()
     (folder / "ckpt.index").write_bytes(b"x" * 10)
-    owner = Owner()
-    disk.remove_when_done(owner, folder)
-    del owner
+    scratch.remove()
+    assert not folder.exists()
+    scratch.remove()  # a second time does nothing
+
+
+def test_a_scratch_folder_nobody_holds_any_more_is_removed(tmp_path):
+    folder = disk.ScratchFolder(tmp_path).path  # a build that failed half-way drops its ScratchFolder
     gc.collect()
     assert not folder.exists()
 
 
 def test_without_a_results_folder_the_scratch_folder_is_a_temp_dir():
-    folder = disk.scratch_folder(None)
-    try:
-        assert folder.parent == Path(tempfile.gettempdir())
-    finally:
-        folder.rmdir()
+    scratch = disk.ScratchFolder(None)
+    assert scratch.path.parent == Path(tempfile.gettempdir())
+    scratch.remove()
 
 
 def test_files_are_synced_evicted_and_described(tmp_path):

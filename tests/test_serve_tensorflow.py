@@ -1,6 +1,8 @@
 """Inference, checkpoints and the polynomial fit on the real TensorFlow backend, on this machine's CPU (tiny sizes)."""
 
+import gc
 import json
+import tempfile
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -92,12 +94,34 @@ def test_a_restore_that_reads_nothing_is_caught_the_target_starts_with_other_wei
     assert checkpoint_check(facts) == "the restored weights differ from the saved ones"
 
 
-def test_without_a_results_folder_checkpoints_go_to_a_temp_dir(backend, cpu):
+def test_a_checkpoint_build_that_fails_half_way_leaves_no_scratch_folder(backend, cpu, tmp_path, monkeypatch):
+    def disk_full(self, path):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(tf.train.Checkpoint, "write", disk_full)
+    backend.settings = {"results_dir": str(tmp_path)}
+    try:
+        with pytest.raises(OSError, match="No space left"):
+            backend.build(Case(CHECKPOINT, cpu, {"format": "tf-checkpoint", "direction": "save", "model": "book"}))
+    finally:
+        backend.settings = {}
+    gc.collect()
+    assert scratch_left(tmp_path) == []
+
+
+def test_an_unknown_format_is_refused_before_anything_is_made(backend, cpu):
+    with pytest.raises(ValueError, match="unknown TensorFlow checkpoint format 'h5'; formats: tf-checkpoint, keras"):
+        backend.build(Case(CHECKPOINT, cpu, {"format": "h5", "direction": "save", "model": "book"}))
+
+
+def test_without_a_results_folder_checkpoints_go_to_a_temp_dir(backend, cpu, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's own temp dir
     prepared = backend.build(Case(CHECKPOINT, cpu, {"format": "keras", "direction": "save", "model": "book"}))
+    assert len(scratch_left(tmp_path)) == 1
     prepared.call()
     facts = prepared.facts(0.05)
     assert facts["on_results_disk"] is False and facts["weights_equal"] is True
-    assert not any(Path(facts["directory"]).glob(f"{SCRATCH_PREFIX}*"))
+    assert facts["directory"] == str(tmp_path) and scratch_left(tmp_path) == []
 
 
 @pytest.mark.parametrize("mode", ["eager", "function", "function-loop"])

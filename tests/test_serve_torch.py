@@ -1,6 +1,6 @@
 """Inference, checkpoints and the polynomial fit on the real torch backend, on this machine's CPU (tiny sizes)."""
 
-from pathlib import Path
+import tempfile
 
 import numpy as np
 import pytest
@@ -137,11 +137,13 @@ def test_only_top_level_aten_calls_are_counted():
     assert top_level_aten_ops(events) == 2
 
 
-def test_scratch_files_stay_out_of_an_unrelated_folder(backend, cpu, tmp_path):
+def test_without_a_results_folder_the_state_dict_goes_to_a_temp_dir(backend, cpu, tmp_path, monkeypatch):
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # this test's own temp dir
     prepared = backend.build(
         Case(CHECKPOINT, cpu, {"format": "torch-state-dict", "direction": "save", "model": "book"})
     )
+    assert len(list(tmp_path.glob(f"{SCRATCH_PREFIX}*"))) == 1
     prepared.call()
     facts = prepared.facts(0.02)
-    assert facts["on_results_disk"] is False and not list(Path(facts["directory"]).glob(f"{SCRATCH_PREFIX}*"))
+    assert facts["on_results_disk"] is False and facts["directory"] == str(tmp_path)
     assert not list(tmp_path.iterdir())

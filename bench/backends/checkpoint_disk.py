@@ -18,14 +18,20 @@ from typing import Any
 SCRATCH_PREFIX = ".devicebench-checkpoint-"
 
 
-def scratch_folder(results_dir: str | os.PathLike[str] | None) -> Path:
-    """A new empty folder inside the results folder when there is one (its disk is measured), else a temp dir."""
-    return Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=os.fspath(results_dir) if results_dir else None))
+class ScratchFolder:
+    """A new empty folder inside the results folder when there is one (its disk is measured), else in the temp dir.
 
+    It is removed by `remove()`, or when this object is garbage-collected (a build that failed half-way), or when
+    the interpreter exits, whichever comes first.
+    """
 
-def remove_when_done(owner: object, folder: Path) -> weakref.finalize:
-    """Remove `folder` when `owner` is garbage-collected or the interpreter exits, whichever comes first."""
-    return weakref.finalize(owner, shutil.rmtree, folder, True)
+    def __init__(self, results_dir: str | os.PathLike[str] | None) -> None:
+        self.path = Path(tempfile.mkdtemp(prefix=SCRATCH_PREFIX, dir=os.fspath(results_dir) if results_dir else None))
+        self._finalizer = weakref.finalize(self, shutil.rmtree, self.path, True)
+
+    def remove(self) -> None:
+        """Remove the folder and everything in it (once; later calls do nothing)."""
+        self._finalizer()
 
 
 def sync_to_disk(paths: Iterable[Path]) -> None:

@@ -15,18 +15,11 @@ import numpy as np
 import tensorflow as tf
 
 from bench.backends.base import Backend, Prepared
-from bench.backends.checkpoint_disk import (
-    disk_facts,
-    evict_from_cache,
-    files_under,
-    remove_when_done,
-    scratch_folder,
-    sync_to_disk,
-)
+from bench.backends.checkpoint_disk import ScratchFolder, disk_facts, evict_from_cache, files_under, sync_to_disk
 from bench.backends.tf_common import tf_device
 from bench.backends.tf_models import book_model, resnet50
 from bench.cases import Case
-from bench.workloads.checkpoint import weight_bytes
+from bench.workloads.checkpoint import FORMATS, weight_bytes
 
 
 def make_model(model: str, where: str, seed: int) -> keras.Model:
@@ -49,6 +42,8 @@ def same_weights(a: list[np.ndarray], b: list[np.ndarray]) -> bool:
 def build_checkpoint(case: Case, backend: Backend) -> Prepared:
     """Save or restore one model in one format, in a scratch folder beside the results (removed afterwards)."""
     fmt, direction, model_name = (str(case.params[k]) for k in ("format", "direction", "model"))
+    if fmt not in FORMATS["tensorflow"]:
+        raise ValueError(f"unknown TensorFlow checkpoint format {fmt!r}; formats: {', '.join(FORMATS['tensorflow'])}")
     where = tf_device(case.device)
     source = make_model(model_name, where, seed=0)
     expected = int(weight_bytes(dict(case.params)))
@@ -56,7 +51,8 @@ def build_checkpoint(case: Case, backend: Backend) -> Prepared:
     if held != expected:
         raise RuntimeError(f"the {model_name} model holds {held} bytes of weights, the workload counts {expected}")
     results_dir = backend.settings.get("results_dir")
-    folder = scratch_folder(results_dir)
+    scratch = ScratchFolder(results_dir)  # removed in facts(), or when the case is dropped half-way
+    folder = scratch.path
     path = folder / ("model.keras" if fmt == "keras" else "ckpt")
     if fmt == "tf-checkpoint":
         target = make_model(model_name, where, seed=1)  # other weights: a restore must overwrite every one
@@ -70,7 +66,7 @@ def build_checkpoint(case: Case, backend: Backend) -> Prepared:
                 restore_into.read(str(path)).assert_consumed()
             return target
 
-    elif fmt == "keras":
+    else:
 
         def save() -> None:
             source.save(path)
@@ -78,9 +74,6 @@ def build_checkpoint(case: Case, backend: Backend) -> Prepared:
         def restore() -> keras.Model:
             with tf.device(where):
                 return keras.saving.load_model(path)
-
-    else:
-        raise ValueError(f"unknown TensorFlow checkpoint format {fmt!r}; formats: tf-checkpoint, keras")
 
     def saved() -> Any:
         save()
@@ -106,9 +99,7 @@ def build_checkpoint(case: Case, backend: Backend) -> Prepared:
             "weights_equal": same_weights(weights_of(model), weights_of(source)),
         }
         out["file_mb_per_s"] = out["file_bytes"] / median_s / 1e6
-        cleanup()
+        scratch.remove()
         return out
 
-    prepared = Prepared(call, facts)
-    cleanup = remove_when_done(prepared, folder)
-    return prepared
+    return Prepared(call, facts)

@@ -13,14 +13,7 @@ import torch
 from torch import nn
 
 from bench.backends.base import Backend, Prepared
-from bench.backends.checkpoint_disk import (
-    disk_facts,
-    evict_from_cache,
-    files_under,
-    remove_when_done,
-    scratch_folder,
-    sync_to_disk,
-)
+from bench.backends.checkpoint_disk import ScratchFolder, disk_facts, evict_from_cache, files_under, sync_to_disk
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_models import ModelUnavailable, book_model, resnet50
 from bench.cases import Case
@@ -62,7 +55,8 @@ def build_checkpoint(case: Case, backend: Backend) -> Prepared:
     if held != expected:
         raise RuntimeError(f"the {model_name} model holds {held} bytes of state, the workload counts {expected}")
     results_dir = backend.settings.get("results_dir")
-    folder = scratch_folder(results_dir)
+    scratch = ScratchFolder(results_dir)  # removed in facts(), or when the case is dropped half-way
+    folder = scratch.path
     path = folder / "model.pt"
 
     def saved() -> torch.Tensor:
@@ -88,9 +82,7 @@ def build_checkpoint(case: Case, backend: Backend) -> Prepared:
             "weights_equal": same_state(target, source),
         }
         out["file_mb_per_s"] = out["file_bytes"] / median_s / 1e6
-        cleanup()
+        scratch.remove()
         return out
 
-    prepared = Prepared(call, facts)
-    cleanup = remove_when_done(prepared, folder)
-    return prepared
+    return Prepared(call, facts)
