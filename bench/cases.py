@@ -32,8 +32,8 @@ class Workload:
     work_per_call: Callable[[Params], float]
     label: Callable[[Params], str]
     absent_reason: str = ""  # why a backend that is not in `backends` has no cases
-    # (untimed warm-up calls, timed rounds) when the workload fixes them; None = the profile's time budget
-    schedule: Callable[[Profile, Params], tuple[int, int]] | None = None
+    # (untimed warm-up calls, timed rounds) when the workload fixes them for a case; None = the profile's time budget
+    schedule: Callable[[Profile, Params], tuple[int, int] | None] | None = None
     # Why a finished call's facts make the case a failure (e.g. a NaN loss); None when they are fine.
     check: Callable[[Mapping[str, Any]], str | None] = lambda facts: None
     # Opt-in workloads (sustained) make cases only in a profile that names them (--profile sustained).
@@ -42,6 +42,8 @@ class Workload:
     duration: Callable[[Params], float] | None = None
     # Multi-device workloads: cases made from the device and its peers (used instead of params_for).
     group_params_for: GroupParamsFor | None = None
+    # Facts drawn from the timed rounds' times in seconds (e.g. latency percentiles), added to the case's record.
+    round_facts: Callable[[Params, list[float]], dict[str, Any]] = lambda params, times: {}
 
     @property
     def name(self) -> str:

@@ -28,6 +28,13 @@ class Profile:
     max_rounds: int
     target_seconds: float  # timed time per case, within min_rounds..max_rounds
     precision_budget_s: float  # with --precision: timed seconds a case may spend reaching it
+    inference_requests: int  # timed batch-1 requests per latency case (the percentiles' sample)
+    inference_batch: int  # the book model's large batch (throughput)
+    inference_resnet_image_size: int  # ResNet-50's square input side in pixels
+    inference_resnet_batch: int  # ResNet-50's large batch (throughput)
+    inference_resnet_slow_modes_on: tuple[str, ...]  # device kinds that also time ResNet-50's slow modes
+    checkpoint_models: tuple[str, ...]  # models saved and restored
+    dispatch_steps: int  # polynomial-fit Adam steps per timed call
     workloads: tuple[str, ...] | None = None  # the workloads it runs; None: every one that is not opt-in
     sustained_s: float = 300.0  # timed seconds of a sustained case (--sustained-minutes overrides)
 
@@ -77,6 +84,13 @@ PROFILES: dict[str, Profile] = {
             scaling_steps=10,
             scaling_calls=(1, 5),
             scaling_resnet=None,
+            inference_requests=100,
+            inference_batch=256,
+            inference_resnet_image_size=32,
+            inference_resnet_batch=8,
+            inference_resnet_slow_modes_on=(),
+            checkpoint_models=("book",),
+            dispatch_steps=20,
         ),
         Profile(
             name="standard",
@@ -100,6 +114,13 @@ PROFILES: dict[str, Profile] = {
             scaling_steps=20,
             scaling_calls=(1, 8),
             scaling_resnet=(64, 256),
+            inference_requests=100,
+            inference_batch=1024,
+            inference_resnet_image_size=64,
+            inference_resnet_batch=16,
+            inference_resnet_slow_modes_on=("gpu",),
+            checkpoint_models=("book", "resnet50"),
+            dispatch_steps=50,
         ),
         Profile(
             name="full",
@@ -123,6 +144,13 @@ PROFILES: dict[str, Profile] = {
             scaling_steps=50,
             scaling_calls=(2, 10),
             scaling_resnet=(128, 512),
+            inference_requests=1000,
+            inference_batch=4096,
+            inference_resnet_image_size=224,
+            inference_resnet_batch=128,
+            inference_resnet_slow_modes_on=("cpu", "gpu"),
+            checkpoint_models=("book", "resnet50"),
+            dispatch_steps=1000,
         ),
         Profile(
             name="sustained",
@@ -140,6 +168,13 @@ PROFILES: dict[str, Profile] = {
             target_seconds=300.0,
             precision_budget_s=300.0,
             workloads=("sustained",),
+            inference_requests=0,
+            inference_batch=1,
+            inference_resnet_image_size=32,
+            inference_resnet_batch=1,
+            inference_resnet_slow_modes_on=(),
+            checkpoint_models=(),
+            dispatch_steps=1,
         ),
     )
 }

@@ -163,9 +163,9 @@ def run_case(
             sync()
             return out
 
-        schedule = case.workload.schedule
+        schedule = case.workload.schedule(profile, params) if case.workload.schedule is not None else None
         if schedule is not None:
-            warmup_calls, rounds = schedule(profile, params)
+            warmup_calls, rounds = schedule
             warm = warm_up(backend, case, timed, warmup_calls, clock)
         else:
             warm = warm_up(backend, case, timed, profile.warmup_calls, clock)
@@ -214,6 +214,7 @@ def run_case(
         "profile": profile.name,
         **backend.case_facts(case),
         **facts,
+        **case.workload.round_facts(params, times),
     }
     summary = getattr(record, "summary", None)
     if summary:

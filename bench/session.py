@@ -103,7 +103,10 @@ class DevicebenchSession:
                 self.backend_status[name] = {"available": False, "version": None, "reason": str(exc)}
                 self.notes.append(f"backend {name} unavailable: {exc}")
                 continue
-            backend.settings = {"mnist": options.devicebench_mnist}
+            backend.settings = {
+                "mnist": options.devicebench_mnist,
+                "results_dir": str(self.folder.results_dir) if self.folder is not None else None,
+            }
             if options.devicebench_tf32 != "default":
                 backend.set_tf32(options.devicebench_tf32 == "on")
             self.backends[name] = backend

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from reports import serving as sv
 from reports import speedup as sp
 from reports.limits import throttle_cell
 from reports.load import ResultsFileError, Run
@@ -55,6 +56,10 @@ def table_from(frame: pd.DataFrame, title: str, note: str = "",
     ]
     numeric = [pd.api.types.is_numeric_dtype(flat[c]) for c in flat.columns]
     return Table(title=title, columns=columns, rows=rows, note=note, numeric=numeric)
+
+
+#: workloads whose own tables carry their throughput (checkpoint MB/s with file sizes, dispatch µs per op)
+OWN_TABLES = frozenset({"checkpoint", "dispatch"})
 
 
 def throughput_tables(frame: pd.DataFrame) -> list[Table]:
@@ -145,6 +150,36 @@ def multidevice_tables(frame: pd.DataFrame) -> list[Table]:
         )
         title = "All-reduce (float32 sum) per backend and device set"
         tables.append(table_from(allreduce, title, note=note, formatters={"bytes": lambda v: fmt_bytes(float(v))}))
+    return tables
+
+
+def serving_tables(frame: pd.DataFrame) -> list[Table]:
+    """Inference latency percentiles, checkpoint MB/s with file sizes, and eager dispatch µs per op."""
+    tables = []
+    latency = sv.latency_table(frame)
+    if not latency.empty:
+        note = (
+            "Each request is one batch-1 call of the model ended by a device sync; percentiles of the timed "
+            "requests (the first calls, which trace or compile, are warm-up: their extra cost is the last column)."
+        )
+        tables.append(table_from(latency, "Inference latency, batch 1 (percentiles, not a mean)", note=note))
+    checkpoint = sv.checkpoint_table(frame)
+    if not checkpoint.empty:
+        note = (
+            "MB/s (weights): the model's weight bytes per second of a save (ended by fsync) or a restore (read "
+            "after dropping the files from the page cache); MB/s (file): the file's bytes. Keras' load_model "
+            "also rebuilds the model."
+        )
+        tables.append(table_from(checkpoint, "Checkpoint save and restore", note=note))
+    dispatch = sv.dispatch_table(frame)
+    if not dispatch.empty:
+        note = (
+            "The book's polynomial fit (50 points, one Adam step at a time). eager/this: eager's µs per op over "
+            "this mode's, on the same device and backend."
+        )
+        tables.append(
+            table_from(dispatch, "Eager dispatch overhead", note=note, formatters={"eager/this (per op)": ratio_cell})
+        )
     return tables
 
 
@@ -306,6 +341,7 @@ def build_page(
     hosts = sorted({run.host for run in runs})
     tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
     tables += multidevice_tables(frame)
+    tables += serving_tables(frame)
     backends = several_backends(frame) or (not skipped.empty and skipped["backend"].nunique() > 1)
     versus = versus_table(frame)
     context = {

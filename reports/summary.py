@@ -274,6 +274,10 @@ def case_text(row: pd.Series) -> str:
         return f"{row['kernel']} {fmt_bytes(float(row['bytes']))}"
     if workload == "sustained":
         return f"n={int(row['n'])} {row['dtype']} {float(row['seconds']):g} s"
+    if workload == "inference":
+        return f"{row['model']} {row['mode']} b{int(row['batch_size'])}"
+    if workload == "dispatch":
+        return f"polynomial fit {row['mode']}"
     return ""
 
 
@@ -381,8 +385,10 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     from reports import multidevice  # it formats with this module's helpers
 
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
+    from reports.serving import serving_lines  # builds on this module's formatting, so imported here
+
     lines += tfdata_lines(frame) + transfer_lines(frame) + limits.limit_lines(frame) + multidevice.lines(frame)
-    lines += noise_lines(frame)
+    lines += serving_lines(frame) + noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)
     return lines

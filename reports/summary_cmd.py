@@ -44,8 +44,8 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from reports import multidevice as md
+    from reports import serving, summary
     from reports import speedup as sp
-    from reports import summary
     from reports.load import notes, read_runs, skipped, tidy
 
     runs, _ = read_runs(args.paths)
@@ -65,6 +65,9 @@ def run(args: argparse.Namespace) -> int:
         if not table.empty:
             unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna()
             console.print(rich_table(table, f"{title} ({unit.iloc[0] if not unit.empty else 'throughput'})"))
+    latency = serving.latency_table(frame)
+    if not latency.empty:
+        console.print(rich_table(latency, "inference latency, batch 1 (percentiles of single requests)"))
     ratio = {"speedup": lambda v: "" if v is None or math.isnan(v) else summary.fmt_ratio(v)}
     backend = ["backend"] if summary.several_backends(frame) else []
     speed = sp.speedups(frame, "matmul")

@@ -115,6 +115,48 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
             work_unit="bytes",
             throughput_unit="GB/s",  # the algorithm bandwidth, nccl-tests' algbw
         ),
+        WorkloadSpec(
+            name="inference",
+            version=1,
+            title="inference",
+            params=("model", "image_size", "mode", "batch_size"),
+            keys=("model", "image_size", "mode", "batch_size"),
+            work_unit="samples",
+            throughput_unit="samples/s",
+            labels={
+                "book": "book model",
+                "resnet50": "ResNet-50",
+                "function": "tf.function",
+                "xla": "XLA",
+                "compile": "torch.compile",
+            },
+        ),
+        WorkloadSpec(
+            name="checkpoint",
+            version=1,
+            title="checkpoint save and restore",
+            params=("format", "direction", "model"),
+            keys=("format", "direction", "model"),
+            work_unit="bytes",
+            throughput_unit="MB/s",
+            labels={
+                "tf-checkpoint": "tf.train.Checkpoint",
+                "keras": "Keras .keras",
+                "torch-state-dict": "torch state_dict",
+                "book": "book model",
+                "resnet50": "ResNet-50",
+            },
+        ),
+        WorkloadSpec(
+            name="dispatch",
+            version=1,
+            title="eager dispatch overhead (polynomial fit)",
+            params=("mode", "points", "degree", "steps_per_call"),
+            keys=("mode",),
+            work_unit="steps",
+            throughput_unit="steps/s",
+            labels={"function": "tf.function per step", "function-loop": "a tf.function loop"},
+        ),
     )
 }
 

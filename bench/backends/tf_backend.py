@@ -110,8 +110,11 @@ class TensorFlowBackend(Backend):
         return normalise_device_name(placement.rsplit("/", 1)[-1])
 
     def builders(self) -> Mapping[str, Builder]:
-        """Every TF workload's builder (imported on first use: Keras takes seconds to import)."""
+        """Every workload's TF builder (imported on first use: Keras takes seconds to import)."""
+        from bench.backends.tf_checkpoint import build_checkpoint
         from bench.backends.tf_data import build_tfdata
+        from bench.backends.tf_dispatch import build_dispatch
+        from bench.backends.tf_inference import build_inference
         from bench.backends.tf_matmul import build_matmul
         from bench.backends.tf_membw import build_membw
         from bench.backends.tf_mnist import build_mnist
@@ -128,6 +131,9 @@ class TensorFlowBackend(Backend):
             "sustained": build_sustained,
             "scaling": build_scaling,
             "allreduce": build_allreduce,
+            "inference": build_inference,
+            "checkpoint": build_checkpoint,
+            "dispatch": build_dispatch,
         }
 
     def is_out_of_memory(self, error: BaseException) -> bool:

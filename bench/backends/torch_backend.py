@@ -13,7 +13,10 @@ from typing import Any
 import torch
 
 from bench.backends.base import Backend, Builder, Prepared
+from bench.backends.torch_checkpoint import build_checkpoint
 from bench.backends.torch_common import torch_device
+from bench.backends.torch_dispatch import build_dispatch
+from bench.backends.torch_inference import build_inference
 from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_membw import build_membw
 from bench.backends.torch_mnist import build_mnist
@@ -94,11 +97,14 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist, transfer, membw, sustained, and the multi-device scaling and allreduce (see torch_multi)."""
+        """matmul, mnist, transfer, membw, sustained, inference, checkpoint, dispatch, scaling and allreduce."""
         return {
             "matmul": build_matmul,
             "mnist": build_mnist,
             "transfer": build_transfer,
+            "inference": build_inference,
+            "checkpoint": build_checkpoint,
+            "dispatch": build_dispatch,
             "membw": build_membw,
             "sustained": build_sustained,
             "scaling": build_multi,

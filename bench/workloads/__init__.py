@@ -2,6 +2,9 @@
 
 from bench.cases import Workload
 from bench.workloads.allreduce import ALLREDUCE
+from bench.workloads.checkpoint import CHECKPOINT
+from bench.workloads.dispatch import DISPATCH
+from bench.workloads.inference import INFERENCE
 from bench.workloads.matmul import MATMUL
 from bench.workloads.membw import MEMBW
 from bench.workloads.mnist import MNIST
@@ -11,5 +14,6 @@ from bench.workloads.tfdata import TFDATA
 from bench.workloads.transfer import TRANSFER
 
 WORKLOADS: dict[str, Workload] = {
-    w.name: w for w in (MATMUL, MNIST, TFDATA, TRANSFER, MEMBW, SUSTAINED, SCALING, ALLREDUCE)
+    w.name: w
+    for w in (MATMUL, MNIST, TFDATA, TRANSFER, MEMBW, SUSTAINED, SCALING, ALLREDUCE, INFERENCE, CHECKPOINT, DISPATCH)
 }
