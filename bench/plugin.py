@@ -20,6 +20,7 @@ from results_format import Benchmark, ResultsWriteError
 
 SESSION_KEY = pytest.StashKey[DevicebenchSession]()
 CASE_ARG = "devicebench_case"
+NO_CASE = "none"  # the parameter of a workload's placeholder item when it has no case in this run
 SKIP_KIND = pytest.StashKey[str]()  # why a case skipped at run time (e.g. "oom"); collection skips are "profile"
 SIGNAL_HANDLERS = pytest.StashKey[dict[int, Any]]()  # the handlers we replaced, restored at the end
 DESELECTED = pytest.StashKey[int]()
@@ -195,7 +196,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     ]
     if not params:
         reason = session.no_case_reason(marker.args[0])
-        params = [pytest.param("none", id="no-case", marks=[pytest.mark.skip(reason=reason)])]
+        params = [pytest.param(NO_CASE, id="no-case", marks=[pytest.mark.skip(reason=reason)])]
     metafunc.parametrize(CASE_ARG, params, indirect=True)
 
 
@@ -234,6 +235,8 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     ours = [(item, run.cases[cid]) for item in session.items if (cid := _case_id(item)) in run.cases]
     run.pending = [item.nodeid for item, _ in ours]
     run.workload_of = {item.nodeid: case.workload.name for item, case in ours}
+    # A workload with no case here (e.g. tf.data under torch) has one placeholder item: no progress letter either.
+    run.placeholders = {item.nodeid for item in session.items if _case_id(item) == NO_CASE}
 
 
 def _case_id(item: pytest.Item) -> str | None:
@@ -245,7 +248,7 @@ def _case_id(item: pytest.Item) -> str | None:
 def pytest_report_teststatus(report: pytest.TestReport, config: pytest.Config) -> tuple[str, str, str] | None:
     """No progress letter for a case: its live line says more (see pytest_runtest_logreport)."""
     run = _session(config)
-    ours = run is not None and report.nodeid in run.workload_of
+    ours = run is not None and (report.nodeid in run.workload_of or report.nodeid in run.placeholders)
     if ours and (report.when == "call" or (report.when == "setup" and not report.passed)):
         return report.outcome, "", report.outcome.upper()
     return None
