@@ -11,6 +11,30 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
+class TrainingKnobs:
+    """A profile's sizes for the training workloads: mixed precision, ResNet-50 and the batch-size sweeps."""
+
+    amp_steps: int  # MNIST mixed-precision steps per timed call
+    amp_calls: int  # calls in all, the first an untimed warm-up
+    amp_batches_cpu: tuple[int, ...]
+    amp_batches_gpu: tuple[int, ...]
+    amp_modes_tf: tuple[str, ...]  # of function, xla, keras-fit
+    amp_modes_torch: tuple[str, ...]  # of eager, compile
+    sweep_batches_cpu: tuple[int, ...]  # MNIST batch-size sweep
+    sweep_batches_gpu: tuple[int, ...]
+    sweep_samples_per_call: int  # each sweep call trains about this many samples, whatever its batch
+    sweep_calls: int
+    resnet_image_size_cpu: int
+    resnet_batches_cpu: tuple[int, ...]
+    resnet_image_size_gpu: int
+    resnet_batches_gpu: tuple[int, ...]  # ResNet-50's batch-size sweep; an out-of-memory batch is a recorded skip
+    resnet_steps_cpu: int  # steps per timed call
+    resnet_steps_gpu: int
+    resnet_calls: int
+    resnet_cpu_mixed: bool  # also time mixed precision on CPUs that have bf16 (a second graph costs ~10-30 s there)
+
+
+@dataclass(frozen=True)
 class Profile:
     """How big a run is: sizes per workload, device limits and the timing budget per case."""
 
@@ -28,6 +52,7 @@ class Profile:
     max_rounds: int
     target_seconds: float  # timed time per case, within min_rounds..max_rounds
     precision_budget_s: float  # with --precision: timed seconds a case may spend reaching it
+    training: TrainingKnobs
 
     def rounds_for(self, seconds_per_call: float) -> int:
         """How many timed rounds a case gets, given one call's time measured during warm-up."""
@@ -54,6 +79,26 @@ PROFILES: dict[str, Profile] = {
             max_rounds=30,
             target_seconds=0.5,
             precision_budget_s=3.0,
+            training=TrainingKnobs(
+                amp_steps=10,
+                amp_calls=6,
+                amp_batches_cpu=(64,),
+                amp_batches_gpu=(64, 1024),
+                amp_modes_tf=("function",),
+                amp_modes_torch=("eager",),
+                sweep_batches_cpu=(32, 256, 2048),
+                sweep_batches_gpu=(64, 1024, 16384),
+                sweep_samples_per_call=2048,
+                sweep_calls=6,
+                resnet_image_size_cpu=32,
+                resnet_batches_cpu=(4, 16),
+                resnet_image_size_gpu=32,
+                resnet_batches_gpu=(32, 256),
+                resnet_steps_cpu=1,
+                resnet_steps_gpu=5,
+                resnet_calls=6,
+                resnet_cpu_mixed=False,
+            ),
         ),
         Profile(
             name="standard",
@@ -70,6 +115,26 @@ PROFILES: dict[str, Profile] = {
             max_rounds=100,
             target_seconds=1.5,
             precision_budget_s=8.0,
+            training=TrainingKnobs(
+                amp_steps=50,
+                amp_calls=6,
+                amp_batches_cpu=(64,),
+                amp_batches_gpu=(64, 1024),
+                amp_modes_tf=("function", "xla", "keras-fit"),
+                amp_modes_torch=("eager", "compile"),
+                sweep_batches_cpu=(16, 64, 256, 1024, 4096),
+                sweep_batches_gpu=(16, 64, 256, 1024, 4096, 16384),
+                sweep_samples_per_call=16384,
+                sweep_calls=6,
+                resnet_image_size_cpu=64,
+                resnet_batches_cpu=(8, 16, 32),
+                resnet_image_size_gpu=224,
+                resnet_batches_gpu=(32, 64, 128),
+                resnet_steps_cpu=1,
+                resnet_steps_gpu=5,
+                resnet_calls=6,
+                resnet_cpu_mixed=True,
+            ),
         ),
         Profile(
             name="full",
@@ -86,6 +151,26 @@ PROFILES: dict[str, Profile] = {
             max_rounds=200,
             target_seconds=3.0,
             precision_budget_s=20.0,
+            training=TrainingKnobs(
+                amp_steps=94,
+                amp_calls=11,
+                amp_batches_cpu=(64, 1024),
+                amp_batches_gpu=(64, 1024, 8192),
+                amp_modes_tf=("function", "xla", "keras-fit"),
+                amp_modes_torch=("eager", "compile"),
+                sweep_batches_cpu=(16, 64, 256, 1024, 4096, 16384),
+                sweep_batches_gpu=(16, 64, 256, 1024, 4096, 16384, 32768),
+                sweep_samples_per_call=65536,
+                sweep_calls=11,
+                resnet_image_size_cpu=224,
+                resnet_batches_cpu=(16, 32, 64),
+                resnet_image_size_gpu=224,
+                resnet_batches_gpu=(16, 32, 64, 128, 256, 512, 1024),
+                resnet_steps_cpu=2,
+                resnet_steps_gpu=10,
+                resnet_calls=7,
+                resnet_cpu_mixed=True,
+            ),
         ),
     )
 }

@@ -264,6 +264,12 @@ def case_text(row: pd.Series) -> str:
         return f"{row['mode']} b{int(row['batch_size'])}"
     if workload == "transfer":
         return f"{row['direction']} {fmt_bytes(float(row['bytes']))}"
+    if workload == "mnist_amp":
+        return f"{row['mode']} {row['precision']} b{int(row['batch_size'])}"
+    if workload == "resnet50_train":
+        return f"{row['precision']} {int(row['image_size'])}px b{int(row['batch_size'])}"
+    if workload == "mnist_batch":
+        return f"{row['mode']} b{int(row['batch_size'])}"
     return ""
 
 
@@ -369,7 +375,9 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     if frame.empty:
         return ["The results hold no benchmark cases."]
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
-    lines += tfdata_lines(frame) + transfer_lines(frame) + noise_lines(frame)
+    from reports.training import training_lines  # reports.training builds on this module's formatting
+
+    lines += training_lines(frame, skipped) + tfdata_lines(frame) + transfer_lines(frame) + noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)
     return lines

@@ -87,13 +87,23 @@ class TensorFlowBackend(Backend):
         return normalise_device_name(placement.rsplit("/", 1)[-1])
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist, tfdata and transfer (imported on first use: Keras takes seconds to import)."""
+        """Each workload's TensorFlow builder (imported on first use: Keras takes seconds to import)."""
+        from bench.backends.tf_amp import build_mnist_train
         from bench.backends.tf_data import build_tfdata
         from bench.backends.tf_matmul import build_matmul
         from bench.backends.tf_mnist import build_mnist
+        from bench.backends.tf_resnet_train import build_resnet50_train
         from bench.backends.tf_transfer import build_transfer
 
-        return {"matmul": build_matmul, "mnist": build_mnist, "tfdata": build_tfdata, "transfer": build_transfer}
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "tfdata": build_tfdata,
+            "transfer": build_transfer,
+            "mnist_amp": build_mnist_train,
+            "mnist_batch": build_mnist_train,
+            "resnet50_train": build_resnet50_train,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """TF's out-of-memory error."""
@@ -127,7 +137,7 @@ class TensorFlowBackend(Backend):
         effective = intra or _positive_int(env.get("TF_NUM_INTRAOP_THREADS")) or usable_cores()
         return {
             "precision": {
-                "dtype": case.params.get("dtype", "float32"),
+                "dtype": case.params.get("dtype") or case.params.get("precision") or "float32",
                 "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
             },
             "threads": {

@@ -13,9 +13,11 @@ from typing import Any
 import torch
 
 from bench.backends.base import Backend, Builder
+from bench.backends.torch_amp import build_mnist_train
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_matmul import build_matmul
 from bench.backends.torch_mnist import build_mnist
+from bench.backends.torch_resnet_train import build_resnet50_train
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
@@ -90,8 +92,15 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist and transfer."""
-        return {"matmul": build_matmul, "mnist": build_mnist, "transfer": build_transfer}
+        """matmul, mnist, transfer and the training workloads (mixed precision, ResNet-50, batch sweep)."""
+        return {
+            "matmul": build_matmul,
+            "mnist": build_mnist,
+            "transfer": build_transfer,
+            "mnist_amp": build_mnist_train,
+            "mnist_batch": build_mnist_train,
+            "resnet50_train": build_resnet50_train,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""
@@ -119,7 +128,7 @@ class TorchBackend(Backend):
         """dtype, TF32 policy (float32 matmuls on CUDA) and thread counts for one case."""
         return {
             "precision": {
-                "dtype": case.params.get("dtype", "float32"),
+                "dtype": case.params.get("dtype") or case.params.get("precision") or "float32",
                 "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
             },
             "threads": {
