@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from reports import speedup as sp
-    from reports import summary
+    from reports import summary, training
     from reports.load import read_runs, skipped, tidy
 
     runs, _ = read_runs(args.paths)
@@ -65,6 +65,12 @@ def run(args: argparse.Namespace) -> int:
     if not speed.empty:
         view = speed[["host", *backend, "gpu", "cpu", "n", "speedup"]]
         console.print(rich_table(view, "GPU/CPU speedup, float32 matmul", ratio))
+    amp = training.amp_view(frame)
+    if not amp.empty:
+        console.print(rich_table(amp, "Mixed precision: speedup over float32", ratio))
+    sweep = training.sweep_view(frame, left_out)
+    if not sweep.empty:
+        console.print(rich_table(sweep, "Throughput vs batch size: where it saturates"))
     versus = summary.backend_table(frame)
     if not versus.empty:
         console.print(

@@ -212,5 +212,6 @@ def test_a_training_case_that_diverged_or_did_not_learn_fails(facts, failure):
 
 def test_a_sweep_case_fails_only_when_its_loss_diverged():
     assert MNIST_BATCH.check({"initial_loss": 2.5, "final_loss": 4.3}) is None  # large batches may rise first
-    assert MNIST_BATCH.check({"initial_loss": 2.5, "final_loss": math.inf}) == "training diverged: the final loss is inf"
+    diverged = MNIST_BATCH.check({"initial_loss": 2.5, "final_loss": math.inf})
+    assert diverged == "training diverged: the final loss is inf"
     assert MNIST_BATCH.check({}) == "training diverged: the final loss is None"
