@@ -525,12 +525,14 @@ def batch_sweep(frame: pd.DataFrame, palette: dict) -> Plot:
     fig, axes = _new_figure(ncols=len(workloads), width=6.0 * len(workloads) + 2.5)
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         for ax, workload in zip(axes, workloads, strict=True):
-            rows = points[points["workload"] == workload]
+            rows = (
+                points[points["workload"] == workload].drop(columns="device").rename(columns={"device_label": "device"})
+            )
             sns.lineplot(
                 data=rows,
                 x="batch_size",
                 y="throughput",
-                hue="device_label",
+                hue="device",
                 style="series",
                 markers=True,
                 dashes=False,
@@ -541,7 +543,7 @@ def batch_sweep(frame: pd.DataFrame, palette: dict) -> Plot:
             for mark in summary[summary["workload"] == workload].itertuples():
                 if mark.saturation_batch is None or mark.points < 2:
                     continue
-                at = rows[(rows["device_label"] == mark.device_label) & (rows["series"] == mark.series)]
+                at = rows[(rows["device"] == mark.device_label) & (rows["series"] == mark.series)]
                 y = float(at.loc[at["batch_size"] == mark.saturation_batch, "throughput"].median())
                 colour = palette.get(mark.device_label, "0.3")
                 ax.scatter([mark.saturation_batch], [y], s=160, facecolors="none", edgecolors=colour, lw=1.8, zorder=5)
@@ -549,13 +551,17 @@ def batch_sweep(frame: pd.DataFrame, palette: dict) -> Plot:
                     f"{tr.SATURATION:.0%} of best from b={int(mark.saturation_batch)}",
                     (mark.saturation_batch, y),
                     textcoords="offset points",
-                    xytext=(6, -12),
+                    xytext=(0, -16),
+                    ha="center",
                     fontsize=7,
                     color=colour,
                 )
             unit = rows["unit"].dropna()
             ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel=unit.iloc[0] if not unit.empty else "")
-            _plain_log_axis(ax.xaxis, rows["batch_size"])
+            batches = sorted(set(rows["batch_size"]))
+            ticks = batches[:: -(-len(batches) // 8)]  # at most 8 labelled batch sizes
+            ax.xaxis.set_ticks(ticks, [f"{int(b):,}" for b in ticks])
+            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
             _plain_log_axis(ax.yaxis)
             ax.set_title(WORKLOAD_SPECS[workload].title)
             _legend_outside(ax)
