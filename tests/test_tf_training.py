@@ -19,6 +19,7 @@ from bench.backends import tf_resnet_train as resnet_module  # noqa: E402
 from bench.backends.base import PlacementError  # noqa: E402
 from bench.backends.tf_precision import dtype_policy  # noqa: E402
 from bench.cases import Case  # noqa: E402
+from bench.profiles import get_profile  # noqa: E402
 from bench.workloads import mnist_data, precision  # noqa: E402
 from bench.workloads.mnist_amp import MNIST_AMP  # noqa: E402
 from bench.workloads.mnist_batch import MNIST_BATCH  # noqa: E402
@@ -122,16 +123,17 @@ def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, m
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     for name in ("test_mnist_amp", "test_mnist_batch"):
         pytester.makepyfile(**{name: (REPO / "bench" / "benchmarks" / f"{name}.py").read_text()})
+    batch = get_profile("smoke").training.sweep_batches_cpu[1]  # one sweep case
     result = pytester.runpytest_subprocess(
         "-p", "bench.plugin", "--profile", "smoke", "--devices", "cpu", "--results-dir", "results",
-        "-k", "mnist_amp or b256", timeout=600,
+        "-k", f"mnist_amp or mnist_batch and b{batch}-", timeout=600,
     )  # fmt: skip
     has_bf16 = precision.precision_skip_reason(backend_cpu(), "mixed_bfloat16", precision.cpu_flags()) is None
     result.assert_outcomes(passed=3 if has_bf16 else 2, skipped=1 if has_bf16 else 2)
     data = json.loads((pytester.path / "results" / "latest" / "benchmarks.json").read_text())
     extras = {b["extra_info"]["params"].get("precision", "sweep"): b["extra_info"] for b in data["benchmarks"]}
     assert extras["float32"]["workload"] == "mnist_amp" and extras["float32"]["precision"]["dtype"] == "float32"
-    assert extras["sweep"]["workload"] == "mnist_batch" and extras["sweep"]["params"]["batch_size"] == 256
+    assert extras["sweep"]["workload"] == "mnist_batch" and extras["sweep"]["params"]["batch_size"] == batch
     skipped = {s["params"].get("precision"): s["reason"] for s in data["devicebench"]["skipped"]}
     assert "GPU mode" in skipped["mixed_float16"]
 
