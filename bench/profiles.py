@@ -11,6 +11,53 @@ class ProfileError(ValueError):
 
 
 @dataclass(frozen=True)
+class TrainingKnobs:
+    """A profile's sizes for the training workloads: mixed precision, ResNet-50 and the batch-size sweeps."""
+
+    amp_steps: int  # MNIST mixed-precision steps per timed call
+    amp_calls: int  # calls in all, the first an untimed warm-up
+    amp_batches_cpu: tuple[int, ...]
+    amp_batches_gpu: tuple[int, ...]
+    amp_modes_tf: tuple[str, ...]  # of function, xla, keras-fit
+    amp_modes_torch: tuple[str, ...]  # of eager, compile
+    sweep_batches_cpu: tuple[int, ...]  # MNIST batch-size sweep
+    sweep_batches_gpu: tuple[int, ...]
+    sweep_samples_per_call: int  # each sweep call trains about this many samples, whatever its batch
+    sweep_calls: int
+    resnet_image_size_cpu: int
+    resnet_batches_cpu: tuple[int, ...]
+    resnet_image_size_gpu: int
+    resnet_batches_gpu: tuple[int, ...]  # ResNet-50's batch-size sweep; an out-of-memory batch is a recorded skip
+    resnet_steps_cpu: int  # steps per timed call
+    resnet_steps_gpu: int
+    resnet_calls: int
+    resnet_cpu_mixed: bool  # also time mixed precision on CPUs that have bf16 (a second graph costs ~10-30 s there)
+
+
+#: for a profile that runs no training workload (sustained)
+NO_TRAINING = TrainingKnobs(
+    amp_steps=1,
+    amp_calls=2,
+    amp_batches_cpu=(),
+    amp_batches_gpu=(),
+    amp_modes_tf=(),
+    amp_modes_torch=(),
+    sweep_batches_cpu=(),
+    sweep_batches_gpu=(),
+    sweep_samples_per_call=1,
+    sweep_calls=2,
+    resnet_image_size_cpu=32,
+    resnet_batches_cpu=(),
+    resnet_image_size_gpu=32,
+    resnet_batches_gpu=(),
+    resnet_steps_cpu=1,
+    resnet_steps_gpu=1,
+    resnet_calls=2,
+    resnet_cpu_mixed=False,
+)
+
+
+@dataclass(frozen=True)
 class Profile:
     """How big a run is: sizes per workload, device limits and the timing budget per case."""
 
@@ -35,6 +82,7 @@ class Profile:
     inference_resnet_slow_modes_on: tuple[str, ...]  # device kinds that also time ResNet-50's slow modes
     checkpoint_models: tuple[str, ...]  # models saved and restored
     dispatch_steps: int  # polynomial-fit Adam steps per timed call
+    training: TrainingKnobs
     workloads: tuple[str, ...] | None = None  # the workloads it runs; None: every one that is not opt-in
     sustained_s: float = 300.0  # timed seconds of a sustained case (--sustained-minutes overrides)
 
@@ -91,6 +139,26 @@ PROFILES: dict[str, Profile] = {
             inference_resnet_slow_modes_on=(),
             checkpoint_models=("book",),
             dispatch_steps=20,
+            training=TrainingKnobs(
+                amp_steps=10,
+                amp_calls=6,
+                amp_batches_cpu=(64,),
+                amp_batches_gpu=(64, 1024),
+                amp_modes_tf=("function",),
+                amp_modes_torch=("eager",),
+                sweep_batches_cpu=(64, 512, 4096),
+                sweep_batches_gpu=(64, 1024, 16384),
+                sweep_samples_per_call=2048,
+                sweep_calls=6,
+                resnet_image_size_cpu=32,
+                resnet_batches_cpu=(4, 16),
+                resnet_image_size_gpu=32,
+                resnet_batches_gpu=(32, 256),
+                resnet_steps_cpu=1,
+                resnet_steps_gpu=5,
+                resnet_calls=6,
+                resnet_cpu_mixed=False,
+            ),
         ),
         Profile(
             name="standard",
@@ -121,6 +189,26 @@ PROFILES: dict[str, Profile] = {
             inference_resnet_slow_modes_on=("gpu",),
             checkpoint_models=("book", "resnet50"),
             dispatch_steps=50,
+            training=TrainingKnobs(
+                amp_steps=30,
+                amp_calls=6,
+                amp_batches_cpu=(64,),
+                amp_batches_gpu=(64, 1024),
+                amp_modes_tf=("function", "xla", "keras-fit"),
+                amp_modes_torch=("eager", "compile"),
+                sweep_batches_cpu=(32, 128, 512, 2048, 8192),
+                sweep_batches_gpu=(16, 64, 256, 1024, 4096, 16384),
+                sweep_samples_per_call=4096,
+                sweep_calls=6,
+                resnet_image_size_cpu=64,
+                resnet_batches_cpu=(8, 16, 32),
+                resnet_image_size_gpu=224,
+                resnet_batches_gpu=(32, 64, 128),
+                resnet_steps_cpu=1,
+                resnet_steps_gpu=5,
+                resnet_calls=6,
+                resnet_cpu_mixed=True,
+            ),
         ),
         Profile(
             name="full",
@@ -151,6 +239,26 @@ PROFILES: dict[str, Profile] = {
             inference_resnet_slow_modes_on=("cpu", "gpu"),
             checkpoint_models=("book", "resnet50"),
             dispatch_steps=1000,
+            training=TrainingKnobs(
+                amp_steps=94,
+                amp_calls=11,
+                amp_batches_cpu=(64, 1024),
+                amp_batches_gpu=(64, 1024, 8192),
+                amp_modes_tf=("function", "xla", "keras-fit"),
+                amp_modes_torch=("eager", "compile"),
+                sweep_batches_cpu=(16, 64, 256, 1024, 4096, 16384),
+                sweep_batches_gpu=(16, 64, 256, 1024, 4096, 16384, 32768),
+                sweep_samples_per_call=16384,
+                sweep_calls=11,
+                resnet_image_size_cpu=224,
+                resnet_batches_cpu=(16, 32, 64),
+                resnet_image_size_gpu=224,
+                resnet_batches_gpu=(16, 32, 64, 128, 256, 512, 1024),
+                resnet_steps_cpu=2,
+                resnet_steps_gpu=10,
+                resnet_calls=7,
+                resnet_cpu_mixed=True,
+            ),
         ),
         Profile(
             name="sustained",
@@ -175,6 +283,7 @@ PROFILES: dict[str, Profile] = {
             inference_resnet_slow_modes_on=(),
             checkpoint_models=(),
             dispatch_steps=1,
+            training=NO_TRAINING,
         ),
     )
 }

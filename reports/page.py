@@ -15,6 +15,7 @@ import pandas as pd
 
 from reports import serving as sv
 from reports import speedup as sp
+from reports import training as tr
 from reports.limits import throttle_cell
 from reports.load import ResultsFileError, Run
 from reports.summary import (
@@ -183,6 +184,27 @@ def serving_tables(frame: pd.DataFrame) -> list[Table]:
     return tables
 
 
+def training_tables(frame: pd.DataFrame, skipped: pd.DataFrame) -> list[Table]:
+    """Mixed-precision speedups, ResNet-50 images/s and the batch-size sweeps, where those workloads ran."""
+    tables = []
+    amp = tr.amp_view(frame)
+    if not amp.empty:
+        note = "speedup: the mixed-precision case's throughput over its float32 twin's (same device, case and run)."
+        tables.append(table_from(amp, "Mixed precision: speedup over float32", note, {"speedup": ratio_cell}))
+    resnet = tr.resnet_view(frame)
+    if not resnet.empty:
+        note = "Synthetic ImageNet-shaped data made on the device; the loss is the training loss on the case's batch."
+        tables.append(table_from(resnet, "ResNet-50 training: images/s", note))
+    sweep = tr.sweep_view(frame, skipped)
+    if not sweep.empty:
+        note = (
+            f"A sweep saturates at the smallest batch reaching {tr.SATURATION:.0%} of its best throughput; "
+            "out of memory: the smallest batch that did not fit (a recorded skip)."
+        )
+        tables.append(table_from(sweep, "Throughput vs batch size: where it saturates", note))
+    return tables
+
+
 def ratio_cell(value: Any) -> str:
     """A ratio as text (13.1x, 0.86x); empty when missing."""
     return "" if value is None or pd.isna(value) else fmt_ratio(float(value))
@@ -342,6 +364,7 @@ def build_page(
     tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
     tables += multidevice_tables(frame)
     tables += serving_tables(frame)
+    tables += training_tables(frame, skipped)
     backends = several_backends(frame) or (not skipped.empty and skipped["backend"].nunique() > 1)
     versus = versus_table(frame)
     context = {

@@ -24,6 +24,7 @@ from matplotlib.patches import Patch
 
 from reports import backends as bk
 from reports import speedup as sp
+from reports import training as tr
 from reports.summary import (
     BOOK_LARGE_N,
     BOOK_LARGE_RATIO,
@@ -575,10 +576,68 @@ def versus(frame: pd.DataFrame) -> Plot:
     return Plot("versus", title, question, image=svg_data_uri(fig))
 
 
+def batch_sweep(frame: pd.DataFrame, palette: dict) -> Plot:
+    """How does training throughput grow with the batch size on each device, and where does it saturate?"""
+    title = "Throughput vs batch size"
+    question = "How does training throughput grow with the batch size, and where does each device saturate?"
+    points = tr.sweep_points(frame)
+    if points.empty:
+        why = "No batch-size sweep ran (mnist_batch or resnet50_train), so there is nothing to plot."
+        return Plot("batch-sweep", title, question, why_not=why)
+    summary = tr.sweep_summary(frame)
+    workloads = [w for w in tr.SWEEP_SERIES if w in set(points["workload"])]
+    fig, axes = _new_figure(ncols=len(workloads), width=6.0 * len(workloads) + 2.5)
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        for ax, workload in zip(axes, workloads, strict=True):
+            rows = (
+                points[points["workload"] == workload].drop(columns="device").rename(columns={"device_label": "device"})
+            )
+            sns.lineplot(
+                data=rows,
+                x="batch_size",
+                y="throughput",
+                hue="device",
+                style="series",
+                markers=True,
+                dashes=False,
+                palette=palette,
+                ax=ax,
+                errorbar=None,
+            )
+            for mark in summary[summary["workload"] == workload].itertuples():
+                if mark.saturation_batch is None or mark.points < 2:
+                    continue
+                at = rows[(rows["device"] == mark.device_label) & (rows["series"] == mark.series)]
+                y = float(at.loc[at["batch_size"] == mark.saturation_batch, "throughput"].median())
+                colour = palette.get(mark.device_label, "0.3")
+                ax.scatter([mark.saturation_batch], [y], s=160, facecolors="none", edgecolors=colour, lw=1.8, zorder=5)
+                ax.annotate(
+                    f"{tr.SATURATION:.0%} of best from b={int(mark.saturation_batch)}",
+                    (mark.saturation_batch, y),
+                    textcoords="offset points",
+                    xytext=(0, -16),
+                    ha="center",
+                    fontsize=7,
+                    color=colour,
+                )
+            unit = rows["unit"].dropna()
+            ax.set(xscale="log", yscale="log", xlabel="batch size", ylabel=unit.iloc[0] if not unit.empty else "")
+            batches = sorted(set(rows["batch_size"]))
+            ticks = batches[:: -(-len(batches) // 8)]  # at most 8 labelled batch sizes
+            ax.xaxis.set_ticks(ticks, [f"{int(b):,}" for b in ticks])
+            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+            _plain_log_axis(ax.yaxis)
+            ax.set_title(WORKLOAD_SPECS[workload].title)
+            _legend_outside(ax)
+        fig.suptitle(f"{question} (circled: saturation)", fontsize=11, fontweight="bold")
+    return Plot("batch-sweep", title, question, image=svg_data_uri(fig))
+
+
 FRAME_PLOTS: list[Callable[[pd.DataFrame, dict], Plot]] = [
     matmul_throughput,
     matmul_speedup,
     mnist,
+    batch_sweep,
     tfdata,
     transfer,
     peak_memory,

@@ -278,6 +278,12 @@ def case_text(row: pd.Series) -> str:
         return f"{row['model']} {row['mode']} b{int(row['batch_size'])}"
     if workload == "dispatch":
         return f"polynomial fit {row['mode']}"
+    if workload == "mnist_amp":
+        return f"{row['mode']} {row['precision']} b{int(row['batch_size'])}"
+    if workload == "resnet50_train":
+        return f"{row['precision']} {int(row['image_size'])}px b{int(row['batch_size'])}"
+    if workload == "mnist_batch":
+        return f"{row['mode']} b{int(row['batch_size'])}"
     return ""
 
 
@@ -386,9 +392,10 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
 
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
     from reports.serving import serving_lines  # builds on this module's formatting, so imported here
+    from reports.training import training_lines  # reports.training builds on this module's formatting
 
-    lines += tfdata_lines(frame) + transfer_lines(frame) + limits.limit_lines(frame) + multidevice.lines(frame)
-    lines += serving_lines(frame) + noise_lines(frame)
+    lines += training_lines(frame, skipped) + tfdata_lines(frame) + transfer_lines(frame)
+    lines += limits.limit_lines(frame) + multidevice.lines(frame) + serving_lines(frame) + noise_lines(frame)
     if skipped is not None:
         lines += skipped_lines(skipped)
     return lines

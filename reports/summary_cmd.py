@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from reports import multidevice as md
-    from reports import serving, summary
+    from reports import serving, summary, training
     from reports import speedup as sp
     from reports.load import notes, read_runs, skipped, tidy
 
@@ -80,6 +80,12 @@ def run(args: argparse.Namespace) -> int:
         console.print(rich_table(scaling, "Scaling: data-parallel training, fixed global batch", percent))
     if not allreduce.empty:
         console.print(rich_table(allreduce, "All-reduce (float32 sum): nccl-tests' algbw and busbw"))
+    amp = training.amp_view(frame)
+    if not amp.empty:
+        console.print(rich_table(amp, "Mixed precision: speedup over float32", ratio))
+    sweep = training.sweep_view(frame, left_out)
+    if not sweep.empty:
+        console.print(rich_table(sweep, "Throughput vs batch size: where it saturates"))
     versus = summary.backend_table(frame)
     if not versus.empty:
         console.print(

@@ -157,6 +157,35 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
             throughput_unit="steps/s",
             labels={"function": "tf.function per step", "function-loop": "a tf.function loop"},
         ),
+        WorkloadSpec(
+            name="mnist_amp",
+            version=1,
+            title="MNIST mixed-precision training",
+            params=("mode", "precision", "batch_size", "steps_per_call", "calls"),
+            keys=("mode", "precision", "batch_size"),
+            work_unit="samples",
+            throughput_unit="samples/s",
+            labels={"mixed_float16": "mixed float16 (loss-scaled)", "mixed_bfloat16": "mixed bfloat16"},
+        ),
+        WorkloadSpec(
+            name="resnet50_train",
+            version=1,
+            title="ResNet-50 training",
+            params=("precision", "image_size", "batch_size", "steps_per_call", "calls"),
+            keys=("precision", "image_size", "batch_size"),
+            work_unit="images",
+            throughput_unit="images/s",
+            labels={"mixed_float16": "mixed float16 (loss-scaled)", "mixed_bfloat16": "mixed bfloat16"},
+        ),
+        WorkloadSpec(
+            name="mnist_batch",
+            version=1,
+            title="MNIST training: batch-size sweep",
+            params=("mode", "batch_size", "steps_per_call", "calls"),
+            keys=("mode", "batch_size"),
+            work_unit="samples",
+            throughput_unit="samples/s",
+        ),
     )
 }
 

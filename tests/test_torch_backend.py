@@ -125,10 +125,12 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
     assert info["version"] == torch.__version__ and "cudnn_version" in info
     kinds = {(s["workload"], s["kind"]) for s in data["devicebench"]["skipped"]}
     # inference: smoke leaves torch.compile of ResNet-50 out; without torchvision ResNet-50 is "unavailable"
+    training = {("mnist_amp", "profile"), ("resnet50_train", "profile"), ("resnet50_train", "unavailable")}
     assert kinds <= {
         ("matmul", "profile"),
         ("tfdata", "profile"),
         ("inference", "profile"),
         ("inference", "unavailable"),
         ("transfer", "profile"),
+        *training,
     }

@@ -111,6 +111,7 @@ class TensorFlowBackend(Backend):
 
     def builders(self) -> Mapping[str, Builder]:
         """Every workload's TF builder (imported on first use: Keras takes seconds to import)."""
+        from bench.backends.tf_amp import build_mnist_train
         from bench.backends.tf_checkpoint import build_checkpoint
         from bench.backends.tf_data import build_tfdata
         from bench.backends.tf_dispatch import build_dispatch
@@ -119,6 +120,7 @@ class TensorFlowBackend(Backend):
         from bench.backends.tf_membw import build_membw
         from bench.backends.tf_mnist import build_mnist
         from bench.backends.tf_multi import build_allreduce, build_scaling
+        from bench.backends.tf_resnet_train import build_resnet50_train
         from bench.backends.tf_sustained import build_sustained
         from bench.backends.tf_transfer import build_transfer
 
@@ -134,6 +136,9 @@ class TensorFlowBackend(Backend):
             "inference": build_inference,
             "checkpoint": build_checkpoint,
             "dispatch": build_dispatch,
+            "mnist_amp": build_mnist_train,
+            "mnist_batch": build_mnist_train,
+            "resnet50_train": build_resnet50_train,
         }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
@@ -169,7 +174,7 @@ class TensorFlowBackend(Backend):
         effective = intra or _positive_int(env.get("TF_NUM_INTRAOP_THREADS")) or usable_cores()
         return {
             "precision": {
-                "dtype": case.params.get("dtype", "float32"),
+                "dtype": case.params.get("dtype") or case.params.get("precision") or "float32",
                 "tf32": tf.config.experimental.tensor_float_32_execution_enabled(),
             },
             "threads": {

@@ -14,6 +14,7 @@ import torch
 
 from bench.backends.base import Backend, Builder, Prepared
 from bench.backends.torch_checkpoint import build_checkpoint
+from bench.backends.torch_amp import build_mnist_train
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_dispatch import build_dispatch
 from bench.backends.torch_inference import build_inference
@@ -23,6 +24,7 @@ from bench.backends.torch_mnist import build_mnist
 from bench.backends.torch_multi import build_multi
 from bench.backends.torch_multi import shutdown as shutdown_helpers
 from bench.backends.torch_sustained import build_sustained
+from bench.backends.torch_resnet_train import build_resnet50_train
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
@@ -97,7 +99,7 @@ class TorchBackend(Backend):
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
     def builders(self) -> Mapping[str, Builder]:
-        """matmul, mnist, transfer, membw, sustained, inference, checkpoint, dispatch, scaling and allreduce."""
+        """Every workload's torch builder."""
         return {
             "matmul": build_matmul,
             "mnist": build_mnist,
@@ -120,6 +122,10 @@ class TorchBackend(Backend):
         if self.builders().get(case.workload.name) is not build_multi:
             shutdown_helpers()
         return super().build(case)
+            "mnist_amp": build_mnist_train,
+            "mnist_batch": build_mnist_train,
+            "resnet50_train": build_resnet50_train,
+        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""
@@ -147,7 +153,7 @@ class TorchBackend(Backend):
         """dtype, TF32 policy (float32 matmuls on CUDA) and thread counts for one case."""
         return {
             "precision": {
-                "dtype": case.params.get("dtype", "float32"),
+                "dtype": case.params.get("dtype") or case.params.get("precision") or "float32",
                 "tf32": bool(torch.backends.cuda.matmul.allow_tf32),
             },
             "threads": {

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -19,24 +18,9 @@ from bench.backends.torch_common import torch_device
 from bench.backends.torch_models import book_model
 from bench.cases import Case
 from bench.workloads.mnist import EVAL_SAMPLES, LEARNING_RATE, STEPS_PER_EPOCH, samples_needed
-from bench.workloads.mnist_data import load_mnist
+from bench.workloads.mnist_data import batch_order, load_mnist
 
-SEED = 0
 KERAS_ADAM_EPSILON = 1e-7  # Keras' default (torch's is 1e-8), so both backends run the same optimizer
-
-
-def batch_order(n: int, batches: int, batch_size: int, seed: int = SEED) -> np.ndarray:
-    """(batches, batch_size) sample indices: a fresh permutation per epoch, cut into full batches in order."""
-    # The remainder of each epoch is dropped, as the TF builder's `batch(..., drop_remainder=True)`.
-    if n < batch_size:
-        raise ValueError(f"MNIST needs at least one batch of {batch_size} samples, got {n}")
-    rng = np.random.default_rng(seed)
-    per_epoch = n // batch_size
-    epochs = [
-        rng.permutation(n)[: per_epoch * batch_size].reshape(per_epoch, batch_size)
-        for _ in range(-(-batches // per_epoch))
-    ]
-    return np.concatenate(epochs)[:batches]
 
 
 def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor) -> tuple[float, float]:

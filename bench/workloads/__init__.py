@@ -8,6 +8,9 @@ from bench.workloads.inference import INFERENCE
 from bench.workloads.matmul import MATMUL
 from bench.workloads.membw import MEMBW
 from bench.workloads.mnist import MNIST
+from bench.workloads.mnist_amp import MNIST_AMP
+from bench.workloads.mnist_batch import MNIST_BATCH
+from bench.workloads.resnet50_train import RESNET50_TRAIN
 from bench.workloads.scaling import SCALING
 from bench.workloads.sustained import SUSTAINED
 from bench.workloads.tfdata import TFDATA
@@ -15,5 +18,20 @@ from bench.workloads.transfer import TRANSFER
 
 WORKLOADS: dict[str, Workload] = {
     w.name: w
-    for w in (MATMUL, MNIST, TFDATA, TRANSFER, MEMBW, SUSTAINED, SCALING, ALLREDUCE, INFERENCE, CHECKPOINT, DISPATCH)
+    for w in (
+        MATMUL,
+        MNIST,
+        TFDATA,
+        TRANSFER,
+        MEMBW,
+        SUSTAINED,
+        SCALING,
+        ALLREDUCE,
+        INFERENCE,
+        CHECKPOINT,
+        DISPATCH,
+        MNIST_AMP,
+        RESNET50_TRAIN,
+        MNIST_BATCH,
+    )  # fmt: skip
 }

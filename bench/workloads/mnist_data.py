@@ -74,3 +74,17 @@ def load_mnist(option: str | None, n: int) -> MnistData:
     path = find_mnist(option)
     data = read_mnist(path) if path else synthetic_mnist(n)
     return MnistData(data.x[:n], data.y[:n], data.source, data.path)
+
+
+def batch_order(n: int, batches: int, batch_size: int, seed: int = 0) -> np.ndarray:
+    """(batches, batch_size) sample indices: a fresh permutation per epoch, cut into full batches in order."""
+    # The remainder of each epoch is dropped, as the TF builder's `batch(..., drop_remainder=True)`.
+    if n < batch_size:
+        raise ValueError(f"MNIST needs at least one batch of {batch_size} samples, got {n}")
+    rng = np.random.default_rng(seed)
+    per_epoch = n // batch_size
+    epochs = [
+        rng.permutation(n)[: per_epoch * batch_size].reshape(per_epoch, batch_size)
+        for _ in range(-(-batches // per_epoch))
+    ]
+    return np.concatenate(epochs)[:batches]

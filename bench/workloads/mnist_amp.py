@@ -1,0 +1,54 @@
+"""The book's MNIST model trained in mixed precision (float32, mixed_float16 with loss scaling, mixed_bfloat16).
+
+Every case has a float32 twin of the same mode and batch on the same device, so the report can give the
+speedup that mixed precision buys there. The batch indices and the data are on the device before timing.
+"""
+
+from __future__ import annotations
+
+from bench.cases import Params, Workload
+from bench.devices import Device
+from bench.profiles import Profile
+from bench.workloads.mnist import mnist_check
+from bench.workloads.precision import cpu_flags, precisions_for
+from results_format.workloads import WORKLOAD_SPECS
+
+TF_MODES = ("function", "xla", "keras-fit")  # the profiles pick from these
+TORCH_MODES = ("eager", "compile")
+
+
+def amp_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
+    """Each mode x precision x batch; mixed precisions a device cannot run well are skips with the reason."""
+    knobs = profile.training
+    modes = knobs.amp_modes_torch if device.backend == "torch" else knobs.amp_modes_tf
+    batches = knobs.amp_batches_gpu if device.kind == "gpu" else knobs.amp_batches_cpu
+    out: list[tuple[Params, str | None]] = []
+    for precision, reason in precisions_for(device, cpu_flags()):
+        for mode in modes:
+            for batch in batches:
+                params = {
+                    "mode": mode,
+                    "precision": precision,
+                    "batch_size": batch,
+                    "steps_per_call": knobs.amp_steps,
+                    "calls": knobs.amp_calls,
+                }
+                out.append((params, reason))
+    return out
+
+
+def samples_per_call(params: Params) -> float:
+    """Training samples one call processes."""
+    return float(params["steps_per_call"]) * float(params["batch_size"])
+
+
+MNIST_AMP = Workload(
+    spec=WORKLOAD_SPECS["mnist_amp"],
+    throughput_scale=1.0,
+    backends=("tensorflow", "torch"),
+    params_for=amp_params,
+    work_per_call=samples_per_call,
+    label=lambda p: f"{p['mode']}-{p['precision']}-b{p['batch_size']}",
+    schedule=lambda profile, p: (1, int(p["calls"]) - 1),
+    check=mnist_check,
+)
