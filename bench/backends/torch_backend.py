@@ -13,8 +13,8 @@ from typing import Any
 import torch
 
 from bench.backends.base import Backend, Builder, Prepared
-from bench.backends.torch_checkpoint import build_checkpoint
 from bench.backends.torch_amp import build_mnist_train
+from bench.backends.torch_checkpoint import build_checkpoint
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_dispatch import build_dispatch
 from bench.backends.torch_inference import build_inference
@@ -23,8 +23,8 @@ from bench.backends.torch_membw import build_membw
 from bench.backends.torch_mnist import build_mnist
 from bench.backends.torch_multi import build_multi
 from bench.backends.torch_multi import shutdown as shutdown_helpers
-from bench.backends.torch_sustained import build_sustained
 from bench.backends.torch_resnet_train import build_resnet50_train
+from bench.backends.torch_sustained import build_sustained
 from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
@@ -104,6 +104,9 @@ class TorchBackend(Backend):
             "matmul": build_matmul,
             "mnist": build_mnist,
             "transfer": build_transfer,
+            "mnist_amp": build_mnist_train,
+            "mnist_batch": build_mnist_train,
+            "resnet50_train": build_resnet50_train,
             "inference": build_inference,
             "checkpoint": build_checkpoint,
             "dispatch": build_dispatch,
@@ -122,10 +125,6 @@ class TorchBackend(Backend):
         if self.builders().get(case.workload.name) is not build_multi:
             shutdown_helpers()
         return super().build(case)
-            "mnist_amp": build_mnist_train,
-            "mnist_batch": build_mnist_train,
-            "resnet50_train": build_resnet50_train,
-        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """torch's CUDA out-of-memory error, or a RuntimeError saying so (older builds, the CPU allocator)."""

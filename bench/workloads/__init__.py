@@ -33,5 +33,5 @@ WORKLOADS: dict[str, Workload] = {
         MNIST_AMP,
         RESNET50_TRAIN,
         MNIST_BATCH,
-    )  # fmt: skip
+    )
 }
