@@ -2,7 +2,8 @@
 
 Shows throughput per device and size (matmul) or mode/variant/direction (other workloads),
 the GPU/CPU speedup where a GPU ran, the book's matmul claims next to this run's, TensorFlow vs
-PyTorch where both backends ran, and the skipped cases with their reasons. PATH is a run folder,
+PyTorch where both backends ran, the runs' notes (an unavailable backend, a run that did not finish),
+and the skipped cases with their reasons. PATH is a run folder,
 results/latest or a benchmarks.json.
 """
 
@@ -45,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
 
     from reports import speedup as sp
     from reports import summary
-    from reports.load import read_runs, skipped, tidy
+    from reports.load import notes, read_runs, skipped, tidy
 
     runs, _ = read_runs(args.paths)
     frame = tidy(runs)
@@ -54,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
     console.rule(f"devicebench summary: {', '.join(r.name for r in runs)}", style="bold")
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
+    for name, note in notes(runs):
+        console.print(f"note: {name}: {note}", markup=False)
     for workload, title in summary.WORKLOAD_TITLES.items():
         table = summary.throughput_table(frame, workload)
         if not table.empty:
