@@ -14,9 +14,9 @@ import pytest
 
 import results_format
 from reports import cli, plots
-from reports.load import tidy
+from reports.load import read_run, tidy
 from reports.summary import fmt_ratio
-from tests.golden_runs import BAD, GPUBOX, LAPTOP, STOPBOX, WORKSTATION, derive
+from tests.golden_runs import BAD, GPUBOX, LAPTOP, STOPBOX, WORKSTATION, derive, fleet_run
 
 
 def speedup(folder: Path, n: int, gpu: str = "GPU:0") -> str:
@@ -198,3 +198,15 @@ def test_summary_says_when_a_run_did_not_finish(capsys):
     assert cli.main(["summary", str(STOPBOX)]) == 0
     out = capsys.readouterr().out
     assert f"note: {STOPBOX.name}: incomplete (interrupted): stopped by SIGTERM" in out
+
+
+def test_the_tfdata_plot_has_no_empty_panel_when_only_the_verdict_case_ran():
+    frame = tidy([read_run(fleet_run("node-a"))])  # its tf.data cases are the fed-step verdicts only
+    assert set(frame.loc[frame["workload"] == "tfdata", "variant"]) == {"fed-step"}
+    plot = plots.tfdata(frame, plots.palette_for(list(frame["device"])))
+    assert plot.image is not None
+    svg = base64.b64decode(plot.image.split(",", 1)[1]).decode()
+    assert "training step: input-bound?" in svg and "elements/s per variant" not in svg
+    full = plots.tfdata(tidy([read_run(GPUBOX)]), plots.palette_for(["CPU:0", "GPU:0"]))
+    assert full.image is not None
+    assert "elements/s per variant" in base64.b64decode(full.image.split(",", 1)[1]).decode()
