@@ -58,7 +58,7 @@ def cell(value: Any, column: str = "") -> str:
         return "yes" if value else "no"
     if column == "bytes" and isinstance(value, numbers.Real):
         return fmt_bytes(float(value))
-    if isinstance(value, numbers.Integral) and column in ("n", "batch_size", "epochs", "rounds"):
+    if isinstance(value, numbers.Integral) and column in ("n", "batch_size", "rounds"):
         return str(value)
     if isinstance(value, numbers.Real):
         return fmt_number(float(value))
