@@ -107,11 +107,31 @@ def _plain(value: float, _pos: object = None) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:g}"
 
 
+#: on a log axis labelled at the measured values, neighbouring labels at least this factor apart (no overlap)
+TICK_SPACING = 1.45
+
+
+def spaced_ticks(values: Sequence[float], spacing: float = TICK_SPACING) -> list[float]:
+    """The measured values to label on a log axis: both ends, and those in between far enough from their neighbours.
+
+    100 and 128, or 8192 and 10000, printed side by side overlap; the smaller-scale one is left unlabelled.
+    """
+    unique = sorted({float(v) for v in values})
+    if len(unique) < 3:
+        return unique
+    kept = [unique[0]]
+    for value in unique[1:-1]:
+        if value / kept[-1] >= spacing and unique[-1] / value >= spacing:
+            kept.append(value)
+    return [*kept, unique[-1]]
+
+
 def _plain_log_axis(axis, values: Sequence[float] | None = None) -> None:
     """Label a log axis with plain numbers, at the measured values when there are few of them."""
     unique = sorted({float(v) for v in values}) if values is not None else []
-    if 1 < len(unique) <= 10:
-        axis.set_ticks(unique, [_plain(v) for v in unique])
+    if 1 < len(unique) <= 12:
+        ticks = spaced_ticks(unique)
+        axis.set_ticks(ticks, [_plain(v) for v in ticks])
     else:
         axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(ticker.FuncFormatter(_plain))
@@ -425,6 +445,7 @@ def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plo
             hue=hue,
             style="gpu" if several else None,
             s=18,
+            linewidth=0,  # white edges wash dense samples out
             ax=ax,
             zorder=2,
         )
@@ -435,9 +456,9 @@ def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plo
 
 
 def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
-    """How does peak GPU memory grow with matmul size, seen by NVML and by TensorFlow's allocator?"""
+    """How does peak GPU memory grow with matmul size, seen by NVML and by the framework's allocator?"""
     title = "Peak GPU memory vs matmul size"
-    question = "How much GPU memory does a matmul of each size need (NVML vs TensorFlow's allocator)?"
+    question = "How much GPU memory does a matmul of each size need?"  # the legend tells NVML from the allocator
     rows = _rows(frame, "matmul")
     if not rows.empty:
         rows = rows[rows["device_kind"] == "gpu"]

@@ -67,7 +67,8 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
             keys=("direction", "bytes"),
             work_unit="bytes",
             throughput_unit="GB/s",
-            labels={"h2d": "host to device", "d2h": "device to host", "d2h-view": "device to host, zero-copy view"},
+            # d2h-view reads the tensor through a view: zero-copy for CPU tensors, a copy from GPU memory
+            labels={"h2d": "host to device", "d2h": "device to host", "d2h-view": "device to host through a view"},
         ),
     )
 }

@@ -19,9 +19,20 @@ from reports import cli
 from reports.fleet import FACTS
 from reports.fleet_cmd import expand, fleet_frame
 from reports.fleet_facts import host_facts
+from reports.fleet_page import fleet_section
 from reports.load import read_run
 from results_format import read
-from tests.golden_runs import BAD, FLEET_RUNS, LAPTOP, WORKSTATION, derive, fleet_folder, fleet_run, rename_host
+from tests.golden_runs import (
+    BAD,
+    FLEET_RUNS,
+    GPUBOX,
+    LAPTOP,
+    WORKSTATION,
+    derive,
+    fleet_folder,
+    fleet_run,
+    rename_host,
+)
 
 A100 = "NVIDIA A100-SXM4-80GB"
 
@@ -306,3 +317,9 @@ def test_the_html_report_of_one_host_has_no_fleet_section(four_hosts: Path, tmp_
     with contextlib.redirect_stdout(io.StringIO()):
         assert cli.main([str(four_hosts / "node-a" / "latest"), "-o", str(page)]) == 0
     assert 'id="fleet"' not in page.read_text()
+
+
+def test_hosts_without_a_device_model_in_common_get_no_fleet_section():
+    assert fleet_section([read_run(p) for p in (GPUBOX, LAPTOP, WORKSTATION)]) is None
+    two = fleet_section([read_run(fleet_run("node-a")), read_run(fleet_run("node-c"))])
+    assert two is not None and "nothing judged" in two["summary"]

@@ -14,8 +14,8 @@ import pytest
 
 import results_format
 from reports import cli, plots
-from reports.load import read_run, tidy
-from reports.summary import fmt_ratio
+from reports.load import read_run, skipped, tidy
+from reports.summary import fmt_ratio, headlines
 from tests.golden_runs import BAD, GPUBOX, LAPTOP, STOPBOX, WORKSTATION, derive, fleet_run
 
 
@@ -210,3 +210,24 @@ def test_the_tfdata_plot_has_no_empty_panel_when_only_the_verdict_case_ran():
     full = plots.tfdata(tidy([read_run(GPUBOX)]), plots.palette_for(["CPU:0", "GPU:0"]))
     assert full.image is not None
     assert "elements/s per variant" in base64.b64decode(full.image.split(",", 1)[1]).decode()
+
+
+def test_log_axis_labels_of_measured_sizes_do_not_overlap():
+    sizes = [100, 128, 256, 512, 1024, 2048, 4096, 8192, 10000, 16384]
+    assert plots.spaced_ticks(sizes) == [100, 256, 512, 1024, 2048, 4096, 8192, 16384]
+    assert plots.spaced_ticks(sizes[:-1]) == [100, 256, 512, 1024, 2048, 4096, 10000]  # both ends stay
+    assert plots.spaced_ticks([128, 512]) == [128, 512]
+
+
+def test_a_view_that_copies_from_the_gpu_is_not_called_zero_copy():
+    lines = summary_lines(GPUBOX)
+    copies = next(line for line in lines if line.startswith("Copies on GPU:0"))
+    assert "device to host through a view (at 512 MiB)" in copies and "zero-copy" not in copies
+    hand_over = next(line for line in lines if line.startswith("Zero-copy hand-overs on CPU:0"))
+    assert "device to host through a view 1.8 µs" in hand_over
+
+
+def summary_lines(folder: Path) -> list[str]:
+    """The findings of one golden run."""
+    run = read_run(folder)
+    return headlines(tidy([run]), skipped([run]))
