@@ -36,10 +36,13 @@ def both_ran(frame: pd.DataFrame) -> bool:
     return {TF, TORCH} <= set(measured["backend"].dropna())
 
 
-def shares_memory(row: pd.Series) -> bool:
-    """Whether a transfer case handed the buffer over without copying (its measured `zero_copy`)."""
-    zero_copy = row.get("zero_copy")
-    return zero_copy is not None and not pd.isna(zero_copy) and bool(zero_copy)
+def _shared_note(tf_shares: bool, torch_shares: bool) -> str:
+    """Why a pair of transfer cases has no ratio: a side that shared the buffer moved no bytes (a latency case)."""
+    if tf_shares and torch_shares:
+        return "both share the buffer (no copy)"
+    if tf_shares or torch_shares:
+        return f"{BACKEND_TITLES[TORCH] if torch_shares else BACKEND_TITLES[TF]} shares the buffer (no copy)"
+    return ""
 
 
 def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
@@ -47,8 +50,8 @@ def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
 
     The case keys (n, dtype, mode, ...) follow as columns, empty where a workload has no such key.
 
-    ``comparable`` is False for copies where only one side copied (the other shared the buffer);
-    ``note`` says why.
+    ``comparable`` is False where a side is a latency case (a transfer that shared the buffer instead of
+    copying it has no throughput); ``note`` says why.
     """
     empty = pd.DataFrame(columns=[*RATIO_COLUMNS, *KEY_COLUMNS])
     if not both_ran(frame):
@@ -56,33 +59,30 @@ def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     ids = ["host", "run", "device", "device_kind", "workload"]
     parts = []
     for workload, keys in CASE_KEYS.items():
-        rows = frame[(frame["workload"] == workload) & frame["throughput"].notna()]
+        rows = frame[frame["workload"] == workload]
         if rows.empty or any(k not in rows.columns for k in keys):
             continue
-        rows = rows.dropna(subset=list(keys)).assign(no_copy=lambda r: r.apply(shares_memory, axis=1))
-        wanted = [*ids, *keys, "throughput", "throughput_unit", "no_copy"]
+        rows = rows.dropna(subset=list(keys)).assign(shares=lambda r: r["measure"] == "latency")
+        wanted = [*ids, *keys, "throughput", "throughput_unit", "shares"]
         tf = rows[rows["backend"] == TF][wanted]
         torch = rows[rows["backend"] == TORCH][wanted]
         pairs = tf.merge(torch, on=[*ids, *keys], suffixes=("_tf", "_torch"))
         if pairs.empty:
             continue
-        one_sided = pairs["no_copy_tf"] != pairs["no_copy_torch"]
-        notes = [
-            f"{BACKEND_TITLES[TORCH] if torch_free else BACKEND_TITLES[TF]} shares the buffer (no copy)"
-            if differs
-            else ""
-            for differs, torch_free in zip(one_sided, pairs["no_copy_torch"], strict=True)
-        ]
+        comparable = ~(pairs["shares_tf"] | pairs["shares_torch"])
+        tf_speed, torch_speed = pairs["throughput_tf"].astype(float), pairs["throughput_torch"].astype(float)
         parts.append(
             pd.DataFrame(
                 {
                     **{c: pairs[c] for c in ids},
-                    TF: pairs["throughput_tf"].astype(float),
-                    TORCH: pairs["throughput_torch"].astype(float),
-                    "throughput_unit": pairs["throughput_unit_tf"],
-                    "ratio": pairs["throughput_torch"].astype(float) / pairs["throughput_tf"].astype(float),
-                    "comparable": ~one_sided,
-                    "note": notes,
+                    TF: tf_speed,
+                    TORCH: torch_speed,
+                    "throughput_unit": pairs["throughput_unit_tf"].fillna(pairs["throughput_unit_torch"]),
+                    "ratio": (torch_speed / tf_speed).where(comparable),
+                    "comparable": comparable,
+                    "note": [
+                        _shared_note(a, b) for a, b in zip(pairs["shares_tf"], pairs["shares_torch"], strict=True)
+                    ],
                     **{k: pairs[k] for k in keys},
                 }
             )

@@ -171,10 +171,7 @@ def case_ratios(frame: pd.DataFrame, options: Options | None = None) -> pd.DataF
         return pd.DataFrame(columns=columns)
     data = frame.assign(
         speed=_speed(frame),
-        key=[
-            case_key(str(n), d if isinstance(d, str) else None)
-            for n, d in zip(frame["name"], frame["device"], strict=True)
-        ],
+        key=[case_key(str(n), str(d)) for n, d in zip(frame["name"], frame["device"], strict=True)],
         device_name=frame["device_name"].fillna("unknown device"),
     ).dropna(subset=["speed"])
     rows: list[dict[str, Any]] = []

@@ -83,8 +83,8 @@ def host_facts(run: Run) -> dict[str, Any]:
     nvml_index = {f"{d.backend} {d.name}": d.nvml_index for d in facts.devices if d.nvml_index is not None}
     return {
         **_gpu_load_facts(run, nvml_index),
-        "gpu_max_sm_clock_mhz": _joined(g.max_sm_clock_mhz for g in gpus),
-        "gpu_power_limit_w": _joined(g.power_limit_w for g in gpus),
+        "gpu_max_sm_clock_mhz": _joined(f"{g.max_sm_clock_mhz:g}" for g in gpus if g.max_sm_clock_mhz is not None),
+        "gpu_power_limit_w": _joined(f"{g.power_limit_w:g}" for g in gpus if g.power_limit_w is not None),
         "nvidia_driver": facts.nvidia_driver or facts.nvml.driver_version,
         "cuda_driver": facts.nvml.cuda_driver_version,
         **_backend_facts(facts.backends),

@@ -75,7 +75,8 @@ def plot_fleet(result: FleetResult) -> Figure | None:
 
 
 def fleet_section(runs: Sequence[Run]) -> dict[str, Any] | None:
-    """The report's Fleet section (summary, plot, verdict table, rule), or None with fewer than two hosts."""
+    """The report's Fleet section (summary, plot, verdict table, rule), or None unless two hosts share a device
+    model (hosts with nothing in common, a laptop and a GPU server, are not a fleet)."""
     if len({run.host for run in runs}) < 2:
         return None
     from reports import fleet
@@ -84,6 +85,8 @@ def fleet_section(runs: Sequence[Run]) -> dict[str, Any] | None:
     from reports.plots import Plot, svg_data_uri
 
     frame, older = fleet_frame(runs)
+    if frame.empty or frame.groupby("device_name")["host"].nunique().max() < 2:
+        return None
     result = fleet.judge(frame)
     figure = plot_fleet(result)
     question = "Which host is slower than its peers with the same device model?"

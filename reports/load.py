@@ -193,11 +193,9 @@ def case_row(bench: Benchmark, run: Run) -> dict[str, Any]:
         **_nvml_summary(bench),
         **limits.case_facts(bench, run),  # peak, spec bandwidth, link ceiling, energy, throttling
     }
-    for key, value in info.params.items():
-        row[key if key not in row else f"param_{key}"] = value
+    row.update(info.params)  # the workloads' declared parameters never share a name with the columns above
     for key, value in info.extras.items():
-        if key not in row:
-            row[key] = _cell(value)
+        row.setdefault(key, _cell(value))  # a workload may repeat a parameter among its own keys
     return row
 
 

@@ -277,7 +277,7 @@ def skipped_table(skipped: pd.DataFrame, backends: bool = False) -> Table:
     """The skipped cases with their reasons (and their backend, with ``backends``)."""
     columns = ["host", *(["backend"] if backends else []), "device", "workload", "params", "kind", "reason"]
     view = skipped[columns] if not skipped.empty else skipped
-    return table_from(view, "Skipped cases")
+    return table_from(view, "Why each case has no number")
 
 
 def _short_date(value: str) -> str:
@@ -316,7 +316,11 @@ def environment(run: Run) -> list[tuple[str, str]]:
     ]  # fmt: skip
     for name, backend in facts.backends.items():
         details = backend.model_dump(exclude={"available", "reason"})
-        parts = [f"{k} {v}" for k, v in details.items() if v not in (None, "") and not isinstance(v, bool | dict)]
+        parts = [
+            f"{k.replace('_', ' ')} {v}"
+            for k, v in details.items()
+            if v not in (None, "") and not isinstance(v, bool | dict)  # build facts are JSON values of any kind
+        ]
         rows.append((f"backend {name}", ", ".join(parts) if backend.available else f"unavailable: {backend.reason}"))
     for device in facts.devices:
         size = f", {fmt_bytes(float(device.memory_bytes))}" if device.memory_bytes else ""

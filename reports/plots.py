@@ -109,11 +109,31 @@ def _plain(value: float, _pos: object = None) -> str:
     return f"{value:,.0f}" if value >= 1 else f"{value:g}"
 
 
+#: on a log axis labelled at the measured values, neighbouring labels at least this factor apart (no overlap)
+TICK_SPACING = 1.45
+
+
+def spaced_ticks(values: Sequence[float], spacing: float = TICK_SPACING) -> list[float]:
+    """The measured values to label on a log axis: both ends, and those in between far enough from their neighbours.
+
+    100 and 128, or 8192 and 10000, printed side by side overlap; the smaller-scale one is left unlabelled.
+    """
+    unique = sorted({float(v) for v in values})
+    if len(unique) < 3:
+        return unique
+    kept = [unique[0]]
+    for value in unique[1:-1]:
+        if value / kept[-1] >= spacing and unique[-1] / value >= spacing:
+            kept.append(value)
+    return [*kept, unique[-1]]
+
+
 def _plain_log_axis(axis, values: Sequence[float] | None = None) -> None:
     """Label a log axis with plain numbers, at the measured values when there are few of them."""
     unique = sorted({float(v) for v in values}) if values is not None else []
-    if 1 < len(unique) <= 10:
-        axis.set_ticks(unique, [_plain(v) for v in unique])
+    if 1 < len(unique) <= 12:
+        ticks = spaced_ticks(unique)
+        axis.set_ticks(ticks, [_plain(v) for v in ticks])
     else:
         axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(ticker.FuncFormatter(_plain))
@@ -258,9 +278,9 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
 
 
 def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
-    """Which device and training mode trains MNIST fastest, and what does the first epoch cost?"""
+    """Which device and training mode trains MNIST fastest, and what does its first call cost (tracing, compiling)?"""
     title = "MNIST training"
-    question = "How fast does each device train MNIST per mode, and what does the first epoch cost?"
+    question = "How fast does each device train MNIST per mode, and what does the first call cost?"
     rows = _rows(frame, "mnist")
     if rows.empty or "mode" not in rows.columns:
         return Plot("mnist", title, question, why_not="No MNIST cases ran, so there is nothing to plot.")
@@ -271,22 +291,17 @@ def mnist(frame: pd.DataFrame, palette: dict) -> Plot:
         left.set(xlabel="mode", ylabel="samples/s (steady state)", title="samples/s per mode")
         left.yaxis.set_major_formatter(ticker.EngFormatter())
         left.legend(fontsize=8, title=None)
-        cost = rows["one_time_cost_s"].astype(float)
-        if cost.notna().any():
-            sns.barplot(
-                data=rows.assign(first_cost_s=cost),
-                x="mode",
-                y="first_cost_s",
-                hue="device",
-                palette=palette,
-                errorbar=None,
-                ax=right,
-                legend=False,
-            )
-            right.set(xlabel="mode", ylabel="seconds", title="one-time cost: first epoch/call minus a steady one")
-        else:
-            right.set_axis_off()
-            right.text(0.5, 0.5, "no first-epoch or first-call times recorded", ha="center", va="center")
+        sns.barplot(
+            data=rows,
+            x="mode",
+            y="one_time_cost_s",
+            hue="device",
+            palette=palette,
+            errorbar=None,
+            ax=right,
+            legend=False,
+        )
+        right.set(xlabel="mode", ylabel="seconds", title="one-time cost: first call minus a steady one")
         fig.suptitle(question, fontsize=11, fontweight="bold")
     return Plot("mnist", title, question, image=svg_data_uri(fig))
 
@@ -301,21 +316,23 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
     rows = _with_labels(rows)
     has_verdict = "input_bound" in rows.columns and rows["input_bound"].notna().any()
     variants = rows[rows["input_bound"].isna()] if has_verdict else rows
-    fig, axes = _new_figure(ncols=2 if has_verdict else 1, width=10.5 if has_verdict else 7.5)
+    panels = int(not variants.empty) + int(has_verdict)
+    fig, axes = _new_figure(ncols=panels, width=10.5 if panels == 2 else 7.5)
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
-        sns.barplot(
-            data=variants,
-            y="variant",
-            x="throughput",
-            hue="device",
-            palette=palette,
-            errorbar=None,
-            ax=axes[0],
-            orient="h",
-        )
-        axes[0].set(xlabel="elements/s", ylabel="", title="elements/s per variant")
-        axes[0].xaxis.set_major_formatter(ticker.EngFormatter())
-        axes[0].legend(fontsize=8, title=None)
+        if not variants.empty:
+            sns.barplot(
+                data=variants,
+                y="variant",
+                x="throughput",
+                hue="device",
+                palette=palette,
+                errorbar=None,
+                ax=axes[0],
+                orient="h",
+            )
+            axes[0].set(xlabel="elements/s", ylabel="", title="elements/s per variant")
+            axes[0].xaxis.set_major_formatter(ticker.EngFormatter())
+            axes[0].legend(fontsize=8, title=None)
         if has_verdict:
             verdict = rows[rows["input_bound"].notna()]
             steps = pd.concat(
@@ -330,16 +347,16 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
                 y="ms",
                 hue="step",
                 errorbar=None,
-                ax=axes[1],
+                ax=axes[-1],
                 palette=["#d55e00", "#999999"],
             )
             labels = [
                 f"{row.device}\n{'INPUT-BOUND' if bool(row.input_bound) else 'not input-bound'}"
                 for row in verdict.itertuples()
             ]
-            axes[1].set_xticks(range(len(labels)), labels)
-            axes[1].set(xlabel="", ylabel="ms per training step", title="training step: input-bound?")
-            axes[1].legend(fontsize=8, title=None)
+            axes[-1].set_xticks(range(len(labels)), labels)
+            axes[-1].set(xlabel="", ylabel="ms per training step", title="training step: input-bound?")
+            axes[-1].legend(fontsize=8, title=None)
         fig.suptitle(question, fontsize=11, fontweight="bold")
     return Plot("tfdata", title, question, image=svg_data_uri(fig))
 
@@ -493,6 +510,7 @@ def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plo
             hue=hue,
             style="gpu" if several else None,
             s=18,
+            linewidth=0,  # white edges wash dense samples out
             ax=ax,
             zorder=2,
         )
@@ -503,9 +521,9 @@ def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plo
 
 
 def peak_memory(frame: pd.DataFrame, palette: dict) -> Plot:
-    """How does peak GPU memory grow with matmul size, seen by NVML and by TensorFlow's allocator?"""
+    """How does peak GPU memory grow with matmul size, seen by NVML and by the framework's allocator?"""
     title = "Peak GPU memory vs matmul size"
-    question = "How much GPU memory does a matmul of each size need (NVML vs TensorFlow's allocator)?"
+    question = "How much GPU memory does a matmul of each size need?"  # the legend tells NVML from the allocator
     rows = _rows(frame, "matmul")
     if not rows.empty:
         rows = rows[rows["device_kind"] == "gpu"]

@@ -29,8 +29,8 @@ WORKLOAD_TITLES = {name: spec.title for name, spec in WORKLOAD_SPECS.items()}
 
 
 def fmt_ratio(ratio: float) -> str:
-    """A speedup as text: 41.2x, 0.86x."""
-    return f"{ratio:.2g}x" if ratio < 1 else f"{ratio:.1f}x"
+    """A speedup as text: 41.2x, 0.86x, 1.0x (also for 0.998, which two significant digits would make '1x')."""
+    return f"{ratio:.2g}x" if ratio < 0.995 else f"{ratio:.1f}x"
 
 
 def fmt_number(value: float | None) -> str:
@@ -59,7 +59,7 @@ def cell(value: Any, column: str = "") -> str:
         return "yes" if value else "no"
     if column == "bytes" and isinstance(value, numbers.Real):
         return fmt_bytes(float(value))
-    if isinstance(value, numbers.Integral) and column in ("n", "batch_size", "epochs", "rounds"):
+    if isinstance(value, numbers.Integral) and column in ("n", "batch_size", "rounds"):
         return str(value)
     if isinstance(value, numbers.Real):
         return fmt_number(float(value))

@@ -2,7 +2,8 @@
 
 Shows throughput per device and size (matmul) or mode/variant/direction (other workloads),
 the GPU/CPU speedup where a GPU ran, the book's matmul claims next to this run's, TensorFlow vs
-PyTorch where both backends ran, and the skipped cases with their reasons. PATH is a run folder,
+PyTorch where both backends ran, the runs' notes (an unavailable backend, a run that did not finish),
+and the skipped cases with their reasons. PATH is a run folder,
 results/latest or a benchmarks.json.
 """
 
@@ -58,6 +59,8 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
+    for name, note in notes(runs):
+        console.print(f"note: {name}: {note}", markup=False)
     for workload, title in summary.WORKLOAD_TITLES.items():
         if workload in md.OWN_TABLES:
             continue

@@ -61,20 +61,48 @@ def resolve(path: str | Path) -> Path:
     return given
 
 
-def _first_error(exc: ValidationError, data_hint: RunFile | None = None) -> str:
-    """A validation error as one line: where, and what is wrong."""
+#: JSON types as people name them, for a top level that is not an object
+_JSON_KINDS = {list: "a list", str: "a string", int: "a number", float: "a number", bool: "true/false"}
+
+
+def _first_error(exc: ValidationError, benchmarks: list[object] | None = None) -> str:
+    """A validation error as one line: where (with the benchmark's name when there is one), and what is wrong."""
     error = exc.errors(include_url=False)[0]
     if error["type"] == "json_invalid":
         message = error["msg"].removeprefix("Invalid JSON: ")
         if message.startswith("recursion limit exceeded"):
             message = "nested too deeply (" + message + ")"
         return f"not valid JSON: {message}"
+    if error["type"] == "model_type" and not error["loc"]:
+        kind = "null" if error["input"] is None else _JSON_KINDS.get(type(error["input"]), "another value")
+        return f"the top level is {kind}, not an object"
     where = ""
-    for part in error["loc"]:
+    for position, part in enumerate(error["loc"]):
         where += f"[{part}]" if isinstance(part, int) else (f".{part}" if where else str(part))
+        if position == 1 and error["loc"][0] == "benchmarks" and isinstance(part, int):
+            where += _benchmark_name(benchmarks or [], part)
     more = f" (and {exc.error_count() - 1} more problem(s))" if exc.error_count() > 1 else ""
     message = error["msg"].removeprefix("Value error, ")
     return f"{where}: {message}{more}" if where else f"{message}{more}"
+
+
+def _benchmark_name(benchmarks: list[object], index: int) -> str:
+    """' (test_matmul[...])' for the benchmark at `index` of the raw list, when it has a name; else ''."""
+    entry = benchmarks[index] if 0 <= index < len(benchmarks) else None
+    name = entry.get("name") if isinstance(entry, dict) else None
+    return f" ({name})" if isinstance(name, str) else ""
+
+
+def _json_problem(problem: str) -> str:
+    """What kind of broken JSON a parse error describes: truncated, nested too deeply, a huge number, or corrupt."""
+    detail = problem.removeprefix("not valid JSON: ")
+    if "EOF" in detail or "end of" in detail:
+        return f"truncated JSON: {detail}"
+    if detail.startswith("recursion limit exceeded"):
+        return f"JSON nested too deeply ({detail})"
+    if detail.startswith("number out of range"):
+        return f"a JSON number too large to be a measurement ({detail})"
+    return f"corrupt JSON: {detail}"
 
 
 def parse(text: str | bytes, path: str | Path) -> RunFile:
@@ -85,10 +113,8 @@ def parse(text: str | bytes, path: str | Path) -> RunFile:
         envelope = _Envelope.model_validate_json(text)
     except ValidationError as exc:
         problem = _first_error(exc)
-        if "EOF" in problem or "end of" in problem:
-            problem = "truncated JSON: " + problem.removeprefix("not valid JSON: ")
-        elif problem.startswith("not valid JSON"):
-            problem = "corrupt JSON: " + problem.removeprefix("not valid JSON: ")
+        if problem.startswith("not valid JSON"):
+            problem = _json_problem(problem)
         else:
             problem = "not a pytest-benchmark JSON file: " + problem
         raise ResultsFileError(path, problem) from None
@@ -113,7 +139,7 @@ def parse(text: str | bytes, path: str | Path) -> RunFile:
     try:
         return RunFile.model_validate_json(text)
     except ValidationError as exc:
-        raise ResultsFileError(path, f"malformed: {_first_error(exc)}") from None
+        raise ResultsFileError(path, f"malformed: {_first_error(exc, envelope.benchmarks)}") from None
 
 
 def read(path: str | Path) -> RunFile:

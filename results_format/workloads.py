@@ -71,7 +71,8 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
             labels={
                 "h2d": "host to device",
                 "d2h": "device to host",
-                "d2h-view": "device to host, zero-copy view",
+                # d2h-view reads the tensor through a view: zero-copy for CPU tensors, a copy from GPU memory
+                "d2h-view": "device to host through a view",
                 "both": "both directions at once",
                 "pageable": "pageable host memory",
                 "pinned": "pinned host memory",

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_fleet_cmd import write_run
+from tests.golden_runs import fleet_folder
 
 ROOT = Path(__file__).resolve().parent.parent
 KUBERNETES = ROOT / "deploy" / "kubernetes"
@@ -213,7 +213,7 @@ def test_an_array_task_in_a_venv_runs_the_entrypoint_of_the_checkout(tmp_path: P
     assert call[:2] == ["python", "node7"]
     assert call[2:7] == ["-m", "pytest", f"{ROOT}/bench", "--results-dir", f"{tmp_path}/fleet/node7"]
     assert call[-2:] == ["--profile", "standard"]  # after the entrypoint's defaults, so it wins
-    assert "no new run" in done.stderr and done.returncode == 3
+    assert "this run measured no case (pytest exited 3); no report built" in done.stderr and done.returncode == 3
 
 
 def test_an_unknown_launcher_or_no_fleet_dir_exits_2(tmp_path: Path):
@@ -224,19 +224,16 @@ def test_an_unknown_launcher_or_no_fleet_dir_exits_2(tmp_path: Path):
 
 
 def test_the_report_job_writes_markdown_json_and_html_and_exits_with_the_verdict(tmp_path: Path):
-    fleet = tmp_path / "fleet"
-    for host in ("gpu1", "gpu2", "gpu4"):
-        write_run(fleet, host, 1.0)
-    write_run(fleet, "gpu3", 0.8, driver="550.54.15")
+    fleet = fleet_folder(tmp_path / "fleet")  # the golden fleet: node-c is slow
     env = {**os.environ, "FLEET_LAUNCHER": "venv", "FLEET_SRC": str(ROOT), "FLEET_PYTHON": sys.executable}
     done = subprocess.run(
         ["bash", str(SLURM / "fleet-report.sbatch"), str(fleet), "--expect-hosts", "5"],
         env=env, capture_output=True, text=True, check=False,
     )  # fmt: skip
     assert done.returncode == 1, done.stderr
-    assert done.stdout.startswith("## Fleet: 4 host(s); slow: gpu3; 1 expected host(s) without a run")
+    assert done.stdout.startswith("## Fleet: 4 host(s); slow: node-c; 1 expected host(s) without a run")
     report = json.loads((fleet / "fleet.json").read_text())
-    assert report["slow_hosts"] == ["gpu3"] and report["missing_count"] == 1
+    assert report["slow_hosts"] == ["node-c"] and report["missing_count"] == 1
     assert (fleet / "fleet.md").read_text().startswith("## Fleet: 4 host(s)")
     assert '<section id="fleet">' in (fleet / "fleet.html").read_text()
     assert "devicebench fleet report: exit 1" in done.stdout

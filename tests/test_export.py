@@ -9,42 +9,43 @@ import pytest
 
 from reports.cli import main
 from reports.export_cmd import github_action_benchmark
+from results_format import read
+from tests.golden_runs import BAD, COMPARE, GPUBOX
 
-DATA = Path(__file__).parent / "data" / "compare"
+DATA = COMPARE
 
 
 def test_entries_follow_custom_smaller_is_better() -> None:
-    data = json.loads((DATA / "baseline" / "benchmarks.json").read_text())
-    entries = github_action_benchmark(data)
-    assert len(entries) == len(data["benchmarks"])
-    for entry in entries:
+    run = read(DATA / "baseline")
+    entries = github_action_benchmark(run)
+    assert len(entries) == len(run.benchmarks)
+    for entry, bench in zip(entries, run.benchmarks, strict=True):
         # name, unit and value are required; range and extra are optional strings.
         assert set(entry) <= {"name", "unit", "value", "range", "extra"}
-        assert isinstance(entry["name"], str) and entry["unit"] == "ms"
-        assert isinstance(entry["value"], float) and entry["value"] > 0
-        assert isinstance(entry["range"], str) and entry["range"].startswith("± ")
-        assert isinstance(entry["extra"], str)
-    first = data["benchmarks"][0]
-    assert entries[0]["name"] == f"{first['name']} ({first['extra_info']['device_name']})"
-    assert entries[0]["value"] == pytest.approx(first["stats"]["median"] * 1e3, abs=1e-6)  # rounded to 1 ns
-    assert "throughput:" in entries[0]["extra"] and f"rounds: {first['stats']['rounds']}" in entries[0]["extra"]
+        assert entry["name"] == f"{bench.name} ({bench.extra_info.device_name})" and entry["unit"] == "ms"
+        assert entry["value"] == pytest.approx(bench.stats.median * 1e3, abs=1e-6)  # rounded to 1 ns
+        assert entry["range"] == f"± {bench.stats.iqr / 2 * 1e3:.4g}"
+        assert f"rounds: {bench.stats.rounds}" in entry["extra"]
+        assert f"device: {bench.extra_info.device} ({bench.extra_info.device_kind})" in entry["extra"]
+    first = run.benchmarks[0].extra_info
+    assert f"throughput: {first.throughput:.6g} {first.throughput_unit}" in entries[0]["extra"]
 
 
 def test_unit_seconds_and_device_model_in_name() -> None:
-    data = {
-        "benchmarks": [
-            {
-                "name": "test_matmul[tensorflow-GPU:0-n1024-float32]",
-                "extra_info": {"device": "GPU:0", "device_kind": "gpu", "device_name": "NVIDIA H100"},
-                "stats": {"median": 0.25, "iqr": 0.02, "rounds": 5, "data": [0.25] * 5},
-            },
-            {"name": "test_broken", "stats": {"median": None, "data": []}},
-        ]
-    }
-    (entry,) = github_action_benchmark(data, unit="s")
-    assert entry["name"] == "test_matmul[tensorflow-GPU:0-n1024-float32] (NVIDIA H100)"
-    assert entry["value"] == 0.25 and entry["unit"] == "s"
-    assert entry["range"] == "± 0.01"
+    run = read(GPUBOX)
+    entries = {entry["name"]: entry for entry in github_action_benchmark(run, unit="s")}
+    gpu = next(b for b in run.benchmarks if b.name == "test_matmul[tensorflow-GPU:0-n10000-float32]")
+    entry = entries["test_matmul[tensorflow-GPU:0-n10000-float32] (NVIDIA H100 80GB HBM3)"]
+    assert entry["unit"] == "s" and entry["value"] == round(gpu.stats.median, 6)
+    assert entry["range"] == f"± {gpu.stats.iqr / 2:.4g}"
+
+
+def test_a_latency_case_is_exported_without_a_throughput() -> None:
+    run = read(GPUBOX)
+    (bench,) = (b for b in run.benchmarks if b.name == "test_transfer[tensorflow-CPU:0-d2h-view-1MiB]")
+    assert bench.extra_info.measure == "latency"
+    (entry,) = (e for e in github_action_benchmark(run) if e["name"].startswith(bench.name))
+    assert "throughput" not in entry["extra"] and entry["value"] == round(bench.stats.median * 1e3, 6)
 
 
 def test_cli_writes_file_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -57,7 +58,7 @@ def test_cli_writes_file_and_stdout(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 
 def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
-    bad = Path(__file__).parent / "data" / "bad" / "foreign.json"
+    bad = BAD / "foreign.json"
     assert main(["export", str(bad), "-o", str(tmp_path / "x.json")]) == 2
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and err[0].startswith("error: ") and str(bad) in err[0]

@@ -1,10 +1,15 @@
-"""`python -m reports fleet`: finding runs in fleet folders, host facts, exit codes, outputs and bad input."""
+"""`python -m reports fleet`: finding runs in fleet folders, host facts, exit codes, outputs and bad input.
+
+On the golden fleet (tests/data/fleet): four A100 hosts of one model; node-c is 20 % slower on every case (its
+GPU held down by a thermal slowdown), node-d runs another NVIDIA driver but is as fast as its peers.
+"""
 
 from __future__ import annotations
 
 import contextlib
 import io
 import json
+import shutil
 from pathlib import Path
 from typing import Any
 
@@ -14,99 +19,22 @@ from reports import cli
 from reports.fleet import FACTS
 from reports.fleet_cmd import expand, fleet_frame
 from reports.fleet_facts import host_facts
+from reports.fleet_page import fleet_section
 from reports.load import read_run
+from results_format import read
+from tests.golden_runs import (
+    BAD,
+    FLEET_RUNS,
+    GPUBOX,
+    LAPTOP,
+    WORKSTATION,
+    derive,
+    fleet_folder,
+    fleet_run,
+    rename_host,
+)
 
-H100 = "NVIDIA H100 80GB HBM3"
-CASES = {"n1024-float32": 40_000.0, "n4096-float32": 50_000.0, "n4096-bfloat16": 400_000.0, "n8192-float16": 6e5}
-
-
-def benchmark(host: str, case: str, throughput: float, *, device: str = "GPU:0", throttled: bool = False) -> dict:
-    """One pytest-benchmark entry as devicebench writes it (the fields the fleet report reads)."""
-    median = 1.0 / throughput
-    return {
-        "group": f"matmul {case} tensorflow",
-        "name": f"test_matmul[tensorflow-{device}-{case}]",
-        "params": {"case": f"tensorflow-{device}-{case}"},
-        "extra_info": {
-            "workload": "matmul",
-            "backend": "tensorflow",
-            "backend_version": "2.21.0",
-            "device": device,
-            "device_kind": "gpu",
-            "device_name": H100,
-            "params": {"n": int(case.split("-")[0][1:]), "dtype": case.split("-")[1]},
-            "throughput": throughput,
-            "throughput_unit": "GFLOP/s",
-            "nvml": {
-                "0": {
-                    "name": H100,
-                    "max_sm_clock_mhz": 1410 if throttled else 1980,
-                    "throttled": throttled,
-                    "throttle_reasons": ["hw_thermal_slowdown"] if throttled else [],
-                },
-                "1": {"name": H100, "max_sm_clock_mhz": 345, "throttled": False, "throttle_reasons": []},
-            },
-        },
-        "stats": {"median": median, "iqr": median * 0.01, "rounds": 5, "iterations": 1, "data": [median] * 5},
-    }
-
-
-def run_json(
-    host: str,
-    factor: float,
-    *,
-    driver: str = "560.35.03",
-    stamp: str = "2026-11-26T12:00:00+00:00",
-    throttled: bool = False,
-) -> dict[str, Any]:
-    """A whole benchmarks.json of one host whose throughput is `factor` times a healthy host's."""
-    return {
-        "machine_info": {
-            "node": host,
-            "python_version": "3.12.3",
-            "cpu": {"brand_raw": "Intel(R) Xeon(R) Platinum 8480+", "count": 112},
-            "devicebench": {
-                "backends": {
-                    "tensorflow": {
-                        "available": True,
-                        "version": "2.21.0",
-                        "cuda_version": "12.5.1",
-                        "cudnn_version": "9",
-                        "built_with_cuda": True,
-                    },
-                    "torch": {"available": False, "reason": "not installed"},
-                },
-                "devices": [
-                    {"backend": "tensorflow", "name": "CPU:0", "kind": "cpu", "model": "Xeon", "nvml_index": None},
-                    {"backend": "tensorflow", "name": "GPU:0", "kind": "gpu", "model": H100, "nvml_index": 0},
-                ],
-                "cpu_model": "Intel(R) Xeon(R) Platinum 8480+",
-                "cpu_cores": 112,
-                "container_image": "devicebench:gpu",
-                "nvidia_driver": driver,
-                "nvml": {
-                    "enabled": True,
-                    "driver_version": driver,
-                    "cuda_driver_version": "12.6",
-                    "gpus": [{"index": 0, "name": H100, "power_limit_w": 700.0, "max_sm_clock_mhz": 1980}],
-                },
-            },
-        },
-        "commit_info": {"id": "abc"},
-        "benchmarks": [benchmark(host, c, t * factor, throttled=throttled) for c, t in CASES.items()],
-        "datetime": stamp,
-        "version": "5.1.0",
-    }
-
-
-def write_run(root: Path, host: str, factor: float, stamp: str = "20261126-120000", **kwargs: Any) -> Path:
-    """<root>/<host>/<stamp>-<host>/benchmarks.json, the layout the Slurm and Kubernetes jobs write."""
-    folder = root / host / f"{stamp}-{host}"
-    folder.mkdir(parents=True)
-    iso = f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[9:11]}:{stamp[11:13]}:{stamp[13:15]}+00:00"
-    (folder / "benchmarks.json").write_text(json.dumps(run_json(host, factor, stamp=iso, **kwargs)))
-    (root / host / "latest").symlink_to(folder.name)
-    return folder
+A100 = "NVIDIA A100-SXM4-80GB"
 
 
 def fleet(*args: str) -> tuple[int, str, str]:
@@ -117,35 +45,67 @@ def fleet(*args: str) -> tuple[int, str, str]:
     return code, out.getvalue(), err.getvalue()
 
 
+def runs_of(*hosts: str) -> list[Path]:
+    """The golden fleet runs of these hosts."""
+    return [fleet_run(host) for host in hosts]
+
+
+def as_run_of(host: str, when: str) -> Any:
+    """A change for `derive`: the run becomes `host`'s, made at `when` (ISO 8601)."""
+
+    def change(data: dict[str, Any]) -> None:
+        rename_host(data, host)
+        data["datetime"] = when
+
+    return change
+
+
 @pytest.fixture
 def four_hosts(tmp_path: Path) -> Path:
-    """A fleet folder of four hosts, gpu3 20 % slow with another driver and throttled clocks."""
-    for host in ("gpu1", "gpu2", "gpu4"):
-        write_run(tmp_path, host, 1.0)
-    write_run(tmp_path, "gpu3", 0.8, driver="550.54.15", throttled=True)
-    return tmp_path
+    """The golden fleet laid out as the Slurm and Kubernetes jobs write it: <fleet>/<host>/<run>/ and latest."""
+    return fleet_folder(tmp_path / "fleet")
 
 
-def test_host_facts_has_every_fact_column_and_reads_the_run(tmp_path: Path):
-    run = read_run_from(run_json("gpu3", 0.8, driver="550.54.15", throttled=True), tmp_path)
-    facts = host_facts(run)
+def test_host_facts_has_every_fact_column_and_reads_the_run():
+    facts = host_facts(read_run(fleet_run("node-c")))
     assert set(facts) == {fact.column for fact in FACTS}
     assert facts == {
-        "throttled": "hw_thermal_slowdown",
-        "sm_clock_mhz": 1410.0,  # the case's own GPU (nvml_index 0), not the idle GPU 1
-        "pcie_link": None,  # not recorded by this run
-        "gpu_max_sm_clock_mhz": "1980",
-        "gpu_power_limit_w": "700.0",
-        "nvidia_driver": "550.54.15",
-        "cuda_driver": "12.6",
+        "throttled": "sw_thermal_slowdown",
+        "sm_clock_mhz": 1128.0,  # 80 % of the A100's 1410 MHz
+        "pcie_link": "gen5 x16",
+        "gpu_max_sm_clock_mhz": "1410",
+        "gpu_power_limit_w": "400",
+        "nvidia_driver": "550.90.07",
+        "cuda_driver": "12.4",
         "cuda": "tensorflow 12.5.1",
         "cudnn": "tensorflow 9",
-        "frameworks": "tensorflow 2.21.0",  # torch is not available on this host
-        "cpu_model": "Intel(R) Xeon(R) Platinum 8480+",
-        "cpu_cores": 112,
-        "container_image": "devicebench:gpu",
-        "python": "3.12.3",
+        "frameworks": "tensorflow 2.21.0",
+        "cpu_model": "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz",
+        "cpu_cores": 32,
+        "container_image": "devicebench:gpu-0.2.0",
+        "python": "3.11.11",
     }
+    peers = [host_facts(read_run(fleet_run(host))) for host in ("node-a", "node-b", "node-d")]
+    assert [(f["throttled"], f["sm_clock_mhz"]) for f in peers] == [("none", 1410.0)] * 3
+    assert [f["nvidia_driver"] for f in peers] == ["550.90.07", "550.90.07", "555.42.06"]
+
+
+def test_host_facts_read_each_case_on_its_own_gpu(tmp_path: Path):
+    """The workstation's GPU:0 is NVML's GPU 1 (and GPU:1 NVML's 0): a throttled idle GPU is not the case's."""
+    record = read(WORKSTATION)
+    index = {d.name: str(d.nvml_index) for d in record.machine_info.devicebench.devices if d.nvml_index is not None}
+    assert index == {"GPU:0": "1", "GPU:1": "0"}
+
+    def throttle_the_other_gpu(data: dict[str, Any]) -> None:
+        for bench in data["benchmarks"]:
+            info = bench["extra_info"]
+            for gpu, summary in (info.get("nvml") or {}).items():
+                if info["device_kind"] == "gpu" and gpu != index[info["device"]]:
+                    summary.update(throttled=True, throttle_reasons=["hw_thermal_slowdown"])
+
+    facts = host_facts(read_run(derive(WORKSTATION, tmp_path / WORKSTATION.name, throttle_the_other_gpu)))
+    assert facts["throttled"] == "none"
+    assert facts["gpu_max_sm_clock_mhz"] == "1560, 2520" and facts["gpu_power_limit_w"] == "140, 450"
 
 
 # NVML as the suite recorded it on an H200 (driver 580.159.04) during a torch matmul at full load.
@@ -180,37 +140,29 @@ H200_CASE_NVML = {
 
 
 def test_host_facts_from_a_real_h200_at_full_load(tmp_path: Path):
-    data = run_json("h200", 1.0)
-    block = data["machine_info"]["devicebench"]
-    block["nvml"] = H200_MACHINE_NVML
-    del block["nvidia_driver"]
-    for bench in data["benchmarks"]:
-        bench["extra_info"]["nvml"] = H200_CASE_NVML
-    facts = host_facts(read_run_from(data, tmp_path))
+    def on_an_h200(data: dict[str, Any]) -> None:
+        block = data["machine_info"]["devicebench"]
+        block["nvml"] = H200_MACHINE_NVML
+        del block["nvidia_driver"]
+        for bench in data["benchmarks"]:
+            if bench["extra_info"]["device_kind"] == "gpu":
+                bench["extra_info"]["nvml"] = H200_CASE_NVML
+
+    facts = host_facts(read_run(derive(fleet_run("node-a"), tmp_path / "h200", on_an_h200)))
     assert facts["nvidia_driver"] == "580.159.04"  # from NVML when the block has no nvidia_driver
     assert facts["cuda_driver"] == "13.0"
-    assert facts["gpu_power_limit_w"] == "700.0" and facts["gpu_max_sm_clock_mhz"] == "1980"
+    assert facts["gpu_power_limit_w"] == "700" and facts["gpu_max_sm_clock_mhz"] == "1980"
     assert facts["sm_clock_mhz"] == 1980.0
     assert facts["throttled"] == "none"  # the power cap at full load is expected, not a cause
     assert facts["pcie_link"] == "gen5 x16"
 
 
-def test_host_facts_of_a_cpu_run_without_nvml_are_unknown_not_invented(tmp_path: Path):
-    data = run_json("cpu1", 1.0)
-    data["machine_info"]["devicebench"] = {"backends": {"tensorflow": {"available": True, "version": "2.21.0"}}}
-    for bench in data["benchmarks"]:
-        bench["extra_info"].update(device_kind="cpu", nvml={})
-    facts = host_facts(read_run_from(data, tmp_path))
+def test_host_facts_of_a_cpu_run_without_nvml_are_unknown_not_invented():
+    facts = host_facts(read_run(LAPTOP))
     assert facts["throttled"] is None and facts["sm_clock_mhz"] is None and facts["nvidia_driver"] is None
-    assert facts["cuda"] is None and facts["frameworks"] == "tensorflow 2.21.0"
-    assert facts["cpu_model"] == "Intel(R) Xeon(R) Platinum 8480+"  # from pytest-benchmark's cpu block
-
-
-def read_run_from(data: dict, folder: Path) -> Any:
-    """A Run read from a dict written into `folder`."""
-    folder.mkdir(parents=True, exist_ok=True)
-    (folder / "benchmarks.json").write_text(json.dumps(data))
-    return read_run(folder)
+    assert facts["pcie_link"] is None and facts["gpu_max_sm_clock_mhz"] is None and facts["gpu_power_limit_w"] is None
+    assert facts["cuda"] is None and facts["cudnn"] is None and facts["frameworks"] == "tensorflow 2.21.0"
+    assert facts["cpu_model"] == "AMD Ryzen 7 5800U with Radeon Graphics" and facts["cpu_cores"] == 8
 
 
 def test_four_hosts_one_slow_exits_1_and_names_host_device_cases_and_causes(four_hosts: Path, tmp_path: Path):
@@ -218,31 +170,35 @@ def test_four_hosts_one_slow_exits_1_and_names_host_device_cases_and_causes(four
     out_md = tmp_path / "out" / "fleet.md"
     code, stdout, stderr = fleet(str(four_hosts), "--json", str(out_json), "--markdown", str(out_md))
     assert code == 1, stderr
-    assert stdout.startswith("## Fleet: 4 host(s); slow: gpu3\n")
-    slow = next(line for line in stdout.splitlines() if line.startswith("| slow"))
-    assert "| slow | NVIDIA H100 80GB HBM3 | gpu3 | GPU:0 | 0.80x |" in slow
-    assert "slow cases: test_matmul[tensorflow-GPU-n1024-float32] 0.80x" in slow
-    assert "NVIDIA driver: 550.54.15 (peers: 560.35.03 on 3 of 3 hosts)" in slow
-    assert "GPU clock-event (throttle) reasons: hw_thermal_slowdown (peers: none on 3 of 3 hosts)" in slow
-    assert sum(line.startswith("| ok ") for line in stdout.splitlines()) == 3
+    assert stdout.startswith("## Fleet: 4 host(s); slow: node-c\n")
+    slow = next(line for line in stdout.splitlines() if line.startswith(f"| slow | {A100} "))
+    assert f"| slow | {A100} | node-c | GPU:0 | 0.80x |" in slow  # every scripted time x 1.25
+    assert "slow cases: test_" in slow and "[tensorflow-GPU-" in slow  # device index taken out of the case
+    assert "GPU clock-event (throttle) reasons: sw_thermal_slowdown (peers: none on 3 of 3 hosts)" in slow
+    assert "SM clock under load (MHz): 1128 (peers' median 1410)" in slow
+    assert "NVIDIA driver" not in slow  # node-c runs the majority's driver
+    cpu = next(line for line in stdout.splitlines() if line.startswith("| slow | Intel"))
+    assert "| node-c | CPU:0 | 0.80x |" in cpu  # the whole host is slower, so its CPU cases too
+    ok = [line for line in stdout.splitlines() if line.startswith("| ok ")]
+    assert len(ok) == 6 and any("| node-d | GPU:0 |" in line for line in ok)  # another driver, as fast
     assert out_md.read_text() == stdout
     document = json.loads(out_json.read_text())
-    assert document["slow_hosts"] == ["gpu3"] and document["exit_code"] == 1
-    assert document["runs"]["gpu3"] == str(four_hosts / "gpu3" / "20261126-120000-gpu3")
+    assert document["slow_hosts"] == ["node-c"] and document["exit_code"] == 1
+    assert document["runs"]["node-c"] == str((four_hosts / "node-c" / fleet_run("node-c").name).resolve())
     assert stderr == ""
 
 
 def test_a_healthy_fleet_exits_0(tmp_path: Path):
-    for i, factor in enumerate((1.0, 1.01, 0.99, 1.0)):
-        write_run(tmp_path, f"gpu{i}", factor)
-    code, stdout, _ = fleet(str(tmp_path))
+    code, stdout, _ = fleet(str(fleet_folder(tmp_path / "fleet", runs_of("node-a", "node-b", "node-d"))))
     assert code == 0
     assert "no slow host" in stdout.splitlines()[0]
 
 
 def test_the_newest_run_of_each_host_is_used(four_hosts: Path):
-    (four_hosts / "gpu3" / "latest").unlink()
-    write_run(four_hosts, "gpu3", 1.0, stamp="20261127-120000")  # fixed since
+    fixed = four_hosts / "node-c" / "20261125-030000-node-c"
+    derive(fleet_run("node-a"), fixed, as_run_of("node-c", "2026-11-25T03:00:00+00:00"))  # repaired since
+    (four_hosts / "node-c" / "latest").unlink()
+    (four_hosts / "node-c" / "latest").symlink_to(fixed.name)
     code, stdout, stderr = fleet(str(four_hosts))
     assert code == 0, stdout
     assert "left out 1 older run(s)" in stderr
@@ -250,38 +206,30 @@ def test_the_newest_run_of_each_host_is_used(four_hosts: Path):
 
 def test_run_folders_can_be_given_one_by_one_or_as_a_flat_results_folder(four_hosts: Path, tmp_path: Path):
     runs = sorted(str(p) for p in four_hosts.glob("*/2026*"))
-    assert fleet(*runs)[0] == 1
+    assert len(runs) == 4 and fleet(*runs)[0] == 1
     flat = tmp_path / "flat"
-    for host, factor in (("gpu1", 1.0), ("gpu2", 1.0), ("gpu3", 0.8), ("gpu4", 1.0)):
-        folder = flat / f"20261126-120000-{host}"
-        folder.mkdir(parents=True)
-        (folder / "benchmarks.json").write_text(json.dumps(run_json(host, factor)))
-    (flat / "latest").symlink_to("20261126-120000-gpu4")  # links are not runs of their own
+    for run in FLEET_RUNS:
+        shutil.copytree(run, flat / run.name)
+    (flat / "latest").symlink_to(FLEET_RUNS[-1].name)  # links are not runs of their own
     (flat / "baselines" / "main").mkdir(parents=True)
     assert len(expand([flat])) == 4
     assert fleet(str(flat))[0] == 1
 
 
-def test_missing_hosts_from_a_hosts_file_fail_the_check(four_hosts: Path, tmp_path: Path):
+def test_missing_hosts_from_a_hosts_file_fail_the_check(tmp_path: Path):
+    folder = fleet_folder(tmp_path / "fleet", runs_of("node-a", "node-b", "node-d"))
     hosts = tmp_path / "hosts.txt"
-    hosts.write_text("# the H100 nodes\ngpu1\ngpu2\ngpu4\ngpu5   # in repair\n\n")
-    (four_hosts / "gpu3" / "latest").unlink()
-    for path in (four_hosts / "gpu3").iterdir():
-        (path / "benchmarks.json").unlink()
-        path.rmdir()
-    (four_hosts / "gpu3").rmdir()
-    code, stdout, _ = fleet(str(four_hosts), "--hosts-file", str(hosts))
+    hosts.write_text("# the A100 nodes\nnode-a\nnode-b\nnode-d\nnode-e   # in repair\n\n")
+    code, stdout, _ = fleet(str(folder), "--hosts-file", str(hosts))
     assert code == 1
-    assert "**Missing hosts** (1): gpu5" in stdout
-    assert fleet(str(four_hosts), "--expect-hosts", "3")[0] == 0
-    code, stdout, _ = fleet(str(four_hosts), "--expect-hosts", "5")
+    assert "**Missing hosts** (1): node-e" in stdout
+    assert fleet(str(folder), "--expect-hosts", "3")[0] == 0
+    code, stdout, _ = fleet(str(folder), "--expect-hosts", "5")
     assert code == 1 and "**Missing hosts** (2): names unknown" in stdout
 
 
 def test_two_hosts_are_reported_but_not_judged(tmp_path: Path):
-    write_run(tmp_path, "a", 1.0)
-    write_run(tmp_path, "b", 0.5)
-    code, stdout, _ = fleet(str(tmp_path))
+    code, stdout, _ = fleet(str(fleet_folder(tmp_path / "fleet", runs_of("node-a", "node-c"))))
     assert code == 0
     assert "at least 3 are needed to tell which one is slow" in stdout
 
@@ -294,7 +242,7 @@ def test_two_hosts_are_reported_but_not_judged(tmp_path: Path):
         (
             lambda root: (
                 (root / "20261126-120000-h").mkdir()
-                or (root / "20261126-120000-h" / "benchmarks.json").write_text('{"benchmarks": [', encoding="utf-8")
+                or shutil.copy(BAD / "truncated.json", root / "20261126-120000-h" / "benchmarks.json")
             ),
             "truncated JSON",
         ),
@@ -309,13 +257,13 @@ def test_bad_input_is_one_error_line_and_exit_2(tmp_path: Path, setup, message):
 
 
 def test_skip_bad_judges_the_others_and_lists_what_it_left_out(four_hosts: Path):
-    broken = four_hosts / "gpu5" / "20261126-120000-gpu5"
+    broken = four_hosts / "node-e" / "20261124-032000-node-e"
     broken.mkdir(parents=True)
-    (broken / "benchmarks.json").write_text("{")
+    shutil.copy(BAD / "truncated.json", broken / "benchmarks.json")
     assert fleet(str(four_hosts))[0] == 2
     code, stdout, stderr = fleet(str(four_hosts), "--skip-bad", "--expect-hosts", "5")
     assert code == 1
-    assert "skipped: " in stderr and "gpu5" in stderr
+    assert "skipped: " in stderr and "node-e" in stderr and "truncated JSON" in stderr
     assert "Missing hosts** (1)" in stdout
 
 
@@ -330,14 +278,17 @@ def test_usage_errors_exit_2(four_hosts: Path, tmp_path: Path):
 
 
 def test_the_newest_run_of_a_host_is_chosen_by_its_datetime_not_its_path(tmp_path: Path):
-    old = write_run(tmp_path / "z", "h", 1.0, stamp="20261126-120000")
-    new = write_run(tmp_path / "a", "h", 0.5, stamp="20261126-130000")
-    other = write_run(tmp_path / "a", "g", 1.0)
+    old = derive(fleet_run("node-a"), tmp_path / "z" / "20261126-120000-h", as_run_of("h", "2026-11-26T12:00:00+00:00"))
+    new = derive(fleet_run("node-c"), tmp_path / "a" / "20261126-130000-h", as_run_of("h", "2026-11-26T13:00:00+00:00"))
+    other = derive(
+        fleet_run("node-b"), tmp_path / "a" / "20261126-120000-g", as_run_of("g", "2026-11-26T12:00:00+00:00")
+    )
     frame, older = fleet_frame([read_run(old), read_run(new), read_run(other)])
     assert [r.folder for r in older] == [old.resolve()]
     assert sorted(frame["run"].unique()) == [other.name, new.name]
-    assert frame.loc[frame["host"] == "h", "throughput"].max() == pytest.approx(0.5 * max(CASES.values()))
-    assert set(frame.loc[frame["host"] == "h", "nvidia_driver"]) == {"560.35.03"}  # the facts ride along
+    newest = max(b.extra_info.throughput or 0.0 for b in read(fleet_run("node-c")).benchmarks)
+    assert frame.loc[frame["host"] == "h", "throughput"].max() == pytest.approx(newest)
+    assert set(frame.loc[frame["host"] == "h", "throttled"]) == {"sw_thermal_slowdown"}  # the facts ride along
 
 
 def test_fleet_is_listed_in_the_top_level_help():
@@ -354,15 +305,21 @@ def test_the_html_report_of_several_hosts_has_a_fleet_section(four_hosts: Path, 
         assert cli.main([*(str(p) for p in sorted(four_hosts.glob("*/latest"))), "-o", str(page)]) == 0
     html = page.read_text()
     section = html[html.index('<section id="fleet">') : html.index("</section>", html.index('<section id="fleet">'))]
-    assert "<p>4 host(s); slow: gpu3.</p>" in section
+    assert "<p>4 host(s); slow: node-c.</p>" in section
     assert '<img src="data:image/svg+xml;base64,' in section
-    assert "<tr><td>slow</td><td>NVIDIA H100 80GB HBM3</td><td>gpu3</td><td>GPU:0</td>" in section
-    assert "NVIDIA driver: 550.54.15 (peers: 560.35.03 on 3 of 3 hosts)" in section
+    assert f"<tr><td>slow</td><td>{A100}</td><td>node-c</td><td>GPU:0</td>" in section
+    assert "GPU clock-event (throttle) reasons: sw_thermal_slowdown (peers: none on 3 of 3 hosts)" in section
     assert '<a href="#fleet">Fleet</a>' in html
 
 
 def test_the_html_report_of_one_host_has_no_fleet_section(four_hosts: Path, tmp_path: Path):
     page = tmp_path / "one.html"
     with contextlib.redirect_stdout(io.StringIO()):
-        assert cli.main([str(four_hosts / "gpu1" / "latest"), "-o", str(page)]) == 0
+        assert cli.main([str(four_hosts / "node-a" / "latest"), "-o", str(page)]) == 0
     assert 'id="fleet"' not in page.read_text()
+
+
+def test_hosts_without_a_device_model_in_common_get_no_fleet_section():
+    assert fleet_section([read_run(p) for p in (GPUBOX, LAPTOP, WORKSTATION)]) is None
+    two = fleet_section([read_run(fleet_run("node-a")), read_run(fleet_run("node-c"))])
+    assert two is not None and "nothing judged" in two["summary"]

@@ -2,21 +2,15 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
-from reports.load import ResultsFileError, read_run, read_runs, skipped, tidy
-
-DATA = Path(__file__).parent / "data"
-GPUBOX = DATA / "runs" / "20261121-120000-gpubox"
-LAPTOP = DATA / "runs" / "20261120-090000-laptop"
-WORKSTATION = DATA / "runs" / "20261122-080000-workstation"
-BAD = DATA / "bad"
+from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS, ResultsFileError, read_run, read_runs, skipped, tidy
+from results_format import WORKLOAD_SPECS
+from tests.golden_runs import BAD, GPUBOX, KILLBOX, LAPTOP, STOPBOX, WORKSTATION, derive
 
 
 def test_read_run_folder_names_host_run_and_nvml():
@@ -39,13 +33,14 @@ def test_read_run_accepts_the_json_file_and_a_latest_symlink(tmp_path):
     assert run.folder == (results / LAPTOP.name).resolve()
 
 
-def test_host_falls_back_to_the_folder_name(tmp_path):
-    data = json.loads((LAPTOP / "benchmarks.json").read_text())
-    del data["machine_info"]["node"]
-    folder = tmp_path / "20260101-000000-box7"
-    folder.mkdir()
-    (folder / "benchmarks.json").write_text(json.dumps(data))
-    assert read_run(folder).host == "box7"
+def test_the_host_is_the_one_devicebench_recorded_not_the_folder_or_node(tmp_path):
+    def change(data):
+        data["machine_info"]["devicebench"]["host"] = "box7"
+        data["machine_info"]["node"] = "ip-10-0-0-7"
+
+    run = read_run(derive(LAPTOP, tmp_path / "20260101-000000-laptop", change))
+    assert run.host == "box7"
+    assert run.name == "20260101-000000-laptop"
 
 
 @pytest.mark.parametrize(
@@ -53,8 +48,8 @@ def test_host_falls_back_to_the_folder_name(tmp_path):
     [
         ("truncated.json", "truncated JSON"),
         ("corrupt.json", "corrupt JSON"),
-        ("foreign.json", "not a pytest-benchmark JSON file: no top-level 'benchmarks' list"),
-        ("no-stats-data.json", "benchmark #0 (test_matmul[tensorflow-CPU:0-n100-float32]) has no stats.data"),
+        ("foreign.json", "not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')"),
+        ("no-stats-data.json", "benchmarks[0] (test_matmul[tensorflow-CPU:0-n256-float32]).stats.data: Field required"),
         ("empty-folder", "folder has no benchmarks.json"),
         ("does-not-exist", "no such file or folder"),
     ],
@@ -73,7 +68,7 @@ def test_empty_and_non_object_files(tmp_path):
     (tmp_path / "list.json").write_text("[1, 2]")
     with pytest.raises(ResultsFileError, match="file is empty"):
         read_run(tmp_path / "empty.json")
-    with pytest.raises(ResultsFileError, match="top level is a list"):
+    with pytest.raises(ResultsFileError, match="not a pytest-benchmark JSON file: the top level is a list, not an"):
         read_run(tmp_path / "list.json")
 
 
@@ -88,54 +83,48 @@ def test_read_runs_skip_bad_collects_errors():
 def test_tidy_has_one_row_per_case_with_flattened_params():
     runs = [read_run(GPUBOX), read_run(LAPTOP), read_run(WORKSTATION)]
     frame = tidy(runs)
-    total = sum(len(r.data["benchmarks"]) for r in runs)
-    assert len(frame) == total
+    assert len(frame) == sum(len(r.record.benchmarks) for r in runs)
     assert set(frame["host"]) == {"gpubox", "laptop", "workstation"}
-    for column in (
-        "host",
-        "run",
-        "backend",
-        "device",
-        "device_kind",
-        "device_name",
-        "workload",
-        "name",
-        "group",
-        "n",
-        "dtype",
-        "mode",
-        "variant",
-        "direction",
-        "bytes",
-        "median_s",
-        "iqr_s",
-        "rounds",
-        "throughput",
-        "throughput_unit",
-        "nvml_peak_mib",
-        "tf_peak_bytes",
-        "first_epoch_s",
-        "final_accuracy",
-        "input_bound",
-        "pipeline_step_s",
-        "premade_step_s",
-        "data_source",
-    ):
-        assert column in frame.columns, column
+    assert list(frame.columns[: len(BASE_COLUMNS)]) == BASE_COLUMNS
+    assert list(frame.columns[-len(STAT_COLUMNS + META_COLUMNS) :]) == STAT_COLUMNS + META_COLUMNS
+    params = {p for spec in WORKLOAD_SPECS.values() for p in spec.params}
+    extras = {"final_accuracy", "input_bound", "pipeline_step_s", "premade_step_s", "data_source", "zero_copy"}
+    assert params | extras <= set(frame.columns)
     row = frame[
         (frame.host == "gpubox") & (frame.device == "GPU:0") & (frame.n == 10000) & (frame.dtype == "float32")
     ].iloc[0]
-    bench = next(b for b in runs[0].data["benchmarks"] if b["name"] == "test_matmul[tensorflow-GPU:0-n10000-float32]")
-    assert row["median_s"] == bench["stats"]["median"]
-    assert row["iqr_s"] == bench["stats"]["iqr"]
-    assert row["rounds"] == bench["stats"]["rounds"]
-    assert row["throughput"] == bench["extra_info"]["throughput"]
-    assert row["throughput_unit"] == "GFLOP/s"
-    assert row["tf_peak_bytes"] == 3 * 10000 * 10000 * 4
-    assert row["nvml_peak_mib"] == bench["extra_info"]["nvml"]["0"]["peak_mem_mib"]
-    assert str(frame["n"].dtype) == "Int64"
-    tfdata = frame[(frame.workload == "tfdata") & frame.input_bound.notna()]
-    assert sorted(tfdata["device"]) == ["CPU:0", "CPU:0", "GPU:0"]
+    bench = next(b for b in runs[0].record.benchmarks if b.name == "test_matmul[tensorflow-GPU:0-n10000-float32]")
+    stats, info = bench.stats, bench.extra_info
+    assert (row["median_s"], row["iqr_s"], row["rounds"]) == (stats.median, stats.iqr, stats.rounds)
+    assert row["iqr_rel"] == pytest.approx(stats.iqr / stats.median)
+    assert (row["throughput"], row["throughput_unit"]) == (info.throughput, "GFLOP/s")
+    assert row["throughput"] == pytest.approx(info.work_per_call / stats.median / 1e9)  # from the median
+    assert row["allocator"] == "tensorflow" and row["allocator_peak_bytes"] == 3 * 10000 * 10000 * 4
+    assert row["nvml_peak_mib"] == info.nvml["0"].peak_mem_mib
+    assert (row["tf32"], row["profile"], row["complete"]) == (True, "full", True)
+    assert row["one_time_cost_s"] == info.one_time_cost_s
+    assert str(frame["n"].dtype) == "Int64" and str(frame["input_bound"].dtype) == "boolean"
+    verdicts = frame[(frame.workload == "tfdata") & frame.input_bound.notna()]
+    assert sorted(zip(verdicts["host"], verdicts["device"], verdicts["input_bound"], strict=True)) == [
+        ("gpubox", "CPU:0", False),
+        ("gpubox", "GPU:0", True),
+        ("laptop", "CPU:0", True),  # its slow CPU cannot feed even its own training step
+        ("workstation", "CPU:0", False),
+        ("workstation", "GPU:0", True),
+    ]  # the A4000 (GPU:1) ran out of memory in its fed-step case
+
+
+def test_a_latency_case_has_no_throughput_in_the_frame():
+    frame = tidy([read_run(GPUBOX)])
+    views = frame[(frame.device == "CPU:0") & (frame.direction == "d2h-view")]
+    assert not views.empty and set(views["measure"]) == {"latency"}
+    assert views["throughput"].isna().all() and views["zero_copy"].all()
+
+
+def test_no_workload_parameter_is_named_like_a_column_of_the_frame():
+    """tidy() puts a case's parameters beside its fixed columns, so no parameter may shadow one."""
+    fixed = set(BASE_COLUMNS + STAT_COLUMNS + META_COLUMNS)
+    assert not {p for spec in WORKLOAD_SPECS.values() for p in spec.params} & fixed
 
 
 def test_tidy_of_no_runs_is_an_empty_frame_with_the_base_columns():
@@ -145,11 +134,22 @@ def test_tidy_of_no_runs_is_an_empty_frame_with_the_base_columns():
 
 
 def test_skipped_lists_reasons():
-    frame = skipped([read_run(LAPTOP), read_run(GPUBOX)])
-    assert len(frame) == 5
-    oom = frame[frame.kind == "oom"].iloc[0]
-    assert oom["device"] == "GPU:0" and "OOM" in oom["reason"]
-    assert "n=4096" in set(frame["params"].str.split(",").str[0])
+    frame = skipped([read_run(LAPTOP), read_run(WORKSTATION)])
+    assert list(zip(frame["host"], frame["device"], frame["kind"], frame["params"], strict=True)) == [
+        ("laptop", "CPU:0", "profile", "n=2048, dtype=float32"),
+        ("workstation", "GPU:1", "oom", "n=4096, dtype=float32"),
+        ("workstation", "GPU:1", "oom", "variant=fed-step, elements=60000, batch_size=1000"),
+    ]
+    assert frame["reason"].iloc[0] == "profile smoke: n=2048 is above its CPU limit n=1024"
+    assert frame["reason"].iloc[1].startswith("out of memory on GPU:1: ResourceExhaustedError: OOM when allocating")
+
+
+def test_an_incomplete_run_is_read_and_its_rows_say_so():
+    stopped, killed = read_run(STOPBOX), read_run(KILLBOX)
+    frame = tidy([stopped, killed])
+    assert len(frame) == 10 and not frame["complete"].any()
+    assert stopped.state_text.startswith("incomplete (interrupted): stopped by SIGTERM")
+    assert killed.state_text == "incomplete: the run stopped without finishing (killed, out of memory or crashed)"
 
 
 def test_reports_never_imports_tensorflow_or_torch():

@@ -6,7 +6,6 @@ import contextlib
 import io
 import math
 import re
-from pathlib import Path
 
 import pandas as pd
 import pytest
@@ -15,14 +14,25 @@ from reports import backends as bk
 from reports import cli, plots, summary
 from reports import speedup as sp
 from reports.load import read_run, tidy
-
-DATA = Path(__file__).parent / "data"
-MIXED = DATA / "backends" / "20261123-100000-mixedbox"
-GPUBOX = DATA / "runs" / "20261121-120000-gpubox"
+from results_format import read
+from tests.golden_runs import GPUBOX, MIXED
 
 
-def row(backend: str, device: str, workload: str, throughput: float, host: str = "box", **keys) -> dict:
-    """One tidy row of a case."""
+def throughput(case: str) -> float:
+    """The throughput of one case of the golden run with both backends, by its pytest id."""
+    (bench,) = (b for b in read(MIXED).benchmarks if b.name == case)
+    assert bench.extra_info.throughput is not None
+    return bench.extra_info.throughput
+
+
+def matmul_speedup(backend: str, n: int) -> str:
+    """GPU/CPU float32 matmul speedup of one backend of the mixed run, as the report writes it."""
+    gpu, cpu = (throughput(f"test_matmul[{backend}-{d}:0-n{n}-float32]") for d in ("GPU", "CPU"))
+    return summary.fmt_ratio(gpu / cpu)
+
+
+def row(backend: str, device: str, workload: str, throughput: float | None, host: str = "box", **keys) -> dict:
+    """One tidy row of a case (a latency case where throughput is None)."""
     return {
         "host": host,
         "run": f"r-{host}",
@@ -32,8 +42,11 @@ def row(backend: str, device: str, workload: str, throughput: float, host: str =
         "device_name": device,
         "workload": workload,
         "name": f"{backend}-{device}-{workload}-{sorted(keys.items())}",
+        "measure": "throughput" if throughput is not None else "latency",
         "throughput": throughput,
-        "throughput_unit": {"matmul": "GFLOP/s", "mnist": "samples/s", "transfer": "GB/s"}[workload],
+        "throughput_unit": {"matmul": "GFLOP/s", "mnist": "samples/s", "transfer": "GB/s"}[workload]
+        if throughput is not None
+        else None,
         "iqr_rel": 0.01,
         **keys,
     }
@@ -53,10 +66,8 @@ def mixed_frame() -> pd.DataFrame:
         row("torch", "GPU:0", "mnist", 80000.0, mode="eager", batch_size=64),
         row("tensorflow", "GPU:0", "mnist", 90000.0, mode="function", batch_size=64),
         row("torch", "GPU:0", "mnist", 95000.0, mode="compile", batch_size=64),
-        row(
-            "tensorflow", "CPU:0", "transfer", 8.0, direction="h2d", bytes=1024, zero_copy=False, host_memory="pageable"
-        ),
-        row("torch", "CPU:0", "transfer", 4000.0, direction="h2d", bytes=1024, zero_copy=True, host_memory="pageable"),
+        row("tensorflow", "CPU:0", "transfer", 8.0, direction="h2d", bytes=1024, host_memory="pageable"),
+        row("torch", "CPU:0", "transfer", None, direction="h2d", bytes=1024, host_memory="pageable"),  # a latency
     ]
     return pd.DataFrame(rows)
 
@@ -74,9 +85,9 @@ def test_ratios_pair_the_same_case_on_the_same_device():
         ("GPU:0", "matmul", 1024),
         ("GPU:0", "mnist", "eager"),
     ]  # float16 matmul and the backend-only MNIST modes have no partner
-    assert list(ratios["ratio"]) == pytest.approx([1.5, 0.5, 500.0, 1.02, 1.6])
+    assert list(ratios["ratio"]) == pytest.approx([1.5, 0.5, math.nan, 1.02, 1.6], nan_ok=True)
     assert list(ratios[bk.TF]) == [100.0, 400.0, 8.0, 10000.0, 50000.0]
-    assert list(ratios[bk.TORCH]) == [150.0, 200.0, 4000.0, 10200.0, 80000.0]
+    assert list(ratios[bk.TORCH]) == pytest.approx([150.0, 200.0, math.nan, 10200.0, 80000.0], nan_ok=True)
 
 
 def test_a_copy_against_a_shared_buffer_is_not_comparable():
@@ -84,10 +95,13 @@ def test_a_copy_against_a_shared_buffer_is_not_comparable():
     copies = ratios[ratios["workload"] == "transfer"].iloc[0]
     assert not copies["comparable"]
     assert copies["note"] == "PyTorch shares the buffer (no copy)"
+    assert copies["throughput_unit"] == "GB/s"
     assert ratios[ratios["workload"] != "transfer"]["comparable"].all()
-    assert bk.shares_memory(pd.Series({"zero_copy": True}))
-    assert not bk.shares_memory(pd.Series({"copy": "tensor.cpu().numpy(): shares the tensor's buffer, no copy"}))
-    assert not bk.shares_memory(pd.Series({"zero_copy": False, "copy": None}))
+    frame = mixed_frame()
+    both_share = frame.assign(throughput=frame["throughput"].where(frame["workload"] != "transfer"))
+    both_share["measure"] = both_share["throughput"].map(lambda t: "latency" if pd.isna(t) else "throughput")
+    copies = bk.backend_ratios(both_share).query("workload == 'transfer'").iloc[0]
+    assert not copies["comparable"] and copies["note"] == "both share the buffer (no copy)"
 
 
 def test_no_ratios_when_one_backend_ran():
@@ -144,15 +158,26 @@ def test_device_labels_say_the_backend_only_when_several_ran():
 def test_findings_and_speedups_are_per_backend():
     frame = tidy([read_run(MIXED)])
     lines = summary.headlines(frame)
-    assert lines[0].startswith("tensorflow: GPU:0 is 34.7x faster than CPU:0 at n=4096 (float32 matmul)")
-    assert lines[1].startswith("torch: GPU:0 is 32.7x faster than CPU:0 at n=4096 (float32 matmul)")
-    assert any(
-        line.startswith("MNIST training, torch: GPU:0 is 5.9x (compile), 6.2x (eager) as fast") for line in lines
-    )
+    tf, torch = matmul_speedup("tensorflow", 1024), matmul_speedup("torch", 1024)
+    assert lines[0].startswith(f"tensorflow: GPU:0 is {tf} faster than CPU:0 at n=1024 (float32 matmul)")
+    assert lines[1].startswith(f"torch: GPU:0 is {torch} faster than CPU:0 at n=1024 (float32 matmul)")
+    mnist = {
+        mode: summary.fmt_ratio(
+            throughput(f"test_mnist[torch-GPU:0-{mode}-b64-s30]")
+            / throughput(f"test_mnist[torch-CPU:0-{mode}-b64-s30]")
+        )
+        for mode in ("compile", "eager")
+    }
+    torch_mnist = f"MNIST training, torch: GPU:0 is {mnist['compile']} (compile), {mnist['eager']} (eager) as fast"
+    assert any(line.startswith(torch_mnist) for line in lines)
     cpu_only = frame[frame["device_kind"] == "cpu"]
+    peaks = {
+        backend: summary.fmt_number(throughput(f"test_matmul[{backend}-CPU:0-n1024-float32]"))
+        for backend in ("tensorflow", "torch")
+    }  # the largest size the smoke profile runs on a CPU
     assert [line for line in summary.matmul_lines(cpu_only) if line.startswith("No GPU")] == [
-        "No GPU in run 20261123-100000-mixedbox: tensorflow CPU:0 peaks at 1,441 GFLOP/s (n=4096, float32).",
-        "No GPU in run 20261123-100000-mixedbox: torch CPU:0 peaks at 1,406 GFLOP/s (n=4096, float32).",
+        f"No GPU in run {MIXED.name}: tensorflow CPU:0 peaks at {peaks['tensorflow']} GFLOP/s (n=1024, float32).",
+        f"No GPU in run {MIXED.name}: torch CPU:0 peaks at {peaks['torch']} GFLOP/s (n=1024, float32).",
     ]
 
 
@@ -171,11 +196,24 @@ def test_mixed_report_has_the_tensorflow_vs_pytorch_section(mixed_page):
     section = html[html.index('<section id="versus">') : html.index('<section id="plots">')]
     assert '<figure id="plot-versus">' in section and 'src="data:image/svg+xml;base64,' in section
     assert "<th>device</th><th>workload</th><th>case</th>" in section
-    assert re.search(r"<td>GPU:0</td><td>matmul</td><td>n=4096 float32</td>.*?<td>tensorflow 1\.1x</td>", section)
-    assert "PyTorch shares the buffer (no copy)" in section
+    tf_faster = summary.fmt_ratio(
+        throughput("test_matmul[tensorflow-GPU:0-n2048-float32]") / throughput("test_matmul[torch-GPU:0-n2048-float32]")
+    )
+    assert tf_faster == "1.3x"
+    assert re.search(
+        rf"<td>GPU:0</td><td>matmul</td><td>n=2048 float32</td>.*?<td>tensorflow {re.escape(tf_faster)}</td>", section
+    )
     assert (
-        "TensorFlow vs PyTorch, matmul on GPU:0: torch is 1.5x faster (geometric mean of 3 cases); torch/TF ranges "
-        "from 0.92x (n=4096 float32) to 2.8x (n=256 float32); torch is faster in 2 of 3." in html
+        '<tr><td>CPU:0</td><td>transfer</td><td>h2d 1 MiB</td><td class="num">11.2</td><td class="num"></td>'
+        '<td>GB/s</td><td class="num"></td><td></td><td>PyTorch shares the buffer (no copy)</td></tr>' in section
+    )  # torch's CPU hand-over is a latency case: shown, not given a ratio
+    assert (
+        "TensorFlow vs PyTorch, host-device copies on CPU:0: not compared, PyTorch shares the buffer (no copy) "
+        "in 4 of 4 cases." in html
+    )
+    assert (
+        "TensorFlow vs PyTorch, matmul on GPU:0: torch is 1.1x faster (geometric mean of 12 cases); torch/TF ranges "
+        "from 0.77x (n=2048 float32) to 1.5x (n=128 bfloat16); torch is faster in 9 of 12." in html
     )
 
 
@@ -214,8 +252,11 @@ def test_summary_cli_prints_the_comparison_and_backend_columns(capsys):
     assert cli.main(["summary", str(MIXED)]) == 0
     out = " ".join(capsys.readouterr().out.split())
     assert "TensorFlow vs PyTorch, same case on the same device" in out
-    assert "torch/TF" in out and "tensorflow 1.1x" in out
-    assert "TensorFlow vs PyTorch, MNIST training on GPU:0 (eager b64): torch is 1.6x faster." in out
+    assert "torch/TF" in out and "tensorflow 1.3x" in out
+    eager = summary.fmt_ratio(
+        throughput("test_mnist[torch-GPU:0-eager-b64-s30]") / throughput("test_mnist[tensorflow-GPU:0-eager-b64-s30]")
+    )
+    assert f"TensorFlow vs PyTorch, MNIST training on GPU:0 (eager b64): torch is {eager} faster." in out
 
 
 def test_speedups_pair_gpu_and_cpu_within_one_backend():

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from reports import cli
+from tests.golden_runs import GPUBOX, MIXED
 
-DATA = Path(__file__).parent / "data" / "runs"
-MIXED = Path(__file__).parent / "data" / "backends" / "20261123-100000-mixedbox"
+DATA = GPUBOX.parent
 CHROMIUM = Path(os.environ.get("DEVICEBENCH_CHROMIUM", "/usr/bin/chromium"))
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -35,10 +35,11 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize(
     ("runs", "shot", "images"),
     [
+        ([str(GPUBOX)], "report-gpubox.png", 7),
         (sorted(str(p) for p in DATA.iterdir()), "report.png", 7),
-        ([str(MIXED)], "report-backends.png", 5),  # TensorFlow vs PyTorch plot; no tf.data, no NVML
+        ([str(MIXED)], "report-backends.png", 8),  # and the TensorFlow vs PyTorch plot
     ],
-    ids=["golden-runs", "both-backends"],
+    ids=["gpubox", "golden-runs", "both-backends"],
 )
 def test_report_renders_in_chromium(tmp_path, runs, shot, images):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")

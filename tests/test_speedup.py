@@ -99,6 +99,8 @@ def test_cpu_only_headline():
 def test_formatting():
     assert summary.fmt_ratio(41.23) == "41.2x"
     assert summary.fmt_ratio(0.857) == "0.86x"
+    assert summary.fmt_ratio(0.998) == "1.0x"  # not "1x" beside "1.0x"
+    assert summary.fmt_ratio(0.994) == "0.99x"
     assert summary.fmt_number(49017.49) == "49,017"
     assert summary.fmt_number(0.08234) == "0.0823"
     assert summary.fmt_bytes(2**28) == "256 MiB"
