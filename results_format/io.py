@@ -69,10 +69,7 @@ def _first_error(exc: ValidationError, benchmarks: list[object] | None = None) -
     """A validation error as one line: where (with the benchmark's name when there is one), and what is wrong."""
     error = exc.errors(include_url=False)[0]
     if error["type"] == "json_invalid":
-        message = error["msg"].removeprefix("Invalid JSON: ")
-        if message.startswith("recursion limit exceeded"):
-            message = "nested too deeply (" + message + ")"
-        return f"not valid JSON: {message}"
+        return f"not valid JSON: {error['msg'].removeprefix('Invalid JSON: ')}"
     if error["type"] == "model_type" and not error["loc"]:
         kind = "null" if error["input"] is None else _JSON_KINDS.get(type(error["input"]), "another value")
         return f"the top level is {kind}, not an object"
