@@ -6,6 +6,7 @@
 # 1. The main run: `python3 -m pytest bench --backend torch --profile $PROFILE` (default standard) on every
 #    device, TF32 off, extra arguments passed to pytest (e.g. -k "not scaling"); at most $MAIN_LIMIT seconds
 #    (default 330): the run saves every finished case, so a run cut short keeps what it measured.
+#    BENCH_FILES lists the benchmark files in the order to run them (default: bench, alphabetical).
 # 2. The peak run (unless PEAKS=0): the largest matmuls of the full profile on the GPUs, TF32 off and on, at
 #    most $PEAK_LIMIT seconds (default 90), for "% of the spec peak".
 # 3. The summary and one report of both runs.
@@ -56,7 +57,8 @@ run_pass() {
     shift 3
     rm -f "$path_file"
     echo "## $name run: python3 -m pytest bench --backend torch $* (at most ${limit} s)"
-    PYTHONUNBUFFERED=1 timeout -s INT -k 30 "$limit" "$python" -m pytest bench -p no:cacheprovider \
+    # shellcheck disable=SC2086  # BENCH_FILES is a list of paths, in the order they should run
+    PYTHONUNBUFFERED=1 timeout -s INT -k 30 "$limit" "$python" -m pytest ${BENCH_FILES:-bench} -p no:cacheprovider \
         --backend torch --results-dir "$results/$name" --run-path-file "$path_file" "$@"
     status=$?
     echo "## $name run: pytest exited $status"
