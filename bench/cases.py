@@ -34,7 +34,7 @@ class Workload:
     absent_reason: str = ""  # why a backend that is not in `backends` has no cases
     # (untimed warm-up calls, timed rounds) when the workload fixes them for a case; None = the profile's time budget
     schedule: Callable[[Profile, Params], tuple[int, int] | None] | None = None
-    # Why a finished call's facts make the case a failure (e.g. a NaN loss); None when they are fine.
+    # Why a finished call's facts (with the case's params) make it a failure (e.g. a NaN loss); None when fine.
     check: Callable[[Mapping[str, Any]], str | None] = lambda facts: None
     # Opt-in workloads (sustained) make cases only in a profile that names them (--profile sustained).
     opt_in: bool = False

@@ -25,7 +25,7 @@ def fmt_duration(seconds: float) -> str:
 
 def fmt_value(value: float) -> str:
     """A throughput with 3 significant digits and thousands separators."""
-    return f"{value:,.0f}" if abs(value) >= 1000 else f"{value:.3g}"
+    return f"{value:,.0f}" if abs(value) >= 999.5 else f"{value:.3g}"
 
 
 def fmt_time(seconds: float) -> str:

@@ -185,7 +185,7 @@ def run_case(
         peak = backend.memory_peak(case.device)
         median = float(benchmark.stats.stats.median)
         facts = prepared.facts(median)
-    failure = case.workload.check(facts)
+    failure = case.workload.check({**params, **facts})  # a check may depend on the case (e.g. its batch)
     if failure:
         raise CaseFailed(failure)
     # A view that shares the buffer moves no bytes: it is a latency, never a bandwidth (see results_format).

@@ -442,17 +442,19 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
         part = matmul[labels.loc[matmul.index] == label]
         judged = part[part["pct_of_peak"].notna()]
         if not judged.empty:
-            top = judged.loc[judged["pct_of_peak"].astype(float).idxmax()]
-            gpu = top["device_kind"] == "gpu"
-            if bool(top.get("peak_estimate")):
-                what = f"the CPU's estimated {top['dtype']} peak (an estimate from its ISA, cores and clock)"
-            else:
-                what = f"the {top['peak_basis']}"
-            lines.append(
-                f"Matmul on {label} reaches {_pct(float(top['pct_of_peak']))} of {what}: "
-                f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s "
-                f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if gpu and _true(top.get('tf32')) else ''})."
-            )
+            # one line per peak the cases were judged against (FP32, TF32, BF16, FP16 ...), its best case
+            for _, basis in judged.groupby("peak_basis", sort=False):
+                top = basis.loc[basis["pct_of_peak"].astype(float).idxmax()]
+                gpu = top["device_kind"] == "gpu"
+                if bool(top.get("peak_estimate")):
+                    what = f"the CPU's estimated {top['dtype']} peak (an estimate from its ISA, cores and clock)"
+                else:
+                    what = f"the {top['peak_basis']}"
+                lines.append(
+                    f"Matmul on {label} reaches {_pct(float(top['pct_of_peak']))} of {what}: "
+                    f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s "
+                    f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if gpu and _true(top.get('tf32')) else ''})."
+                )
         elif part["device_kind"].eq("cpu").all():
             best = part.loc[part["throughput"].astype(float).idxmax()]
             why = best.get("peak_basis") or "no estimate"

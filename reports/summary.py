@@ -37,7 +37,7 @@ def fmt_number(value: float | None) -> str:
     """A throughput or time as compact text (thousands separators, 3 significant digits)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
-    if abs(value) >= 1000:
+    if abs(value) >= 999.5:  # 999.6 would read "1e+03" with 3 significant digits
         return f"{value:,.0f}"
     return f"{value:.3g}"
 

@@ -59,8 +59,6 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
-    for name, note in notes(runs):
-        console.print(f"note: {name}: {note}", markup=False)
     for workload, title in summary.WORKLOAD_TITLES.items():
         if workload in md.OWN_TABLES:
             continue

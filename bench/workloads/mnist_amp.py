@@ -6,12 +6,18 @@ speedup that mixed precision buys there. The batch indices and the data are on t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any
+
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import mnist_check
+from bench.workloads.mnist_batch import finite_loss
 from bench.workloads.precision import cpu_flags, precisions_for
 from results_format.workloads import WORKLOAD_SPECS
+
+LARGE_BATCH = 1024  # from here a falling loss over a case's few steps is not asked for (see amp_check)
 
 TF_MODES = ("function", "xla", "keras-fit")  # the profiles pick from these
 TORCH_MODES = ("eager", "compile")
@@ -42,6 +48,18 @@ def samples_per_call(params: Params) -> float:
     return float(params["steps_per_call"]) * float(params["batch_size"])
 
 
+def amp_check(facts: Mapping[str, Any]) -> str | None:
+    """Why a mixed-precision case measured nothing: a NaN/inf loss always; a loss that did not fall at small batches.
+
+    At batch 1024 and above a few Adam(1e-3) steps of the book's activation-free model can raise the loss before
+    it falls (seen on an H200: float32 at batch 1024 went from 2.51 to 2.60 in 150 steps), so there, as in the
+    batch-size sweep, only a diverged loss fails the case; the facts still say whether it fell.
+    """
+    if facts.get("batch_size", 0) >= LARGE_BATCH:
+        return finite_loss(facts)
+    return mnist_check(facts)
+
+
 MNIST_AMP = Workload(
     spec=WORKLOAD_SPECS["mnist_amp"],
     throughput_scale=1.0,
@@ -50,5 +68,5 @@ MNIST_AMP = Workload(
     work_per_call=samples_per_call,
     label=lambda p: f"{p['mode']}-{p['precision']}-b{p['batch_size']}",
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
-    check=mnist_check,
+    check=amp_check,
 )
