@@ -30,7 +30,11 @@ def _figure(width: float, height: float) -> Figure:
 
 MAX_PANELS = 6
 DTYPE_COLOURS = dict(
-    zip(("float32", "bfloat16", "float16", "float64"), sns.color_palette("colorblind", 4), strict=True)
+    zip(
+        ("float32", "bfloat16", "float16", "float64", "float32 (TF32)"),
+        sns.color_palette("colorblind", 5),
+        strict=True,
+    )
 )
 
 
@@ -141,7 +145,8 @@ def per_watt(frame: pd.DataFrame) -> Plot:
     from reports.summary import device_labels
 
     rows = rows.assign(
-        series=device_labels(frame).loc[rows.index] + " " + rows["dtype"].astype(str), n=rows["n"].astype(float)
+        series=device_labels(frame).loc[rows.index] + " " + rows["precision_label"].astype(str),
+        n=rows["n"].astype(float),
     )
     fig, (left, right) = _new_figure(ncols=2, width=11.0)
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 #: workloads whose work is FLOPs: judged against a compute peak.
 COMPUTE_WORKLOADS = ("matmul", "sustained")
 #: the measured best per device is taken over these workloads' cases (per dtype for matmul).
-BEST_KEYS = {"matmul": ("dtype",), "membw": ()}
+BEST_KEYS = {"matmul": ("precision_label",), "membw": ()}  # float32 with TF32 on is its own precision
 DEVICE_KEYS = ["host", "run", "backend", "device"]
 
 #: what TensorFlow does with host memory in a copy (see bench/backends/tf_transfer.py for the sources).
@@ -347,7 +347,9 @@ def roofline_points(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(
         {
             "device_label": _labelled(frame, rows),
-            **{c: rows[c] for c in ("host", "run", "backend", "device", "device_kind", "dtype", "n")},
+            **{c: rows[c] for c in ("host", "run", "backend", "device", "device_kind", "n")},
+            # the precision each point ran in: float32 with TF32 on is apart from strict float32
+            "dtype": rows["precision_label"] if "precision_label" in rows.columns else rows["dtype"],
             "intensity": [arithmetic_intensity(n, d) for n, d in zip(rows["n"], rows["dtype"], strict=True)],
             "gflops": rows["throughput"].astype(float),
         }
@@ -377,9 +379,10 @@ def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
         bw = float(best_bw["throughput"]) if best_bw is not None else math.nan
         spec_bw = _first(pd.concat([mine, memory]), "spec_bandwidth_gbs")
         kind = _first(pd.concat([mine, memory]), "device_kind")
-        dtypes = sorted(set(mine["dtype"].dropna())) if "dtype" in mine.columns else []
+        precision = "precision_label" if "precision_label" in mine.columns else "dtype"
+        dtypes = sorted(set(mine[precision].dropna())) if precision in mine.columns else []
         for dtype in dtypes or [None]:
-            part = mine[mine["dtype"] == dtype] if dtype is not None else mine.iloc[0:0]
+            part = mine[mine[precision] == dtype] if dtype is not None else mine.iloc[0:0]
             best = part.loc[part["throughput"].astype(float).idxmax()] if not part.empty else None
             compute = float(best["throughput"]) if best is not None else math.nan
             peak = _first(part, "peak_gflops")

@@ -52,7 +52,8 @@ STAT_COLUMNS = [
     "measure", "throughput", "throughput_unit", "work_per_call", "work_unit",
 ]  # fmt: skip
 META_COLUMNS = [
-    "sync", "profile", "dtype_policy", "tf32", "intra_op", "inter_op", "effective_intra_op", "cpu_count",
+    "sync", "profile", "dtype_policy", "precision_label", "tf32", "intra_op", "inter_op", "effective_intra_op",
+    "cpu_count",
     "warmup_calls", "warmup_first_call_s", "one_time_cost_s", "stopped_by", "nvml_peak_mib", "nvml_mean_util_pct",
     "nvml_mean_power_w", "nvml_energy_j", "nvml_throttled", "allocator", "allocator_peak_bytes", "datetime",
     "commit", "complete",
@@ -176,6 +177,12 @@ def case_row(bench: Benchmark, run: Run) -> dict[str, Any]:
         "sync": info.sync,
         "profile": info.profile,
         "dtype_policy": info.precision.dtype,
+        # float32 with TF32 on is another precision on a GPU: plots and the roofline keep it apart from strict float32
+        "precision_label": (
+            f"{info.precision.dtype} (TF32)"
+            if info.precision.dtype == "float32" and info.precision.tf32 and info.device_kind == "gpu"
+            else info.precision.dtype
+        ),
         "tf32": info.precision.tf32,
         "intra_op": info.threads.intra_op,
         "inter_op": info.threads.inter_op,

@@ -186,7 +186,7 @@ def matmul_throughput(frame: pd.DataFrame, palette: dict) -> Plot:
             x="n",
             y="throughput",
             hue="device",
-            style="dtype",
+            style="precision_label",  # float32 with TF32 on is its own line
             markers=True,
             dashes=False,
             palette=palette,
