@@ -63,6 +63,19 @@ def mnist_check(facts: Mapping[str, Any]) -> str | None:
     return None
 
 
+def finite_loss(facts: Mapping[str, Any]) -> str | None:
+    """Why a sweep case measured nothing: its loss went NaN/inf.
+
+    A falling loss is not asked for: with the book's Adam(1e-3) and no activations, a few large-batch steps
+    can raise the loss before it falls (at batch 2048, 12 steps took it from 2.5 to 4.3); that is still
+    the device's training speed. The mixed-precision cases check learning.
+    """
+    final = facts.get("final_loss")
+    if not isinstance(final, int | float) or not math.isfinite(final):
+        return f"training diverged: the final loss is {final}"
+    return None
+
+
 MNIST = Workload(
     spec=WORKLOAD_SPECS["mnist"],
     throughput_scale=1.0,

@@ -12,8 +12,7 @@ from typing import Any
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from bench.workloads.mnist import mnist_check
-from bench.workloads.mnist_batch import finite_loss
+from bench.workloads.mnist import finite_loss, mnist_check
 from bench.workloads.precision import cpu_flags, precisions_for
 from results_format.workloads import WORKLOAD_SPECS
 

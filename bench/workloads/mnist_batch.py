@@ -7,15 +7,12 @@ comparable time per call. A batch that does not fit is an out-of-memory skip and
 
 from __future__ import annotations
 
-import math
-from collections.abc import Mapping
 from math import ceil
-from typing import Any
 
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from bench.workloads.mnist import TRAIN_SAMPLES
+from bench.workloads.mnist import TRAIN_SAMPLES, finite_loss
 from bench.workloads.mnist_amp import samples_per_call
 from results_format.workloads import WORKLOAD_SPECS
 
@@ -34,19 +31,6 @@ def sweep_params(profile: Profile, device: Device) -> list[tuple[Params, str | N
         params["calls"] = knobs.sweep_calls
         out.append((params, reason))
     return out
-
-
-def finite_loss(facts: Mapping[str, Any]) -> str | None:
-    """Why a sweep case measured nothing: its loss went NaN/inf.
-
-    A falling loss is not asked for: with the book's Adam(1e-3) and no activations, a few large-batch steps
-    can raise the loss before it falls (at batch 2048, 12 steps took it from 2.5 to 4.3); that is still
-    the device's training speed. The mixed-precision cases check learning.
-    """
-    final = facts.get("final_loss")
-    if not isinstance(final, int | float) or not math.isfinite(final):
-        return f"training diverged: the final loss is {final}"
-    return None
 
 
 MNIST_BATCH = Workload(
