@@ -6,6 +6,7 @@ of a real driver. Each defect the run showed has a test here.
 
 from __future__ import annotations
 
+import argparse
 import math
 from pathlib import Path
 
@@ -84,10 +85,7 @@ def test_a_large_batch_mixed_precision_case_whose_loss_rose_is_not_a_failure() -
 
 def test_the_summary_names_the_cut_run_once_and_gives_the_gpu_findings(capsys) -> None:
     # Defect: each note was printed twice (before the findings and again after them).
-    class Args:
-        paths = [str(p) for p in RUNS]
-
-    assert summary_run(Args()) == 0
+    assert summary_run(argparse.Namespace(paths=[str(p) for p in RUNS])) == 0
     out = capsys.readouterr().out
     assert out.count("incomplete (interrupted)") == 1
     assert "GPU:0 is 42.4x faster than CPU:0 at n=4096" in out
@@ -97,12 +95,8 @@ def test_the_summary_names_the_cut_run_once_and_gives_the_gpu_findings(capsys) -
 def test_the_report_of_the_real_runs_builds(tmp_path, frame) -> None:
     from reports.build_cmd import run as build_run
 
-    class Args:
-        paths = [str(p) for p in RUNS]
-        output = tmp_path / "report.html"
-        skip_bad = False
-
-    assert build_run(Args()) == 0
+    args = argparse.Namespace(paths=[str(p) for p in RUNS], output=tmp_path / "report.html", skip_bad=False)
+    assert build_run(args) == 0
     html = (tmp_path / "report.html").read_text()
     for section in ('id="limits"', 'id="per-watt"', "Roofline", "NVIDIA H200"):
         assert section in html
