@@ -207,7 +207,7 @@ def test_large_half_precision_matmuls_hit_the_power_cap_and_run_slower(monkeypat
 
 
 def test_a_poorly_cooled_gpu_throttles_after_its_heat_budget(monkeypatch, scripted_gpus):
-    scripted_gpus("gpubox", HEAT="2")
+    scripted_gpus("gpubox", HEAT="0.3")
     backend = FakeTensorFlowBackend()
     gpu = backend.devices()[1]
     (nvml_gpu,) = [state.gpu for state in GPUS.gpus.values()]

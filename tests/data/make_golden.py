@@ -1,6 +1,6 @@
 """Regenerate every golden run under tests/data by running the real plugin on scripted hosts (by hand, not in tests).
 
-    /work/main/.nox/tests/bin/python tests/data/make_golden.py        # from the repository root, ~1 minute
+    /work/main/.nox/tests/bin/python tests/data/make_golden.py        # from the repository root, ~45 s
 
 Each run is `python -m pytest bench -p tests.golden_plugin ...` in a subprocess: the real devicebench plugin on
 the scripted backends of tests/fake_backend.py, on a host from tests/fake_hosts.py, timed on a virtual clock (so
@@ -10,11 +10,11 @@ It makes 21 runs:
     runs/20261120-090000-laptop          CPU-only host, tensorflow (a CPU-only build), smoke: every workload, the
                                          multi-device ones on two logical devices of the CPU
     runs/20261121-120000-gpubox          one H100 SXM (detected as h100-sxm: its spec, its PCIe gen5 link), full
-                                         profile: matmul up to n=16384 (~50 TFLOP/s float32 with TF32; float16 and
-                                         bfloat16 from n=8192 hit the power cap), memory bandwidth, pageable
-                                         copies, idle power, energy per case, NVML timeline; scaling and all-reduce
-                                         on CPU logical devices, skipped on its one GPU; torch asked for but not
-                                         installed
+                                         profile: matmul up to n=16384 (~370 TFLOP/s float32 with TF32, 76 % of
+                                         its peak; float16 and bfloat16 from n=8192 hit the power cap), memory
+                                         bandwidth, pageable copies, idle power, energy per case, NVML timeline;
+                                         scaling and all-reduce on CPU logical devices, skipped on its one GPU;
+                                         torch asked for but not installed
     runs/20261122-080000-workstation     RTX 4090 + RTX A4000 (NVML lists them the other way round; the A4000's
                                          SKU is not in the spec table), standard, tensorflow, and both backends'
                                          multi-device cases on the GPUs: scaling (MNIST, ResNet-50) and all-reduce
@@ -25,7 +25,7 @@ It makes 21 runs:
     history/202611DD-020000-nightly      five nightly runs of one L4 host (a few cases of each workload, smoke);
                                          matmul n512 on the GPU 35 % slower from the fourth run on
     compare/baseline, same, regressed, other-driver
-                                         the regression gate's runs (seven cases, standard profile): an A/A pair;
+                                         the regression gate's runs (six cases, standard profile): an A/A pair;
                                          n256 2x slower, n1024 2x faster, MNIST and tf.data noisy, the h2d copy
                                          out of memory and a d2h copy new; another driver and TF version
     fleet/20261124-03MM00-node-[abcd]    four A100 hosts (a few cases of each workload, smoke); node-c 20 %
