@@ -237,3 +237,11 @@ def test_golden_runs_page_tables_and_plots_have_the_multi_device_workloads(golde
     drawn = plots.multidevice_plots(frame)
     assert [p.key for p in drawn] == ["scaling", "allreduce"]
     assert all(p.image.startswith("data:image/svg+xml;base64,") for p in drawn)
+
+
+def test_a_one_backend_runs_tables_leave_the_backend_column_out():
+    tf_only = FRAME[FRAME["backend"] == "tensorflow"]
+    assert "backend" not in md.scaling_table(tf_only).columns
+    assert "backend" in md.scaling_table(FRAME).columns and "backend" in md.allreduce_table(FRAME).columns
+    torch_only = FRAME[FRAME["backend"] == "torch"]
+    assert "backend" not in md.allreduce_table(torch_only).columns
