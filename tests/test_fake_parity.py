@@ -62,12 +62,14 @@ def assert_same_record(real: dict[str, Any], fake: dict[str, Any]) -> None:
 
 @pytest.fixture(scope="module")
 def real_tf():
+    """The real TensorFlow backend on this CPU."""
     pytest.importorskip("tensorflow")
     return load_backend("tensorflow")
 
 
 @pytest.fixture(scope="module")
 def real_torch():
+    """The real torch backend on this CPU."""
     pytest.importorskip("torch")
     return load_backend("torch")
 

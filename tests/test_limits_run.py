@@ -133,6 +133,7 @@ def frame():
 
 
 def row(frame, host: str, case: str):
+    """The tidy row of one case of one host, as a dict."""
     (found,) = frame[(frame["host"] == host) & (frame["case_id"] == case)].to_dict("records")
     return found
 

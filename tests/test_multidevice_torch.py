@@ -228,6 +228,7 @@ class SlowToShowExit:
         self.returncode = None
 
     def poll(self):
+        """None until the third look, then the SIGKILL exit status."""
         self.looks += 1
         if self.looks >= 3:
             self.returncode = -9
