@@ -79,7 +79,8 @@ def test_plot_history_needs_two_runs() -> None:
     assert plot_history(history_frame(runs[:1])) is None
     fig = plot_history(history_frame(runs[:2]))
     assert fig is not None
-    assert len(fig.axes) == 4  # one panel per workload: matmul, mnist, tfdata, transfer
+    workloads = {b.extra_info.workload for run in runs[:2] for b in run.record.benchmarks}
+    assert len(fig.axes) == len(workloads) == 5  # one panel per workload: matmul, membw, mnist, tfdata, transfer
 
 
 def test_a_single_outlier_run_is_not_a_step() -> None:
@@ -108,3 +109,4 @@ def test_report_page_has_a_history_section_for_several_runs_of_one_host(
     assert main(["build", str(runs[0].folder), "-o", str(tmp_path / "one.html")]) == 0
     assert '<section id="history">' not in (tmp_path / "one.html").read_text()
     capsys.readouterr()
+

@@ -59,8 +59,9 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BAD = HERE / "bad"
 BAD_SOURCE = HERE / "compare" / "baseline"  # the smallest complete golden run
-#: a few cases of every workload, for the runs whose reports compare hosts or runs rather than show everything
-SAMPLER = "(matmul and float32) or (mnist and function) or fed-step or (transfer and 16MiB)"
+#: a few cases of each single-device workload the smoke profile runs, for the runs whose reports compare hosts or
+#: runs rather than show everything (the multi-device ones need two GPUs, which these hosts do not have)
+SAMPLER = "(matmul and float32) or (mnist and function) or fed-step or (transfer and 16MiB) or (membw and 64MiB)"
 COMPARE_CASES = (
     "CPU:0-n256-float32",
     "CPU:0-n512-float32",
