@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reports.history import detect_steps, history_frame, history_host, plot_history, segment, steps_frame
-from reports.load import read_run
+from reports.load import read_run, tidy
 
 HISTORY = Path(__file__).parent / "data" / "history"
 STEPPED = "test_matmul[tensorflow-GPU:0-n512-float32]"
@@ -110,3 +110,13 @@ def test_report_page_has_a_history_section_for_several_runs_of_one_host(
     assert '<section id="history">' not in (tmp_path / "one.html").read_text()
     capsys.readouterr()
 
+
+def test_a_run_of_fed_step_cases_alone_gets_only_the_input_bound_panel(monkeypatch) -> None:
+    from reports import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "svg_data_uri", lambda fig: drawn.append([a.get_title() for a in fig.axes]) or "svg")
+    frame = tidy([golden_history()[0]])
+    assert set(frame[frame["workload"] == "tfdata"]["variant"]) == {"fed-step"}  # the nightly runs' only tf.data
+    plots.tfdata(frame.assign(device_label=frame["device"]), {})
+    assert drawn == [["training step: input-bound?"]]
