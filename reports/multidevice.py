@@ -12,7 +12,7 @@ from typing import Any
 
 import pandas as pd
 
-from reports.summary import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
+from reports.summary import fmt_bytes, fmt_latency, fmt_number, fmt_ratio, several_backends
 
 #: the workloads that have their own tables here rather than the generic throughput table
 OWN_TABLES = ("scaling", "allreduce")
@@ -62,15 +62,19 @@ def scaling_frame(frame: pd.DataFrame) -> pd.DataFrame:
 
 
 def scaling_table(frame: pd.DataFrame) -> pd.DataFrame:
-    """Replicas, global and per-replica batch, samples/s, speedup and efficiency per backend, device set, model."""
+    """Replicas, global and per-replica batch, samples/s, speedup and efficiency per backend, device set, model.
+
+    The backend column is there only where the frame holds several backends, as in the page's other tables.
+    """
     rows = scaling_frame(frame)
     if rows.empty:
         return rows
     hosts = {"host": rows["host"]} if rows["host"].nunique() > 1 else {}
+    backends = {"backend": rows["backend"]} if several_backends(frame) else {}  # as the page's other tables
     return pd.DataFrame(
         {
             **hosts,
-            "backend": rows["backend"],
+            **backends,
             "model": rows["model"],
             "devices": rows["device_set_kind"].map(kind_text),
             "replicas": rows["replicas"],
@@ -104,10 +108,11 @@ def allreduce_table(frame: pd.DataFrame) -> pd.DataFrame:
     none = pd.Series([None] * len(rows), index=rows.index, dtype=object)
     tf_ops, torch_group = rows.get("cross_device_ops", none), rows.get("process_group", none)
     how = [via_text(a) if isinstance(a, str) and a else b for a, b in zip(tf_ops, torch_group, strict=True)]
+    backends = {"backend": rows["backend"]} if several_backends(frame) else {}
     return pd.DataFrame(
         {
             **hosts,
-            "backend": rows["backend"],
+            **backends,
             "devices": rows["device_set_kind"].map(kind_text),
             "replicas": rows["replicas"],
             "on": [on_text(k, d) for k, d in zip(rows["device_set_kind"], rows["replica_devices"], strict=True)],

@@ -316,10 +316,12 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
     rows = _with_labels(rows)
     has_verdict = "input_bound" in rows.columns and rows["input_bound"].notna().any()
     variants = rows[rows["input_bound"].isna()] if has_verdict else rows
-    panels = int(not variants.empty) + int(has_verdict)
-    fig, axes = _new_figure(ncols=panels, width=10.5 if panels == 2 else 7.5)
+    # a panel per question the run answers: a run of fed-step cases alone has no variants to rank
+    panels = [name for name, shown in (("variants", not variants.empty), ("verdict", has_verdict)) if shown]
+    fig, axes = _new_figure(ncols=len(panels), width=10.5 if len(panels) == 2 else 7.5)
+    ax = dict(zip(panels, axes, strict=True))
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
-        if not variants.empty:
+        if "variants" in ax:
             sns.barplot(
                 data=variants,
                 y="variant",
@@ -327,13 +329,13 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
                 hue="device",
                 palette=palette,
                 errorbar=None,
-                ax=axes[0],
+                ax=ax["variants"],
                 orient="h",
             )
-            axes[0].set(xlabel="elements/s", ylabel="", title="elements/s per variant")
-            axes[0].xaxis.set_major_formatter(ticker.EngFormatter())
-            axes[0].legend(fontsize=8, title=None)
-        if has_verdict:
+            ax["variants"].set(xlabel="elements/s", ylabel="", title="elements/s per variant")
+            ax["variants"].xaxis.set_major_formatter(ticker.EngFormatter())
+            ax["variants"].legend(fontsize=8, title=None)
+        if "verdict" in ax:
             verdict = rows[rows["input_bound"].notna()]
             steps = pd.concat(
                 [
@@ -347,16 +349,16 @@ def tfdata(frame: pd.DataFrame, palette: dict) -> Plot:
                 y="ms",
                 hue="step",
                 errorbar=None,
-                ax=axes[-1],
+                ax=ax["verdict"],
                 palette=["#d55e00", "#999999"],
             )
             labels = [
                 f"{row.device}\n{'INPUT-BOUND' if bool(row.input_bound) else 'not input-bound'}"
                 for row in verdict.itertuples()
             ]
-            axes[-1].set_xticks(range(len(labels)), labels)
-            axes[-1].set(xlabel="", ylabel="ms per training step", title="training step: input-bound?")
-            axes[-1].legend(fontsize=8, title=None)
+            ax["verdict"].set_xticks(range(len(labels)), labels)
+            ax["verdict"].set(xlabel="", ylabel="ms per training step", title="training step: input-bound?")
+            ax["verdict"].legend(fontsize=8, title=None)
         fig.suptitle(question, fontsize=11, fontweight="bold")
     return Plot("tfdata", title, question, image=svg_data_uri(fig))
 

@@ -11,11 +11,14 @@ A run picks its host with `DEVICEBENCH_FAKE_HOST` (default `testbox`) and adjust
     DEVICEBENCH_FAKE_NOISE='*mnist*=0.5'  noise (sigma of a log-normal factor) per case id
     DEVICEBENCH_FAKE_DRIVER=560.35.03     another NVIDIA driver
     DEVICEBENCH_FAKE_DRIFT=1.25           the machine got 25 % slower during the run (its reference case at the end)
+    DEVICEBENCH_FAKE_HEAT=5               poor cooling: a GPU reaches its thermal limit after 5 s at full load
     DEVICEBENCH_FAKE_VERSIONS='tensorflow=2.20.0'                   another framework version
     DEVICEBENCH_FAKE_FAULTS='oom_from_n=1024;signal=SIGTERM@3'      fault switches (Faults)
 
 The numbers are made up but shaped like real hardware: small matmuls are dispatch-bound, a GPU wins from some
-n on, MNIST's eager loop is dominated by per-step overhead, a GPU training step fed by tf.data waits for its input.
+n on, MNIST's eager loop is dominated by per-step overhead, a GPU training step fed by tf.data waits for its input,
+memory bandwidth and copies reach most of what the board's spec and its link allow, large half-precision matmuls
+hit the power limit, and collectives across GPUs without peer-to-peer go through host memory.
 """
 
 from __future__ import annotations
@@ -42,6 +45,9 @@ class CpuModel:
     half_n: int  # the matmul size that reaches half the peak
     memcpy_gbs: float  # one thread copying host memory
     pipeline_scale: float  # tf.data throughput relative to a 16-core server CPU
+    membw_gbs: tuple[float, float]  # STREAM copy and triad on every core (read + written)
+    family: int  # cpuinfo's family: 6 for these Intel cores, 0x19 for AMD Zen 3 and Zen 4
+    flags: tuple[str, ...] = ("avx", "avx2", "fma", "sse4_2")  # the ISA flags cpuinfo lists (what the peak needs)
 
 
 @dataclass(frozen=True)
@@ -53,12 +59,14 @@ class GpuModel:
     compute_capability: str
     gflops: Mapping[str, float]  # "float32" (strict), "tf32", "float16", "bfloat16": matmul peaks
     half_n: int
-    pageable_gbs: tuple[float, float]  # (h2d, d2h) from pageable host memory (TensorFlow's copies)
-    pinned_gbs: tuple[float, float]  # (h2d, d2h) from pinned host memory (torch's copies)
+    pageable_gbs: tuple[float, float]  # (h2d, d2h) from pageable host memory (TensorFlow's, torch's pageable)
+    pinned_gbs: tuple[float, float]  # (h2d, d2h) from pinned host memory (torch's pin_memory copies)
     idle_w: float
-    max_w: float
+    max_w: float  # its power limit (the default one)
     max_sm_mhz: int
     max_mem_mhz: int
+    membw_gbs: tuple[float, float]  # STREAM copy and triad in its own memory (read + written)
+    pcie_gen: int = 4  # the PCIe generation of the GPU and its slot (x16)
 
 
 @dataclass(frozen=True)
@@ -90,27 +98,47 @@ class Host:
         return "6.8.0-45-generic" if self.container_image or self.gpus else "6.5.0-21-generic"
 
 
-XEON_8480 = CpuModel("Intel(R) Xeon(R) Platinum 8480+", 16, "GenuineIntel", 2.0, 1500.0, 256, 11.0, 1.0)
-XEON_6338 = CpuModel("Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", 32, "GenuineIntel", 2.0, 1900.0, 288, 10.0, 1.4)
-RYZEN_5800U = CpuModel("AMD Ryzen 7 5800U with Radeon Graphics", 8, "AuthenticAMD", 1.9, 350.0, 192, 9.0, 0.25)
-RYZEN_7950X = CpuModel("AMD Ryzen 9 7950X 16-Core Processor", 16, "AuthenticAMD", 4.5, 1100.0, 224, 14.0, 1.1)
-EPYC_9454 = CpuModel("AMD EPYC 9454 48-Core Processor", 32, "AuthenticAMD", 2.75, 2200.0, 320, 12.0, 1.6)
-EPYC_7763 = CpuModel("AMD EPYC 7763 64-Core Processor", 16, "AuthenticAMD", 2.45, 1200.0, 256, 10.0, 0.9)
-EPYC_7313P = CpuModel("AMD EPYC 7313P 16-Core Processor", 16, "AuthenticAMD", 3.0, 900.0, 224, 10.0, 0.8)
-FAKE_CPU = CpuModel("Fake CPU", 4, "GenuineIntel", 3.0, 200.0, 192, 8.0, 0.4)
+AVX512 = ("avx", "avx2", "fma", "sse4_2", "avx512f")
+XEON_8480 = CpuModel(
+    "Intel(R) Xeon(R) Platinum 8480+", 16, "GenuineIntel", 2.0, 1500.0, 256, 11.0, 1.0, (110.0, 120.0), 6,
+    (*AVX512, "avx512_bf16", "amx_bf16"),
+)  # fmt: skip
+XEON_6338 = CpuModel(
+    "Intel(R) Xeon(R) Gold 6338 CPU @ 2.00GHz", 32, "GenuineIntel", 2.0, 1900.0, 288, 10.0, 1.4, (120.0, 130.0), 6,
+    AVX512,
+)  # fmt: skip
+RYZEN_5800U = CpuModel(
+    "AMD Ryzen 7 5800U with Radeon Graphics", 8, "AuthenticAMD", 1.9, 350.0, 192, 9.0, 0.25, (30.0, 33.0), 0x19
+)
+RYZEN_7950X = CpuModel(
+    "AMD Ryzen 9 7950X 16-Core Processor", 16, "AuthenticAMD", 4.5, 1100.0, 224, 14.0, 1.1, (60.0, 66.0), 0x19, AVX512
+)
+EPYC_9454 = CpuModel(
+    "AMD EPYC 9454 48-Core Processor", 32, "AuthenticAMD", 2.75, 2200.0, 320, 12.0, 1.6, (180.0, 200.0), 0x19, AVX512
+)
+EPYC_7763 = CpuModel(
+    "AMD EPYC 7763 64-Core Processor", 16, "AuthenticAMD", 2.45, 1200.0, 256, 10.0, 0.9, (95.0, 105.0), 0x19
+)
+EPYC_7313P = CpuModel(
+    "AMD EPYC 7313P 16-Core Processor", 16, "AuthenticAMD", 3.0, 900.0, 224, 10.0, 0.8, (85.0, 95.0), 0x19
+)
+FAKE_CPU = CpuModel("Fake CPU", 4, "GenuineIntel", 3.0, 200.0, 192, 8.0, 0.4, (20.0, 22.0), 6)
 
 H100 = GpuModel(
     "NVIDIA H100 80GB HBM3",
     81559,
     "9.0",
-    {"float32": 38000.0, "tf32": 50000.0, "float16": 220000.0, "bfloat16": 215000.0},
-    1400,
+    # what torch reached on a real H100 SXM (bench/hardware/gpu_specs.toml): 76-79 % of the dense peaks
+    {"float32": 51000.0, "tf32": 375000.0, "float16": 785000.0, "bfloat16": 785000.0},
+    2800,
     (11.0, 8.0),
     (48.0, 46.0),
     70.0,
     700.0,
     1980,
     2619,
+    (2900.0, 2960.0),
+    5,
 )
 A100 = GpuModel(
     "NVIDIA A100-SXM4-80GB",
@@ -124,6 +152,7 @@ A100 = GpuModel(
     400.0,
     1410,
     1593,
+    (1750.0, 1790.0),
 )
 RTX_4090 = GpuModel(
     "NVIDIA GeForce RTX 4090",
@@ -137,6 +166,7 @@ RTX_4090 = GpuModel(
     450.0,
     2520,
     10501,
+    (900.0, 915.0),
 )
 RTX_A4000 = GpuModel(
     "NVIDIA RTX A4000",
@@ -150,6 +180,7 @@ RTX_A4000 = GpuModel(
     140.0,
     1560,
     7001,
+    (395.0, 405.0),
 )
 L4 = GpuModel(
     "NVIDIA L4",
@@ -163,6 +194,7 @@ L4 = GpuModel(
     72.0,
     2040,
     6251,
+    (245.0, 255.0),
 )
 FAKE_GPU = GpuModel(
     "Fake GPU",
@@ -176,6 +208,7 @@ FAKE_GPU = GpuModel(
     200.0,
     1800,
     5000,
+    (500.0, 510.0),
 )
 
 IMAGE = "devicebench:gpu-0.2.0"
@@ -195,8 +228,9 @@ HOSTS: dict[str, Host] = {
         Host(
             "workstation",
             RYZEN_7950X,
-            # the frameworks put the faster card first; NVML lists the A4000 first (its bus number is lower)
-            (GpuSlot(RTX_4090, "00000000:65:00.0"), GpuSlot(RTX_A4000, "00000000:17:00.0", free_mib=160.0)),
+            # the frameworks put the faster card first; NVML lists the A4000 first (its bus number is lower);
+            # other processes hold most of the A4000: the largest memory-bandwidth arrays do not fit there
+            (GpuSlot(RTX_4090, "00000000:65:00.0"), GpuSlot(RTX_A4000, "00000000:17:00.0", free_mib=1536.0)),
             "555.42.06",
             True,
         ),
@@ -233,6 +267,8 @@ class Faults:
     fail_after_timing_on: str | None = None  # cases whose facts raise after the timed rounds
     signal: int | None = None  # signal=SIGTERM@3: this process gets SIGTERM during the third case built
     signal_in_case: int = 0
+    corrupt_on: str | None = None  # corrupt=*GPU:0*@3: sustained cases whose checksum is off from round 3 on
+    corrupt_from_round: int = 0
 
     @classmethod
     def parse(cls, text: str) -> Faults:
@@ -247,6 +283,11 @@ class Faults:
                 if not isinstance(number, int) or not nth.isdigit() or int(nth) < 1:
                     raise ScriptError(f"{ENV_PREFIX}FAULTS: signal={value!r} is not like SIGTERM@3")
                 values["signal"], values["signal_in_case"] = int(number), int(nth)
+            elif key == "corrupt":
+                pattern, _, nth = value.rpartition("@")
+                if not pattern or not nth.isdigit() or int(nth) < 1:
+                    raise ScriptError(f"{ENV_PREFIX}FAULTS: corrupt={value!r} is not like *GPU:0*@3 (a round from 1)")
+                values["corrupt_on"], values["corrupt_from_round"] = pattern, int(nth)
             elif key in ("misplace_on", "oom_on", "nan_loss_on", "fail_after_timing_on"):
                 values[key] = value
             else:
@@ -265,6 +306,7 @@ class Script:
     versions: Mapping[str, str] = field(default_factory=dict)
     faults: Faults = field(default_factory=Faults)
     drift: float = 1.0  # the reference case's time at the end of the run / at its start
+    heat_s: float | None = None  # seconds at full load after which a GPU reaches its thermal limit (None: never)
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Script:
@@ -292,6 +334,7 @@ class Script:
             versions=dict(_pairs(get("VERSIONS"), "VERSIONS")),
             faults=Faults.parse(get("FAULTS")),
             drift=_number(get("DRIFT"), "DRIFT", float) if get("DRIFT") else 1.0,
+            heat_s=_number(get("HEAT"), "HEAT", float) if get("HEAT") else None,
         )
 
     def time_factor(self, case_id: str) -> float:
@@ -320,6 +363,11 @@ def gpu_uuid(host_name: str, slot: int) -> str:
     digest = f"{zlib.crc32(f'{host_name}/{slot}'.encode()):08x}{zlib.crc32(f'{slot}/{host_name}'.encode()):08x}"
     digest += f"{zlib.crc32(host_name.encode()):08x}{slot:08x}"
     return f"GPU-{digest[:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def matches(case_id: str, pattern: str) -> bool:
+    """Whether a case id matches a fault's (or a factor's) fnmatch pattern."""
+    return fnmatch.fnmatchcase(case_id, pattern)
 
 
 def _pairs(text: str, variable: str) -> list[tuple[str, str]]:

@@ -8,10 +8,14 @@ Before the plugin builds its session, this plugin
   host lacks fails to import as a missing package does;
 - times everything on the virtual clock (it sets `--benchmark-timer tests.fake_backend.now`), the wall clock too:
   the run starts at $DEVICEBENCH_FAKE_START and its datetimes move with the virtual clock;
-- records the scripted host's machine facts (pytest-benchmark's and devicebench's) and a scripted commit;
-- on a GPU host installs the scripted NVML (bench/nvml_fake.py), whose GPUs follow what the cases do, and samples
-  it on the virtual clock (on entering and leaving each case, and after a call once an interval has passed), so
-  nvml.csv and the per-case summaries are the same on every run; a CPU host has no NVIDIA driver.
+- records the scripted host's machine facts (pytest-benchmark's and devicebench's, the CPU's estimated peak from
+  its scripted ISA, cores and clock) and a scripted commit;
+- on a GPU host installs the scripted NVML (bench/nvml_fake.py) with each board's NVML identity, so the suite
+  detects its SKU and spec as on the real board (tests/fake_gpus.py); its GPUs follow what the cases do (power,
+  energy counter, clocks, throttle reasons, temperature), their idle power is measured on the virtual clock before
+  the first case, and they are sampled on it (on entering and leaving each case, and after a call once an interval
+  has passed), so nvml.csv and the per-case energy and throttle records are the same on every run; a CPU host has
+  no NVIDIA driver.
 Everything it changes is put back when pytest ends, so it also runs in-process (pytester).
 """
 
@@ -35,10 +39,12 @@ import bench.nvml
 import bench.run_folder
 import bench.session
 from bench.backends import BACKEND_MODULES
+from bench.hardware.cpu_peak import CpuFacts, CpuPeak, estimate_cpu_peak
 from bench.hostinfo import host_name
 from bench.nvml import Recording, Telemetry, nvml_available
 from bench.nvml_fake import FakeNvml
-from tests.fake_backend import CLOCK, GPUS
+from tests.fake_clock import CLOCK
+from tests.fake_gpus import GPUS
 from tests.fake_hosts import Host, Script, ScriptError
 
 START_ENV = "DEVICEBENCH_FAKE_START"
@@ -83,12 +89,13 @@ def pytest_configure(config: pytest.Config) -> None:
     register_backends(patch, host)
     script_wall_clock(patch, started)
     patch.setattr(bench.session, "cpu_facts", lambda: cpu_facts(host))
+    patch.setattr(bench.session, "host_cpu_peak", lambda: cpu_peak(host))
     patch.setattr(bench.session, "container_image", lambda: host.container_image)
     patch.setattr(bench.session, "thread_env", lambda: {})
     patch.setattr(bench.session, "time_reference", scripted_reference(script))
     nvml_available.cache_clear()
     if host.gpus:
-        script_nvml(patch, config, host)
+        script_nvml(patch, config, script)
     else:
         FakeNvml([], init_error=pynvml.NVMLError_LibraryNotFound()).install(patch.setattr)
 
@@ -133,10 +140,20 @@ def script_wall_clock(patch: pytest.MonkeyPatch, started: datetime) -> None:
     patch.setattr(bench.run_folder, "datetime", ScriptedDatetime)
 
 
-def script_nvml(patch: pytest.MonkeyPatch, config: pytest.Config, host: Host) -> None:
+def script_nvml(patch: pytest.MonkeyPatch, config: pytest.Config, script: Script) -> None:
     """The host's GPUs behind a scripted NVML, sampled on the virtual clock (no sampler thread)."""
-    GPUS.attach(host, host_name()).install(patch.setattr)
+    GPUS.attach(script, host_name()).install(patch.setattr)
     patch.setattr(bench.nvml, "time", SimpleNamespace(perf_counter=CLOCK.peek, thread_time=time.thread_time))
+    measure_idle = Telemetry.measure_idle
+
+    def idle_wait(seconds: float) -> None:
+        GPUS.idle(seconds)
+        CLOCK.advance(seconds)
+
+    def measure_idle_virtually(self: Telemetry, seconds: float = bench.nvml.IDLE_SECONDS, *args: Any) -> dict:
+        return measure_idle(self, seconds, idle_wait)  # the idle readings' waits pass on the virtual clock
+
+    patch.setattr(Telemetry, "measure_idle", measure_idle_virtually)
 
     def sample(self: Telemetry, case: str, background: bool = True) -> Recording:
         return Recording(self, case, background=False)
@@ -160,6 +177,22 @@ def script_nvml(patch: pytest.MonkeyPatch, config: pytest.Config, host: Host) ->
 def cpu_facts(host: Host) -> dict[str, Any]:
     """devicebench's CPU facts of the scripted host."""
     return {"cpu_model": host.cpu.name, "cpu_cores": host.cpu.cores, "cpu_usable_cores": host.cpu.cores}
+
+
+def cpu_peak(host: Host) -> CpuPeak:
+    """The suite's estimated CPU peak for the scripted CPU (its vendor, family, flags, clock and cores)."""
+    cpu = host.cpu
+    facts = CpuFacts(
+        vendor=cpu.vendor,
+        brand=cpu.name,
+        arch="X86_64",
+        family=cpu.family,
+        flags=frozenset(cpu.flags),
+        base_clock_ghz=cpu.ghz,
+        usable_logical_cpus=cpu.cores,
+        usable_physical_cores=cpu.cores,
+    )
+    return estimate_cpu_peak(facts)
 
 
 def pytest_report_header(config: pytest.Config) -> list[str]:
@@ -205,7 +238,8 @@ def pytest_benchmark_generate_machine_info(config: pytest.Config) -> dict[str, A
             "hz_actual_friendly": f"{cpu.ghz:.4f} GHz",
             "hz_advertised": [hz, 0],
             "hz_actual": [hz, 0],
-            "flags": ["avx", "avx2", "fma", "sse4_2"] + (["avx512f"] if "Xeon" in cpu.name else []),
+            "family": cpu.family,
+            "flags": list(cpu.flags),
         },
     }
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import results_format
 
 REPO = Path(__file__).resolve().parents[1]
-SELECT = "n128 or n512 or function or fed-step or h2d-1MiB"
+SELECT = "n128 or n512 or function or fed-step or h2d-pageable-1MiB"
 
 
 def test_plugin_to_results_file_to_report(tmp_path):

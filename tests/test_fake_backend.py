@@ -1,14 +1,21 @@
-"""The scripted backend's own parts: its virtual clock, the DEVICEBENCH_FAKE_* script, and the time models."""
+"""The scripted backend's own parts: its virtual clock, the DEVICEBENCH_FAKE_* script, the time models, the GPUs'
+NVML readings (power, energy, throttle reasons, identity) and the multi-device device sets."""
 
 import signal
+import statistics
 
 import pytest
 
-from bench.cases import Case
+from bench.cases import Case, make_cases
 from bench.devices import Device
-from bench.workloads import MATMUL, TRANSFER
+from bench.hardware.sku import detect_sku
+from bench.profiles import get_profile
+from bench.workloads import ALLREDUCE, MATMUL, MEMBW, SCALING, SUSTAINED, TRANSFER
 from tests.fake_backend import CLOCK, FakeTensorFlowBackend, FakeTorchBackend, VirtualClock
-from tests.fake_hosts import Faults, Script, ScriptError
+from tests.fake_gpus import GPUS, SW_POWER_CAP, SW_THERMAL, identity_of
+from tests.fake_hosts import H100, HOSTS, RTX_A4000, Faults, Script, ScriptError
+
+STANDARD = get_profile("standard")
 
 
 def test_the_clock_moves_only_when_told_and_a_little_on_every_read():
@@ -32,7 +39,8 @@ def test_the_script_reads_every_variable():
             "DEVICEBENCH_FAKE_NOISE": "*mnist*=0.5",
             "DEVICEBENCH_FAKE_DRIVER": "560.35.03",
             "DEVICEBENCH_FAKE_VERSIONS": "tensorflow=2.20.0",
-            "DEVICEBENCH_FAKE_FAULTS": "oom_from_n=4096;signal=SIGTERM@3;nan_loss_on=*eager*",
+            "DEVICEBENCH_FAKE_FAULTS": "oom_from_n=4096;signal=SIGTERM@3;nan_loss_on=*eager*;corrupt=*GPU:0*@3",
+            "DEVICEBENCH_FAKE_HEAT": "5",
         }
     )
     assert [slot.model.name for slot in script.host.gpus] == ["NVIDIA GeForce RTX 4090"]
@@ -40,7 +48,15 @@ def test_the_script_reads_every_variable():
     assert script.time_factor("tensorflow-GPU:0-n256-float32") == pytest.approx(1.25 * 2.0 * 0.5)
     assert script.time_factor("tensorflow-CPU:0-n512-float32") == pytest.approx(1.25)
     assert script.noise_for("tensorflow-CPU:0-eager-b64-s30 mnist", 0.02) == 0.5
-    assert script.faults == Faults(oom_from_n=4096, signal=signal.SIGTERM, signal_in_case=3, nan_loss_on="*eager*")
+    assert script.faults == Faults(
+        oom_from_n=4096,
+        signal=signal.SIGTERM,
+        signal_in_case=3,
+        nan_loss_on="*eager*",
+        corrupt_on="*GPU:0*",
+        corrupt_from_round=3,
+    )
+    assert script.heat_s == 5.0
     assert script.seed_for("a", "case") == script.seed_for("a", "case") != script.seed_for("b", "case")
 
 
@@ -52,6 +68,8 @@ def test_the_script_reads_every_variable():
         ("SLOW", "*n256*", "DEVICEBENCH_FAKE_SLOW: '*n256*' is not KEY=VALUE"),
         ("FAULTS", "explode=1", "DEVICEBENCH_FAKE_FAULTS: unknown switch 'explode'"),
         ("FAULTS", "signal=SIGTERM", "DEVICEBENCH_FAKE_FAULTS: signal='SIGTERM' is not like SIGTERM@3"),
+        ("FAULTS", "corrupt=*GPU:0*", "DEVICEBENCH_FAKE_FAULTS: corrupt='*GPU:0*' is not like *GPU:0*@3"),
+        ("HEAT", "hot", "DEVICEBENCH_FAKE_HEAT: 'hot' is not a number"),
     ],
 )
 def test_a_bad_variable_is_one_error_naming_it(variable, value, message):
@@ -84,5 +102,192 @@ def test_torch_on_the_cpu_shares_the_buffer_and_names_devices_its_way(monkeypatc
     assert backend.device_name_of("cuda:0") == "GPU:0" and backend.device_name_of("cpu") == "CPU:0"
     assert "tfdata" not in backend.builders()
     for device, shared in ((cpu, True), (gpu, False)):
-        prepared = backend.build(Case(TRANSFER, device, {"direction": "h2d", "bytes": 2**20}))
+        prepared = backend.build(
+            Case(TRANSFER, device, {"direction": "h2d", "bytes": 2**20, "host_memory": "pageable"})
+        )
         assert prepared.facts(1e-5)["zero_copy"] is shared
+
+
+def steady_seconds(prepared, calls: int = 5) -> float:
+    """The median time of a scripted call after its first."""
+    times = []
+    prepared.call()
+    for _ in range(calls):
+        before = CLOCK.peek()
+        prepared.call()
+        times.append(CLOCK.peek() - before)
+    return statistics.median(times)
+
+
+@pytest.fixture
+def scripted_gpus(monkeypatch):
+    """Attach the scripted NVML GPUs of a host (as the golden plugin does) and detach them afterwards."""
+
+    def attach(host: str, **env: str) -> None:
+        monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", host)
+        for key, value in env.items():
+            monkeypatch.setenv(f"DEVICEBENCH_FAKE_{key}", value)
+        GPUS.attach(Script.from_env(), host)
+
+    yield attach
+    GPUS.detach()
+
+
+def test_memory_bandwidth_reaches_the_scripted_rate_and_records_the_real_facts(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "gpubox")
+    backend = FakeTensorFlowBackend()
+    cpu, gpu = backend.devices()
+    size = 1024 * 2**20
+    for device, rates in ((gpu, H100.membw_gbs), (cpu, HOSTS["gpubox"].cpu.membw_gbs)):
+        for kernel, rate, arrays in (("copy", rates[0], 2), ("triad", rates[1], 3)):
+            prepared = backend.build(Case(MEMBW, device, {"kernel": kernel, "bytes": size, "dtype": "float32"}))
+            gbs = arrays * size / steady_seconds(prepared) / 1e9
+            assert 0.95 * rate < gbs < 1.01 * rate
+            facts = prepared.facts(1.0)
+            assert facts["verified"] is True and facts["kernel"] == kernel
+            assert ("fresh_buffer" in facts) == (device.kind == "cpu")  # TensorFlow checks it on the CPU only
+    torch = FakeTorchBackend()
+    facts = torch.build(Case(MEMBW, torch.devices()[1], {"kernel": "triad", "bytes": size, "dtype": "float32"})).facts(
+        1
+    )
+    assert facts["how"] == "torch.add(b, c, alpha=3, out=out)" and facts["fresh_buffer"] is True
+
+
+def test_pinned_copies_beat_pageable_ones_and_both_directions_carry_twice_the_bytes(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "mixedbox")
+    backend = FakeTorchBackend()
+    gpu = backend.devices()[1]
+
+    def gbs(direction: str, memory: str) -> float:
+        params = {"direction": direction, "bytes": 64 * 2**20, "host_memory": memory}
+        return TRANSFER.throughput(params, steady_seconds(backend.build(Case(TRANSFER, gpu, params))))
+
+    pageable, pinned, both = gbs("h2d", "pageable"), gbs("h2d", "pinned"), gbs("both", "pinned")
+    assert pageable < 0.5 * pinned < pinned < both < 2 * pinned
+    assert pinned == pytest.approx(H100.pinned_gbs[0], rel=0.05)
+    facts = backend.build(Case(TRANSFER, gpu, {"direction": "both", "bytes": 2**20, "host_memory": "pinned"})).facts(1)
+    assert facts == {
+        "pinned": True,
+        "numpy_interop": "copied over the host link",
+        "copy": "pinned h2d and d2h at once, one CUDA stream each (non_blocking=True)",
+        "zero_copy": False,
+    }
+    tf = FakeTensorFlowBackend()
+    with pytest.raises(ValueError, match="TensorFlow cannot pin host memory"):
+        tf.build(Case(TRANSFER, tf.devices()[1], {"direction": "h2d", "bytes": 2**20, "host_memory": "pinned"}))
+
+
+def test_the_scripted_gpus_have_their_boards_nvml_identity():
+    assert detect_sku(identity_of(H100).identity()).spec.id == "h100-sxm"
+    for host in ("workstation", "nightly", "fleet"):
+        for slot in HOSTS[host].gpus:
+            if slot.model != RTX_A4000:
+                assert detect_sku(identity_of(slot.model).identity()).known, slot.model.name
+    unknown = detect_sku(identity_of(RTX_A4000).identity())
+    assert not unknown.known and "is not in the spec table" in unknown.reason
+
+
+def test_large_half_precision_matmuls_hit_the_power_cap_and_run_slower(monkeypatch, scripted_gpus):
+    scripted_gpus("gpubox")
+    backend = FakeTensorFlowBackend()
+    gpu = backend.devices()[1]
+    (nvml_gpu,) = [state.gpu for state in GPUS.gpus.values()]
+
+    def run(n: int, dtype: str) -> tuple[float, int, int]:
+        seconds = steady_seconds(backend.build(Case(MATMUL, gpu, {"n": n, "dtype": dtype})))
+        return seconds, nvml_gpu.clock_events, nvml_gpu.power_mw
+
+    _, f32_events, f32_mw = run(16384, "float32")
+    bf16_s, bf16_events, bf16_mw = run(16384, "bfloat16")
+    assert (f32_events, bf16_events) == (0, SW_POWER_CAP)
+    assert f32_mw < bf16_mw == H100.max_w * 1000
+    uncapped = 2 * 16384**3 / (H100.gflops["bfloat16"] * 1e9 / (1 + (H100.half_n / 16384) ** 2))
+    assert bf16_s > 1.03 * uncapped  # held-down clocks: slower than the scripted arithmetic
+    assert run(4096, "bfloat16")[1] == 0  # a smaller one stays below the cap
+
+
+def test_a_poorly_cooled_gpu_throttles_after_its_heat_budget(monkeypatch, scripted_gpus):
+    scripted_gpus("gpubox", HEAT="0.3")
+    backend = FakeTensorFlowBackend()
+    gpu = backend.devices()[1]
+    (nvml_gpu,) = [state.gpu for state in GPUS.gpus.values()]
+    prepared = backend.build(Case(SUSTAINED, gpu, {"n": 16384, "dtype": "float32", "seconds": 5.0}))
+    rounds, events = [], []
+    for _ in range(30):
+        before = CLOCK.peek()
+        prepared.call()
+        rounds.append(CLOCK.peek() - before)
+        events.append(nvml_gpu.clock_events)
+    hot = events.index(SW_THERMAL)
+    assert 0 < hot < 25 and all(e == SW_THERMAL for e in events[hot:])
+    assert statistics.median(rounds[hot + 1 :]) > 1.1 * statistics.median(rounds[:hot])
+    assert nvml_gpu.sm_clock_mhz < H100.max_sm_mhz
+
+
+def test_a_sustained_checksum_goes_wrong_from_the_scripted_round(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "cibox")
+    monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "corrupt=*GPU:0*@3")
+    backend = FakeTensorFlowBackend()
+    cpu, gpu = backend.devices()
+    for device, bad_round in ((cpu, None), (gpu, 3)):
+        prepared = backend.build(Case(SUSTAINED, device, {"n": 1024, "dtype": "float32", "seconds": 1.0}))
+        failures = [prepared.check_round(prepared.call(), index, 0.01) for index in range(5)]
+        first = next((i for i, failure in enumerate(failures) if failure), None)
+        assert first == bad_round
+        if bad_round is not None:
+            assert failures[bad_round].startswith("round 3: the result's checksum")
+        else:
+            record = prepared.facts(0.01)["sustained"]
+            assert record["rounds_checked"] == 5 and record["differing_rounds"] == 0
+            assert record["round_end_s"] == sorted(record["round_end_s"])
+
+
+def run_case(backend, case) -> tuple[float, dict]:
+    """All of a multi-device case's calls, then its facts at the median call time."""
+    prepared = backend.build(case)
+    times = []
+    for _ in range(case.params["calls"]):
+        before = CLOCK.peek()
+        prepared.call()
+        times.append(CLOCK.peek() - before)
+    median = statistics.median(times[1:])
+    return median, prepared.facts(median)
+
+
+def test_scaling_over_two_gpus_is_less_than_twice_as_fast_and_says_where_it_ran(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "workstation")
+    for backend, via in ((FakeTensorFlowBackend(), "CollectiveAllReduce (NCCL)"), (FakeTorchBackend(), "nccl")):
+        cases = {
+            c.id.split("-", 2)[2]: c for c in make_cases(SCALING, STANDARD, backend.devices()) if not c.skip_reason
+        }
+        speed = {}
+        for label in ("mnist-r1-b256", "mnist-r2-b256", "resnet50-64px-r1-b256", "resnet50-64px-r2-b256"):
+            case = cases[label]
+            median, facts = run_case(backend, case)
+            speed[label] = SCALING.throughput(case.params, median)
+            replicas = case.params["replicas"]
+            assert facts["replica_devices"] == ",".join(f"GPU:{i}" for i in range(replicas))
+            assert facts["device_set_kind"] == "gpus" and facts["replicas_in_sync"] is True
+            assert facts["final_loss"] < facts["initial_loss"]
+            assert via in (facts.get("cross_device_ops"), facts.get("process_group"))
+        for model in ("mnist", "resnet50-64px"):
+            assert speed[f"{model}-r2-b256"] < 2 * speed[f"{model}-r1-b256"]
+
+
+def test_all_reduce_bandwidth_grows_with_the_message_and_stays_under_the_link(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "workstation")
+    backend = FakeTensorFlowBackend()
+    cpu = backend.devices()[0]
+    busbw = {}
+    for case in make_cases(ALLREDUCE, STANDARD, backend.devices()):
+        if case.skip_reason:
+            continue
+        _, facts = run_case(backend, case)
+        assert facts["correct"] is True and facts["in_place"] is False
+        busbw[(case.device.name, case.params["bytes"])] = facts["busbw_gbps"]
+        expected = "CPU:0,CPU:1" if case.device == cpu else "GPU:0,GPU:1"
+        assert facts["replica_devices"] == facts["collective_op_devices"] == expected
+    gpu_sizes = sorted(size for device, size in busbw if device == "GPU:0")
+    gpu_bw = [busbw[("GPU:0", size)] for size in gpu_sizes]
+    assert gpu_bw == sorted(gpu_bw) and gpu_bw[-1] < min(slot.model.pinned_gbs[0] for slot in HOSTS["workstation"].gpus)
+    assert max(bw for (device, _), bw in busbw.items() if device == "CPU:0") < gpu_bw[-1]

@@ -9,7 +9,7 @@ import pytest
 import results_format
 
 DATA = Path(__file__).parent / "data"
-GROUPS = ("runs", "backends", "history", "compare", "fleet", "incomplete")
+GROUPS = ("runs", "backends", "history", "compare", "fleet", "incomplete", "sustained")
 
 
 def make_golden():

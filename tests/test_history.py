@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from reports.history import detect_steps, history_frame, history_host, plot_history, segment, steps_frame
-from reports.load import read_run
+from reports.load import read_run, tidy
 
 HISTORY = Path(__file__).parent / "data" / "history"
 STEPPED = "test_matmul[tensorflow-GPU:0-n512-float32]"
@@ -79,7 +79,8 @@ def test_plot_history_needs_two_runs() -> None:
     assert plot_history(history_frame(runs[:1])) is None
     fig = plot_history(history_frame(runs[:2]))
     assert fig is not None
-    assert len(fig.axes) == 4  # one panel per workload: matmul, mnist, tfdata, transfer
+    workloads = {b.extra_info.workload for run in runs[:2] for b in run.record.benchmarks}
+    assert len(fig.axes) == len(workloads) == 5  # one panel per workload: matmul, membw, mnist, tfdata, transfer
 
 
 def test_a_single_outlier_run_is_not_a_step() -> None:
@@ -108,3 +109,14 @@ def test_report_page_has_a_history_section_for_several_runs_of_one_host(
     assert main(["build", str(runs[0].folder), "-o", str(tmp_path / "one.html")]) == 0
     assert '<section id="history">' not in (tmp_path / "one.html").read_text()
     capsys.readouterr()
+
+
+def test_a_run_of_fed_step_cases_alone_gets_only_the_input_bound_panel(monkeypatch) -> None:
+    from reports import plots
+
+    drawn = []
+    monkeypatch.setattr(plots, "svg_data_uri", lambda fig: drawn.append([a.get_title() for a in fig.axes]) or "svg")
+    frame = tidy([golden_history()[0]])
+    assert set(frame[frame["workload"] == "tfdata"]["variant"]) == {"fed-step"}  # the nightly runs' only tf.data
+    plots.tfdata(frame.assign(device_label=frame["device"]), {})
+    assert drawn == [["training step: input-bound?"]]

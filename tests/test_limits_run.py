@@ -1,149 +1,276 @@
-"""End to end on a scripted GPU host: the real plugin writes the hardware records (tests/hardware_fake_plugin.py), and
-the report shows the roofline, % of peak, link and bandwidth tables, performance per watt and sustained runs.
+"""The hardware records the real plugin wrote on the scripted GPU hosts (the golden runs, tests/data/make_golden.py),
+and the report's "How close to the limit" section built from them: roofline and ceilings, % of peak, bandwidth and
+link tables, energy per case and sustained runs. Expected values come from the same files (and the spec the run
+recorded for its GPU), or from the script the runs were made with; none is typed in.
 
-The runs happen once per test session, in subprocesses (the plugin, the fake backend and the fake NVML GPU are
-process-wide); a screenshot of the report is kept in $DEVICEBENCH_SCREENSHOT_DIR when that is set.
+A screenshot of the report is kept in $DEVICEBENCH_SCREENSHOT_DIR when that is set.
 """
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 import shutil
-import subprocess
-import sys
+import statistics
 from pathlib import Path
 
 import pytest
 
-from reports import cli
+from bench.hardware.links import pcie_gbs_per_direction
+from bench.hardware.specs import load_specs
+from reports import cli, limits
+from reports import sustained as st
 from reports.compare import compare
 from reports.load import read_run, tidy
+from reports.summary import fmt_number
 from results_format import read
+from tests.fake_hosts import H100, HOSTS
+from tests.golden_plugin import cpu_peak
+from tests.test_golden_data import GOLDEN
 
-REPO = Path(__file__).resolve().parents[1]
+DATA = Path(__file__).parent / "data"
+GPUBOX = DATA / "runs" / "20261121-120000-gpubox"
+MIXEDBOX = DATA / "backends" / "20261123-100000-mixedbox"
+SUSTAINED = DATA / "sustained" / "20261125-140000-gpubox"
+CORRUPT = DATA / "sustained" / "20261125-150000-sdcbox"
 CHROMIUM = Path(os.environ.get("DEVICEBENCH_CHROMIUM", "/usr/bin/chromium"))
 
 
-def run_plugin(results: Path, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    """The real plugin on the scripted H100 host, in a subprocess."""
-    command = [
-        sys.executable, "-m", "pytest", "bench/benchmarks", "-p", "tests.hardware_fake_plugin",
-        "-p", "no:cacheprovider", "--backend", "fake", "--results-dir", str(results), "-q", *args,
-    ]  # fmt: skip
-    return subprocess.run(
-        command, cwd=REPO, env={**os.environ, **(env or {})}, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
-@pytest.fixture(scope="session")
-def runs(tmp_path_factory) -> dict[str, Path]:
-    """Three runs: the `roof` profile on CPU:0 and GPU:0, a short sustained run, a sustained run that corrupts."""
-    root = tmp_path_factory.mktemp("limits")
-    made = {
-        "roof": run_plugin(root / "roof", "--profile", "roof"),
-        "sustained": run_plugin(root / "sustained", "--profile", "sustained", "--sustained-minutes", "0.03"),
-        "corrupt": run_plugin(
-            root / "corrupt",
-            *("--profile", "sustained", "--sustained-minutes", "0.01"),
-            env={"DEVICEBENCH_FAKE_CORRUPT_ROUND": "3"},
-        ),
-    }
-    for name, result in made.items():
-        assert (root / name / "latest" / "benchmarks.json").is_file(), result.stdout[-3000:] + result.stderr[-3000:]
-    return {name: root / name / "latest" for name in made}
-
-
 def extras(run: Path) -> dict[str, dict]:
+    """Each case's extra_info by its id, as the file has it."""
     data = json.loads((run / "benchmarks.json").read_text())
     return {b["param"]: b["extra_info"] for b in data["benchmarks"]}
 
 
-def test_gpu_device_record_has_its_sku_spec_link_and_idle_power(runs) -> None:
-    record = read(runs["roof"])
+def medians(run: Path) -> dict[str, float]:
+    """Each case's median round time by its id."""
+    return {b.param: b.stats.median for b in read(run).benchmarks}
+
+
+def gpu_record(run: Path, backend: str = "tensorflow"):
+    """The run's record of its GPU:0 (with the SKU, spec and link it detected)."""
+    devices = read(run).machine_info.devicebench.devices
+    return next(d for d in devices if d.name == "GPU:0" and d.backend == backend)
+
+
+def test_gpu_device_record_has_its_sku_spec_link_and_idle_power() -> None:
+    record = read(GPUBOX)
     facts = record.machine_info.devicebench
-    gpu = next(d for d in facts.devices if d.name == "GPU:0")
+    gpu = gpu_record(GPUBOX)
+    (spec,) = [s for s in load_specs() if s.id == "h100-sxm"]
     assert gpu.sku is not None and (gpu.sku.id, gpu.nvml_index) == ("h100-sxm", 0)
-    assert gpu.spec is not None and gpu.spec.tflops["tf32"] == 494.5 and gpu.spec.memory_bandwidth_gbs == 3350
+    assert gpu.spec == spec.record()  # the scripted board's NVML identity is an H100 SXM's
     assert gpu.host_link is not None and gpu.host_link.source == "NVML link maximum: PCIe gen5 x16"
+    assert gpu.host_link.gbs_per_direction == round(pcie_gbs_per_direction(5, 16), 2)
     cpu = next(d for d in facts.devices if d.name == "CPU:0")
     assert cpu.sku is None and cpu.spec is None
-    assert facts.gpu_idle["0"].power_w == 70.0 and facts.gpu_idle["0"].readings >= 2
-    assert facts.cpu_peak is not None and facts.cpu_peak.label == "estimate"
+    assert facts.gpu_idle["0"].power_w == H100.idle_w and facts.gpu_idle["0"].readings >= 2
+    assert facts.cpu_peak is not None and facts.cpu_peak.model_dump() == cpu_peak(HOSTS["gpubox"]).as_dict()
     assert record.devicebench.devices == facts.devices
 
 
-def test_gpu_cases_record_energy_and_throttling_cpu_cases_do_not(runs) -> None:
-    cases = extras(runs["roof"])
-    big = cases["fake-GPU:0-n16384-float32"]
-    assert big["energy"]["method"] == "energy counter" and big["energy"]["idle_power_w"] == 70.0
-    assert big["energy"]["joules_per_call"] > 0 and big["energy"]["calls"] == big["timing"]["rounds"]
+def test_gpu_cases_record_energy_and_throttling_cpu_cases_do_not() -> None:
+    cases = extras(GPUBOX)
+    idle = read(GPUBOX).machine_info.devicebench.gpu_idle["0"].power_w
+    big = cases["tensorflow-GPU:0-n16384-float32"]
+    energy = big["energy"]
+    assert energy["method"] == "energy counter" and energy["idle_power_w"] == idle
+    assert energy["calls"] == big["timing"]["rounds"] and energy["joules_per_call"] > 0
+    assert energy["joules"] == pytest.approx(energy["gross_joules"] - idle * energy["window_s"], abs=0.01)
     assert big["throttle"] == {
         "nvml_index": 0, "throttled": False, "reasons": [], "text": "not throttled", "first_s": None,
     }  # fmt: skip
-    capped = cases["fake-GPU:0-n16384-bfloat16"]["throttle"]
-    assert capped["throttled"] is True and capped["reasons"] == ["sw_power_cap"] and capped["first_s"] is not None
-    cpu = cases["fake-CPU:0-n1024-float32"]
+    for dtype in ("float16", "bfloat16"):  # the scripted H100 draws more than its limit on large half precision
+        capped = cases[f"tensorflow-GPU:0-n16384-{dtype}"]["throttle"]
+        assert capped["throttled"] is True and capped["reasons"] == ["sw_power_cap"] and capped["first_s"] is not None
+    assert cases["tensorflow-GPU:0-n4096-bfloat16"]["throttle"]["throttled"] is False
+    cpu = cases["tensorflow-CPU:0-n1024-float32"]
     assert cpu["energy"] is None and cpu["throttle"] is None and "0" in cpu["nvml"]  # a CPU case: NVML, no GPU facts
-    link = cases["fake-GPU:0-h2d-pinned-64MiB"]["nvml"]["0"]
-    assert (link["pcie_link_gen"], link["pcie_link_width"], link["pcie_link_gbs_per_direction"]) == (5, 16, 63.02)
+    link = cases["tensorflow-GPU:0-h2d-pageable-128MiB"]["nvml"]["0"]
+    host_link = gpu_record(GPUBOX).host_link
+    assert (link["pcie_link_gen"], link["pcie_link_width"]) == (5, 16)
+    assert link["pcie_link_gbs_per_direction"] == host_link.gbs_per_direction
 
 
-def test_sustained_cases_run_for_their_duration_and_check_every_round(runs) -> None:
-    cases = extras(runs["sustained"])
-    gpu = cases["fake-GPU:0-n16384-float32-1.8s"]
-    assert gpu["timing"]["stopped_by"] == "duration"
-    assert sum(read(runs["sustained"]).benchmarks[1].stats.data) >= 1.8
-    check = gpu["sustained"]
-    assert check["rounds_checked"] == gpu["timing"]["rounds"] == len(check["round_end_s"])
-    assert check["differing_rounds"] == 0 and check["round_end_s"] == sorted(check["round_end_s"])
-    assert gpu["throttle"]["throttled"] is True and gpu["throttle"]["first_s"] > 0.3
-    assert "sustained" in cases["fake-CPU:0-n1024-float32-1.8s"]
+def test_the_sustained_case_runs_for_its_duration_checks_every_round_and_throttles_halfway() -> None:
+    run = read(SUSTAINED)
+    (bench,) = run.benchmarks
+    info = bench.extra_info
+    seconds = float(info.params["seconds"])
+    assert info.timing is not None and info.timing.stopped_by == "duration"
+    assert sum(bench.stats.data) >= seconds
+    check = info.sustained
+    assert check is not None and check.rounds_checked == info.timing.rounds == len(check.round_end_s)
+    assert check.differing_rounds == 0 and check.round_end_s == sorted(check.round_end_s)
+    throttle = info.throttle
+    assert throttle is not None and throttle.throttled and throttle.reasons == ["sw_thermal_slowdown"]
+    assert 0.2 * seconds < throttle.first_s < 0.8 * seconds  # partway, as DEVICEBENCH_FAKE_HEAT scripts it
+    rounds = bench.stats.data
+    tenth = len(rounds) // 10
+    assert statistics.median(rounds[-tenth:]) > 1.1 * statistics.median(rounds[:tenth])  # the held-down clocks
 
 
-def test_a_checksum_mismatch_fails_the_case_with_its_round(runs) -> None:
-    data = json.loads((runs["corrupt"] / "benchmarks.json").read_text())
+def test_a_checksum_mismatch_fails_the_case_with_its_round() -> None:
+    data = json.loads((CORRUPT / "benchmarks.json").read_text())
+    (made,) = [run for run in GOLDEN.RUNS if run.target == str(CORRUPT.relative_to(DATA))]
+    bad_round = int(made.env["FAULTS"].rpartition("@")[2])
     # the CPU's case is kept; the GPU's has no number, only the failure with the round it happened in
-    assert [b["param"] for b in data["benchmarks"]] == ["fake-CPU:0-n1024-float32-0.6s"]
+    assert [b["extra_info"]["device"] for b in data["benchmarks"]] == ["CPU:0"]
     (skip,) = data["devicebench"]["skipped"]
-    assert skip["name"] == "test_sustained[fake-GPU:0-n16384-float32-0.6s]"
-    assert skip["kind"] == "error" and skip["reason"].startswith("round 3: the result's checksum")
+    assert (skip["device"], skip["kind"]) == ("GPU:0", "error")
+    assert skip["reason"].startswith(f"round {bad_round}: the result's checksum")
     assert "silent data corruption" in skip["reason"]
 
 
-def test_the_tidy_frame_has_the_percentages(runs) -> None:
-    frame = tidy([read_run(runs["roof"])]).set_index("case_id")
-    gpu = frame.loc["fake-GPU:0-n16384-float32"]
-    assert gpu["peak_gflops"] == 494_500.0 and gpu["peak_basis"] == "TF32 tensor-core peak, NVIDIA H100 SXM5 80GB"
-    assert 50 < gpu["pct_of_peak"] < 80  # scripted at 78 %, less the sleeps' overshoot
-    assert frame.loc["fake-CPU:0-n1024-float32", "peak_estimate"]
-    assert 50 < frame.loc["fake-GPU:0-h2d-pinned-64MiB", "pct_of_link"] < 90  # scripted 55 of 63 GB/s
-    assert 40 < frame.loc["fake-GPU:0-copy-1024MiB", "pct_of_bandwidth"] < 90  # scripted 3000 of 3350 GB/s
-    assert frame.loc["fake-GPU:0-n16384-float32", "work_per_joule"] > 0
+# --- the report's limits section, from the files ------------------------------------------------------------------
 
 
-def test_a_throttled_case_is_a_note_in_the_comparison(runs) -> None:
-    run = read(runs["roof"])
+@pytest.fixture(scope="module")
+def frame():
+    """The tidy frame of the gpubox and mixedbox runs, indexed by host and case."""
+    return tidy([read_run(GPUBOX), read_run(MIXEDBOX)])
+
+
+def row(frame, host: str, case: str):
+    """The tidy row of one case of one host, as a dict."""
+    (found,) = frame[(frame["host"] == host) & (frame["case_id"] == case)].to_dict("records")
+    return found
+
+
+def test_the_tidy_frame_judges_each_case_against_the_recorded_spec(frame) -> None:
+    spec = gpu_record(GPUBOX).spec
+    cases = extras(GPUBOX)
+    for dtype, key in (("float32", "tf32"), ("bfloat16", "bf16")):  # float32 ran with TF32 on
+        gpu = row(frame, "gpubox", f"tensorflow-GPU:0-n16384-{dtype}")
+        throughput = cases[f"tensorflow-GPU:0-n16384-{dtype}"]["throughput"]
+        assert gpu["peak_gflops"] == spec.tflops[key] * 1000
+        assert gpu["pct_of_peak"] == pytest.approx(100 * throughput / gpu["peak_gflops"])
+    assert (
+        row(frame, "gpubox", "tensorflow-GPU:0-n16384-float32")["peak_basis"] == f"TF32 tensor-core peak, {spec.name}"
+    )
+    cpu = row(frame, "gpubox", "tensorflow-CPU:0-n1024-float32")
+    estimate = read(GPUBOX).machine_info.devicebench.cpu_peak
+    assert cpu["peak_estimate"] and cpu["peak_gflops"] == estimate.gflops["float32"]
+    copy = row(frame, "gpubox", "tensorflow-GPU:0-copy-1024MiB")
+    assert copy["pct_of_bandwidth"] == pytest.approx(100 * copy["throughput"] / spec.memory_bandwidth_gbs)
+    link = gpu_record(GPUBOX).host_link.gbs_per_direction
+    h2d = row(frame, "gpubox", "tensorflow-GPU:0-h2d-pageable-128MiB")
+    assert h2d["pct_of_link"] == pytest.approx(100 * h2d["throughput"] / link)
+    both = row(frame, "mixedbox", "torch-GPU:0-both-pinned-16MiB")
+    assert both["pct_of_link"] == pytest.approx(100 * both["throughput"] / (2 * link))  # both ways at once
+    pinned = row(frame, "mixedbox", "torch-GPU:0-h2d-pinned-16MiB")
+    assert pinned["pct_of_link"] > row(frame, "mixedbox", "torch-GPU:0-h2d-pageable-16MiB")["pct_of_link"]
+
+
+def test_the_roofline_ceilings_are_the_runs_best_matmul_and_bandwidth(frame) -> None:
+    gpubox = frame[frame["host"] == "gpubox"]
+    cases, spec = extras(GPUBOX), gpu_record(GPUBOX).spec
+    ceilings = limits.roofline_ceilings(gpubox)
+    gpu = ceilings[ceilings["device_kind"] == "gpu"].set_index("dtype")
+    membw = {k: e["throughput"] for k, e in cases.items() if e["workload"] == "membw" and e["device"] == "GPU:0"}
+    for dtype in ("float32", "float16", "bfloat16"):
+        matmul = {
+            k: e["throughput"]
+            for k, e in cases.items()
+            if e["workload"] == "matmul" and e["device"] == "GPU:0" and e["params"]["dtype"] == dtype
+        }
+        best = max(matmul, key=matmul.__getitem__)
+        assert gpu.loc[dtype, "measured GFLOP/s"] == pytest.approx(matmul[best])
+        assert gpu.loc[dtype, "at n"] == cases[best]["params"]["n"]
+        assert gpu.loc[dtype, "measured GB/s"] == pytest.approx(max(membw.values()))
+        assert gpu.loc[dtype, "ridge (measured)"] == pytest.approx(matmul[best] / max(membw.values()))
+        assert gpu.loc[dtype, "spec GB/s"] == spec.memory_bandwidth_gbs
+    points = limits.roofline_points(gpubox)
+    assert len(points) == sum(1 for e in cases.values() if e["workload"] == "matmul")
+
+
+def test_the_findings_give_the_best_share_of_peak_and_bandwidth_from_the_run(frame) -> None:
+    gpubox = frame[frame["host"] == "gpubox"]
+    lines = limits.limit_lines(gpubox)
+    gpu = gpubox[(gpubox["workload"] == "matmul") & (gpubox["device"] == "GPU:0")]
+    top = gpu.loc[gpu["pct_of_peak"].astype(float).idxmax()]
+    (matmul,) = [line for line in lines if line.startswith("Matmul on GPU:0 reaches")]
+    assert f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s" in matmul
+    assert f"(n={int(top['n'])} {top['dtype']}" in matmul
+    membw = max(e["throughput"] for e in extras(GPUBOX).values() if e["workload"] == "membw" and e["device"] == "GPU:0")
+    assert f"Memory bandwidth on GPU:0: {fmt_number(membw)} GB/s at best" in "\n".join(lines)
+    throttled = [e for e in extras(GPUBOX).values() if (e.get("throttle") or {}).get("throttled")]
+    assert any(line.startswith(f"{len(throttled)} of ") and "software power cap" in line for line in lines)
+
+
+def test_energy_per_case_and_work_per_joule_come_from_the_energy_records(frame) -> None:
+    gpubox = frame[frame["host"] == "gpubox"]
+    table = limits.energy_table(gpubox)
+    cases, median = extras(GPUBOX), medians(GPUBOX)
+    with_energy = {k: e for k, e in cases.items() if e.get("energy") and e["throughput"] is not None}
+    assert len(table) == len(with_energy) and set(table["device"]) == {"GPU:0"}
+    for key, info in with_energy.items():
+        found, joules = row(gpubox, "gpubox", key), info["energy"]["joules_per_call"]
+        assert found["energy_j_per_call"] == joules
+        if joules:  # a case that drew no more than idle has no work per joule
+            assert found["work_per_joule"] == pytest.approx(info["throughput"] * median[key] / joules)
+    matmuls = {k: e for k, e in with_energy.items() if e["workload"] == "matmul" and e["energy"]["joules_per_call"]}
+    best = max(matmuls, key=lambda k: cases[k]["throughput"] * median[k] / cases[k]["energy"]["joules_per_call"])
+    per_joule = cases[best]["throughput"] * median[best] / cases[best]["energy"]["joules_per_call"]
+    n, dtype = cases[best]["params"]["n"], cases[best]["params"]["dtype"]
+    assert (
+        f"Most work per joule on GPU:0: {fmt_number(per_joule)} GFLOP/J above idle (matmul n={n} {dtype}, "
+        in "\n".join(limits.energy_lines(gpubox))
+    )
+
+
+def test_the_sustained_summary_and_time_series_come_from_the_run_and_its_timeline() -> None:
+    run = read_run(SUSTAINED)
+    (case,) = st.sustained_cases([run])
+    (bench,) = run.record.benchmarks
+    info = bench.extra_info
+    (summary,) = st.summary_table([case], ["GPU:0"]).to_dict("records")
+    rates = [info.work_per_call / 1e9 / t for t in bench.stats.data]
+    tenth = max(1, len(rates) // 10)
+    assert summary["rounds"] == len(bench.stats.data) and summary["timed s"] == pytest.approx(sum(bench.stats.data))
+    assert summary["GFLOP/s at the start"] == pytest.approx(statistics.median(rates[:tenth]))
+    assert summary["GFLOP/s at the end"] == pytest.approx(statistics.median(rates[-tenth:]))
+    assert summary["change"] < 0  # it slowed down once it throttled
+    assert summary["first throttle"] == f"after {info.throttle.first_s:.1f} s: software thermal slowdown"
+    assert summary["max °C"] == info.nvml["0"].max_temp_c and summary["min SM MHz"] == info.nvml["0"].min_sm_clock_mhz
+    assert summary["checksums"] == f"all {len(bench.stats.data)} rounds gave round 0's checksum exactly"
+    with (SUSTAINED / "nvml.csv").open() as handle:
+        timeline = [r for r in csv.DictReader(handle) if r["case"] == bench.param]
+    from reports import plots
+
+    series = st.nvml_series(plots.read_nvml([(run.host, run.name, run.nvml_csv)]), case)
+    assert len(series) == len(timeline)
+    first_hot = next(float(r["t_s"]) for r in timeline if r["throttle_reasons"] == "sw_thermal_slowdown")
+    hot = series[series["throttled"] > 0]
+    assert hot["t_s"].min() == pytest.approx(first_hot - float(timeline[0]["t_s"]))
+    assert series["temp_c"].max() == info.nvml["0"].max_temp_c
+
+
+def test_a_throttled_case_is_a_note_in_the_comparison() -> None:
+    run = read(GPUBOX)
     result = compare(run, run)
-    (capped,) = [c for c in result.cases if c.name == "test_matmul[fake-GPU:0-n16384-bfloat16]"]
+    (capped,) = [c for c in result.cases if c.name == "test_matmul[tensorflow-GPU:0-n16384-bfloat16]"]
     assert "throttled on the baseline side (software power cap)" in capped.notes
     assert "throttled on the current side (software power cap)" in capped.notes
 
 
-def test_the_report_has_the_limit_sections(runs, tmp_path) -> None:
+def test_the_report_has_the_limit_sections(tmp_path) -> None:
     page = tmp_path / "report.html"
-    assert cli.main([str(runs["roof"]), str(runs["sustained"]), "-o", str(page)]) == 0
+    assert cli.main([str(GPUBOX), str(SUSTAINED), "-o", str(page)]) == 0
     html = page.read_text()
     for anchor in ('id="limits"', 'id="plot-roofline"', 'id="per-watt"', 'id="plot-per-watt"', 'id="sustained"'):
         assert anchor in html
     for title in ("Roofline ceilings", "Compute: % of peak per case", "Memory bandwidth: % of spec",
                   "Host-device copies: % of the link", "Energy per case", "Sustained runs"):  # fmt: skip
         assert f"<h3>{title}</h3>" in html
-    assert "TF32 tensor-core peak, NVIDIA H100 SXM5 80GB" in html
-    assert "yes: software power cap" in html  # the throttled case, in the tables
-    assert "CPU estimate: AVX" in html or "no estimate" in html
+    spec = gpu_record(GPUBOX).spec
+    assert f"TF32 tensor-core peak, {spec.name}" in html
+    assert "yes: software power cap" in html  # the power-capped cases, in the tables
+    assert f"CPU estimate: {read(GPUBOX).machine_info.devicebench.cpu_peak.isa}" in html
     assert "Matmul on GPU:0 reaches" in html and "GPU case(s) ran throttled" in html
-    assert html.count('<img src="data:image/svg+xml;base64,') >= 10  # the usual plots, roofline, per watt, 2 sustained
+    assert "software thermal slowdown" in html  # the sustained run
+    assert html.count('<img src="data:image/svg+xml;base64,') >= 10  # the usual plots, roofline, per watt, sustained
     if CHROMIUM.is_file():
         screenshot(page, tmp_path)
 
@@ -172,14 +299,18 @@ def screenshot(page: Path, folder: Path) -> None:
         shutil.copy(folder / "limits.png", Path(shots) / "report-limits-gpu.png")
 
 
-def test_numpy_ceilings_prints_numpy_beside_the_run_s_cpu_ceilings(runs, capsys, monkeypatch) -> None:
+def test_numpy_ceilings_prints_numpy_beside_the_run_s_cpu_ceilings(capsys, monkeypatch) -> None:
     from tools import numpy_ceilings
 
     monkeypatch.setattr(numpy_ceilings, "COPY_MIB", 4)
     monkeypatch.setattr(numpy_ceilings, "MATMUL_N", 64)
-    assert numpy_ceilings.main([str(runs["roof"])]) == 0
+    assert numpy_ceilings.main([str(GPUBOX)]) == 0
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("numpy ") and " GB/s (4 MiB float32, read + write)" in out[0]
     assert out[1].endswith("GFLOP/s (n=64 float32)")
-    assert any(line.startswith("run: CPU:0 matmul float32 ") and line.endswith("(n=1024)") for line in out)
+    best = max(
+        (e for e in extras(GPUBOX).values() if e["workload"] == "matmul" and e["device"] == "CPU:0"),
+        key=lambda e: e["throughput"],
+    )
+    assert any(line.startswith("run: CPU:0 matmul float32 ") and f"(n={best['params']['n']})" in line for line in out)
     assert any(line.startswith("run: CPU:0 memory ") and "triad" in line for line in out)

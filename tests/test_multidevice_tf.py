@@ -95,3 +95,33 @@ def test_a_cpu_that_could_not_be_split_is_a_recorded_skip_with_the_reason():
     split, skip = proc.stdout.strip().splitlines()[-2:]
     assert split.startswith("1 TensorFlow's devices were initialised before the CPU could be split")
     assert skip.startswith("unsupported 2 replicas need 2 logical CPU devices, TensorFlow has 1: TensorFlow's devices")
+
+
+def test_the_scripted_twin_records_what_tensorflow_records(smoke_run, monkeypatch):
+    """tests/fake_multi.py against this real run: the same keys in the same order, the same device-set words."""
+    from bench.cases import make_cases
+    from bench.profiles import get_profile
+    from bench.workloads import WORKLOADS
+    from results_format import CaseInfo
+    from tests.fake_backend import FakeTensorFlowBackend
+
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "laptop")
+    fake = FakeTensorFlowBackend()
+    describing = ("replica_devices", "device_set", "device_set_kind", "cpu_logical_devices", "cross_device_ops",
+                  "collective_op_devices", "compute_op_devices", "strategy", "check", "in_place", "correct",
+                  "data_source", "data_path", "samples", "gradient_bytes", "busbw_factor", "elements")  # fmt: skip
+    compared = 0
+    for bench in smoke_run["benchmarks"]:
+        real = bench["extra_info"]
+        if real["workload"] not in ("scaling", "allreduce"):
+            continue
+        cases = make_cases(WORKLOADS[real["workload"]], get_profile("smoke"), fake.devices())
+        (case,) = [c for c in cases if dict(c.params) == real["params"]]
+        prepared = fake.build(case)
+        for _ in range(case.params["calls"]):
+            prepared.call()
+        facts = prepared.facts(0.01)
+        assert list(facts) == [k for k in real if k not in CaseInfo.model_fields]
+        assert {k: facts[k] for k in describing if k in real} == {k: real[k] for k in describing if k in real}
+        compared += 1
+    assert compared == 6  # four all-reduce sizes, MNIST on one and two replicas

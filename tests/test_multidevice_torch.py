@@ -218,3 +218,51 @@ def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
             assert state["complete"] is False
     finally:
         proc.kill()
+
+
+class SlowToShowExit:
+    """A helper process killed a moment ago: poll() sees its exit only on the third look."""
+
+    def __init__(self) -> None:
+        self.looks = 0
+        self.returncode = None
+
+    def poll(self):
+        """None until the third look, then the SIGKILL exit status."""
+        self.looks += 1
+        if self.looks >= 3:
+            self.returncode = -9
+        return self.returncode
+
+
+def test_a_helper_whose_exit_shows_after_the_broken_collective_is_still_named(tmp_path):
+    pool = torch_multi.HelperPool.__new__(torch_multi.HelperPool)  # no processes: only what explain() reads
+    pool.world, pool.in_flight, pool.procs = 2, None, [SlowToShowExit()]
+    pool.logs = [tmp_path / "rank1.log"]
+    pool.logs[0].write_text("killed\n")
+    error = pool.explain(RuntimeError("Connection reset by peer"))
+    assert isinstance(error, HelperError) and str(error) == "helper rank 1 exited with -9: killed"
+    pool.procs = [type("Alive", (), {"poll": lambda self: None, "returncode": None})()]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch_multi, "EXIT_SEEN_S", 0.05)
+        assert pool.explain(RuntimeError("a failure of rank 0's own")) is None  # no helper to blame
+
+
+@linux_only
+@pytest.mark.parametrize(("workload", "label"), [("allreduce", "r2-32KiB"), ("scaling", "mnist-r2-b128")])
+def test_the_scripted_twin_records_what_torch_records(backend, monkeypatch, workload, label):
+    """tests/fake_multi.py against a real gloo case: the same keys in the same order, the same device-set words."""
+    from results_format import CaseInfo
+    from tests.fake_backend import FakeTorchBackend
+
+    _, prepared = run(backend, smoke_case(backend, workload, label))
+    real = prepared.facts(0.01)
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "laptop")
+    fake = FakeTorchBackend()
+    _, scripted = run(fake, smoke_case(fake, workload, label))
+    facts = scripted.facts(0.01)
+    assert list(facts) == [k for k in real if k not in CaseInfo.model_fields]
+    describing = ("replica_devices", "device_set", "device_set_kind", "cpu_logical_devices", "process_group",
+                  "processes", "strategy", "check", "in_place", "correct", "data_source", "data_path", "samples",
+                  "gradient_bytes", "busbw_factor", "elements", "replicas_in_sync")  # fmt: skip
+    assert {k: facts[k] for k in describing if k in real} == {k: real[k] for k in describing if k in real}

@@ -35,9 +35,10 @@ pytestmark = pytest.mark.skipif(
 @pytest.mark.parametrize(
     ("runs", "shot", "images"),
     [
-        ([str(GPUBOX)], "report-gpubox.png", 7),
-        (sorted(str(p) for p in DATA.iterdir()), "report.png", 7),
-        ([str(MIXED)], "report-backends.png", 8),  # and the TensorFlow vs PyTorch plot
+        ([str(GPUBOX)], "report-gpubox.png", 12),
+        # at least: the usual plots, NVML, roofline, per watt, scaling and all-reduce
+        (sorted(str(p) for p in DATA.iterdir()), "report.png", 12),
+        ([str(MIXED)], "report-backends.png", 12),  # with the TensorFlow vs PyTorch plot, no tf.data
     ],
     ids=["gpubox", "golden-runs", "both-backends"],
 )
@@ -81,7 +82,7 @@ def test_report_renders_in_chromium(tmp_path, runs, shot, images):
         Path(shots).mkdir(parents=True, exist_ok=True)
         shutil.copy(screenshot, Path(shots) / shot)
 
-    assert len(shown) == images
+    assert len(shown) == page_path.read_text().count("<img ") >= images  # every image of the page, drawn
     for image in shown:
         assert image["complete"] and image["w"] > 0 and image["shown"] > 0, image
     assert all(width > 0 for width in svgs)

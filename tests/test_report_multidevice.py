@@ -1,12 +1,17 @@
-"""The scaling and all-reduce tables, findings and plots from literal frames (reports never imports TF/torch)."""
+"""The scaling and all-reduce tables, findings and plots from literal frames, then from the golden runs (reports never
+imports TF/torch)."""
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import pytest
 
+import results_format
 from reports import multidevice as md
 from reports import page, plots, summary
+from reports.load import read_run, tidy
+from reports.summary import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
 
 
 def scaling_row(backend, replicas, throughput, kind="cpu-logical-devices", devices=None, host="ci", model="mnist"):
@@ -126,3 +131,117 @@ def test_the_plots_draw_both_questions():
     bandwidth = plots.allreduce_bandwidth(FRAME)
     assert efficiency.image.startswith("data:image/svg+xml;base64,") and bandwidth.image.startswith("data:image/svg")
     assert plots.allreduce_bandwidth(FRAME.iloc[0:0]).why_not.endswith(".")
+
+
+# --- the same from the golden runs: every expected value read from the files -------------------------------------
+
+DATA = Path(__file__).parent / "data"
+WORKSTATION = DATA / "runs" / "20261122-080000-workstation"  # two GPUs: both backends' multi-device cases on them
+MIXEDBOX = DATA / "backends" / "20261123-100000-mixedbox"  # one GPU: a CPU's logical devices and gloo processes
+
+
+def measured(folder: Path, workload: str) -> dict[tuple, dict]:
+    """A run's measured cases of one workload by (backend, device set kind, model or size, replicas)."""
+    found = {}
+    for bench in results_format.read(folder).benchmarks:
+        info = bench.extra_info
+        if info.workload != workload:
+            continue
+        what = info.params.get("model", info.params.get("bytes"))
+        found[(info.backend, info.extras["device_set_kind"], what, info.params["replicas"])] = info
+    return found
+
+
+@pytest.fixture(scope="module")
+def golden():
+    """The tidy frames of the workstation's and mixedbox's runs."""
+    return {folder: tidy([read_run(folder)]) for folder in (WORKSTATION, MIXEDBOX)}
+
+
+def test_golden_scaling_table_is_the_runs_throughput_over_its_one_replica_case(golden):
+    cases = measured(WORKSTATION, "scaling")
+    table = md.scaling_table(golden[WORKSTATION])
+    assert len(table) == len(cases) and set(table["devices"]) == {"GPUs"}
+    for row in table.to_dict("records"):
+        model = "resnet50" if row["model"] == "resnet50" else "mnist"
+        mine = cases[(row["backend"], "gpus", model, row["replicas"])]
+        single = cases[(row["backend"], "gpus", model, 1)].throughput
+        assert row["samples/s"] == mine.throughput and row["on"] == mine.extras["replica_devices"]
+        assert row["speedup"] == pytest.approx(mine.throughput / single)
+        assert row["efficiency"] == pytest.approx(mine.throughput / (row["replicas"] * single))
+        assert (row["global batch"], row["per replica"]) == (
+            mine.params["global_batch"],
+            mine.params["per_replica_batch"],
+        )
+    assert (table[table["replicas"] == 2]["efficiency"] < 1).all()  # scripted below 1: no device set scales perfectly
+
+
+def test_golden_scaling_findings_quote_the_runs_numbers_and_label_a_shared_cpu(golden):
+    lines = md.scaling_lines(golden[WORKSTATION])
+    for backend in ("tensorflow", "torch"):
+        for model in ("mnist", "resnet50"):
+            one = measured(WORKSTATION, "scaling")[(backend, "gpus", model, 1)].throughput
+            two = measured(WORKSTATION, "scaling")[(backend, "gpus", model, 2)].throughput
+            expected = (
+                f"from {fmt_number(one)} samples/s on 1 replica, 2 replicas {fmt_ratio(two / one)} "
+                f"({two / (2 * one):.0%} efficient)."
+            )
+            assert any(line.startswith(f"Scaling, {model} training, {backend} on GPUs GPU:0,GPU:1: ") and
+                       line.endswith(expected) for line in lines), expected  # fmt: skip
+    shared = md.scaling_lines(golden[MIXEDBOX])
+    assert [line.split(":")[0] for line in shared] == [
+        "Scaling, mnist training, tensorflow on CPU logical devices CPU",
+        "Scaling, mnist training, torch on 2 processes on CPU",
+    ]
+    assert all(line.endswith(f"({md.SHARED_CPU_NOTE}).") for line in shared)
+
+
+def test_golden_allreduce_table_shows_the_recorded_time_algbw_busbw_and_check(golden):
+    cases = measured(WORKSTATION, "allreduce")
+    table = md.allreduce_table(golden[WORKSTATION])
+    assert len(table) == len(cases)
+    for row in table.to_dict("records"):
+        kind = {"GPUs": "gpus", "CPU logical devices": "cpu-logical-devices"}[row["devices"]]
+        info = cases[(row["backend"], kind, row["bytes"], row["replicas"])]
+        assert row["µs per all-reduce"] == pytest.approx(info.extras["time_per_allreduce_s"] * 1e6)
+        assert row["algbw GB/s"] == pytest.approx(info.extras["algbw_gbps"]) == pytest.approx(info.throughput)
+        assert row["busbw GB/s"] == pytest.approx(info.extras["busbw_gbps"])
+        assert row["correct"] is info.extras["correct"] is True
+        via = info.extras.get("cross_device_ops")
+        assert row["via"] == (md.via_text(via) if via else info.extras["process_group"])
+    assert set(table[table["devices"] == "GPUs"]["via"]) == {"collective nccl", "nccl"}
+
+
+def test_golden_allreduce_findings_name_the_peak_bus_bandwidth_from_the_run(golden):
+    lines = md.allreduce_lines(golden[WORKSTATION])
+    for backend in ("tensorflow", "torch"):
+        gpus = {size: info for (b, kind, size, _), info in measured(WORKSTATION, "allreduce").items()
+                if (b, kind) == (backend, "gpus")}  # fmt: skip
+        best = max(gpus, key=lambda size: gpus[size].extras["busbw_gbps"])
+        smallest = min(gpus)
+        expected = (
+            f"All-reduce, {backend} on GPUs GPU:0,GPU:1: bus bandwidth peaks at "
+            f"{fmt_number(gpus[best].extras['busbw_gbps'])} GB/s at {fmt_bytes(best)}; {fmt_bytes(smallest)} takes "
+            f"{fmt_latency(gpus[smallest].extras['time_per_allreduce_s'])} per all-reduce; "
+            "every result checked and right."
+        )
+        assert expected in lines
+
+
+def test_golden_runs_page_tables_and_plots_have_the_multi_device_workloads(golden):
+    frame = golden[WORKSTATION]
+    assert [t.title for t in page.multidevice_tables(frame)] == [
+        "Scaling: data-parallel training, fixed global batch",
+        "All-reduce (float32 sum) per backend and device set",
+    ]
+    drawn = plots.multidevice_plots(frame)
+    assert [p.key for p in drawn] == ["scaling", "allreduce"]
+    assert all(p.image.startswith("data:image/svg+xml;base64,") for p in drawn)
+
+
+def test_a_one_backend_runs_tables_leave_the_backend_column_out():
+    tf_only = FRAME[FRAME["backend"] == "tensorflow"]
+    assert "backend" not in md.scaling_table(tf_only).columns
+    assert "backend" in md.scaling_table(FRAME).columns and "backend" in md.allreduce_table(FRAME).columns
+    torch_only = FRAME[FRAME["backend"] == "torch"]
+    assert "backend" not in md.allreduce_table(torch_only).columns

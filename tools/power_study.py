@@ -39,6 +39,7 @@ import numpy as np
 
 from reports.compare import Options, compare
 from reports.stats import CaseStats, case_stats, holm, relative_iqr
+from results_format import SCHEMA_VERSION, RunFile, Stats
 
 EFFECTS = (0.0, 0.02, 0.05, 0.10, 0.20, 0.50)
 PAIRINGS = ("across runs", "within a run")
@@ -106,9 +107,49 @@ def trim(runs: Sequence[Recorded], cases: int) -> dict[str, Any]:
     }  # fmt: skip
 
 
-def _results(cases: Mapping[str, Sequence[float]]) -> dict[str, Any]:
-    """A minimal results dict for reports.compare: one benchmark per case, matched by name."""
-    return {"machine_info": {}, "benchmarks": [{"name": n, "stats": {"data": list(r)}} for n, r in cases.items()]}
+STUDY_DEVICE = {"backend": "study", "name": "CPU:0", "kind": "cpu", "model": "recorded rounds"}
+STUDY_BACKENDS = {"study": {"available": True, "version": "0"}}
+
+
+def _case(name: str, rounds: Sequence[float]) -> dict[str, Any]:
+    """One case called `name` with these per-round times (a matmul whose dtype is the name: cases match by it)."""
+    return {
+        "name": name,
+        "fullname": name,
+        "param": name,
+        "extra_info": {
+            "workload": "matmul", "workload_version": 1, "backend": "study", "backend_version": "0",
+            "device": "CPU:0", "device_kind": "cpu", "device_name": "recorded rounds",
+            "params": {"n": 1, "dtype": name}, "work_per_call": 1.0, "work_unit": "FLOP",
+            "measure": "latency", "throughput": None,  # rounds only: no throughput to carry
+            "sync": "none", "placement": "CPU:0", "precision": {"dtype": "float32"}, "threads": {},
+            "warmup": {"calls": 0, "first_call_s": 0.0, "last_call_s": 0.0}, "one_time_cost_s": 0.0,
+            "profile": "study",
+        },
+        "stats": Stats.from_rounds(list(rounds)).model_dump(),
+    }  # fmt: skip
+
+
+def _results(cases: Mapping[str, Sequence[float]]) -> RunFile:
+    """A minimal results file for reports.compare (which reads typed runs): one case per name, no drift record."""
+    return RunFile.model_validate(
+        {
+            "machine_info": {
+                "devicebench": {"version": "0", "host": "study", "backends": STUDY_BACKENDS, "devices": [STUDY_DEVICE],
+                                "cpu_model": "recorded rounds", "nvml": {"enabled": False}},
+            },
+            "commit_info": {},
+            "benchmarks": [_case(name, rounds) for name, rounds in cases.items()],
+            "datetime": "1970-01-01T00:00:00+00:00",
+            "version": "0",
+            "devicebench": {
+                "schema_version": SCHEMA_VERSION, "suite_version": "0", "profile": "study", "backends": STUDY_BACKENDS,
+                "devices": [STUDY_DEVICE], "nvml": {"enabled": False},
+                "run": {"state": "complete", "complete": True, "started": "1970-01-01T00:00:00+00:00",
+                        "measured": len(cases)},
+            },
+        }
+    )  # fmt: skip
 
 
 def old_rule(

@@ -11,14 +11,7 @@ import tensorflow as tf
 from bench.backends.base import Backend, Prepared
 from bench.backends.tf_common import tf_device
 from bench.cases import Case
-
-# What TensorFlow does (tensorflow/core/common_runtime/eager/tensor_handle.cc CopyToDevice, gpu/gpu_util.cc):
-TF_COPY_NOTE = (
-    "pageable host memory: tf.constant(ndarray) copies the array into a host tensor in ordinary memory (it does not "
-    "share the numpy buffer: the CPU case measures that), and moving it to the GPU is a memcpy from that pageable "
-    "buffer, which the CUDA driver stages through its own pinned buffer; .numpy() copies into a host tensor from "
-    "TensorFlow's default CPU allocator, pageable too. TensorFlow 2 has no public API to pin a tensor's host memory."
-)
+from bench.workloads.transfer import TF_COPY_NOTE
 
 
 def build_transfer(case: Case, backend: Backend) -> Prepared:

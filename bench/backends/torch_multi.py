@@ -65,6 +65,7 @@ COLLECTIVE_TIMEOUT = timedelta(seconds=300)  # a collective that waits this long
 START_TIMEOUT_S = 180.0  # helpers importing torch (and CUDA) on a busy machine
 DONE_TIMEOUT_S = 120.0  # helpers reporting a finished job after rank 0's last collective
 EXIT_WAIT_S = 5.0  # helpers leaving after being told to, before they are killed
+EXIT_SEEN_S = 2.0  # a helper that broke a collective by dying: how long its exit may take to show
 
 
 class HelperError(RuntimeError):
@@ -363,7 +364,20 @@ class HelperPool:
             raise better from exc
 
     def explain(self, error: BaseException) -> HelperError | None:
-        """A helper's own account of a failed collective, where one has reported or exited."""
+        """A helper's own account of a failed collective, where one has reported or exited.
+
+        A helper that dies breaks rank 0's collective before its exit shows (the kernel closes its sockets first),
+        so this looks again for up to EXIT_SEEN_S before saying no helper is to blame.
+        """
+        deadline = time.monotonic() + EXIT_SEEN_S
+        while True:
+            account = self._account(error)
+            if account is not None or time.monotonic() >= deadline:
+                return account
+            time.sleep(0.02)
+
+    def _account(self, error: BaseException) -> HelperError | None:
+        """A helper's report of a failed job, or its exit, as a HelperError (None when neither shows yet)."""
         job = self.in_flight
         for rank in range(1, self.world):
             key = f"done/{job.seq}/{rank}" if job is not None else None

@@ -19,6 +19,14 @@ TF_DIRECTIONS = (*DIRECTIONS, "d2h-view")
 # torch on a GPU: pageable and pinned each way, and both directions at once from pinned memory.
 TORCH_GPU_CASES = (("h2d", "pageable"), ("d2h", "pageable"), ("h2d", "pinned"), ("d2h", "pinned"), ("both", "pinned"))
 CPU_ONLY_HOST = "CPU:0 has no host-device link: pinned and both-directions copies are GPU-only"
+# What TensorFlow's copies do, recorded as `copy` with each of its cases (bench/backends/tf_transfer.py; the source:
+# tensorflow/core/common_runtime/eager/tensor_handle.cc CopyToDevice, gpu/gpu_util.cc). Here, free of TensorFlow.
+TF_COPY_NOTE = (
+    "pageable host memory: tf.constant(ndarray) copies the array into a host tensor in ordinary memory (it does not "
+    "share the numpy buffer: the CPU case measures that), and moving it to the GPU is a memcpy from that pageable "
+    "buffer, which the CUDA driver stages through its own pinned buffer; .numpy() copies into a host tensor from "
+    "TensorFlow's default CPU allocator, pageable too. TensorFlow 2 has no public API to pin a tensor's host memory."
+)
 
 
 def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:

@@ -1,28 +1,42 @@
 """Regenerate every golden run under tests/data by running the real plugin on scripted hosts (by hand, not in tests).
 
-    /work/main/.nox/tests/bin/python tests/data/make_golden.py        # from the repository root, ~1 minute
+    /work/main/.nox/tests/bin/python tests/data/make_golden.py        # from the repository root, ~45 s
 
 Each run is `python -m pytest bench -p tests.golden_plugin ...` in a subprocess: the real devicebench plugin on
 the scripted backends of tests/fake_backend.py, on a host from tests/fake_hosts.py, timed on a virtual clock (so
 the files are the same on every machine and every regeneration). Its run folder is then moved to a stable name.
-It makes 19 runs:
+It makes 21 runs:
 
-    runs/20261120-090000-laptop          CPU-only host, tensorflow (a CPU-only build), smoke
-    runs/20261121-120000-gpubox          one H100 (~50 TFLOP/s float32 with TF32), full profile, NVML timeline;
+    runs/20261120-090000-laptop          CPU-only host, tensorflow (a CPU-only build), smoke: every workload, the
+                                         multi-device ones on two logical devices of the CPU
+    runs/20261121-120000-gpubox          one H100 SXM (detected as h100-sxm: its spec, its PCIe gen5 link), full
+                                         profile: matmul up to n=16384 (~370 TFLOP/s float32 with TF32, 76 % of
+                                         its peak; float16 and bfloat16 from n=8192 hit the power cap), memory
+                                         bandwidth, pageable copies, idle power, energy per case, NVML timeline;
+                                         scaling and all-reduce on CPU logical devices, skipped on its one GPU;
                                          torch asked for but not installed
-    runs/20261122-080000-workstation     RTX 4090 + RTX A4000 (NVML lists them the other way round), standard,
-                                         NVML timeline, out-of-memory skips on the A4000 that others share
-    backends/20261123-100000-mixedbox    tensorflow and torch on one H100 host, smoke
+    runs/20261122-080000-workstation     RTX 4090 + RTX A4000 (NVML lists them the other way round; the A4000's
+                                         SKU is not in the spec table), standard, tensorflow, and both backends'
+                                         multi-device cases on the GPUs: scaling (MNIST, ResNet-50) and all-reduce
+                                         over both GPUs with NCCL; out-of-memory skips of the largest
+                                         memory-bandwidth arrays on the A4000 that others share
+    backends/20261123-100000-mixedbox    tensorflow and torch on one H100 host, smoke: torch's pinned and
+                                         both-directions copies, CPU logical devices and gloo processes
     history/202611DD-020000-nightly      five nightly runs of one L4 host (a few cases of each workload, smoke);
                                          matmul n512 on the GPU 35 % slower from the fourth run on
     compare/baseline, same, regressed, other-driver
-                                         the regression gate's runs (seven cases, standard profile): an A/A pair;
+                                         the regression gate's runs (six cases, standard profile): an A/A pair;
                                          n256 2x slower, n1024 2x faster, MNIST and tf.data noisy, the h2d copy
                                          out of memory and a d2h copy new; another driver and TF version
     fleet/20261124-03MM00-node-[abcd]    four A100 hosts (a few cases of each workload, smoke); node-c 20 %
                                          slower on every case (its GPU throttled), node-d on another driver
     incomplete/20261124-100000-stopbox   SIGTERM during its sixth case: state interrupted, five cases kept
     incomplete/20261124-110000-killbox   SIGKILL during its sixth case: state running, five cases kept
+    sustained/20261125-140000-gpubox     the sustained profile for 12 s on the H100 of a host that cools it
+                                         poorly: it reaches its thermal limit about halfway (throttle reason,
+                                         lower clocks and power, slower rounds), every round's checksum right
+    sustained/20261125-150000-sdcbox     the sustained profile for 1.2 s on an H100 whose result goes wrong from
+                                         round 3 on: the GPU case fails at round 3 (an error skip), the CPU's is kept
 
 and derives the files under bad/ that the results format must refuse from compare/baseline (the hand-written
 corrupt.json, foreign.json and empty-folder/ stay as they are).
@@ -45,15 +59,16 @@ HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 BAD = HERE / "bad"
 BAD_SOURCE = HERE / "compare" / "baseline"  # the smallest complete golden run
-#: a few cases of every workload, for the runs whose reports compare hosts or runs rather than show everything
-SAMPLER = "(matmul and float32) or (mnist and function) or fed-step or (transfer and 16MiB)"
+#: a few cases of each single-device workload the smoke profile runs, for the runs whose reports compare hosts or
+#: runs rather than show everything (the multi-device ones need two GPUs, which these hosts do not have)
+SAMPLER = "(matmul and float32) or (mnist and function) or fed-step or (transfer and 16MiB) or (membw and 64MiB)"
 COMPARE_CASES = (
     "CPU:0-n256-float32",
     "CPU:0-n512-float32",
     "GPU:0-n1024-float32",
     "GPU:0-eager-b64",
     "CPU:0-autotune-cache-prefetch",
-    "GPU:0-h2d-1MiB",
+    "GPU:0-h2d-pageable-1MiB",
 )
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
 
@@ -69,6 +84,7 @@ class GoldenRun:
     backend: str = "tensorflow"
     select: str | None = None  # -k
     name: str | None = None  # DEVICEBENCH_HOST (default: the scripted host's name)
+    options: tuple[str, ...] = ()  # more pytest options
     env: dict[str, str] = field(default_factory=dict)  # more DEVICEBENCH_FAKE_* settings
     exit_codes: tuple[int, ...] = (0,)
     state: str = "complete"
@@ -83,7 +99,16 @@ def compare_run(target: str, start: str, seed: int, *, extra: tuple[str, ...] = 
 RUNS = (
     GoldenRun("runs/20261120-090000-laptop", "laptop", "2026-11-20T09:00:00+00:00"),
     GoldenRun("runs/20261121-120000-gpubox", "gpubox", "2026-11-21T12:00:00+00:00", "full", "tensorflow,torch"),
-    GoldenRun("runs/20261122-080000-workstation", "workstation", "2026-11-22T08:00:00+00:00", "standard"),
+    GoldenRun(
+        "runs/20261122-080000-workstation",
+        "workstation",
+        "2026-11-22T08:00:00+00:00",
+        "standard",
+        "tensorflow,torch",
+        # the multi-device cases on GPUs only (the laptop's and mixedbox's runs have a CPU's)
+        select="(tensorflow and not (CPU and (scaling or allreduce))) or (torch and GPU and (scaling or allreduce))",
+        options=("--nvml-interval-ms", "50"),
+    ),
     GoldenRun(
         "backends/20261123-100000-mixedbox", "mixedbox", "2026-11-23T10:00:00+00:00", "smoke", "tensorflow,torch"
     ),
@@ -103,10 +128,10 @@ RUNS = (
         "compare/regressed",
         "2026-11-20T11:00:00+00:00",
         3,
-        extra=("GPU:0-d2h-1MiB",),
+        extra=("GPU:0-d2h-pageable-1MiB",),
         SLOW="*CPU:0-n256-float32=2.0;*GPU:0-n1024-float32=0.5",
         NOISE="*mnist*=0.5;*tfdata*=0.5;*GPU:0-eager-b64*=0.5;*autotune-cache-prefetch*=0.5",
-        FAULTS="oom_on=*GPU:0-h2d-1MiB",
+        FAULTS="oom_on=*GPU:0-h2d-pageable-1MiB",
     ),
     compare_run(
         "compare/other-driver", "2026-11-20T12:00:00+00:00", 4, DRIVER="560.35.03", VERSIONS="tensorflow=2.20.0"
@@ -139,6 +164,25 @@ RUNS = (
         env={"FAULTS": "signal=SIGKILL@6"},
         exit_codes=(-signal.SIGKILL,),
         state="running",
+    ),
+    GoldenRun(
+        "sustained/20261125-140000-gpubox",
+        "gpubox",
+        "2026-11-25T14:00:00+00:00",
+        "sustained",
+        select="GPU",
+        env={"HEAT": "5"},
+        options=("--sustained-minutes", "0.2", "--nvml-interval-ms", "100"),
+    ),
+    GoldenRun(
+        "sustained/20261125-150000-sdcbox",
+        "cibox",
+        "2026-11-25T15:00:00+00:00",
+        "sustained",
+        name="sdcbox",
+        env={"FAULTS": "corrupt=*GPU:0*@3"},
+        options=("--sustained-minutes", "0.02"),
+        exit_codes=(1,),
     ),
 )
 
@@ -180,6 +224,7 @@ def make(run: GoldenRun) -> str:
             "--backend",
             run.backend,
             *(["-k", run.select] if run.select else []),
+            *run.options,
         ]
         proc = subprocess.run(command, cwd=REPO, env=run_env(run), capture_output=True, text=True, timeout=600)
         if proc.returncode not in run.exit_codes:
