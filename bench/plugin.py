@@ -135,6 +135,8 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 def pytest_configure(config: pytest.Config) -> None:
     """Build the run's session (checking that its results can be written) and catch stop signals."""
     config.addinivalue_line("markers", "workload(name): the devicebench workload a benchmark test times")
+    # Keras 3 saving a model calls np.array on its own tensors the NumPy-2-deprecated way: noise, not ours to fix
+    config.addinivalue_line("filterwarnings", "ignore:__array__ implementation doesn't accept a copy keyword")
     if config.option.help or getattr(config.option, "version", False):
         return
     if config.option.devicebench_results_dir and getattr(config.option, "benchmark_json", None) is not None:
