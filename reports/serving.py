@@ -119,6 +119,8 @@ def dispatch_table(frame: pd.DataFrame) -> pd.DataFrame:
 def inference_lines(frame: pd.DataFrame) -> list[str]:
     """Per device and model: batch-1 p50/p99 per mode, the fastest mode, and the best large-batch throughput."""
     rows = _rows(frame, "inference", ("batch_size",))
+    if rows.empty:  # no such case in these runs (its columns may be missing too)
+        return []
     lines = []
     for (_, _, label, _, _), part in rows.groupby(["host", "run", "device_label", "model", "image_size"], sort=True):
         name = model_text(part.iloc[0])
@@ -152,6 +154,8 @@ def inference_lines(frame: pd.DataFrame) -> list[str]:
 def checkpoint_lines(frame: pd.DataFrame) -> list[str]:
     """Per device: save and restore MB/s of each format for the largest model that ran, with its file size."""
     rows = _rows(frame, "checkpoint", ("throughput",))
+    if rows.empty:  # no such case in these runs (its columns may be missing too)
+        return []
     lines = []
     for (_, _, label), part in rows.groupby(["host", "run", "device_label"], sort=True):
         largest = part.loc[part["work_per_call"].astype(float).idxmax(), "model"]
@@ -172,6 +176,8 @@ def checkpoint_lines(frame: pd.DataFrame) -> list[str]:
 def dispatch_lines(frame: pd.DataFrame) -> list[str]:
     """Per device and backend: eager µs per op against the same ops inside tf.function, with the ratio."""
     rows = dispatch_rows(frame)
+    if rows.empty:  # no such case in these runs (its columns may be missing too)
+        return []
     one_backend = not several_backends(frame)
     lines = []
     for (_, _, label, backend), part in rows.groupby(["host", "run", "device_label", "backend"], sort=True):

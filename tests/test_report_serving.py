@@ -180,3 +180,16 @@ def test_headlines_and_the_page_carry_the_new_findings_and_tables():
     ]
     generic = [t.title for t in page.throughput_tables(everything)]
     assert generic == ["inference: throughput (samples/s), median of the rounds"]  # the others have their own
+
+
+def test_runs_without_serving_cases_have_no_serving_findings_and_do_not_fail() -> None:
+    # A run of matmul and MNIST alone has a batch_size column but no `model`: the findings once raised KeyError.
+    from pathlib import Path
+
+    from reports.load import read_runs, tidy
+    from reports.serving import serving_lines
+
+    runs, _ = read_runs([Path(__file__).parent / "data" / "compare" / "baseline"])
+    frame = tidy(runs)
+    assert "batch_size" in frame.columns and not (frame["workload"] == "inference").any()
+    assert serving_lines(frame) == []
