@@ -373,6 +373,8 @@ class DevicebenchSession:
             return "--collect-only lists the cases without running them"
         if not self.backends:
             return "no requested backend is available: " + "; ".join(self.notes)
+        if self.last_state == "interrupted":  # stopped before its first case finished
+            return f"the run was {self.last_reason or 'interrupted'} before its first case finished"
         if self.skipped:
             kinds: dict[str, int] = {}
             for s in self.skipped:
@@ -380,6 +382,6 @@ class DevicebenchSession:
             parts = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
             return f"every case that ran was skipped or failed ({parts}; see above)"
         # cases are made at collection, before -k/-m deselects them: a deselected run still has self.cases
-        if deselected:
+        if deselected and not self.workload_of:
             return f"no case was selected (-k/-m deselected all {deselected})"
         return "no case was selected" if not self.cases else "no selected case ran"

@@ -255,6 +255,19 @@ def test_sigterm_mid_run_keeps_the_finished_cases_and_says_interrupted(suite, py
     assert data.devicebench.run.ended is not None
 
 
+def test_sigterm_before_the_first_case_finishes_writes_no_folder_and_says_why(suite, pytester, monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "signal=SIGTERM@1")  # during the first case built
+    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul")
+    assert result.ret == pytest.ExitCode.INTERRUPTED
+    result.stdout.fnmatch_lines(
+        [
+            "devicebench: no case was measured (the run was stopped by SIGTERM (timeout, docker stop or a "
+            "cancelled CI job) before its first case finished); no run folder was written"
+        ]
+    )
+    assert not (pytester.path / "results" / "latest").exists()
+
+
 def test_a_run_that_measures_nothing_writes_no_folder_and_fails(suite, pytester, monkeypatch):
     suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=7)
     first = (pytester.path / "results" / "latest").resolve()
