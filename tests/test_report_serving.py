@@ -82,6 +82,13 @@ def test_inference_findings_name_the_percentiles_the_winner_and_the_batch_throug
     ]
 
 
+def test_no_inference_no_inference_findings_even_where_other_workloads_have_a_batch_size():
+    training = frame(
+        {"workload": "mnist_batch", "device": "CPU:0", "mode": "function", "batch_size": 64, "throughput": 1e4}
+    )
+    assert inference_lines(training) == [] and serving_lines(training) == []
+
+
 def checkpoint(fmt, direction, model, mbps, *, backend="tensorflow", size=7_456_370, weights=7_454_760.0):
     return {
         "workload": "checkpoint",
