@@ -15,7 +15,7 @@ from reports import cli, plots, summary
 from reports import speedup as sp
 from reports.load import read_run, tidy
 from results_format import read
-from tests.golden_runs import GPUBOX, MIXED
+from tests.golden_runs import GPUBOX, MIXED, WORKSTATION
 
 
 def throughput(case: str) -> float:
@@ -110,6 +110,34 @@ def test_no_ratios_when_one_backend_ran():
     assert bk.backend_ratios(tf_only).empty
     assert summary.backend_lines(tf_only) == []
     assert summary.backend_table(tf_only).empty
+
+
+@pytest.mark.parametrize(
+    ("workload", "keys", "text"),
+    [
+        ("scaling", {"model": "mnist", "image_size": 28, "replicas": 2, "global_batch": 256}, "mnist r2 b256"),
+        (
+            "scaling",
+            {"model": "resnet50", "image_size": 64, "replicas": 1, "global_batch": 256},
+            "resnet50 64px r1 b256",
+        ),
+        ("allreduce", {"bytes": 2**20, "replicas": 2}, "1 MiB r2"),
+        (
+            "checkpoint",
+            {"format": "torch-state-dict", "direction": "save", "model": "book"},
+            "torch-state-dict save book",
+        ),
+        ("tfdata", {"variant": "fed-step", "batch_size": 1000}, "fed-step b1000"),
+    ],
+)
+def test_every_workload_names_its_case_in_the_findings(workload, keys, text):
+    assert summary.case_text(pd.Series({"workload": workload, **keys})) == text
+
+
+def test_the_multi_device_comparisons_name_their_extreme_cases():
+    lines = summary.backend_lines(tidy([read_run(WORKSTATION)]))
+    multi = [line for line in lines if "data-parallel" in line or "all-reduce" in line]
+    assert len(multi) == 2 and not any("()" in line for line in multi)
 
 
 def test_faster_and_summarize_arithmetic():
