@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -163,6 +164,15 @@ def real_torch():
     """The real torch backend on this CPU."""
     pytest.importorskip("torch")
     return load_backend("torch")
+
+
+@pytest.fixture(autouse=True)
+def no_trainer_left_behind():
+    """TensorFlow's ResNet-50 builder keeps its last trainer for the next case: other tests start without one."""
+    yield
+    module = sys.modules.get("bench.backends.tf_resnet_train")
+    if module is not None:
+        module._TRAINER.clear()
 
 
 @pytest.fixture
