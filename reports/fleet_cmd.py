@@ -134,6 +134,9 @@ def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
     older = [run for run in runs if id(run) not in kept_ids]
     frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
     facts = pd.DataFrame([{"host": run.host, **host_facts(run)} for run in kept.values()])
+    # A host's facts replace the per-case columns of the same name (the tidy frame's own `throttled` is each
+    # case's record): merged side by side they would both be renamed, and the fleet would lose its causes.
+    frame = frame.drop(columns=[c for c in facts.columns if c != "host" and c in frame.columns])
     return frame.merge(facts, on="host", how="left").reset_index(drop=True), older
 
 

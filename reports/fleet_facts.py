@@ -65,9 +65,8 @@ def _gpu_load_facts(run: Run, nvml_index: Mapping[str, int]) -> dict[str, Any]:
             clocks.append(float(max(peaks)))
         for summary in summaries:
             reasons.update(r for r in summary.throttle_reasons if r not in EXPECTED_UNDER_LOAD)
-            extra = summary.model_extra or {}
-            if extra.get("pcie_link_gen") and extra.get("pcie_link_width"):
-                links[f"gen{extra['pcie_link_gen']} x{extra['pcie_link_width']}"] += 1
+            if summary.pcie_link_gen and summary.pcie_link_width:
+                links[f"gen{summary.pcie_link_gen} x{summary.pcie_link_width}"] += 1
     return {
         "sm_clock_mhz": statistics.median(clocks) if clocks else None,
         "throttled": (", ".join(sorted(reasons)) or "none") if sampled else None,

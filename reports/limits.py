@@ -175,6 +175,13 @@ def measured_best(frame: pd.DataFrame) -> pd.Series:
     return best
 
 
+#: the columns add_limit_columns appends to the tidy frame, in this order
+LIMIT_COLUMNS = [
+    "pct_of_peak", "pct_of_best", "pct_of_bandwidth", "pct_of_link", "work_per_joule", "work_per_joule_gross",
+    "work_per_joule_unit",
+]  # fmt: skip
+
+
 def add_limit_columns(frame: pd.DataFrame) -> pd.DataFrame:
     """The frame with pct_of_peak, pct_of_best, pct_of_bandwidth, pct_of_link and work per joule (net and gross).
 

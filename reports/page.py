@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from reports import multidevice as md
 from reports import serving as sv
 from reports import speedup as sp
 from reports import training as tr
@@ -59,14 +60,13 @@ def table_from(frame: pd.DataFrame, title: str, note: str = "",
     return Table(title=title, columns=columns, rows=rows, note=note, numeric=numeric)
 
 
-#: workloads whose own tables carry their throughput (checkpoint MB/s with file sizes, dispatch µs per op)
-OWN_TABLES = frozenset({"checkpoint", "dispatch"})
+#: workloads whose own tables carry their throughput (checkpoint MB/s with file sizes, dispatch µs per op; and
+#: reports.multidevice's scaling and all-reduce tables)
+OWN_TABLES = frozenset({"checkpoint", "dispatch", *md.OWN_TABLES})
 
 
 def throughput_tables(frame: pd.DataFrame) -> list[Table]:
-    """One throughput table per workload that ran, devices side by side."""
-    from reports.multidevice import OWN_TABLES
-
+    """One throughput table per workload that ran and has no table of its own, devices side by side."""
     tables = []
     for workload, title in WORKLOAD_TITLES.items():
         if workload in OWN_TABLES:
@@ -132,7 +132,6 @@ def tfdata_verdict_table(frame: pd.DataFrame) -> list[Table]:
 
 def multidevice_tables(frame: pd.DataFrame) -> list[Table]:
     """The scaling and all-reduce tables, where those workloads ran (see reports.multidevice)."""
-    from reports import multidevice as md
 
     tables = []
     scaling = md.scaling_table(frame)

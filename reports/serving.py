@@ -119,7 +119,7 @@ def dispatch_table(frame: pd.DataFrame) -> pd.DataFrame:
 def inference_lines(frame: pd.DataFrame) -> list[str]:
     """Per device and model: batch-1 p50/p99 per mode, the fastest mode, and the best large-batch throughput."""
     rows = _rows(frame, "inference", ("batch_size",))
-    if rows.empty:  # no such case in these runs (its columns may be missing too)
+    if rows.empty:  # other workloads' batch_size column alone: no model or image_size column to group by
         return []
     lines = []
     for (_, _, label, _, _), part in rows.groupby(["host", "run", "device_label", "model", "image_size"], sort=True):

@@ -284,6 +284,15 @@ def case_text(row: pd.Series) -> str:
         return f"{row['precision']} {int(row['image_size'])}px b{int(row['batch_size'])}"
     if workload == "mnist_batch":
         return f"{row['mode']} b{int(row['batch_size'])}"
+    if workload == "tfdata":
+        return f"{row['variant']} b{int(row['batch_size'])}"
+    if workload == "checkpoint":
+        return f"{row['format']} {row['direction']} {row['model']}"
+    if workload == "scaling":
+        size = f" {int(row['image_size'])}px" if row["model"] != "mnist" else ""
+        return f"{row['model']}{size} r{int(row['replicas'])} b{int(row['global_batch'])}"
+    if workload == "allreduce":
+        return f"{fmt_bytes(float(row['bytes']))} r{int(row['replicas'])}"
     return ""
 
 

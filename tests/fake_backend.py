@@ -9,8 +9,9 @@ Each call advances CLOCK (tests/fake_clock.py) by its case's scripted duration t
 (deterministic per host, run seed and case), and slower where its GPU is power-capped or hot; pytest-benchmark
 times the rounds with `now` and the runner's warm-up reads the same clock. While it runs, its GPUs' NVML readings
 follow it (tests/fake_gpus.py). The machine, its speed and the faults come from tests/fake_hosts.py
-(DEVICEBENCH_FAKE_* variables); the workloads' time models and facts are in tests/fake_workloads.py and, for the
-multi-device ones, tests/fake_multi.py. Three variants: `tensorflow` and `torch` behave like the real backends
+(DEVICEBENCH_FAKE_* variables); the workloads' time models and facts are in tests/fake_workloads.py, for the
+multi-device ones tests/fake_multi.py, for inference, checkpoints and dispatch tests/fake_serving.py, for the training
+ones tests/fake_training.py. Three variants: `tensorflow` and `torch` behave like the real backends
 (names, sync, placement strings, per-case facts, what is zero-copy, how multi-device cases are run), `fake` is the
 TensorFlow-like one the plugin tests register under its own name.
 """
@@ -30,9 +31,9 @@ from bench.hostinfo import host_name
 from bench.nvml_fake import MIB
 from bench.nvml_ids import normalise_bus_id
 from bench.workloads.multidevice import CPU_REPLICAS
-from tests import fake_multi, fake_workloads
+from tests import fake_multi, fake_serving, fake_training, fake_workloads
 from tests.fake_clock import CLOCK, VirtualClock
-from tests.fake_gpus import GPUS, Activity
+from tests.fake_gpus import CONTEXT_MIB, GPUS, Activity
 from tests.fake_hosts import GpuSlot, Script, matches
 
 __all__ = ["CLOCK", "FLAVOURS", "GPUS", "FakeTensorFlowBackend", "FakeTorchBackend", "ScriptedBackend", "VirtualClock"]
@@ -91,7 +92,11 @@ TF_MNIST_STEP_S = {
     ("split", "gpu"): 2.4e-3,
 }
 TF_MNIST_FIRST_S = {"eager": 0.35, "function": 1.1, "xla": 3.2, "keras-fit": 1.6, "split": 0.45}
-TF_WORKLOADS = ("matmul", "mnist", "tfdata", "transfer", "membw", "sustained", "scaling", "allreduce")
+#: the workloads both frameworks run (TensorFlow also runs tfdata)
+SHARED_WORKLOADS = ("inference", "checkpoint", "dispatch", "mnist_amp", "mnist_batch", "resnet50_train")
+TF_WORKLOADS = (
+    "matmul", "mnist", "tfdata", "transfer", "membw", "sustained", "scaling", "allreduce", *SHARED_WORKLOADS,
+)  # fmt: skip
 
 FLAVOURS = {
     flavour.name: flavour
@@ -138,7 +143,7 @@ FLAVOURS = {
                 ("compile", "gpu"): 1.6e-4,
             },
             {"eager": 0.15, "compile": 9.5},
-            ("matmul", "mnist", "transfer", "membw", "sustained", "scaling", "allreduce"),
+            ("matmul", "mnist", "transfer", "membw", "sustained", "scaling", "allreduce", *SHARED_WORKLOADS),
         ),
     )
 }
@@ -164,6 +169,7 @@ class ScriptedBackend(Backend):
         self.allocator_name = self.flavour.allocator
         self.tf32 = self.flavour.tf32_default
         self._peak: dict[str, int] = {}
+        self.trainer: dict[str, Any] = {}  # the ResNet-50 trainer TensorFlow keeps for the next case (its key, cases)
         BUILT["cases"] = 0  # every backend is made before the first case is built
 
     def version(self) -> str:
@@ -218,6 +224,12 @@ class ScriptedBackend(Backend):
             "sustained": fake_workloads.build_sustained,
             "scaling": fake_multi.build_scaling,
             "allreduce": fake_multi.build_allreduce,
+            "inference": fake_serving.build_inference,
+            "checkpoint": fake_serving.build_checkpoint,
+            "dispatch": fake_serving.build_dispatch,
+            "mnist_amp": fake_training.build_mnist_train,
+            "mnist_batch": fake_training.build_mnist_train,
+            "resnet50_train": fake_training.build_resnet50_train,
         }
         return {name: every[name] for name in self.flavour.workloads}
 
@@ -238,7 +250,10 @@ class ScriptedBackend(Backend):
         """dtype, the TF32 policy and the host's thread counts."""
         cores = self.host.cpu.cores
         return {
-            "precision": {"dtype": case.params.get("dtype", "float32"), "tf32": self.tf32},
+            "precision": {
+                "dtype": case.params.get("dtype") or case.params.get("precision") or "float32",
+                "tf32": self.tf32,
+            },
             "threads": {
                 "intra_op": 0,
                 "inter_op": 0,
@@ -253,9 +268,22 @@ class ScriptedBackend(Backend):
         """TF32 for float32 GPU matmuls (scripted GPUs are faster with it)."""
         self.tf32 = enabled
 
+    @property
+    def convolutions_tf32(self) -> bool:
+        """Whether float32 convolutions run as TF32 on a GPU (TensorFlow's one switch covers them)."""
+        return self.tf32
+
     def memory_peak(self, device: Device) -> int | None:
         """The scripted allocator peak of the case built last on a GPU: its inputs and outputs."""
         return self._peak.get(device.name, 0) if device.kind == "gpu" else None
+
+    def usable_mib(self, slot: GpuSlot) -> float:
+        """What a case may allocate on a GPU: what other processes leave, else its memory less the CUDA context."""
+        return slot.free_mib if slot.free_mib is not None else slot.model.memory_mib - CONTEXT_MIB
+
+    def has_package(self, package: str) -> bool:
+        """Whether the scripted host has a package the backend needs for some cases (torchvision)."""
+        return package not in self.host.not_installed
 
     # --- what the builders share ----------------------------------------------------------------------------
 
@@ -297,7 +325,7 @@ class ScriptedBackend(Backend):
                 slot is not None
                 and (
                     (faults.oom_from_n is not None and n >= faults.oom_from_n)
-                    or (slot.free_mib is not None and need_bytes > slot.free_mib * MIB)
+                    or need_bytes > self.usable_mib(slot) * MIB
                 )
             ):
                 raise self.flavour.oom_error(self.oom_message(case, need_bytes, device))
@@ -405,6 +433,19 @@ class FakeTorchBackend(ScriptedBackend):
     name = "torch"
     flavour = FLAVOURS["torch"]
 
+    def __init__(self) -> None:
+        super().__init__()
+        self.tf32_cudnn = True  # torch's cuDNN convolutions take TF32 by default (its matmuls do not)
+
+    def set_tf32(self, enabled: bool) -> None:
+        """TF32 for float32 matmuls and cuDNN convolutions, as the real backend switches both."""
+        self.tf32 = self.tf32_cudnn = enabled
+
+    @property
+    def convolutions_tf32(self) -> bool:
+        """torch's convolutions follow cuDNN's TF32 switch, on by default."""
+        return self.tf32_cudnn
+
     def gpu_absence_reason(self) -> str | None:
         """torch's reasons: a CPU-only build, or a CUDA build that sees no GPU."""
         if self.host.gpus:
@@ -427,7 +468,7 @@ class FakeTorchBackend(ScriptedBackend):
         device = device or case.device
         slot = self.slot(device)
         total = slot.model.memory_mib / 1024 if slot else 0.0
-        free = slot.free_mib if slot and slot.free_mib is not None else 0.0
+        free = self.usable_mib(slot) if slot else 0.0
         return (
             f"CUDA out of memory. Tried to allocate {need_bytes / MIB:.2f} MiB. GPU {device.name[4:]} has a "
             f"total capacity of {total:.2f} GiB of which {free:.2f} MiB is free.\n"
@@ -443,7 +484,7 @@ class FakeTorchBackend(ScriptedBackend):
             "cuda_version": "12.8" if cuda else None,
             "cudnn_version": 91002 if cuda else None,
             "tf32_matmul": self.tf32,
-            "tf32_cudnn": True,
+            "tf32_cudnn": self.tf32_cudnn,
             "float32_matmul_precision": "high" if self.tf32 else "highest",
             "intra_op_threads": self.host.cpu.cores,
             "inter_op_threads": self.host.cpu.cores,

@@ -89,13 +89,20 @@ class Host:
     driver: str | None  # the NVIDIA driver, None without one
     cuda_build: bool  # the frameworks are CUDA builds (False: CPU-only wheels)
     container_image: str | None = None
-    not_installed: tuple[str, ...] = ()  # backends whose framework is missing here
+    # backends whose framework is missing here; "torchvision" there: torch cannot build ResNet-50 (an unavailable skip)
+    not_installed: tuple[str, ...] = ()
     speed: float = 1.0  # every scripted time is multiplied by it
+    disk_gbs: tuple[float, float] = (1.2, 2.0)  # the results disk: (write, read) GB/s of one large file (NVMe)
 
     @property
     def kernel(self) -> str:
         """The Linux release pytest-benchmark records."""
         return "6.8.0-45-generic" if self.container_image or self.gpus else "6.5.0-21-generic"
+
+    @property
+    def results_dir(self) -> str:
+        """Where its runs are written (--results-dir): the image's mounted /results, else a user's checkout."""
+        return "/results" if self.container_image else f"/home/bench/devicebench/results-{self.name}"
 
 
 AVX512 = ("avx", "avx2", "fma", "sse4_2", "avx512f")
@@ -223,7 +230,7 @@ HOSTS: dict[str, Host] = {
             None,
             True,
         ),
-        Host("laptop", RYZEN_5800U, (), None, False),
+        Host("laptop", RYZEN_5800U, (), None, False, disk_gbs=(0.9, 1.6)),
         Host("gpubox", XEON_8480, (GpuSlot(H100, "00000000:1B:00.0"),), "560.35.03", True, IMAGE, ("torch",)),
         Host(
             "workstation",

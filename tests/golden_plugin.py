@@ -9,7 +9,8 @@ Before the plugin builds its session, this plugin
 - times everything on the virtual clock (it sets `--benchmark-timer tests.fake_backend.now`), the wall clock too:
   the run starts at $DEVICEBENCH_FAKE_START and its datetimes move with the virtual clock;
 - records the scripted host's machine facts (pytest-benchmark's and devicebench's, the CPU's estimated peak from
-  its scripted ISA, cores and clock) and a scripted commit;
+  its scripted ISA, cores and clock) and a scripted commit; the mixed-precision cases a CPU gets follow its
+  scripted ISA flags too (bfloat16 only with AVX-512 BF16 or AMX), not this machine's;
 - on a GPU host installs the scripted NVML (bench/nvml_fake.py) with each board's NVML identity, so the suite
   detects its SKU and spec as on the real board (tests/fake_gpus.py); its GPUs follow what the cases do (power,
   energy counter, clocks, throttle reasons, temperature), their idle power is measured on the virtual clock before
@@ -38,6 +39,8 @@ import pytest
 import bench.nvml
 import bench.run_folder
 import bench.session
+import bench.workloads.mnist_amp
+import bench.workloads.resnet50_train
 from bench.backends import BACKEND_MODULES
 from bench.hardware.cpu_peak import CpuFacts, CpuPeak, estimate_cpu_peak
 from bench.hostinfo import host_name
@@ -93,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
     patch.setattr(bench.session, "container_image", lambda: host.container_image)
     patch.setattr(bench.session, "thread_env", lambda: {})
     patch.setattr(bench.session, "time_reference", scripted_reference(script))
+    for module in (bench.workloads.mnist_amp, bench.workloads.resnet50_train):  # mixed precision by the CPU's ISA
+        patch.setattr(module, "cpu_flags", lambda: frozenset(host.cpu.flags))
     nvml_available.cache_clear()
     if host.gpus:
         script_nvml(patch, config, script)

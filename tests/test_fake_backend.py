@@ -1,6 +1,8 @@
 """The scripted backend's own parts: its virtual clock, the DEVICEBENCH_FAKE_* script, the time models, the GPUs'
-NVML readings (power, energy, throttle reasons, identity) and the multi-device device sets."""
+NVML readings (power, energy, throttle reasons, identity), the multi-device device sets, and the serving and
+training models (calibrated on the real H200 run)."""
 
+import random
 import signal
 import statistics
 
@@ -10,10 +12,22 @@ from bench.cases import Case, make_cases
 from bench.devices import Device
 from bench.hardware.sku import detect_sku
 from bench.profiles import get_profile
-from bench.workloads import ALLREDUCE, MATMUL, MEMBW, SCALING, SUSTAINED, TRANSFER
-from tests.fake_backend import CLOCK, FakeTensorFlowBackend, FakeTorchBackend, VirtualClock
+from bench.workloads import (
+    ALLREDUCE,
+    CHECKPOINT,
+    INFERENCE,
+    MATMUL,
+    MEMBW,
+    MNIST_AMP,
+    RESNET50_TRAIN,
+    SCALING,
+    SUSTAINED,
+    TRANSFER,
+)
+from tests.fake_backend import CLOCK, FakeTensorFlowBackend, FakeTorchBackend, OutOfMemoryError, VirtualClock
 from tests.fake_gpus import GPUS, SW_POWER_CAP, SW_THERMAL, identity_of
 from tests.fake_hosts import H100, HOSTS, RTX_A4000, Faults, Script, ScriptError
+from tests.fake_training import book_loss
 
 STANDARD = get_profile("standard")
 
@@ -291,3 +305,94 @@ def test_all_reduce_bandwidth_grows_with_the_message_and_stays_under_the_link(mo
     gpu_bw = [busbw[("GPU:0", size)] for size in gpu_sizes]
     assert gpu_bw == sorted(gpu_bw) and gpu_bw[-1] < min(slot.model.pinned_gbs[0] for slot in HOSTS["workstation"].gpus)
     assert max(bw for (device, _), bw in busbw.items() if device == "CPU:0") < gpu_bw[-1]
+
+
+def steady_throughput(backend, workload, device, params) -> float:
+    """A case's throughput at its median steady call."""
+    return workload.throughput(params, steady_seconds(backend.build(Case(workload, device, params))))
+
+
+def resnet(precision: str, batch: int, size: int = 224) -> dict:
+    """A ResNet-50 training case's parameters."""
+    return {"precision": precision, "image_size": size, "batch_size": batch, "steps_per_call": 5, "calls": 6}
+
+
+def test_resnet50_trains_as_the_real_hopper_did_and_float32_runs_out_of_memory_at_batch_1024(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "mixedbox")
+    backend = FakeTorchBackend()
+    backend.set_tf32(False)  # as the H200 run: 1,000 images/s float32 and 5,261 mixed float16 at batch 128
+    gpu = backend.devices()[1]
+    float32 = steady_throughput(backend, RESNET50_TRAIN, gpu, resnet("float32", 128))
+    half = steady_throughput(backend, RESNET50_TRAIN, gpu, resnet("mixed_float16", 128))
+    assert 900 < float32 < 1100 and 4500 < half < 6000
+    assert steady_throughput(backend, RESNET50_TRAIN, gpu, resnet("mixed_float16", 32)) < 0.5 * half  # launch-bound
+    with pytest.raises(OutOfMemoryError, match=r"CUDA out of memory\. Tried to allocate"):
+        backend.build(Case(RESNET50_TRAIN, gpu, resnet("float32", 1024)))
+    backend.build(Case(RESNET50_TRAIN, gpu, resnet("float32", 512)))
+    backend.build(Case(RESNET50_TRAIN, gpu, resnet("mixed_float16", 1024)))  # half the activations: it fits
+
+
+def test_tensorflow_reuses_its_resnet50_trainer_for_the_next_batch_only(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "mixedbox")
+    backend = FakeTensorFlowBackend()
+    gpu = backend.devices()[1]
+    reused = []
+    for params in (resnet("float32", 32), resnet("float32", 64), resnet("mixed_float16", 32), resnet("float32", 32)):
+        prepared = backend.build(Case(RESNET50_TRAIN, gpu, params))
+        first = CLOCK.peek()
+        prepared.call()
+        first_s = CLOCK.peek() - first
+        reused.append((prepared.facts(1.0)["graph_reused"], first_s > 10))  # a new trainer traces its step
+    assert reused == [(False, True), (True, False), (False, True), (False, True)]
+
+
+def test_batch_one_latency_has_a_tail_and_a_compiled_model_costs_its_first_request(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "mixedbox")
+    backend = FakeTorchBackend()
+    cpu = backend.devices()[0]
+    for mode, first_over in (("eager", 0.0), ("compile", 1.0)):
+        prepared = backend.build(
+            Case(INFERENCE, cpu, {"model": "book", "image_size": 28, "mode": mode, "batch_size": 1})
+        )
+        times = []
+        for _ in range(201):
+            before = CLOCK.peek()
+            prepared.call()
+            times.append(CLOCK.peek() - before)
+        facts = INFERENCE.round_facts({}, times[1:])
+        assert facts["latency_p99_s"] > 1.2 * facts["latency_p50_s"]
+        assert times[0] - facts["latency_p50_s"] > first_over
+
+
+def test_a_save_moves_the_file_at_the_disks_pace_and_records_where_it_went(monkeypatch):
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "mixedbox")
+    backend = FakeTorchBackend()
+    backend.settings = {"mnist": None, "results_dir": "/anywhere"}
+    gpu = backend.devices()[1]
+    params = {"format": "torch-state-dict", "direction": "save", "model": "resnet50"}
+    prepared = backend.build(Case(CHECKPOINT, gpu, params))
+    seconds = steady_seconds(prepared)
+    facts = prepared.facts(seconds)
+    assert facts["directory"] == "/results" and facts["on_results_disk"] is True  # the image's results volume
+    assert facts["file_mb_per_s"] < HOSTS["mixedbox"].disk_gbs[0] * 1e3
+    assert 500 < CHECKPOINT.throughput(params, seconds) < 800  # the H200 run saved ResNet-50 at 601 MB/s
+
+
+def test_mixed_precision_on_a_cpu_follows_its_bfloat16_units(monkeypatch):
+    params = {"mode": "function", "batch_size": 4096, "steps_per_call": 2, "calls": 3}
+    speedups = {}
+    for host in ("gpubox", "mixedbox"):  # a Xeon with AMX, an EPYC without bfloat16 (its cases are skipped)
+        monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", host)
+        backend = FakeTensorFlowBackend()
+        cpu = backend.devices()[0]
+        rates = [
+            steady_throughput(backend, MNIST_AMP, cpu, {**params, "precision": precision})
+            for precision in ("float32", "mixed_bfloat16")
+        ]
+        speedups[host] = rates[1] / rates[0]
+    assert speedups["gpubox"] > 1.5 > speedups["mixedbox"]
+
+
+def test_a_large_batch_raises_the_loss_before_it_falls():
+    rng = random.Random(0)
+    assert book_loss(6, 4096, 2.5, rng) > 4 > 2.5 > book_loss(768, 32, 2.5, rng)

@@ -72,7 +72,7 @@ def test_host_facts_has_every_fact_column_and_reads_the_run():
     assert facts == {
         "throttled": "sw_thermal_slowdown",
         "sm_clock_mhz": 1128.0,  # 80 % of the A100's 1410 MHz
-        "pcie_link": "gen5 x16",
+        "pcie_link": "gen4 x16",  # the A100 SXM4's link
         "gpu_max_sm_clock_mhz": "1410",
         "gpu_power_limit_w": "400",
         "nvidia_driver": "550.90.07",

@@ -45,7 +45,11 @@ def row(device: str, workload: str, throughput: float, **keys: object) -> dict[s
         "throttled": None,
         "throttle_text": None,
     }
-    return {**base, **keys}
+    out = {**base, **keys}
+    if "dtype" in keys:  # as tidy labels precisions: float32 with TF32 on a GPU is its own
+        tf32 = keys["dtype"] == "float32" and keys.get("tf32") and out["device_kind"] == "gpu"
+        out["precision_label"] = f"{keys['dtype']} (TF32)" if tf32 else keys["dtype"]
+    return out
 
 
 def frame() -> pd.DataFrame:

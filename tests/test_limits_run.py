@@ -169,6 +169,7 @@ def test_the_roofline_ceilings_are_the_runs_best_matmul_and_bandwidth(frame) -> 
     ceilings = limits.roofline_ceilings(gpubox)
     gpu = ceilings[ceilings["device_kind"] == "gpu"].set_index("dtype")
     membw = {k: e["throughput"] for k, e in cases.items() if e["workload"] == "membw" and e["device"] == "GPU:0"}
+    labels = set()
     for dtype in ("float32", "float16", "bfloat16"):
         matmul = {
             k: e["throughput"]
@@ -176,11 +177,15 @@ def test_the_roofline_ceilings_are_the_runs_best_matmul_and_bandwidth(frame) -> 
             if e["workload"] == "matmul" and e["device"] == "GPU:0" and e["params"]["dtype"] == dtype
         }
         best = max(matmul, key=matmul.__getitem__)
+        tf32 = dtype == "float32" and cases[best]["precision"]["tf32"]
+        dtype = f"{dtype} (TF32)" if tf32 else dtype  # float32 with TF32 on is its own roof
+        labels.add(dtype)
         assert gpu.loc[dtype, "measured GFLOP/s"] == pytest.approx(matmul[best])
         assert gpu.loc[dtype, "at n"] == cases[best]["params"]["n"]
         assert gpu.loc[dtype, "measured GB/s"] == pytest.approx(max(membw.values()))
         assert gpu.loc[dtype, "ridge (measured)"] == pytest.approx(matmul[best] / max(membw.values()))
         assert gpu.loc[dtype, "spec GB/s"] == spec.memory_bandwidth_gbs
+    assert set(gpu.index) == labels
     points = limits.roofline_points(gpubox)
     assert len(points) == sum(1 for e in cases.values() if e["workload"] == "matmul")
 
@@ -189,10 +194,13 @@ def test_the_findings_give_the_best_share_of_peak_and_bandwidth_from_the_run(fra
     gpubox = frame[frame["host"] == "gpubox"]
     lines = limits.limit_lines(gpubox)
     gpu = gpubox[(gpubox["workload"] == "matmul") & (gpubox["device"] == "GPU:0")]
-    top = gpu.loc[gpu["pct_of_peak"].astype(float).idxmax()]
-    (matmul,) = [line for line in lines if line.startswith("Matmul on GPU:0 reaches")]
-    assert f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s" in matmul
-    assert f"(n={int(top['n'])} {top['dtype']}" in matmul
+    matmuls = [line for line in lines if line.startswith("Matmul on GPU:0 reaches")]
+    assert len(matmuls) == gpu["peak_basis"].nunique() == 3  # one per peak: TF32, FP16, BF16 tensor cores
+    for basis, part in gpu.groupby("peak_basis"):
+        top = part.loc[part["pct_of_peak"].astype(float).idxmax()]
+        (matmul,) = [line for line in matmuls if basis in line]
+        assert f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s" in matmul
+        assert f"(n={int(top['n'])} {top['dtype']}" in matmul
     membw = max(e["throughput"] for e in extras(GPUBOX).values() if e["workload"] == "membw" and e["device"] == "GPU:0")
     assert f"Memory bandwidth on GPU:0: {fmt_number(membw)} GB/s at best" in "\n".join(lines)
     throttled = [e for e in extras(GPUBOX).values() if (e.get("throttle") or {}).get("throttled")]

@@ -8,6 +8,7 @@ import sys
 
 import pytest
 
+from reports.limits import LIMIT_COLUMNS
 from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS, ResultsFileError, read_run, read_runs, skipped, tidy
 from results_format import WORKLOAD_SPECS
 from tests.golden_runs import BAD, GPUBOX, KILLBOX, LAPTOP, STOPBOX, WORKSTATION, derive
@@ -86,8 +87,12 @@ def test_tidy_has_one_row_per_case_with_flattened_params():
     assert len(frame) == sum(len(r.record.benchmarks) for r in runs)
     assert set(frame["host"]) == {"gpubox", "laptop", "workstation"}
     assert list(frame.columns[: len(BASE_COLUMNS)]) == BASE_COLUMNS
-    assert list(frame.columns[-len(STAT_COLUMNS + META_COLUMNS) :]) == STAT_COLUMNS + META_COLUMNS
-    params = {p for spec in WORKLOAD_SPECS.values() for p in spec.params}
+    # the statistics and run facts close the case's columns; the limits derived from them (% of peak, work per
+    # joule) come after
+    tail = STAT_COLUMNS + META_COLUMNS + LIMIT_COLUMNS
+    assert list(frame.columns[-len(tail) :]) == tail
+    assert set(frame["workload"]) == set(WORKLOAD_SPECS) - {"sustained"}  # every workload but the opt-in one
+    params = {p for spec in WORKLOAD_SPECS.values() if spec.name != "sustained" for p in spec.params}
     extras = {"final_accuracy", "input_bound", "pipeline_step_s", "premade_step_s", "data_source", "zero_copy"}
     assert params | extras <= set(frame.columns)
     row = frame[
@@ -111,7 +116,8 @@ def test_tidy_has_one_row_per_case_with_flattened_params():
         ("laptop", "CPU:0", True),  # its slow CPU cannot feed even its own training step
         ("workstation", "CPU:0", False),
         ("workstation", "GPU:0", True),
-    ]  # the A4000 (GPU:1) ran out of memory in its fed-step case
+        ("workstation", "GPU:1", True),  # GPUs wait for their input
+    ]
 
 
 def test_a_latency_case_has_no_throughput_in_the_frame():
@@ -134,14 +140,20 @@ def test_tidy_of_no_runs_is_an_empty_frame_with_the_base_columns():
 
 
 def test_skipped_lists_reasons():
-    frame = skipped([read_run(LAPTOP), read_run(WORKSTATION)])
-    assert list(zip(frame["host"], frame["device"], frame["kind"], frame["params"], strict=True)) == [
-        ("laptop", "CPU:0", "profile", "n=2048, dtype=float32"),
-        ("workstation", "GPU:1", "oom", "n=4096, dtype=float32"),
-        ("workstation", "GPU:1", "oom", "variant=fed-step, elements=60000, batch_size=1000"),
+    runs = [read_run(LAPTOP), read_run(WORKSTATION)]
+    frame = skipped(runs)
+    records = [(run.host, s) for run in runs for s in run.record.devicebench.skipped]
+    assert list(zip(frame["host"], frame["name"], frame["device"], frame["kind"], frame["reason"], strict=True)) == [
+        (host, s.name, s.device, s.kind, s.reason) for host, s in records
     ]
-    assert frame["reason"].iloc[0] == "profile smoke: n=2048 is above its CPU limit n=1024"
-    assert frame["reason"].iloc[1].startswith("out of memory on GPU:1: ResourceExhaustedError: OOM when allocating")
+    assert list(frame["params"]) == [", ".join(f"{k}={v}" for k, v in s.params.items()) for _, s in records]
+    matmul = frame[frame["params"] == "n=2048, dtype=float32"]
+    assert list(matmul["reason"]) == ["profile smoke: n=2048 is above its CPU limit n=1024"]  # the laptop's CPU
+    oom = frame[frame["kind"] == "oom"]
+    assert set(oom["host"]) == {"workstation"} and set(oom["device"]) == {"GPU:1"}  # the A4000 others share
+    assert all(
+        r.startswith("out of memory on GPU:1: ResourceExhaustedError: OOM when allocating") for r in oom["reason"]
+    )
 
 
 def test_an_incomplete_run_is_read_and_its_rows_say_so():

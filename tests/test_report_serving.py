@@ -1,10 +1,11 @@
-"""Latency percentiles, checkpoint bandwidth and dispatch overhead in the report, from literal tidy frames."""
+"""Latency percentiles, checkpoint bandwidth and dispatch overhead in the report, from literal tidy frames and the
+golden runs."""
 
 import pandas as pd
 import pytest
 
 from reports import page, summary
-from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS
+from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS, read_run, tidy
 from reports.serving import (
     checkpoint_lines,
     checkpoint_table,
@@ -14,6 +15,7 @@ from reports.serving import (
     latency_table,
     serving_lines,
 )
+from tests.golden_runs import LAPTOP, MIXED
 
 BASE = {"host": "box", "run": "r1", "backend": "tensorflow", "device_kind": "cpu", "one_time_cost_s": 0.0}
 
@@ -80,6 +82,13 @@ def test_inference_findings_name_the_percentiles_the_winner_and_the_batch_throug
         "Inference, ResNet-50 (224 px) on GPU:0: batch 1: tf.function p50 400 µs, p99 800 µs; "
         "at batch 128 up to 2,560 samples/s (tf.function).",
     ]
+
+
+def test_no_inference_no_inference_findings_even_where_other_workloads_have_a_batch_size():
+    training = frame(
+        {"workload": "mnist_batch", "device": "CPU:0", "mode": "function", "batch_size": 64, "throughput": 1e4}
+    )
+    assert inference_lines(training) == [] and serving_lines(training) == []
 
 
 def checkpoint(fmt, direction, model, mbps, *, backend="tensorflow", size=7_456_370, weights=7_454_760.0):
@@ -193,3 +202,38 @@ def test_runs_without_serving_cases_have_no_serving_findings_and_do_not_fail() -
     frame = tidy(runs)
     assert "batch_size" in frame.columns and not (frame["workload"] == "inference").any()
     assert serving_lines(frame) == []
+
+
+def test_the_golden_latency_table_quotes_each_requests_percentiles():
+    """mixedbox's batch-1 requests of both backends on its GPU: the table's milliseconds are the files' seconds."""
+    run = read_run(MIXED)
+    recorded = sorted(
+        (info.extras["latency_p50_s"] * 1e3, info.extras["latency_p99_s"] * 1e3, info.extras["requests"])
+        for info in (b.extra_info for b in run.record.benchmarks)
+        if info.workload == "inference" and info.params["batch_size"] == 1
+    )
+    table = latency_table(tidy([run]))
+    shown = sorted(zip(table["p50 (ms)"], table["p99 (ms)"], table["requests"], strict=True))
+    assert len(shown) == len(recorded) == 7  # the book model in every mode, ResNet-50 in the smoke profile's fast ones
+    for got, want in zip(shown, recorded, strict=True):
+        assert got == pytest.approx(want)
+    assert set(table["device"]) == {"tensorflow GPU:0", "torch GPU:0"}
+    assert (table["p99/p50"] > 1).all()  # single requests have a tail
+
+
+def test_the_golden_dispatch_and_checkpoint_findings_quote_the_laptops_cases():
+    run = read_run(LAPTOP)
+    cases = {b.name: b.extra_info for b in run.record.benchmarks}
+    eager = cases["test_dispatch[tensorflow-CPU:0-eager-s20]"].extras
+    loop = cases["test_dispatch[tensorflow-CPU:0-function-loop-s20]"].extras
+    (line,) = dispatch_lines(tidy([run]))
+    per_op = summary.fmt_number(eager["us_per_op"])  # one backend ran: it is named once, after the workload
+    assert line.startswith(f"Eager dispatch (tensorflow) on CPU:0: {per_op} µs per op ({eager['ops_per_step']} ops")
+    ratio = eager["us_per_op"] / loop["us_per_op"]
+    assert (
+        f"{summary.fmt_number(loop['us_per_op'])} µs with a tf.function loop ({summary.fmt_ratio(ratio)} less)" in line
+    )
+    (saved,) = checkpoint_lines(tidy([run]))
+    save = cases["test_checkpoint[tensorflow-CPU:0-tf-checkpoint-save-book]"]
+    assert f"to the disk of {save.extras['directory']}:" in saved
+    assert f"tf.train.Checkpoint save {summary.fmt_number(save.throughput)} / restore " in saved

@@ -1,5 +1,5 @@
 """The training workloads in the report: saturation, mixed-precision speedups, ResNet-50 and sweep tables (literal
-frames, no TensorFlow)."""
+frames and the golden runs, no TensorFlow)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,9 @@ import base64
 import pandas as pd
 import pytest
 
-from reports import page, plots, summary
+from reports import load, page, plots, summary
 from reports import training as tr
+from tests.golden_runs import GPUBOX, MIXED
 
 SKIPPED_COLUMNS = ["host", "run", "name", "workload", "backend", "device", "device_kind", "params", "kind", "reason"]
 
@@ -251,3 +252,58 @@ def test_sweep_plot_without_a_sweep_says_why():
     plot = plots.batch_sweep(pd.DataFrame([row("matmul", "CPU:0", 10.0, n=128)]), {})
     assert plot.image is None
     assert plot.why_not == "No batch-size sweep ran (mnist_batch or resnet50_train), so there is nothing to plot."
+
+
+def test_the_golden_gpu_sweep_names_the_batch_that_ran_out_of_memory():
+    """gpubox's ResNet-50 sweep at 224 px: float32 does not fit at batch 1024 on the H100; half precision does."""
+    run = load.read_run(GPUBOX)
+    frame, left_out = load.tidy([run]), load.skipped([run])
+    oom = [s for s in run.record.devicebench.skipped if s.kind == "oom"]
+    assert [(s.workload, s.params["precision"], s.params["batch_size"]) for s in oom] == [
+        ("resnet50_train", "float32", 1024)
+    ]
+    measured = {
+        (b.extra_info.params["precision"], b.extra_info.params["batch_size"])
+        for b in run.record.benchmarks
+        if b.extra_info.workload == "resnet50_train"
+    }
+    view = tr.sweep_view(frame, left_out).set_index("series")
+    for precision in ("float32", "mixed_float16", "mixed_bfloat16"):
+        row = view.loc[f"{precision} 224px"]
+        largest = max(batch for p, batch in measured if p == precision)
+        assert row["largest batch run"] == str(largest)
+        assert row["out of memory at"] == ("1024" if precision == "float32" else "")
+    assert view.loc["float32 224px", "largest batch run"] == "512"
+    lines = tr.sweep_lines(frame, left_out)
+    assert any(
+        line.startswith("Batch sweep, ResNet-50 float32 224px on GPU:0")
+        and line.endswith("the largest batch that fitted is 512 (1024 ran out of memory).")
+        for line in lines
+    )
+    table = next(t for t in page.training_tables(frame, left_out) if t.title.startswith("Throughput vs"))
+    assert table.columns[-1] == "out of memory at" and [r[-1] for r in table.rows].count("1024") == 1
+
+
+def test_the_golden_mixed_precision_speedups_pair_each_case_with_its_float32_twin():
+    run = load.read_run(MIXED)
+    cases = {
+        (b.extra_info.backend, b.extra_info.workload, tuple(sorted(b.extra_info.params.items()))): b.extra_info
+        for b in run.record.benchmarks
+        if b.extra_info.workload in tr.AMP_WORKLOADS and b.extra_info.device == "GPU:0"
+    }
+    speed = tr.amp_speedups(load.tidy([run]))
+    assert len(speed) == sum(1 for key in cases if dict(key[2])["precision"] != "float32")
+    for row in speed.itertuples():
+        matching = [
+            info
+            for (backend, workload, params), info in cases.items()
+            if (backend, workload) == (row.backend, row.workload) and dict(params)["precision"] == row.precision
+        ]
+        twin = [
+            info
+            for (backend, workload, params), info in cases.items()
+            if (backend, workload) == (row.backend, row.workload) and dict(params)["precision"] == "float32"
+        ]
+        assert any(info.throughput == row.mixed for info in matching)
+        assert any(info.throughput == row.float32 for info in twin)
+        assert row.speedup == pytest.approx(row.mixed / row.float32)

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 import results_format
 from reports import cli
 from reports.load import read_run
-from results_format import ResultsFileError, ResultsWriteError, RunState
+from results_format import WORKLOAD_SPECS, ResultsFileError, ResultsWriteError, RunState
 from tests.golden_runs import BAD, COMPARE, DATA, GPUBOX, KILLBOX, STOPBOX
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -142,12 +142,12 @@ def test_a_case_whose_params_differ_from_its_workloads_is_refused():
     extra = refusal(changed(baseline, lambda d: case(d, name)["params"].update(batch_size=64)))
     assert "matmul params are ['batch_size', 'dtype', 'n'], expected ['dtype', 'n']" in extra
     unknown = refusal(changed(baseline, lambda d: case(d, name).update(workload="resnet")))
-    assert "extra_info.workload: unknown workload 'resnet' (known: matmul, mnist, tfdata, transfer)" in unknown
+    assert f"extra_info.workload: unknown workload 'resnet' (known: {', '.join(WORKLOAD_SPECS)})" in unknown
 
 
 def test_a_latency_case_has_no_throughput_and_a_throughput_case_needs_one():
-    latency = "test_transfer[tensorflow-CPU:0-d2h-view-1MiB]"  # a zero-copy view on the CPU: nothing moves
-    copy = "test_transfer[tensorflow-CPU:0-d2h-1MiB]"
+    latency = "test_transfer[tensorflow-CPU:0-d2h-view-pageable-1MiB]"  # a zero-copy view on the CPU: nothing moves
+    copy = "test_transfer[tensorflow-CPU:0-d2h-pageable-1MiB]"
     run = results_format.read(GPUBOX)
     kinds = {b.name: (b.extra_info.measure, b.extra_info.throughput) for b in run.benchmarks}
     assert kinds[latency] == ("latency", None) and kinds[copy][0] == "throughput" and kinds[copy][1] > 0

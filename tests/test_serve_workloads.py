@@ -95,7 +95,7 @@ def test_case_ids_are_unique_and_say_model_size_mode_and_batch():
     assert "tensorflow-CPU:0-book-eager-b1" in ids and "tensorflow-GPU:0-resnet50-32px-function-b8" in ids
 
 
-@pytest.mark.parametrize("profile", list(PROFILES))
+@pytest.mark.parametrize("profile", [name for name, p in PROFILES.items() if p.runs("inference")])
 def test_batch_one_is_a_fixed_number_of_requests_and_large_batches_follow_the_time_budget(profile):
     p = get_profile(profile)
     assert inference_schedule(p, {"batch_size": 1}) == (3, p.inference_requests)

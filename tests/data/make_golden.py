@@ -1,6 +1,6 @@
 """Regenerate every golden run under tests/data by running the real plugin on scripted hosts (by hand, not in tests).
 
-    /work/main/.nox/tests/bin/python tests/data/make_golden.py        # from the repository root, ~45 s
+    /work/main/.nox/tests/bin/python tests/data/make_golden.py        # from the repository root, ~1 min
 
 Each run is `python -m pytest bench -p tests.golden_plugin ...` in a subprocess: the real devicebench plugin on
 the scripted backends of tests/fake_backend.py, on a host from tests/fake_hosts.py, timed on a virtual clock (so
@@ -8,20 +8,25 @@ the files are the same on every machine and every regeneration). Its run folder 
 It makes 21 runs:
 
     runs/20261120-090000-laptop          CPU-only host, tensorflow (a CPU-only build), smoke: every workload, the
-                                         multi-device ones on two logical devices of the CPU
+                                         multi-device ones on two logical devices of the CPU; the serving and
+                                         training ones on a CPU without bfloat16 (its mixed precisions skipped)
     runs/20261121-120000-gpubox          one H100 SXM (detected as h100-sxm: its spec, its PCIe gen5 link), full
                                          profile: matmul up to n=16384 (~370 TFLOP/s float32 with TF32, 76 % of
                                          its peak; float16 and bfloat16 from n=8192 hit the power cap), memory
                                          bandwidth, pageable copies, idle power, energy per case, NVML timeline;
                                          scaling and all-reduce on CPU logical devices, skipped on its one GPU;
-                                         torch asked for but not installed
+                                         the GPU's batch sweeps: MNIST up to 32768 and ResNet-50 at 224 px up to
+                                         1024 in three precisions, float32 out of memory at 1024; torch asked for
+                                         but not installed
     runs/20261122-080000-workstation     RTX 4090 + RTX A4000 (NVML lists them the other way round; the A4000's
                                          SKU is not in the spec table), standard, tensorflow, and both backends'
                                          multi-device cases on the GPUs: scaling (MNIST, ResNet-50) and all-reduce
                                          over both GPUs with NCCL; out-of-memory skips of the largest
                                          memory-bandwidth arrays on the A4000 that others share
     backends/20261123-100000-mixedbox    tensorflow and torch on one H100 host, smoke: torch's pinned and
-                                         both-directions copies, CPU logical devices and gloo processes
+                                         both-directions copies, CPU logical devices and gloo processes; inference
+                                         latency, checkpoints, dispatch, mixed precision, the sweeps and ResNet-50
+                                         training of both backends on the GPU
     history/202611DD-020000-nightly      five nightly runs of one L4 host (a few cases of each workload, smoke);
                                          matmul n512 on the GPU 35 % slower from the fourth run on
     compare/baseline, same, regressed, other-driver
@@ -38,8 +43,8 @@ It makes 21 runs:
     sustained/20261125-150000-sdcbox     the sustained profile for 1.2 s on an H100 whose result goes wrong from
                                          round 3 on: the GPU case fails at round 3 (an error skip), the CPU's is kept
 
-and derives the files under bad/ that the results format must refuse from compare/baseline (the hand-written
-corrupt.json, foreign.json and empty-folder/ stay as they are).
+and derives the files under bad/ that the results format must refuse from compare/baseline cut to its first case
+(the hand-written corrupt.json, foreign.json and empty-folder/ stay as they are).
 """
 
 from __future__ import annotations
@@ -57,11 +62,21 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
+sys.path.insert(0, str(REPO))  # run as a script from anywhere: results_format is the repository's
+
+import results_format  # noqa: E402
+
 BAD = HERE / "bad"
 BAD_SOURCE = HERE / "compare" / "baseline"  # the smallest complete golden run
 #: a few cases of each single-device workload the smoke profile runs, for the runs whose reports compare hosts or
 #: runs rather than show everything (the multi-device ones need two GPUs, which these hosts do not have)
-SAMPLER = "(matmul and float32) or (mnist and function) or fed-step or (transfer and 16MiB) or (membw and 64MiB)"
+SAMPLER = (
+    "(matmul and float32) or (mnist and function and not amp and not batch) or fed-step or (transfer and 16MiB) "
+    "or (membw and 64MiB)"
+)
+#: the workloads that serve and train (-k keywords): runs that compare hosts or backends on other workloads leave
+#: them out
+NEW_WORKLOADS = "(inference or checkpoint or dispatch or mnist_amp or mnist_batch or resnet50_train)"
 COMPARE_CASES = (
     "CPU:0-n256-float32",
     "CPU:0-n512-float32",
@@ -71,6 +86,7 @@ COMPARE_CASES = (
     "GPU:0-h2d-pageable-1MiB",
 )
 KEEP_ENV = ("PATH", "HOME", "LANG", "LC_ALL", "TMPDIR", "VIRTUAL_ENV")
+NESTING_DEPTH = 1_000  # pydantic's JSON parser refuses nesting deeper than about 200 levels
 
 
 @dataclass(frozen=True)
@@ -98,7 +114,15 @@ def compare_run(target: str, start: str, seed: int, *, extra: tuple[str, ...] = 
 
 RUNS = (
     GoldenRun("runs/20261120-090000-laptop", "laptop", "2026-11-20T09:00:00+00:00"),
-    GoldenRun("runs/20261121-120000-gpubox", "gpubox", "2026-11-21T12:00:00+00:00", "full", "tensorflow,torch"),
+    GoldenRun(
+        "runs/20261121-120000-gpubox",
+        "gpubox",
+        "2026-11-21T12:00:00+00:00",
+        "full",
+        "tensorflow,torch",
+        # of the serving and training workloads, the GPU's batch sweeps (ResNet-50 float32 at 1024 does not fit)
+        select=f"not {NEW_WORKLOADS} or (GPU and (resnet50_train or mnist_batch))",
+    ),
     GoldenRun(
         "runs/20261122-080000-workstation",
         "workstation",
@@ -106,11 +130,19 @@ RUNS = (
         "standard",
         "tensorflow,torch",
         # the multi-device cases on GPUs only (the laptop's and mixedbox's runs have a CPU's)
-        select="(tensorflow and not (CPU and (scaling or allreduce))) or (torch and GPU and (scaling or allreduce))",
+        select=(
+            f"(tensorflow and not (CPU and (scaling or allreduce)) and not {NEW_WORKLOADS}) "
+            "or (torch and GPU and (scaling or allreduce))"
+        ),
         options=("--nvml-interval-ms", "50"),
     ),
     GoldenRun(
-        "backends/20261123-100000-mixedbox", "mixedbox", "2026-11-23T10:00:00+00:00", "smoke", "tensorflow,torch"
+        "backends/20261123-100000-mixedbox",
+        "mixedbox",
+        "2026-11-23T10:00:00+00:00",
+        "smoke",
+        "tensorflow,torch",
+        select=f"not {NEW_WORKLOADS} or GPU",  # the serving and training workloads on the GPU (the laptop's on a CPU)
     ),
     *(
         GoldenRun(
@@ -247,9 +279,17 @@ def make(run: GoldenRun) -> str:
     return f"{run.target}: {state}, {len(data['benchmarks'])} cases, {len(skipped)} without a number; {sizes}"
 
 
+def bad_source() -> str:
+    """The text of the smallest complete golden run cut to its first case: valid, written by results_format."""
+    data = json.loads((BAD_SOURCE / results_format.RESULTS_FILE).read_text())
+    data["benchmarks"] = data["benchmarks"][:1]
+    data["devicebench"]["run"]["measured"] = 1
+    return results_format.dumps(results_format.parse(json.dumps(data), BAD_SOURCE / results_format.RESULTS_FILE))
+
+
 def make_bad() -> list[str]:
     """Files the results format must refuse, derived from a golden run; returns their names."""
-    text = (BAD_SOURCE / "benchmarks.json").read_text()
+    text = bad_source()
     made: dict[str, str] = {"truncated.json": text[: len(text) // 3]}
 
     def variant(name: str, change: Callable[[dict], object]) -> None:
@@ -258,7 +298,8 @@ def make_bad() -> list[str]:
         made[name] = json.dumps(data, indent=1) + "\n"
 
     first = '"extra_info": {'
-    made["deep-nesting.json"] = text.replace(first, first + '"nested": ' + "[" * 100_000 + "]" * 100_000 + ", ", 1)
+    deep = NESTING_DEPTH
+    made["deep-nesting.json"] = text.replace(first, first + '"nested": ' + "[" * deep + "]" * deep + ", ", 1)
     rounds = '"rounds": '
     at = text.index(rounds) + len(rounds)
     made["huge-integer.json"] = text[:at] + "9" * 5000 + text[at:].lstrip("0123456789")
