@@ -28,13 +28,13 @@ from bench.backends.base import Backend, Builder
 from bench.cases import Case
 from bench.devices import Device, normalise_device_name
 from bench.hostinfo import host_name
-from bench.nvml_fake import MIB
 from bench.nvml_ids import normalise_bus_id
 from bench.workloads.multidevice import CPU_REPLICAS
 from tests import fake_multi, fake_serving, fake_training, fake_workloads
 from tests.fake_clock import CLOCK, VirtualClock
 from tests.fake_gpus import CONTEXT_MIB, GPUS, Activity
 from tests.fake_hosts import GpuSlot, Script, matches
+from tests.fake_nvml import MIB
 
 __all__ = ["CLOCK", "FLAVOURS", "GPUS", "FakeTensorFlowBackend", "FakeTorchBackend", "ScriptedBackend", "VirtualClock"]
 

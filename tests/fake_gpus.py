@@ -1,6 +1,6 @@
 """The scripted host's GPUs as NVML reports them, kept in step with what the scripted cases do on them.
 
-Each GPU is a FakeGpu (bench/nvml_fake.py) with its board's NVML identity (tests/gpu_identities.py: name, memory,
+Each GPU is a FakeGpu (tests/fake_nvml.py) with its board's NVML identity (tests/gpu_identities.py: name, memory,
 PCI device id, default power limit, PCIe generation), so SKU detection finds the spec an H100 SXM or an L4 has,
 and a GPU the spec table lacks stays unknown. While a scripted call runs, its GPUs show its activity:
 
@@ -20,9 +20,9 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from bench.nvml_fake import MIB, FakeGpu, FakeNvml
 from bench.nvml_ids import normalise_bus_id
 from tests.fake_hosts import GpuModel, GpuSlot, Script, gpu_uuid
+from tests.fake_nvml import MIB, FakeGpu, FakeNvml
 from tests.gpu_identities import IDENTITIES, FakeIdentity
 
 CONTEXT_MIB = 480.0  # what a framework's CUDA context holds on every GPU it sees

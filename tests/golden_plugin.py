@@ -11,7 +11,7 @@ Before the plugin builds its session, this plugin
 - records the scripted host's machine facts (pytest-benchmark's and devicebench's, the CPU's estimated peak from
   its scripted ISA, cores and clock) and a scripted commit; the mixed-precision cases a CPU gets follow its
   scripted ISA flags too (bfloat16 only with AVX-512 BF16 or AMX), not this machine's;
-- on a GPU host installs the scripted NVML (bench/nvml_fake.py) with each board's NVML identity, so the suite
+- on a GPU host installs the scripted NVML (tests/fake_nvml.py) with each board's NVML identity, so the suite
   detects its SKU and spec as on the real board (tests/fake_gpus.py); its GPUs follow what the cases do (power,
   energy counter, clocks, throttle reasons, temperature), their idle power is measured on the virtual clock before
   the first case, and they are sampled on it (on entering and leaving each case, and after a call once an interval
@@ -45,10 +45,10 @@ from bench.backends import BACKEND_MODULES
 from bench.hardware.cpu_peak import CpuFacts, CpuPeak, estimate_cpu_peak
 from bench.hostinfo import host_name
 from bench.nvml import Recording, Telemetry, nvml_available
-from bench.nvml_fake import FakeNvml
 from tests.fake_clock import CLOCK
 from tests.fake_gpus import GPUS
 from tests.fake_hosts import Host, Script, ScriptError
+from tests.fake_nvml import FakeNvml
 
 START_ENV = "DEVICEBENCH_FAKE_START"
 DEFAULT_START = "2026-11-20T09:00:00+00:00"

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bench.hardware.sku import GpuIdentity
-from bench.nvml_fake import FakeGpu
+from tests.fake_nvml import FakeGpu
 
 MIB = 1024 * 1024
 

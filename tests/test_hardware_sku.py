@@ -9,7 +9,7 @@ import pytest
 from bench import nvml
 from bench.hardware.sku import UNKNOWN, GpuIdentity, detect_sku
 from bench.nvml import Telemetry, nvml_available
-from bench.nvml_fake import FakeGpu, FakeNvml
+from tests.fake_nvml import FakeGpu, FakeNvml
 from tests.gpu_identities import IDENTITIES, NAMED, FakeIdentity
 
 MIB = 1024 * 1024

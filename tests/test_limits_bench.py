@@ -12,7 +12,6 @@ from bench.case_limits import GpuContext, energy_record, throttle_record
 from bench.cases import make_cases
 from bench.devices import Device
 from bench.nvml import Telemetry, nvml_available
-from bench.nvml_fake import FakeGpu, FakeNvml
 from bench.nvml_summary import Sample, summarize
 from bench.profiles import PROFILES, get_profile
 from bench.rounds import RoundPolicy
@@ -22,6 +21,7 @@ from bench.workloads.membw import MEMBW, membw_check, membw_params, verify
 from bench.workloads.sustained import CHECKSUM_RTOL, SUSTAINED, RoundChecker, sustained_params
 from bench.workloads.transfer import CPU_ONLY_HOST, TRANSFER, transfer_params
 from results_format import CaseEnergy, CaseThrottle, SustainedCheck
+from tests.fake_nvml import FakeGpu, FakeNvml
 
 CPU = Device("tensorflow", "CPU:0", "cpu", "cpu")
 GPU = Device("torch", "GPU:0", "gpu", "NVIDIA H100 80GB HBM3")

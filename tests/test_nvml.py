@@ -13,9 +13,9 @@ import pytest
 
 from bench import nvml
 from bench.nvml import Telemetry, map_tf_gpus, nvml_available
-from bench.nvml_fake import FakeGpu, FakeNvml
 from bench.nvml_ids import bus_id_from_tf_description, normalise_bus_id, normalise_uuid
 from bench.nvml_summary import CSV_COLUMNS, Sample, reason_names, summarize
+from tests.fake_nvml import FakeGpu, FakeNvml
 
 PID = os.getpid()
 MIB = 1024 * 1024

@@ -15,8 +15,8 @@ import bench.run_folder
 import bench.session
 import results_format
 from bench.nvml import nvml_available
-from bench.nvml_fake import FakeGpu, FakeNvml
 from bench.workloads import WORKLOADS
+from tests.fake_nvml import FakeGpu, FakeNvml
 
 BENCH_FILES = {
     name: f"""
