@@ -7,6 +7,7 @@ import re
 import shutil
 import stat
 import subprocess
+import tomllib
 from pathlib import Path
 
 import pytest
@@ -110,6 +111,15 @@ def test_results_volume_entrypoint_and_image_tag(dockerfile: list[tuple[str, str
     assert args["FETCH_MNIST"] == "0"
     assert args["TF_VERSION"] == "2.21.*"
     assert "IMAGE_TAG" in args
+
+
+def test_image_copies_every_package_the_wheel_installs(dockerfile: list[tuple[str, str]]) -> None:
+    # a package missing from the image fails only at run time, inside the container (CI caught it once)
+    with (ROOT / "pyproject.toml").open("rb") as handle:
+        include = tomllib.load(handle)["tool"]["setuptools"]["packages"]["find"]["include"]
+    packages = {pattern.rstrip("*") for pattern in include}
+    copied = {args.split()[0].rstrip("/") for keyword, args in dockerfile if keyword == "COPY"}
+    assert packages <= copied, f"not copied into the image: {sorted(packages - copied)}"
 
 
 def test_tensorflow_packages() -> None:
