@@ -15,6 +15,25 @@ from tests.fake_nvml import FakeGpu
 
 MIB = 1024 * 1024
 
+# the SKUs the spec table must cover (issue 13)
+ISSUE_SKUS = (
+    "h200-sxm",
+    "h100-sxm",
+    "h100-pcie",
+    "h100-nvl",
+    "a100-sxm4-40gb",
+    "a100-sxm4-80gb",
+    "a100-pcie-40gb",
+    "a100-pcie-80gb",
+    "l40s",
+    "l4",
+    "a10",
+    "t4",
+    "v100-sxm2-16gb",
+    "v100-pcie-16gb",
+    "rtx-4090",
+)
+
 
 @dataclass(frozen=True)
 class FakeIdentity:
