@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from bench.cases import Case
-from bench.progress import case_line, list_rows, skip_line
+from bench.progress import case_line, list_rows, skip_line, what_width
 from bench.runner import CaseFailed, CaseSkipped, run_case
 from bench.session import CaseRecordError, DevicebenchSession, UsageError
 from results_format import Benchmark, ResultsWriteError
@@ -237,6 +237,7 @@ def pytest_collection_finish(session: pytest.Session) -> None:
     ours = [(item, run.cases[cid]) for item in session.items if (cid := _case_id(item)) in run.cases]
     run.pending = [item.nodeid for item, _ in ours]
     run.workload_of = {item.nodeid: case.workload.name for item, case in ours}
+    run.what_width = what_width([f"{case.workload.name} {case.workload.label(dict(case.params))}" for _, case in ours])
     # A workload with no case here (e.g. tf.data under torch) has one placeholder item: no progress letter either.
     run.placeholders = {item.nodeid for item in session.items if _case_id(item) == NO_CASE}
 
@@ -343,7 +344,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         saved = save_case(item, session, report)
         position, total, left = session.finished(item.nodeid, report.duration)
         if saved is not None:
-            report.devicebench_line = case_line(saved, position, total, left)  # type: ignore[attr-defined]
+            report.devicebench_line = case_line(  # type: ignore[attr-defined]
+                saved, position, total, left, session.what_width
+            )
     return report
 
 

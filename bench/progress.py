@@ -47,7 +47,7 @@ def time_left(done: Mapping[str, Sequence[float]], pending: Sequence[str]) -> fl
     return sum((sum(done[workload]) / len(done[workload])) if done.get(workload) else overall for workload in pending)
 
 
-def case_line(bench: Benchmark, position: int, total: int, left_s: float) -> str:
+def case_line(bench: Benchmark, position: int, total: int, left_s: float, what_width: int = 32) -> str:
     """One finished case: what, where, its throughput (or latency), spread, rounds, and how far the run is."""
     info, stats = bench.extra_info, bench.stats
     label = bench.param or ""
@@ -63,7 +63,12 @@ def case_line(bench: Benchmark, position: int, total: int, left_s: float) -> str
     progress = f"[{position:>{len(str(total))}}/{total}, ~{fmt_duration(left_s)} left]"
     if position >= total:
         progress = f"[{position}/{total}]"
-    return f"{what:<32} {where:<18} {result:>18}  {spread:>8}  {stats.rounds:>4} rounds  {progress}"
+    return f"{what:<{what_width}} {where:<18} {result:>18}  {spread:>8}  {stats.rounds:>4} rounds  {progress}"
+
+
+def what_width(whats: Sequence[str]) -> int:
+    """The width of the live lines' first column: the longest 'workload case' of the run (so columns line up)."""
+    return max((len(what) for what in whats), default=0)
 
 
 def skip_line(workload: str, case_id: str, kind: str, reason: str) -> str:

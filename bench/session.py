@@ -163,6 +163,7 @@ class DevicebenchSession:
         self.last_state, self.last_reason = "running", ""
         self.pending: list[str] = []  # node ids of the cases still to run, in order
         self.workload_of: dict[str, str] = {}
+        self.what_width = 32  # the live lines' first column, set to the longest case once collected
         self.placeholders: set[str] = set()  # node ids of workloads' "no case here" items
         self.durations: dict[str, list[float]] = {}  # seconds each finished case took, per workload
         self._machine_info: dict[str, Any] | None = None

@@ -385,3 +385,16 @@ def test_without_nvml_the_run_goes_on_and_says_why(suite, pytester, monkeypatch,
     suite("--profile", "smoke", "--devices", "cpu", "-k", "n128").stdout.fnmatch_lines(
         ["*NVML off: turned off by --no-nvml*"]
     )
+
+
+def test_live_lines_line_up_across_workloads(suite, monkeypatch):
+    # a case named longer than the default column (as checkpoint's are): the columns after it still line up
+    matmul = WORKLOADS["matmul"]
+    monkeypatch.setitem(
+        WORKLOADS, "matmul", dataclasses.replace(matmul, label=lambda p: f"{matmul.label(p)}-with-a-long-name")
+    )
+    result = suite("--profile", "smoke", "--devices", "cpu")
+    lines = [line for line in result.outlines if " rounds  [" in line]
+    assert {line.split()[0] for line in lines} == {"matmul", "mnist"}
+    assert len({line.index("fake CPU:0") for line in lines}) == 1
+    assert len({line.index(" rounds  [") for line in lines}) == 1
