@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from reports.compare import Options, compare, machine_differences, pool_runs, to_json, to_markdown
-from reports.load import RESULTS_FILE, ResultsFileError, Run, read_run
+from reports.load import RESULTS_FILE, ResultsFileError, Run, incomplete_problem, read_run
 from results_format import RunFile
 
 BASELINES = Path("results") / "baselines"
@@ -123,21 +123,6 @@ def read_side(text: str) -> tuple[RunFile, str, int]:
                 other.json_path, f"pooled with {runs[0].name} but from another machine ({'; '.join(diffs)})"
             )
     return pool_runs([r.record for r in runs]), f"{text} ({len(runs)} runs pooled)", len(runs)
-
-
-def incomplete_problem(record: RunFile, label: str) -> str | None:
-    """Why one side cannot be gated on as it stands (an interrupted or killed run), or None."""
-    if record.complete:
-        return None
-    state = record.devicebench.run
-    if state.state == "running":  # never finished: its last write still says it was going
-        why = "killed or crashed while running (SIGKILL, the OOM killer, a crash)"
-    else:
-        why = state.reason or state.state
-    return (
-        f"{label} is an incomplete run ({why}; {len(record.benchmarks)} finished cases): "
-        "its missing cases would pass unseen; pass --allow-incomplete to compare what it has"
-    )
 
 
 def _write(path: Path, text: str) -> None:

@@ -1,4 +1,8 @@
-"""Export a run for other tools (github-action-benchmark's customSmallerIsBetter JSON)."""
+"""Export a run for other tools (github-action-benchmark's customSmallerIsBetter JSON).
+
+An interrupted or killed run is refused with exit 2 (unless --allow-incomplete): a chart fed its finished cases
+would show the others as gone.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reports.load import ResultsFileError, read_run
+from reports.load import ResultsFileError, incomplete_problem, read_run
 from results_format import Benchmark, RunFile
 
 FORMATS = ("github-action-benchmark",)
@@ -54,16 +58,28 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="output format (default github-action-benchmark: customSmallerIsBetter)",
     )
     parser.add_argument("--unit", choices=sorted(UNITS), default="ms", help="time unit of the values (default ms)")
+    parser.add_argument(
+        "--allow-incomplete",
+        action="store_true",
+        help="export the finished cases of an interrupted or killed run (refused by default)",
+    )
     parser.add_argument("-o", "--output", type=Path, metavar="OUT.json", help="write here instead of stdout")
 
 
 def run(args: argparse.Namespace) -> int:
     """Write the export; 0 on success, 2 on bad input."""
     try:
-        data = read_run(args.run).record
+        run = read_run(args.run)
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    data = run.record
+    problem = incomplete_problem(data, str(run.folder), verb="export")
+    if problem and not args.allow_incomplete:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+    if problem:
+        print(f"warning: {problem.split(': its missing')[0]}; exported anyway (--allow-incomplete)", file=sys.stderr)
     text = json.dumps(github_action_benchmark(data, args.unit), indent=1, ensure_ascii=False) + "\n"
     if args.output is None:
         sys.stdout.write(text)

@@ -373,7 +373,9 @@ def judge(
             continue
         peers = ratios.loc[ratios["device_name"] == row.device_name, "host"].unique()
         causes.append(likely_causes(facts, row.host, peers, gpu=row.device_kind == "gpu"))
-    units = units.assign(causes=causes)
+    states = frame.drop_duplicates("host").set_index("host")["run_state"] if "run_state" in frame.columns else None
+    run_states = [states.get(host, "complete") if states is not None else "complete" for host in units["host"]]
+    units = units.assign(causes=causes, run_state=run_states)
     hosts = sorted(frame["host"].dropna().unique()) if not frame.empty else []
     missing, missing_count, unexpected = missing_hosts(hosts, expected, expect_count)
     return FleetResult(
@@ -404,9 +406,10 @@ def _cell(text: str) -> str:
 
 def unit_notes(row: Any, limit: int = 4) -> str:
     """The 'why' column of one unit: the reason it was not judged, or its slow cases and likely causes."""
+    state = getattr(row, "run_state", "complete")
+    parts = [] if state == "complete" else [f"no complete run: judged on an {state}"]
     if row.verdict == "not judged":
-        return row.reason
-    parts = []
+        return ". ".join([*parts, row.reason])
     if row.verdict == "slow":
         shown = ", ".join(f"{name} {ratio:.2f}x" for name, ratio in row.slow_cases[:limit])
         more = f" (+{len(row.slow_cases) - limit} more)" if len(row.slow_cases) > limit else ""
@@ -507,6 +510,7 @@ def to_json(result: FleetResult) -> dict[str, Any]:
             "workloads": row.workloads,
             "slow_cases": [{"case": name, "ratio": ratio} for name, ratio in row.slow_cases],
             "likely_causes": list(row.causes),
+            "run_state": row.run_state,
         }
         for row in result.units.itertuples(index=False)
     ]

@@ -15,7 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -108,11 +108,17 @@ def expand(paths: Sequence[str | Path]) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def newest_runs(frame: pd.DataFrame) -> pd.DataFrame:
-    """The (host, run) pairs of each host's newest run, from a tidy frame's datetime column (then run name)."""
+def newest_runs(frame: pd.DataFrame, complete: Collection[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The (host, run) pairs of each host's newest complete run (its newest run when none is complete), from a tidy
+    frame's datetime column (then run name); `complete` holds the (host, run) pairs of the complete runs."""
+    finished = set(complete)
     stamps = frame[["host", "run", "datetime"]].drop_duplicates(["host", "run"])
-    stamps = stamps.assign(when=pd.to_datetime(stamps["datetime"], utc=True, errors="coerce", format="ISO8601"))
-    newest = stamps.sort_values(["host", "when", "run"], na_position="first").groupby("host").tail(1)
+    stamps = stamps.assign(
+        when=pd.to_datetime(stamps["datetime"], utc=True, errors="coerce", format="ISO8601"),
+        complete=[(host, run) in finished for host, run in zip(stamps["host"], stamps["run"], strict=True)],
+    )
+    order = ["host", "complete", "when", "run"]
+    newest = stamps.sort_values(order, na_position="first").groupby("host").tail(1)
     return newest[["host", "run"]].reset_index(drop=True)
 
 
@@ -124,7 +130,7 @@ def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
     everything = tidy(runs)
     if everything.empty:
         return everything, []
-    newest = newest_runs(everything)
+    newest = newest_runs(everything, complete={(run.host, run.name) for run in runs if run.complete})
     keys = set(zip(newest["host"], newest["run"], strict=True))
     kept: dict[tuple[str, str], Run] = {}
     for run in runs:
@@ -133,11 +139,19 @@ def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
     kept_ids = {id(run) for run in kept.values()}
     older = [run for run in runs if id(run) not in kept_ids]
     frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
-    facts = pd.DataFrame([{"host": run.host, **host_facts(run)} for run in kept.values()])
+    facts = pd.DataFrame([{"host": run.host, **host_facts(run), "run_state": run.state_text} for run in kept.values()])
     # A host's facts replace the per-case columns of the same name (the tidy frame's own `throttled` is each
     # case's record): merged side by side they would both be renamed, and the fleet would lose its causes.
     frame = frame.drop(columns=[c for c in facts.columns if c != "host" and c in frame.columns])
     return frame.merge(facts, on="host", how="left").reset_index(drop=True), older
+
+
+def incomplete_hosts(frame: pd.DataFrame) -> dict[str, str]:
+    """Host -> its run's state, for the hosts judged on an incomplete run (none had a complete one)."""
+    if frame.empty or "run_state" not in frame.columns:
+        return {}
+    states = frame.drop_duplicates("host").set_index("host")["run_state"]
+    return {str(host): str(state) for host, state in states.items() if state != "complete"}
 
 
 def read_hosts_file(path: Path) -> list[str]:
@@ -180,7 +194,9 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     frame, older = fleet_frame(runs)
     if older:
-        print(f"note: using the newest run of each host; left out {len(older)} older run(s)", file=sys.stderr)
+        print(f"note: using the newest complete run of each host; left out {len(older)} other run(s)", file=sys.stderr)
+    for host, state in incomplete_hosts(frame).items():
+        print(f"note: {host} has no complete run; judged on its newest, {state}", file=sys.stderr)
     options = fleet.Options(
         threshold=args.threshold,
         floor=args.floor,

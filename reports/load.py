@@ -87,6 +87,21 @@ class Run:
         return f"incomplete ({state.state}): {state.reason}" if state.reason else f"incomplete ({state.state})"
 
 
+def incomplete_problem(record: RunFile, label: str, verb: str = "compare") -> str | None:
+    """Why a run cannot be gated on or exported as it stands (an interrupted or killed run), or None."""
+    if record.complete:
+        return None
+    state = record.devicebench.run
+    if state.state == "running":  # never finished: its last write still says it was going
+        why = "killed or crashed while running (SIGKILL, the OOM killer, a crash)"
+    else:
+        why = state.reason or state.state
+    return (
+        f"{label} is an incomplete run ({why}; {len(record.benchmarks)} finished cases): "
+        f"its missing cases would pass unseen; pass --allow-incomplete to {verb} what it has"
+    )
+
+
 def read_run(path: str | Path) -> Run:
     """Read a run folder (or its benchmarks.json, or results/latest) into a validated Run."""
     shown = resolve(path)

@@ -10,7 +10,7 @@ import pytest
 from reports.cli import main
 from reports.export_cmd import github_action_benchmark
 from results_format import read
-from tests.golden_runs import BAD, COMPARE, GPUBOX
+from tests.golden_runs import BAD, COMPARE, GPUBOX, STOPBOX
 
 DATA = COMPARE
 
@@ -65,3 +65,15 @@ def test_cli_bad_input_exits_2_with_one_line(tmp_path: Path, capsys: pytest.Capt
     assert not (tmp_path / "x.json").exists()
     assert main(["export", "--format", "nope", str(DATA / "baseline")]) == 2
     capsys.readouterr()
+
+
+def test_an_incomplete_run_is_refused_unless_allowed(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    stopped = STOPBOX
+    out = tmp_path / "bench.json"
+    assert main(["export", str(stopped), "-o", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith(f"error: {stopped} is an incomplete run (stopped by SIGTERM")
+    assert err[0].endswith("pass --allow-incomplete to export what it has") and not out.exists()
+    assert main(["export", str(stopped), "-o", str(out), "--allow-incomplete"]) == 0
+    assert "exported anyway (--allow-incomplete)" in capsys.readouterr().err
+    assert len(json.loads(out.read_text())) == len(read(stopped).benchmarks)

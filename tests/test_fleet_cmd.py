@@ -13,11 +13,12 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pandas as pd
 import pytest
 
 from reports import cli
 from reports.fleet import FACTS
-from reports.fleet_cmd import expand, fleet_frame
+from reports.fleet_cmd import expand, fleet_frame, newest_runs
 from reports.fleet_facts import host_facts
 from reports.fleet_page import fleet_section
 from reports.load import read_run
@@ -56,6 +57,16 @@ def as_run_of(host: str, when: str) -> Any:
     def change(data: dict[str, Any]) -> None:
         rename_host(data, host)
         data["datetime"] = when
+
+    return change
+
+
+def stopped_by_sigterm(host: str, when: str) -> Any:
+    """A change for `derive`: the run becomes `host`'s, made at `when`, and was stopped by SIGTERM."""
+
+    def change(data: dict[str, Any]) -> None:
+        as_run_of(host, when)(data)
+        data["devicebench"]["run"].update(state="interrupted", complete=False, reason="stopped by SIGTERM")
 
     return change
 
@@ -201,7 +212,7 @@ def test_the_newest_run_of_each_host_is_used(four_hosts: Path):
     (four_hosts / "node-c" / "latest").symlink_to(fixed.name)
     code, stdout, stderr = fleet(str(four_hosts))
     assert code == 0, stdout
-    assert "left out 1 older run(s)" in stderr
+    assert "left out 1 other run(s)" in stderr
 
 
 def test_run_folders_can_be_given_one_by_one_or_as_a_flat_results_folder(four_hosts: Path, tmp_path: Path):
@@ -323,3 +334,45 @@ def test_hosts_without_a_device_model_in_common_get_no_fleet_section():
     assert fleet_section([read_run(p) for p in (GPUBOX, LAPTOP, WORKSTATION)]) is None
     two = fleet_section([read_run(fleet_run("node-a")), read_run(fleet_run("node-c"))])
     assert two is not None and "nothing judged" in two["summary"]
+
+
+def test_each_host_is_judged_on_its_newest_complete_run():
+    frame = pd.DataFrame(
+        {
+            "host": ["h", "h", "h", "g"],
+            "run": ["r1", "r1", "r2", "r3"],
+            "datetime": ["2026-11-26T12:00:00+00:00"] * 2 + ["2026-11-26T13:00:00+00:00", "2026-11-26T12:00:00+00:00"],
+        }
+    )
+    # h's newer run r2 was stopped: its complete r1 is used; g has only an incomplete run, so that one
+    assert newest_runs(frame, complete={("h", "r1")}).to_dict("records") == [
+        {"host": "g", "run": "r3"},
+        {"host": "h", "run": "r1"},
+    ]
+    assert newest_runs(frame).to_dict("records") == [{"host": "g", "run": "r3"}, {"host": "h", "run": "r2"}]
+
+
+def test_a_newer_interrupted_run_does_not_hide_a_hosts_complete_one(four_hosts: Path):
+    stopped = four_hosts / "node-c" / "20261125-030000-node-c"
+    derive(fleet_run("node-a"), stopped, stopped_by_sigterm("node-c", "2026-11-25T03:00:00+00:00"))
+    code, stdout, stderr = fleet(str(four_hosts))
+    assert code == 1 and "slow: node-c" in stdout.splitlines()[0]  # still judged on its complete, slow run
+    assert "newest complete run of each host; left out 1 other run(s)" in stderr
+
+
+def test_a_host_with_only_an_incomplete_run_is_judged_on_it_and_says_so(tmp_path: Path):
+    fleet_dir = fleet_folder(tmp_path / "fleet", runs_of("node-a", "node-b", "node-d"))
+    derive(fleet_run("node-c"), fleet_dir / "node-c" / "x", stopped_by_sigterm("node-c", "2026-11-24T03:10:00+00:00"))
+    code, stdout, stderr = fleet(str(fleet_dir), "--json", str(tmp_path / "fleet.json"))
+    assert code == 1
+    note = "note: node-c has no complete run; judged on its newest, incomplete (interrupted): stopped by SIGTERM"
+    assert note in stderr
+    row = next(line for line in stdout.splitlines() if line.startswith("| slow | NVIDIA"))
+    assert "| node-c |" in row and "no complete run: judged on an incomplete (interrupted): stopped by SIGTERM" in row
+    units = json.loads((tmp_path / "fleet.json").read_text())["units"]
+    assert {u["host"]: u["run_state"] for u in units if u["device"] == "GPU:0"} == {
+        "node-a": "complete",
+        "node-b": "complete",
+        "node-c": "incomplete (interrupted): stopped by SIGTERM",
+        "node-d": "complete",
+    }
