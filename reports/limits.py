@@ -460,11 +460,18 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
                     what = f"the CPU's estimated {top['dtype']} peak (an estimate from its ISA, cores and clock)"
                 else:
                     what = f"the {top['peak_basis']}"
-                lines.append(
+                line = (
                     f"Matmul on {label} reaches {_pct(float(top['pct_of_peak']))} of {what}: "
                     f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s "
-                    f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if gpu and _true(top.get('tf32')) else ''})."
+                    f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if gpu and _true(top.get('tf32')) else ''})"
                 )
+                if bool(top.get("peak_estimate")) and float(top["pct_of_peak"]) > 100:
+                    # the estimate takes the advertised (base) clock; a VM or a turbo clock can run faster
+                    line += (
+                        "; above 100 %: the cores ran faster than the advertised clock the estimate assumes (turbo), "
+                        "so the estimate is no ceiling here"
+                    )
+                lines.append(line + ".")
         elif part["device_kind"].eq("cpu").all():
             best = part.loc[part["throughput"].astype(float).idxmax()]
             why = best.get("peak_basis") or "no estimate"

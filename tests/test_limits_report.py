@@ -256,3 +256,15 @@ def test_a_throttled_side_gets_a_note_in_the_comparison() -> None:
     assert throttle_notes(bench(calm), bench(hot)) == ["throttled on the current side (software power cap)"]
     assert throttle_notes(bench(hot), bench(None)) == ["throttled on the baseline side (software power cap)"]
     assert throttle_notes(bench(calm), bench(calm)) == []
+
+
+def test_a_cpu_above_its_estimated_peak_is_told_the_estimate_is_no_ceiling() -> None:
+    # measured on a 2-vCPU Zen 4 VM advertised at 2.60 GHz: 221 GFLOP/s against the 166 estimate
+    cpu = {"peak_gflops": 166.2, "peak_basis": "CPU estimate: AVX-512", "peak_estimate": True}
+    rows = [row("CPU:0", "matmul", 221.0, n=2048, dtype="float32", tf32=False, **cpu)]
+    (line,) = limits.limit_lines(limits.add_limit_columns(pd.DataFrame(rows)))
+    assert line == (
+        "Matmul on CPU:0 reaches 133 % of the CPU's estimated float32 peak (an estimate from its ISA, cores and "
+        "clock): 221 of 166 GFLOP/s (n=2048 float32); above 100 %: the cores ran faster than the advertised clock the "
+        "estimate assumes (turbo), so the estimate is no ceiling here."
+    )

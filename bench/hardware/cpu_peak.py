@@ -13,11 +13,12 @@ The rule, per physical core usable by this process:
     avx2 + fma (any vendor)                     2 x 256 bit           32
     none of these, or not x86                   -                     no estimate (None, with the reason)
 
-It is an upper-bound estimate, not a measurement: Xeon Silver/Bronze and client cores with one 512-bit FMA unit,
-and Zen 1 (2 x 128 bit), reach half; AVX-512 code often runs below base clock on older Xeons and above it under
-turbo elsewhere. The clock is py-cpuinfo's advertised one (from the brand string where it names one, else the
-kernel's current MHz). Cores are the physical cores behind the logical CPUs this process may use (SMT siblings
-share the FMA units); where sysfs does not say, each logical CPU counts as a core (and the reason says so).
+It is an estimate, not a measurement, and not a ceiling: Xeon Silver/Bronze and client cores with one 512-bit FMA
+unit, and Zen 1 (2 x 128 bit), reach half; AVX-512 code often runs below base clock on older Xeons and above it
+under turbo elsewhere (a 2-vCPU Zen 4 VM advertised at 2.60 GHz measured 221 GFLOP/s against its 166 estimate).
+The clock is py-cpuinfo's advertised one (from the brand string where it names one, else the kernel's current MHz).
+Cores are the physical cores behind the logical CPUs this process may use (SMT siblings share the FMA units);
+where sysfs does not say, each logical CPU counts as a core (and the reason says so).
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def estimate_cpu_peak(facts: CpuFacts) -> CpuPeak:
     )
     reason = (
         f"estimate: {cores:g} cores ({smt}) x {facts.base_clock_ghz:.2f} GHz advertised x "
-        f"{fp32_per_cycle:g} float32 FLOP/cycle ({isa}); an upper bound, see bench/hardware/cpu_peak.py"
+        f"{fp32_per_cycle:g} float32 FLOP/cycle ({isa}); turbo clocks can exceed it, see bench/hardware/cpu_peak.py"
     )
     return CpuPeak(
         gflops={k: round(v, 1) for k, v in gflops.items()},
