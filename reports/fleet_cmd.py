@@ -1,18 +1,20 @@
 """Fleet health: flag hosts slower than their peers with the same GPU model (exit 0 ok, 1 slow or missing, 2 bad input).
 
-RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run
-folders, or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest
-run of each host is used. Per device model, each host's throughput per case is divided by the
-fleet median of that case; a host is slow when its median ratio is at least --threshold below 1
-and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model needs 3 hosts
-before any is judged. Likely causes are the environment facts (driver, CUDA, framework versions,
-clocks, throttling) in which a slow host differs from the majority of its peers. With
+RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run folders,
+or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest complete run
+of each host is used (its newest run when none is complete). --html writes the HTML report of
+exactly those runs, with its Fleet section. Per device model, each host's throughput per case is
+divided by the fleet median of that case; a host is slow when its median ratio is at least
+--threshold below 1 and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model
+needs 3 hosts before any is judged. Likely causes are the environment facts (driver, CUDA, framework
+versions, clocks, throttling) in which a slow host differs from the majority of its peers. With
 --hosts-file or --expect-hosts, hosts without a run are listed as missing.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import sys
 from collections.abc import Collection, Sequence
@@ -80,6 +82,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--skip-bad", action="store_true", help="leave out unreadable runs (listed) instead of failing")
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the verdicts as JSON here")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT.html",
+        help="also write the HTML report of the runs judged (one per host), with its Fleet section",
+    )
 
 
 def _is_run(path: Path) -> bool:
@@ -193,6 +201,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.paths[0]}: no readable runs among the inputs", file=sys.stderr)
         return EXIT_BAD_INPUT
     frame, older = fleet_frame(runs)
+    judged = [run for run in runs if all(run is not other for other in older)]
     if older:
         print(f"note: using the newest complete run of each host; left out {len(older)} other run(s)", file=sys.stderr)
     for host, state in incomplete_hosts(frame).items():
@@ -212,11 +221,17 @@ def run(args: argparse.Namespace) -> int:
             _write(args.markdown, markdown)
         if args.json:
             document: dict[str, Any] = fleet.to_json(result)
-            older_ids = {id(r) for r in older}
-            document["runs"] = {run.host: str(run.folder) for run in runs if id(run) not in older_ids}
+            document["runs"] = {run.host: str(run.folder) for run in judged}
             document["bad_inputs"] = [str(error) for error in bad]
             _write(args.json, json.dumps(document, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if args.html:
+        from reports import build_cmd
+
+        page = argparse.Namespace(paths=[str(run.json_path) for run in judged], output=args.html, skip_bad=False)
+        with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
+            if build_cmd.run(page) != 0:
+                return EXIT_BAD_INPUT
     return result.exit_code

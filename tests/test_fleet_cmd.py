@@ -376,3 +376,17 @@ def test_a_host_with_only_an_incomplete_run_is_judged_on_it_and_says_so(tmp_path
         "node-c": "incomplete (interrupted): stopped by SIGTERM",
         "node-d": "complete",
     }
+
+
+def test_html_is_the_report_of_the_runs_judged(four_hosts: Path, tmp_path: Path):
+    stopped = four_hosts / "node-c" / "20261125-030000-node-c"
+    derive(fleet_run("node-a"), stopped, stopped_by_sigterm("node-c", "2026-11-25T03:00:00+00:00"))
+    page = tmp_path / "out" / "fleet.html"
+    code, stdout, stderr = fleet(str(four_hosts), "--html", str(page), "--json", str(tmp_path / "fleet.json"))
+    assert code == 1 and stdout.startswith("## Fleet: 4 host(s); slow: node-c")
+    assert f"wrote {page} and fleet.csv (" in stderr and "from 4 run(s))" in stderr
+    html = page.read_text()
+    assert "<p>4 host(s); slow: node-c.</p>" in html
+    assert stopped.name not in html  # the interrupted run is not among the runs shown
+    used = json.loads((tmp_path / "fleet.json").read_text())["runs"]
+    assert {Path(folder).name for folder in used.values()} == {p.name for p in FLEET_RUNS}
