@@ -12,10 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from bench.hardware.energy import case_energy
+from bench.hardware.energy import METHOD_NONE, CaseEnergy, case_energy
 from bench.hardware.throttle import throttle_flag
-
-SHORT_WINDOW_S = 0.25  # fewer than ~12 samples at the default 20 ms: the energy of such a case is rough
+from results_format import MIN_ENERGY_WINDOW_S
 
 
 @dataclass(frozen=True)
@@ -39,8 +38,12 @@ def energy_record(summary: Mapping[str, Any], gpu: GpuContext, calls: int) -> di
         idle_power_w=gpu.idle_power_w,
     )
     notes = [energy.note] if energy.note else []
-    if window < SHORT_WINDOW_S and energy.joules is not None:
-        notes.append(f"{summary.get('samples')} NVML samples over {window:.3f} s: a rough figure")
+    if window < MIN_ENERGY_WINDOW_S and energy.joules is not None:
+        energy = CaseEnergy(None, None, None, METHOD_NONE)  # the counter cannot resolve so short a window
+        notes = [
+            f"no energy figure: {summary.get('samples')} NVML samples over {window:.3f} s, shorter than the "
+            f"{MIN_ENERGY_WINDOW_S:g} s the energy counter needs (a longer case: --precision or --profile full)"
+        ]
     return {
         "nvml_index": gpu.nvml_index,
         **energy.as_dict(),

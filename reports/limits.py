@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from results_format import DTYPE_BYTES, WORKLOAD_SPECS, Benchmark, DeviceRecord
+from results_format import DTYPE_BYTES, MIN_ENERGY_WINDOW_S, WORKLOAD_SPECS, Benchmark, DeviceRecord
 
 if TYPE_CHECKING:
     from reports.load import Run
@@ -131,6 +131,12 @@ def case_facts(bench: Benchmark, run: Run) -> dict[str, Any]:
         facts["link_basis"] = device.host_link.source
         facts["link_now"] = _link_now(bench, index)
     energy, throttle = info.energy, info.throttle
+    if energy is not None and energy.joules is not None and energy.window_s < MIN_ENERGY_WINDOW_S:
+        # written before the suite refused such figures: the counter cannot resolve so short a window
+        note = f"no energy figure: {energy.window_s:.3f} s of timed rounds, under the {MIN_ENERGY_WINDOW_S:g} s needed"
+        energy = energy.model_copy(
+            update={"joules": None, "gross_joules": None, "joules_per_call": None, "method": "none", "note": note}
+        )
     facts.update(
         {
             "energy_j_per_call": energy.joules_per_call if energy else None,
@@ -317,7 +323,7 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
     """Every case with an energy figure: throughput beside mean power, joules per call and work per joule."""
     if frame.empty or "work_per_joule" not in frame.columns:
         return pd.DataFrame()
-    rows = frame[frame["energy_method"].notna() & frame["throughput"].notna()]
+    rows = frame[frame["energy_j_per_call"].notna() & frame["throughput"].notna()]
     if rows.empty:
         return pd.DataFrame()
     from reports.summary import case_text

@@ -5,6 +5,7 @@ Imports no framework. `bench` writes every results file through it and `reports`
 
 from results_format.hardware import (
     DTYPE_BYTES,
+    MIN_ENERGY_WINDOW_S,
     PEAK_KEYS,
     CaseEnergy,
     CaseThrottle,
@@ -60,6 +61,7 @@ from results_format.workloads import WORKLOAD_SPECS, WorkloadSpec, workload_spec
 __all__ = [
     "DTYPE_BYTES",
     "LATEST",
+    "MIN_ENERGY_WINDOW_S",
     "NVML_FILE",
     "PEAK_KEYS",
     "RESULTS_FILE",

@@ -214,6 +214,10 @@ class IdlePower(_Record):
     note: str = ""
 
 
+# NVML's energy counter steps every few tens of milliseconds: over fewer timed seconds than this its delta is
+# mostly the luck of where the steps fall (seen on an H200: 0 J in most 5 ms windows, 12 J, i.e. 2.5 kW, in one)
+MIN_ENERGY_WINDOW_S = 0.25
+
 EnergyMethod = Literal["energy counter", "mean power x time (no energy counter)", "none"]
 
 

@@ -56,9 +56,17 @@ def test_energy_without_a_counter_is_mean_power_times_time_and_says_so() -> None
     assert "idle power unknown" in energy.note
 
 
-def test_a_short_window_is_marked_rough_and_no_samples_is_no_record() -> None:
-    record = energy_record(summary(duration_s=0.05, samples=3, energy_j=30.0), GpuContext(0, 70.0), calls=5)
-    assert record is not None and "3 NVML samples over 0.050 s: a rough figure" in record["note"]
+def test_a_window_too_short_for_the_counter_gets_no_figure_and_no_samples_no_record() -> None:
+    # as an H200 smoke case: 2 samples over 5 ms, and a counter step of 12 J inside them (2.5 kW)
+    record = energy_record(summary(duration_s=0.0048, samples=2, energy_j=12.254), GpuContext(0, 82.9), calls=30)
+    energy = CaseEnergy.model_validate(record)
+    assert (energy.joules, energy.gross_joules, energy.joules_per_call, energy.method) == (None, None, None, "none")
+    assert energy.note == (
+        "no energy figure: 2 NVML samples over 0.005 s, shorter than the 0.25 s the energy counter needs "
+        "(a longer case: --precision or --profile full)"
+    )
+    assert energy.mean_power_w == 655.0  # the sampled power is still a reading
+    assert CaseEnergy.model_validate(energy_record(summary(duration_s=0.25), GpuContext(0, 70.0), 5)).joules
     assert energy_record(summary(samples=0), GpuContext(0, 70.0), calls=5) is None
 
 

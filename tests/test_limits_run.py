@@ -24,7 +24,7 @@ from reports import sustained as st
 from reports.compare import compare
 from reports.load import read_run, tidy
 from reports.summary import fmt_number
-from results_format import read
+from results_format import MIN_ENERGY_WINDOW_S, read
 from tests.fake_hosts import H100, HOSTS
 from tests.golden_plugin import cpu_peak
 from tests.test_golden_data import GOLDEN
@@ -211,7 +211,13 @@ def test_energy_per_case_and_work_per_joule_come_from_the_energy_records(frame) 
     gpubox = frame[frame["host"] == "gpubox"]
     table = limits.energy_table(gpubox)
     cases, median = extras(GPUBOX), medians(GPUBOX)
-    with_energy = {k: e for k, e in cases.items() if e.get("energy") and e["throughput"] is not None}
+    with_energy = {
+        k: e
+        for k, e in cases.items()
+        if e.get("energy") and e["energy"]["joules_per_call"] is not None and e["throughput"] is not None
+    }
+    too_short = [e for e in cases.values() if e.get("energy") and e["energy"]["window_s"] < MIN_ENERGY_WINDOW_S]
+    assert too_short and all(e["energy"]["joules_per_call"] is None for e in too_short)  # no figure, said why
     assert len(table) == len(with_energy) and set(table["device"]) == {"GPU:0"}
     for key, info in with_energy.items():
         found, joules = row(gpubox, "gpubox", key), info["energy"]["joules_per_call"]
