@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
-from reports.load import ResultsFileError
+from reports.load import ResultsFileError, Run
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -39,18 +40,24 @@ def default_output(paths: list[str], run_folders: list[Path]) -> Path:
 
 def run(args: argparse.Namespace) -> int:
     """Read the runs, build the page and the CSV, print where they went."""
-    from reports import page, plots, summary
-    from reports.fleet_page import fleet_section
-    from reports.history import history_section
-    from reports.limits_page import limits_section
-    from reports.load import notes, read_runs, skipped, tidy
+    from reports.load import read_runs
 
     runs, bad = read_runs(args.paths, skip_bad=args.skip_bad)
     for error in bad:
         print(f"skipped: {error}", file=sys.stderr)
     if not runs:
         raise ResultsFileError(args.paths[0], "no readable results among the inputs")
-    output: Path = args.output or default_output(args.paths, [r.folder for r in runs])
+    return write_report(runs, args.output or default_output(args.paths, [r.folder for r in runs]), bad)
+
+
+def write_report(runs: Sequence[Run], output: Path, bad: Sequence[ResultsFileError] = ()) -> int:
+    """Build the page of runs already read and the CSV beside it; print where they went; 0, or 2 if unwritable."""
+    from reports import page, plots, summary
+    from reports.fleet_page import fleet_section
+    from reports.history import history_section
+    from reports.limits_page import limits_section
+    from reports.load import notes, skipped, tidy
+
     frame = tidy(runs)
     left_out = skipped(runs)
     nvml = plots.read_nvml([(r.host, r.name, r.nvml_csv) for r in runs])

@@ -154,14 +154,6 @@ def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
     return frame.merge(facts, on="host", how="left").reset_index(drop=True), older
 
 
-def incomplete_hosts(frame: pd.DataFrame) -> dict[str, str]:
-    """Host -> its run's state, for the hosts judged on an incomplete run (none had a complete one)."""
-    if frame.empty or "run_state" not in frame.columns:
-        return {}
-    states = frame.drop_duplicates("host").set_index("host")["run_state"]
-    return {str(host): str(state) for host, state in states.items() if state != "complete"}
-
-
 def read_hosts_file(path: Path) -> list[str]:
     """Host names, one per line; blank lines and # comments ignored."""
     try:
@@ -201,11 +193,13 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {args.paths[0]}: no readable runs among the inputs", file=sys.stderr)
         return EXIT_BAD_INPUT
     frame, older = fleet_frame(runs)
-    judged = [run for run in runs if all(run is not other for other in older)]
+    left_out = {id(run) for run in older}
+    judged = [run for run in runs if id(run) not in left_out]
     if older:
         print(f"note: using the newest complete run of each host; left out {len(older)} other run(s)", file=sys.stderr)
-    for host, state in incomplete_hosts(frame).items():
-        print(f"note: {host} has no complete run; judged on its newest, {state}", file=sys.stderr)
+    for run in judged:
+        if not run.complete:
+            print(f"note: {run.host} has no complete run; judged on its newest, {run.state_text}", file=sys.stderr)
     options = fleet.Options(
         threshold=args.threshold,
         floor=args.floor,
@@ -228,10 +222,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.html:
-        from reports import build_cmd
+        from reports.build_cmd import write_report
 
-        page = argparse.Namespace(paths=[str(run.json_path) for run in judged], output=args.html, skip_bad=False)
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
-            if build_cmd.run(page) != 0:
+            if write_report(judged, args.html) != 0:
                 return EXIT_BAD_INPUT
     return result.exit_code
