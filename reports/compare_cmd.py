@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from reports.compare import Options, compare, machine_differences, pool_runs, to_json, to_markdown
-from reports.load import RESULTS_FILE, ResultsFileError, Run, incomplete_problem, read_run
+from reports.load import RESULTS_FILE, ResultsFileError, Run, accept_incomplete, read_run
 from results_format import RunFile
 
 BASELINES = Path("results") / "baselines"
@@ -143,14 +143,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     for record, label in ((base, base_label), (cur, cur_label)):
-        problem = incomplete_problem(record, label)
-        if problem and not args.allow_incomplete:
-            print(f"error: {problem}", file=sys.stderr)
+        if not accept_incomplete(record, label, args.allow_incomplete, "compare", "compared"):
             return 2
-        if problem:
-            print(
-                f"warning: {problem.split(': its missing')[0]}; compared anyway (--allow-incomplete)", file=sys.stderr
-            )
     options = Options(
         threshold=args.threshold,
         thresholds=dict(args.threshold_for),

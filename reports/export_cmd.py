@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from reports.load import ResultsFileError, incomplete_problem, read_run
+from reports.load import ResultsFileError, accept_incomplete, read_run
 from results_format import Benchmark, RunFile
 
 FORMATS = ("github-action-benchmark",)
@@ -74,12 +74,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {exc}", file=sys.stderr)
         return 2
     data = run.record
-    problem = incomplete_problem(data, str(run.folder), verb="export")
-    if problem and not args.allow_incomplete:
-        print(f"error: {problem}", file=sys.stderr)
+    if not accept_incomplete(data, str(run.folder), args.allow_incomplete, "export", "exported"):
         return 2
-    if problem:
-        print(f"warning: {problem.split(': its missing')[0]}; exported anyway (--allow-incomplete)", file=sys.stderr)
     text = json.dumps(github_action_benchmark(data, args.unit), indent=1, ensure_ascii=False) + "\n"
     if args.output is None:
         sys.stdout.write(text)

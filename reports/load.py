@@ -7,6 +7,7 @@ never guesses at a key's type. This module never imports TensorFlow or torch.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -87,8 +88,8 @@ class Run:
         return f"incomplete ({state.state}): {state.reason}" if state.reason else f"incomplete ({state.state})"
 
 
-def incomplete_problem(record: RunFile, label: str, verb: str = "compare") -> str | None:
-    """Why a run cannot be gated on or exported as it stands (an interrupted or killed run), or None."""
+def incomplete_run(record: RunFile, label: str) -> str | None:
+    """'LABEL is an incomplete run (why; N finished cases)' for an interrupted or killed run; None when complete."""
     if record.complete:
         return None
     state = record.devicebench.run
@@ -96,10 +97,23 @@ def incomplete_problem(record: RunFile, label: str, verb: str = "compare") -> st
         why = "killed or crashed while running (SIGKILL, the OOM killer, a crash)"
     else:
         why = state.reason or state.state
-    return (
-        f"{label} is an incomplete run ({why}; {len(record.benchmarks)} finished cases): "
-        f"its missing cases would pass unseen; pass --allow-incomplete to {verb} what it has"
-    )
+    return f"{label} is an incomplete run ({why}; {len(record.benchmarks)} finished cases)"
+
+
+def accept_incomplete(record: RunFile, label: str, allowed: bool, verb: str, done: str) -> bool:
+    """Whether a gate or an export may use `record`: an incomplete run is refused (one error line) unless allowed
+    (then one warning line); `verb` and `done` name the action ('compare', 'compared')."""
+    what = incomplete_run(record, label)
+    if what is None:
+        return True
+    if not allowed:
+        print(
+            f"error: {what}: its missing cases would pass unseen; pass --allow-incomplete to {verb} what it has",
+            file=sys.stderr,
+        )
+        return False
+    print(f"warning: {what}; {done} anyway (--allow-incomplete)", file=sys.stderr)
+    return True
 
 
 def read_run(path: str | Path) -> Run:
