@@ -132,7 +132,7 @@ class DevicebenchSession:
         self.mnist_line = (
             f"MNIST: real data from {mnist_path}"
             if mnist_path
-            else "MNIST: synthetic data of MNIST's shape (no mnist.npz found; see README to pre-fetch it)"
+            else "MNIST: synthetic data of MNIST's shape (no mnist.npz found; see docs/workloads.md to pre-fetch it)"
         )
         if options.devicebench_nvml_interval_ms <= 0:
             raise UsageError(f"--nvml-interval-ms must be above 0, got {options.devicebench_nvml_interval_ms:g}")
