@@ -10,7 +10,7 @@ from typing import Any, Protocol
 
 from pydantic import ValidationError
 
-from bench.backends.base import Backend
+from bench.backends.base import Backend, CaseSkipped, one_line
 from bench.case_limits import GpuContext, energy_record, throttle_record
 from bench.cases import Case
 from bench.profiles import Profile
@@ -20,15 +20,6 @@ from results_format import CaseInfo
 
 class CaseFailed(Exception):
     """A case that ran but must not count: its facts say it went wrong (e.g. a NaN loss); no number is kept."""
-
-
-class CaseSkipped(Exception):
-    """A case that could not be measured for a recorded reason (e.g. out of memory); the run goes on."""
-
-    def __init__(self, kind: str, reason: str) -> None:
-        super().__init__(reason)
-        self.kind = kind
-        self.reason = reason
 
 
 class Sampler(Protocol):
@@ -67,12 +58,6 @@ def validation_line(exc: ValidationError) -> str:
     where = ".".join(str(part) for part in error["loc"])
     more = f" (and {exc.error_count() - 1} more)" if exc.error_count() > 1 else ""
     return f"{where}: {error['msg'].removeprefix('Value error, ')}{more}"
-
-
-def one_line(error: BaseException) -> str:
-    """The first line of an error's message, for a recorded reason."""
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0] if text else ''}"
 
 
 @contextmanager

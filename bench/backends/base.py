@@ -117,3 +117,18 @@ class Backend(ABC):
 
 #: How every backend builds a workload's case: (case, the backend running it) -> the call to time.
 Builder = Callable[[Case, Backend], Prepared]
+
+
+class CaseSkipped(Exception):
+    """A case that could not be measured for a recorded reason (e.g. out of memory); the run goes on."""
+
+    def __init__(self, kind: str, reason: str) -> None:
+        super().__init__(reason)
+        self.kind = kind
+        self.reason = reason
+
+
+def one_line(error: BaseException) -> str:
+    """The first line of an error's message, for a recorded reason."""
+    text = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {text[0] if text else ''}"

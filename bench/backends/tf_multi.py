@@ -19,12 +19,11 @@ import keras
 import numpy as np
 import tensorflow as tf
 
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.tf_mnist import evaluate
 from bench.backends.tf_models import book_model, resnet50
 from bench.cases import Case
 from bench.devices import normalise_device_name
-from bench.runner import CaseSkipped
 from bench.workloads.allreduce import (
     bandwidth_facts,
     check_facts,

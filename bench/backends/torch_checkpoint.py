@@ -12,12 +12,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.checkpoint_disk import ScratchFolder, disk_facts, evict_from_cache, files_under, sync_to_disk
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_models import ModelUnavailable, book_model, resnet50
 from bench.cases import Case
-from bench.runner import CaseSkipped
 from bench.workloads.checkpoint import weight_bytes
 
 

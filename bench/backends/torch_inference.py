@@ -7,11 +7,10 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_models import ModelUnavailable, book_model, resnet50
 from bench.cases import Case
-from bench.runner import CaseSkipped
 from bench.workloads.inference import reference_facts
 from bench.workloads.mnist_data import IMAGE_PIXELS
 

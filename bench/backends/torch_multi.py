@@ -40,12 +40,11 @@ import torch
 import torch.distributed as dist
 from torch import nn
 
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_mnist import KERAS_ADAM_EPSILON, evaluate
 from bench.backends.torch_models import ModelUnavailable, book_model, resnet50
 from bench.cases import Case
-from bench.runner import CaseSkipped
 from bench.workloads.allreduce import (
     bandwidth_facts,
     check_facts,

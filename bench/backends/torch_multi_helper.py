@@ -51,8 +51,8 @@ def main(argv: list[str] | None = None) -> int:
     import torch
     import torch.distributed as dist
 
+    from bench.backends.base import one_line
     from bench.backends.torch_multi import COLLECTIVE_TIMEOUT, HOST, Groups, Job, run_job
-    from bench.runner import one_line
 
     device = torch.device(args.device)
     if device.type == "cuda":

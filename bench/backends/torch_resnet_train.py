@@ -12,12 +12,11 @@ from typing import Any
 import torch
 from torch import nn
 
-from bench.backends.base import Backend, Prepared
+from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.torch_amp import autocast, grad_scaler, precision_facts
 from bench.backends.torch_common import torch_device
 from bench.backends.torch_models import ModelUnavailable, resnet50
 from bench.cases import Case
-from bench.runner import CaseSkipped
 from bench.workloads.resnet50_train import CLASSES, LEARNING_RATE, MOMENTUM
 
 SEED = 0
