@@ -55,6 +55,7 @@ def write_report(runs: Sequence[Run], output: Path, bad: Sequence[ResultsFileErr
     from reports import page, plots, summary
     from reports.fleet_page import fleet_section
     from reports.history import history_section
+    from reports.labels import several_backends
     from reports.limits_page import limits_section
     from reports.load import notes, skipped, tidy
 
@@ -72,7 +73,7 @@ def write_report(runs: Sequence[Run], output: Path, bad: Sequence[ResultsFileErr
         notes=notes(runs),
         csv_name=csv_path.name,
         history=history_section(runs),
-        versus_plot=plots.versus(frame) if summary.several_backends(frame) else None,
+        versus_plot=plots.versus(frame) if several_backends(frame) else None,
         fleet=fleet_section(runs),
         limits=limits_section(runs, frame, nvml),
     )

@@ -17,13 +17,12 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-import pandas as pd
-
-from reports.load import RESULTS_FILE, ResultsFileError, Run
+from reports.fleet_facts import fleet_frame
+from reports.load import RESULTS_FILE, ResultsFileError
 
 EXIT_BAD_INPUT = 2
 
@@ -114,44 +113,6 @@ def expand(paths: Sequence[str | Path]) -> list[Path]:
                 runs += _child_runs(sub)
         found += runs or [path]
     return list(dict.fromkeys(found))
-
-
-def newest_runs(frame: pd.DataFrame, complete: Collection[tuple[str, str]] = ()) -> pd.DataFrame:
-    """The (host, run) pairs of each host's newest complete run (its newest run when none is complete), from a tidy
-    frame's datetime column (then run name); `complete` holds the (host, run) pairs of the complete runs."""
-    finished = set(complete)
-    stamps = frame[["host", "run", "datetime"]].drop_duplicates(["host", "run"])
-    stamps = stamps.assign(
-        when=pd.to_datetime(stamps["datetime"], utc=True, errors="coerce", format="ISO8601"),
-        complete=[(host, run) in finished for host, run in zip(stamps["host"], stamps["run"], strict=True)],
-    )
-    order = ["host", "complete", "when", "run"]
-    newest = stamps.sort_values(order, na_position="first").groupby("host").tail(1)
-    return newest[["host", "run"]].reset_index(drop=True)
-
-
-def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
-    """The tidy rows of each host's newest run, its environment facts as columns; and the runs left out."""
-    from reports.fleet_facts import host_facts
-    from reports.load import tidy
-
-    everything = tidy(runs)
-    if everything.empty:
-        return everything, []
-    newest = newest_runs(everything, complete={(run.host, run.name) for run in runs if run.complete})
-    keys = set(zip(newest["host"], newest["run"], strict=True))
-    kept: dict[tuple[str, str], Run] = {}
-    for run in runs:
-        if (run.host, run.name) in keys:
-            kept.setdefault((run.host, run.name), run)
-    kept_ids = {id(run) for run in kept.values()}
-    older = [run for run in runs if id(run) not in kept_ids]
-    frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
-    facts = pd.DataFrame([{"host": run.host, **host_facts(run), "run_state": run.state_text} for run in kept.values()])
-    # A host's facts replace the per-case columns of the same name (the tidy frame's own `throttled` is each
-    # case's record): merged side by side they would both be renamed, and the fleet would lose its causes.
-    frame = frame.drop(columns=[c for c in facts.columns if c != "host" and c in frame.columns])
-    return frame.merge(facts, on="host", how="left").reset_index(drop=True), older
 
 
 def read_hosts_file(path: Path) -> list[str]:

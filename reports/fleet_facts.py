@@ -1,4 +1,4 @@
-"""The environment facts of one run that may explain a slow host, from its typed record.
+"""The environment facts of one run that may explain a slow host, and the frame of each host's newest run with them.
 
 :func:`host_facts` returns the columns of :data:`reports.fleet.FACTS` for one run, from its
 ``machine_info`` (driver, CUDA/cuDNN builds, framework versions, configured GPU clocks and power
@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import statistics
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from typing import Any
 
-from reports.load import Run
+import pandas as pd
+
+from reports.load import Run, tidy
 from results_format import BackendStatus
 
-__all__ = ["host_facts"]
+__all__ = ["fleet_frame", "host_facts", "newest_runs"]
 
 
 def _joined(values: Iterable[Any]) -> str | None:
@@ -92,3 +94,38 @@ def host_facts(run: Run) -> dict[str, Any]:
         "container_image": facts.container_image,
         "python": (info.model_extra or {}).get("python_version"),
     }
+
+
+def newest_runs(frame: pd.DataFrame, complete: Collection[tuple[str, str]] = ()) -> pd.DataFrame:
+    """The (host, run) pairs of each host's newest complete run (its newest run when none is complete), from a tidy
+    frame's datetime column (then run name); `complete` holds the (host, run) pairs of the complete runs."""
+    finished = set(complete)
+    stamps = frame[["host", "run", "datetime"]].drop_duplicates(["host", "run"])
+    stamps = stamps.assign(
+        when=pd.to_datetime(stamps["datetime"], utc=True, errors="coerce", format="ISO8601"),
+        complete=[(host, run) in finished for host, run in zip(stamps["host"], stamps["run"], strict=True)],
+    )
+    order = ["host", "complete", "when", "run"]
+    newest = stamps.sort_values(order, na_position="first").groupby("host").tail(1)
+    return newest[["host", "run"]].reset_index(drop=True)
+
+
+def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
+    """The tidy rows of each host's newest run, its environment facts as columns; and the runs left out."""
+    everything = tidy(runs)
+    if everything.empty:
+        return everything, []
+    newest = newest_runs(everything, complete={(run.host, run.name) for run in runs if run.complete})
+    keys = set(zip(newest["host"], newest["run"], strict=True))
+    kept: dict[tuple[str, str], Run] = {}
+    for run in runs:
+        if (run.host, run.name) in keys:
+            kept.setdefault((run.host, run.name), run)
+    kept_ids = {id(run) for run in kept.values()}
+    older = [run for run in runs if id(run) not in kept_ids]
+    frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
+    facts = pd.DataFrame([{"host": run.host, **host_facts(run), "run_state": run.state_text} for run in kept.values()])
+    # A host's facts replace the per-case columns of the same name (the tidy frame's own `throttled` is each
+    # case's record): merged side by side they would both be renamed, and the fleet would lose its causes.
+    frame = frame.drop(columns=[c for c in facts.columns if c != "host" and c in frame.columns])
+    return frame.merge(facts, on="host", how="left").reset_index(drop=True), older

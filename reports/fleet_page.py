@@ -6,6 +6,11 @@ import math
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from reports import fleet
+from reports.fleet_facts import fleet_frame
+from reports.page import Table
+from reports.plots import RC, Plot, svg_data_uri
+
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
 
@@ -30,8 +35,6 @@ def plot_fleet(result: FleetResult) -> Figure | None:
     from matplotlib.figure import Figure
     from matplotlib.lines import Line2D
     from matplotlib.patches import Patch
-
-    from reports.plots import RC
 
     units = units.sort_values(["device_name", "ratio", "host", "device"], ascending=[True, False, True, True])
     several = units["device_name"].nunique() > 1
@@ -79,10 +82,6 @@ def fleet_section(runs: Sequence[Run]) -> dict[str, Any] | None:
     model (hosts with nothing in common, a laptop and a GPU server, are not a fleet)."""
     if len({run.host for run in runs}) < 2:
         return None
-    from reports import fleet
-    from reports.fleet_cmd import fleet_frame
-    from reports.page import Table
-    from reports.plots import Plot, svg_data_uri
 
     frame, older = fleet_frame(runs)
     if frame.empty or frame.groupby("device_name")["host"].nunique().max() < 2:

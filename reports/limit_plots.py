@@ -19,6 +19,7 @@ from matplotlib.lines import Line2D
 
 from reports import limits
 from reports import sustained as st
+from reports.labels import device_labels
 from reports.plots import RC, Plot, _legend_outside, _new_figure, _plain_log_axis, svg_data_uri
 
 
@@ -142,7 +143,6 @@ def per_watt(frame: pd.DataFrame) -> Plot:
     if rows.empty:
         why = "No matmul case recorded its energy (they need a GPU that NVML reports power or energy for)."
         return Plot("per-watt", title, question, why_not=why)
-    from reports.summary import device_labels
 
     rows = rows.assign(
         series=device_labels(frame).loc[rows.index] + " " + rows["precision_label"].astype(str),

@@ -19,6 +19,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from reports.fmt import fmt_number, fmt_percent
+from reports.labels import case_text, device_labels
 from results_format import DTYPE_BYTES, MIN_ENERGY_WINDOW_S, WORKLOAD_SPECS, Benchmark, DeviceRecord
 
 if TYPE_CHECKING:
@@ -236,7 +238,6 @@ def throttle_cell(flag: Any, text: Any) -> str:
 
 def _labelled(frame: pd.DataFrame, rows: pd.DataFrame) -> pd.Series:
     """The device labels of `rows` as the rest of the report spells them."""
-    from reports.summary import device_labels
 
     return device_labels(frame).loc[rows.index]
 
@@ -326,7 +327,6 @@ def energy_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = frame[frame["energy_j_per_call"].notna() & frame["throughput"].notna()]
     if rows.empty:
         return pd.DataFrame()
-    from reports.summary import case_text
 
     return pd.DataFrame(
         {
@@ -440,16 +440,10 @@ def _true(value: Any) -> bool:
     return value is not None and not pd.isna(value) and bool(value)
 
 
-def _pct(value: float) -> str:
-    """A percentage for a sentence: 76 %, 4.2 %."""
-    return f"{value:.0f} %" if value >= 10 else f"{value:.2g} %"
-
-
 def limit_lines(frame: pd.DataFrame) -> list[str]:
     """Findings: how close each device came to its peak, its memory bandwidth and its host link; throttling."""
     if frame.empty or "pct_of_peak" not in frame.columns:
         return []
-    from reports.summary import fmt_number
 
     labels = _labelled(frame, frame)
     lines = []
@@ -467,7 +461,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
                 else:
                     what = f"the {top['peak_basis']}"
                 line = (
-                    f"Matmul on {label} reaches {_pct(float(top['pct_of_peak']))} of {what}: "
+                    f"Matmul on {label} reaches {fmt_percent(float(top['pct_of_peak']))} of {what}: "
                     f"{fmt_number(float(top['throughput']))} of {fmt_number(float(top['peak_gflops']))} GFLOP/s "
                     f"(n={int(top['n'])} {top['dtype']}{', TF32 on' if gpu and _true(top.get('tf32')) else ''})"
                 )
@@ -493,7 +487,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
         text += f"{int(top['bytes']) // 2**20} MiB arrays)"
         if pd.notna(top.get("pct_of_bandwidth")):
             spec = fmt_number(float(top["spec_bandwidth_gbs"]))
-            text += f", {_pct(float(top['pct_of_bandwidth']))} of the spec's {spec} GB/s"
+            text += f", {fmt_percent(float(top['pct_of_bandwidth']))} of the spec's {spec} GB/s"
         lines.append(text + ".")
     lines += link_lines(frame, labels)
     return lines + throttle_lines(frame) + energy_lines(frame)
@@ -508,7 +502,7 @@ def link_lines(frame: pd.DataFrame, labels: pd.Series) -> list[str]:
         parts = []
         for (direction, memory), group in part.groupby(["direction", "host_memory"], sort=True):
             top = group.loc[group["pct_of_link"].astype(float).idxmax()]
-            parts.append(f"{direction} {memory} {_pct(float(top['pct_of_link']))}")
+            parts.append(f"{direction} {memory} {fmt_percent(float(top['pct_of_link']))}")
         ceiling = part["link_gbs"].astype(float).iloc[0]
         text = f"Copies on {label} reach, of the {ceiling:g} GB/s per-direction link: {', '.join(parts)}"
         slow = part[
@@ -539,7 +533,6 @@ def energy_lines(frame: pd.DataFrame) -> list[str]:
     """Per GPU, the most energy-efficient matmul (work per joule, net of idle)."""
     if "work_per_joule" not in frame.columns:
         return []
-    from reports.summary import fmt_number
 
     rows = frame[(frame["workload"] == "matmul") & frame["work_per_joule"].notna()]
     labels = _labelled(frame, rows) if not rows.empty else pd.Series(dtype=str)

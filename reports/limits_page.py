@@ -11,9 +11,9 @@ import pandas as pd
 
 from reports import limit_plots, limits
 from reports import sustained as st
+from reports.fmt import cell, fmt_percent
 from reports.load import Run
 from reports.page import Table, table_from
-from reports.summary import cell
 
 PEAK_NOTE = (
     "% of peak: the GFLOP/s over the dense peak of the dtype the case ran in, with the TF32 policy it recorded "
@@ -46,14 +46,6 @@ WATT_NOTE = (
 )
 
 
-def pct(value: Any) -> str:
-    """A percentage cell: 76 %, 4.2 %."""
-    if value is None or pd.isna(value):
-        return ""
-    value = float(value)
-    return f"{value:.0f} %" if value >= 10 else f"{value:.2g} %"
-
-
 def _labels(cases: Sequence[st.SustainedCase]) -> list[str]:
     """Device labels for sustained cases: host and backend in front where several ran."""
     hosts = len({c.host for c in cases}) > 1
@@ -72,7 +64,7 @@ def limits_section(runs: Sequence[Run], frame: pd.DataFrame, nvml: pd.DataFrame)
     if peak.empty and bandwidth.empty and link.empty and energy.empty and not cases and not tf_copies:
         return None
     ceilings = limits.roofline_ceilings(frame)
-    percent = {c: pct for c in ("% of peak", "% of best", "% of spec", "% of link")}
+    percent = {c: fmt_percent for c in ("% of peak", "% of best", "% of spec", "% of link")}
     tables: list[Table] = []
     if not peak.empty:
         tables.append(table_from(peak, "Compute: % of peak per case", note=PEAK_NOTE, formatters=percent))

@@ -16,6 +16,7 @@ from typing import Any
 import pandas as pd
 
 from reports import limits
+from reports.drift import reference_drift
 from results_format import (
     NVML_FILE,
     RESULTS_FILE,
@@ -282,7 +283,6 @@ def skipped(runs: Sequence[Run]) -> pd.DataFrame:
 
 def notes(runs: Sequence[Run]) -> list[tuple[str, str]]:
     """(run name, note) pairs: each run's notes, every run that did not finish, every run whose machine drifted."""
-    from reports.drift import reference_drift
 
     found = [(run.name, note) for run in runs for note in run.record.devicebench.notes]
     found += [(run.name, run.state_text) for run in runs if not run.complete]

@@ -12,7 +12,8 @@ from typing import Any
 
 import pandas as pd
 
-from reports.summary import fmt_bytes, fmt_latency, fmt_number, fmt_ratio, several_backends
+from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
+from reports.labels import several_backends
 
 #: the workloads that have their own tables here rather than the generic throughput table
 OWN_TABLES = ("scaling", "allreduce")

@@ -17,19 +17,11 @@ from reports import multidevice as md
 from reports import serving as sv
 from reports import speedup as sp
 from reports import training as tr
+from reports.fmt import cell, fmt_bytes, fmt_ratio, fmt_share
+from reports.labels import WORKLOAD_TITLES, device_labels, several_backends
 from reports.limits import throttle_cell
 from reports.load import ResultsFileError, Run
-from reports.summary import (
-    NOISY_IQR_REL,
-    WORKLOAD_TITLES,
-    backend_table,
-    cell,
-    device_labels,
-    fmt_bytes,
-    fmt_ratio,
-    several_backends,
-    throughput_table,
-)
+from reports.summary import NOISY_IQR_REL, backend_table, throughput_table
 
 if TYPE_CHECKING:
     from reports.plots import Plot
@@ -141,7 +133,9 @@ def multidevice_tables(frame: pd.DataFrame) -> list[Table]:
             "replicas / (N x samples/s on 1). CPU logical devices and CPU processes share one CPU's cores."
         )
         title = "Scaling: data-parallel training, fixed global batch"
-        tables.append(table_from(scaling, title, note=note, formatters={"speedup": ratio_cell, "efficiency": percent}))
+        tables.append(
+            table_from(scaling, title, note=note, formatters={"speedup": ratio_cell, "efficiency": fmt_share})
+        )
     allreduce = md.allreduce_table(frame)
     if not allreduce.empty:
         note = (
@@ -227,11 +221,6 @@ def ms(value: Any) -> str:
     return "" if value is None or pd.isna(value) else f"{float(value) * 1e3:.4g}"
 
 
-def percent(value: Any) -> str:
-    """A share shown as a percentage."""
-    return "" if value is None or pd.isna(value) else f"{float(value):.1%}"
-
-
 def cases_table(frame: pd.DataFrame) -> Table:
     """Every case with its median, spread and throughput; noisy cases flagged (and its backend when several ran)."""
     backend = {"backend": frame["backend"]} if several_backends(frame) else {}
@@ -260,7 +249,7 @@ def cases_table(frame: pd.DataFrame) -> Table:
         "All cases",
         note=f"noisy: IQR above {NOISY_IQR_REL:.0%} of the median; the gate needs more rounds to see small changes."
         + throttle,
-        formatters={"median (ms)": ms, "IQR/median": percent},
+        formatters={"median (ms)": ms, "IQR/median": fmt_share},
     )
 
 

@@ -25,14 +25,10 @@ from matplotlib.patches import Patch
 from reports import backends as bk
 from reports import speedup as sp
 from reports import training as tr
-from reports.summary import (
-    BOOK_LARGE_N,
-    BOOK_LARGE_RATIO,
-    backend_table,
-    device_labels,
-    fmt_bytes,
-    several_backends,
-)
+from reports.fmt import fmt_bytes
+from reports.labels import device_labels, several_backends
+from reports.multidevice import allreduce_frame, kind_text, scaling_frame
+from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, backend_table
 from results_format import WORKLOAD_SPECS
 
 #: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
@@ -405,7 +401,6 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
 
 def _set_labels(rows: pd.DataFrame) -> pd.Series:
     """'tensorflow, CPU logical devices' per row (host first when there are several): one line per device set."""
-    from reports.multidevice import kind_text
 
     labels = rows["backend"].astype(str) + ", " + rows["device_set_kind"].map(kind_text)
     return (rows["host"].astype(str) + " " + labels) if rows["host"].nunique() > 1 else labels
@@ -413,7 +408,6 @@ def _set_labels(rows: pd.DataFrame) -> pd.Series:
 
 def allreduce_bandwidth(frame: pd.DataFrame) -> Plot:
     """How does all-reduce bus bandwidth grow with the message size, per backend and device set?"""
-    from reports.multidevice import allreduce_frame
 
     title, question = "All-reduce bus bandwidth vs size", "What bus bandwidth does an all-reduce reach, by size?"
     rows = allreduce_frame(frame)
@@ -436,7 +430,6 @@ def allreduce_bandwidth(frame: pd.DataFrame) -> Plot:
 
 def scaling_efficiency(frame: pd.DataFrame) -> Plot:
     """How close to linear does data-parallel training scale, per backend, device set and model?"""
-    from reports.multidevice import scaling_frame
 
     title, question = "Scaling efficiency", "How close to N times faster does training get on N replicas?"
     rows = scaling_frame(frame)

@@ -8,7 +8,8 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.summary import device_labels, fmt_bytes, fmt_latency, fmt_number, fmt_ratio, several_backends
+from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
+from reports.labels import device_labels, several_backends
 from results_format import WORKLOAD_SPECS
 
 LATENCY_COLUMNS = ("latency_p50_s", "latency_p90_s", "latency_p99_s")

@@ -1,17 +1,19 @@
-"""Findings in words and numbers, and the per-workload tables, from the tidy frame (pure)."""
+"""Findings in words and numbers, and the per-workload tables, from the tidy frame (pure).
+
+Numbers become text in `reports.fmt`; cases, devices and workloads are named in `reports.labels`.
+"""
 
 from __future__ import annotations
 
-import math
-import numbers
-from typing import Any
-
-import numpy as np
 import pandas as pd
 
 from reports import backends as bk
-from reports import limits
+from reports import limits, multidevice
 from reports import speedup as sp
+from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
+from reports.labels import WORKLOAD_TITLES, backend_prefix, case_text, device_labels, several_backends
+from reports.serving import serving_lines
+from reports.training import training_lines
 from results_format import WORKLOAD_SPECS
 
 #: the book chapter's matmul demo: 10000x10000 ran ~32x faster on a notebook GPU, 100x100 the same.
@@ -23,69 +25,6 @@ BOOK_SMALL_TEXT = "book: no difference for small tensors"
 
 #: cases whose IQR exceeds this share of the median are flagged as noisy (the gate needs more rounds for them).
 NOISY_IQR_REL = 0.10
-
-#: each workload's title, from the results format (its tables are indexed by the workload's keys).
-WORKLOAD_TITLES = {name: spec.title for name, spec in WORKLOAD_SPECS.items()}
-
-
-def fmt_ratio(ratio: float) -> str:
-    """A speedup as text: 41.2x, 0.86x, 1.0x (also for 0.998, which two significant digits would make '1x')."""
-    return f"{ratio:.2g}x" if ratio < 0.995 else f"{ratio:.1f}x"
-
-
-def fmt_number(value: float | None) -> str:
-    """A throughput or time as compact text (thousands separators, 3 significant digits)."""
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if abs(value) >= 999.5:  # 999.6 would read "1e+03" with 3 significant digits
-        return f"{value:,.0f}"
-    return f"{value:.3g}"
-
-
-def fmt_bytes(size: float) -> str:
-    """A byte count in binary units: 1 KiB, 256 MiB."""
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if abs(size) < 1024 or unit == "TiB":
-            return f"{size:.0f} {unit}" if float(size).is_integer() else f"{size:.1f} {unit}"
-        size /= 1024
-    return f"{size} B"
-
-
-def cell(value: Any, column: str = "") -> str:
-    """One table cell as text: empty for missing, bytes in binary units, numbers compact."""
-    if value is None or value is pd.NA or (isinstance(value, float) and math.isnan(value)):
-        return ""
-    if isinstance(value, bool | np.bool_):
-        return "yes" if value else "no"
-    if column == "bytes" and isinstance(value, numbers.Real):
-        return fmt_bytes(float(value))
-    if isinstance(value, numbers.Integral) and column in ("n", "batch_size", "rounds"):
-        return str(value)
-    if isinstance(value, numbers.Real):
-        return fmt_number(float(value))
-    return str(value)
-
-
-def several_backends(frame: pd.DataFrame) -> bool:
-    """Whether the frame holds cases of more than one backend (TensorFlow and torch)."""
-    return not frame.empty and "backend" in frame.columns and frame["backend"].nunique() > 1
-
-
-def device_labels(frame: pd.DataFrame) -> pd.Series:
-    """A per-row device label: 'GPU:0'; 'torch GPU:0' when several backends ran; 'host ...' for several hosts."""
-    if frame.empty:
-        return pd.Series([], dtype="str")
-    labels = frame["device"].astype("str")
-    if several_backends(frame):
-        labels = frame["backend"].astype("str") + " " + labels
-    if frame["host"].nunique() > 1:
-        labels = frame["host"].astype("str") + " " + labels
-    return labels
-
-
-def backend_prefix(backend: object, several: bool) -> str:
-    """'torch: ' before a finding about one backend's devices, when several backends ran; else ''."""
-    return f"{backend}: " if several else ""
 
 
 def throughput_table(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
@@ -252,50 +191,6 @@ def zero_copy_lines(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
-def fmt_latency(seconds: float) -> str:
-    """A short time with its unit: 35.6 µs, 2.1 ms."""
-    for unit, scale in (("s", 1.0), ("ms", 1e-3), ("µs", 1e-6)):
-        if seconds >= scale:
-            return f"{seconds / scale:.3g} {unit}"
-    return f"{seconds / 1e-9:.3g} ns"
-
-
-def case_text(row: pd.Series) -> str:
-    """A case's keys as text: 'n=1024 float32', 'eager b64', 'h2d 1 MiB'."""
-    workload = row["workload"]
-    if workload == "matmul":
-        return f"n={int(row['n'])} {row['dtype']}"
-    if workload == "mnist":
-        return f"{row['mode']} b{int(row['batch_size'])}"
-    if workload == "transfer":
-        memory = f" {row['host_memory']}" if isinstance(row.get("host_memory"), str) else ""
-        return f"{row['direction']}{memory} {fmt_bytes(float(row['bytes']))}"
-    if workload == "membw":
-        return f"{row['kernel']} {fmt_bytes(float(row['bytes']))}"
-    if workload == "sustained":
-        return f"n={int(row['n'])} {row['dtype']} {float(row['seconds']):g} s"
-    if workload == "inference":
-        return f"{row['model']} {row['mode']} b{int(row['batch_size'])}"
-    if workload == "dispatch":
-        return f"polynomial fit {row['mode']}"
-    if workload == "mnist_amp":
-        return f"{row['mode']} {row['precision']} b{int(row['batch_size'])}"
-    if workload == "resnet50_train":
-        return f"{row['precision']} {int(row['image_size'])}px b{int(row['batch_size'])}"
-    if workload == "mnist_batch":
-        return f"{row['mode']} b{int(row['batch_size'])}"
-    if workload == "tfdata":
-        return f"{row['variant']} b{int(row['batch_size'])}"
-    if workload == "checkpoint":
-        return f"{row['format']} {row['direction']} {row['model']}"
-    if workload == "scaling":
-        size = f" {int(row['image_size'])}px" if row["model"] != "mnist" else ""
-        return f"{row['model']}{size} r{int(row['replicas'])} b{int(row['global_batch'])}"
-    if workload == "allreduce":
-        return f"{fmt_bytes(float(row['bytes']))} r{int(row['replicas'])}"
-    return ""
-
-
 def faster_text(ratio: float) -> str:
     """Who wins for a torch/TF throughput ratio: 'torch 1.3x', 'tensorflow 2.0x', 'about the same'."""
     if 1 / bk.SAME_WITHIN < ratio < bk.SAME_WITHIN:
@@ -397,12 +292,7 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     """The findings that open the report, most important first."""
     if frame.empty:
         return ["The results hold no benchmark cases."]
-    from reports import multidevice  # it formats with this module's helpers
-
     lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
-    from reports.serving import serving_lines  # builds on this module's formatting, so imported here
-    from reports.training import training_lines  # reports.training builds on this module's formatting
-
     lines += training_lines(frame, skipped) + tfdata_lines(frame) + transfer_lines(frame)
     lines += limits.limit_lines(frame) + multidevice.lines(frame) + serving_lines(frame) + noise_lines(frame)
     if skipped is not None:

@@ -15,6 +15,9 @@ import sys
 
 import pandas as pd
 
+from reports.fmt import cell, fmt_ratio
+from reports.labels import WORKLOAD_TITLES, several_backends
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `summary`."""
@@ -24,8 +27,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def rich_table(frame: pd.DataFrame, title: str, formats: dict | None = None):
     """A rich Table of a frame (index reset into columns), numbers right-aligned."""
     from rich.table import Table
-
-    from reports.summary import cell
 
     formats = formats or {}
     flat = frame.reset_index() if any(frame.index.names) else frame
@@ -59,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
         console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
     for line in summary.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
-    for workload, title in summary.WORKLOAD_TITLES.items():
+    for workload, title in WORKLOAD_TITLES.items():
         if workload in md.OWN_TABLES:
             continue
         table = summary.throughput_table(frame, workload)
@@ -69,8 +70,8 @@ def run(args: argparse.Namespace) -> int:
     latency = serving.latency_table(frame)
     if not latency.empty:
         console.print(rich_table(latency, "inference latency, batch 1 (percentiles of single requests)"))
-    ratio = {"speedup": lambda v: "" if v is None or math.isnan(v) else summary.fmt_ratio(v)}
-    backend = ["backend"] if summary.several_backends(frame) else []
+    ratio = {"speedup": lambda v: "" if v is None or math.isnan(v) else fmt_ratio(v)}
+    backend = ["backend"] if several_backends(frame) else []
     speed = sp.speedups(frame, "matmul")
     if not speed.empty:
         view = speed[["host", *backend, "gpu", "cpu", "n", "speedup"]]

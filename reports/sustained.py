@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import pandas as pd
 
+from reports.limits import device_record
+
 if TYPE_CHECKING:
     from reports.load import Run
 
@@ -52,7 +54,6 @@ class SustainedCase:
 
 def sustained_cases(runs: Sequence[Run]) -> list[SustainedCase]:
     """Every measured sustained case of the runs."""
-    from reports.limits import device_record
 
     found = []
     for run in runs:

@@ -13,7 +13,8 @@ from collections.abc import Sequence
 
 import pandas as pd
 
-from reports import summary as sm
+from reports.fmt import fmt_number, fmt_ratio
+from reports.labels import device_labels
 from results_format import WORKLOAD_SPECS
 
 SATURATION = 0.90
@@ -65,7 +66,7 @@ def parse_params(text: object) -> dict[str, str]:
 
 def _labelled(frame: pd.DataFrame, rows: pd.DataFrame) -> pd.DataFrame:
     """`rows` with the frame-wide device label."""
-    labels = frame["device_label"] if "device_label" in frame.columns else sm.device_labels(frame)
+    labels = frame["device_label"] if "device_label" in frame.columns else device_labels(frame)
     return rows.assign(device_label=labels.loc[rows.index])
 
 
@@ -219,13 +220,13 @@ def amp_lines(frame: pd.DataFrame) -> list[str]:
         head = f"Mixed precision, {_title(workload)} on {label}: {precision} runs"
         if len(part) == 1:
             row = part.iloc[0]
-            lines.append(f"{head} at {sm.fmt_ratio(row['speedup'])} float32's {row['unit']} ({row['case']}).")
+            lines.append(f"{head} at {fmt_ratio(row['speedup'])} float32's {row['unit']} ({row['case']}).")
             continue
         best = part.loc[part["speedup"].idxmax()]
         low = part["speedup"].min()
         lines.append(
-            f"{head} at {sm.fmt_ratio(low)} to {sm.fmt_ratio(best['speedup'])} float32's {best['unit']} "
-            f"(best {best['case']}: {sm.fmt_number(best['mixed'])} vs {sm.fmt_number(best['float32'])})."
+            f"{head} at {fmt_ratio(low)} to {fmt_ratio(best['speedup'])} float32's {best['unit']} "
+            f"(best {best['case']}: {fmt_number(best['mixed'])} vs {fmt_number(best['float32'])})."
         )
     return lines
 
@@ -243,7 +244,7 @@ def resnet_lines(frame: pd.DataFrame) -> list[str]:
         parts = []
         for precision, group in part.groupby("precision", sort=True):
             best = group.loc[group["throughput"].astype(float).idxmax()]
-            parts.append(f"{sm.fmt_number(float(best['throughput']))} in {precision} (batch {int(best['batch_size'])})")
+            parts.append(f"{fmt_number(float(best['throughput']))} in {precision} (batch {int(best['batch_size'])})")
         lines.append(f"ResNet-50 training on {label} at {int(size)}x{int(size)}: best images/s {'; '.join(parts)}.")
     return lines
 
@@ -258,7 +259,7 @@ def sweep_lines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> lis
         title = "ResNet-50" if row.workload == "resnet50_train" else "MNIST"
         text = (
             f"Batch sweep, {title} {row.series} on {row.device_label}: {SATURATION:.0%} of the best "
-            f"{sm.fmt_number(row.best)} {row.unit} (batch {_batch(row.best_batch)}) from batch "
+            f"{fmt_number(row.best)} {row.unit} (batch {_batch(row.best_batch)}) from batch "
             f"{_batch(row.saturation_batch)}"
         )
         if row.saturation_batch == row.largest_batch:

@@ -18,8 +18,8 @@ import pytest
 
 from reports import cli
 from reports.fleet import FACTS
-from reports.fleet_cmd import expand, fleet_frame, newest_runs
-from reports.fleet_facts import host_facts
+from reports.fleet_cmd import expand
+from reports.fleet_facts import fleet_frame, host_facts, newest_runs
 from reports.fleet_page import fleet_section
 from reports.load import read_run
 from results_format import read

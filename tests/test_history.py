@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from reports.history import detect_steps, history_frame, history_host, plot_history, segment, steps_frame
+from reports.history import history_frame, history_host, plot_history, steps_frame
 from reports.load import read_run, tidy
+from reports.steps import detect_steps, segment
 
 HISTORY = Path(__file__).parent / "data" / "history"
 STEPPED = "test_matmul[tensorflow-GPU:0-n512-float32]"

@@ -22,8 +22,8 @@ from bench.hardware.specs import load_specs
 from reports import cli, limits
 from reports import sustained as st
 from reports.compare import compare
+from reports.fmt import fmt_number
 from reports.load import read_run, tidy
-from reports.summary import fmt_number
 from results_format import MIN_ENERGY_WINDOW_S, read
 from tests.fake_hosts import H100, HOSTS
 from tests.golden_plugin import cpu_peak

@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from reports import backends as bk
-from reports import cli, plots, summary
+from reports import cli, fmt, labels, plots, summary
 from reports import speedup as sp
 from reports.load import read_run, tidy
 from results_format import read
@@ -29,7 +29,7 @@ def throughput(case: str) -> float:
 def matmul_speedup(backend: str, n: int) -> str:
     """GPU/CPU float32 matmul speedup of one backend of the mixed run, as the report writes it."""
     gpu, cpu = (throughput(f"test_matmul[{backend}-{d}:0-n{n}-float32]") for d in ("GPU", "CPU"))
-    return summary.fmt_ratio(gpu / cpu)
+    return fmt.fmt_ratio(gpu / cpu)
 
 
 def row(backend: str, device: str, workload: str, throughput: float | None, host: str = "box", **keys) -> dict:
@@ -132,7 +132,7 @@ def test_no_ratios_when_one_backend_ran():
     ],
 )
 def test_every_workload_names_its_case_in_the_findings(workload, keys, text):
-    assert summary.case_text(pd.Series({"workload": workload, **keys})) == text
+    assert labels.case_text(pd.Series({"workload": workload, **keys})) == text
 
 
 def test_the_multi_device_comparisons_name_their_extreme_cases():
@@ -176,12 +176,12 @@ def test_backend_table_blanks_ratios_that_compare_different_work():
 
 def test_device_labels_say_the_backend_only_when_several_ran():
     frame = mixed_frame()
-    assert list(summary.device_labels(frame.query("backend == 'torch'")).unique()) == ["CPU:0", "GPU:0"]
-    assert set(summary.device_labels(frame)) == {"tensorflow CPU:0", "torch CPU:0", "tensorflow GPU:0", "torch GPU:0"}
+    assert list(labels.device_labels(frame.query("backend == 'torch'")).unique()) == ["CPU:0", "GPU:0"]
+    assert set(labels.device_labels(frame)) == {"tensorflow CPU:0", "torch CPU:0", "tensorflow GPU:0", "torch GPU:0"}
     two_hosts = pd.DataFrame(
         [row("tensorflow", "GPU:0", "matmul", 1.0, host="a", n=1), row("torch", "GPU:0", "matmul", 1.0, host="b", n=1)]
     )
-    assert list(summary.device_labels(two_hosts)) == ["a tensorflow GPU:0", "b torch GPU:0"]
+    assert list(labels.device_labels(two_hosts)) == ["a tensorflow GPU:0", "b torch GPU:0"]
 
 
 def test_findings_and_speedups_are_per_backend():
@@ -191,7 +191,7 @@ def test_findings_and_speedups_are_per_backend():
     assert lines[0].startswith(f"tensorflow: GPU:0 is {tf} faster than CPU:0 at n=1024 (float32 matmul)")
     assert lines[1].startswith(f"torch: GPU:0 is {torch} faster than CPU:0 at n=1024 (float32 matmul)")
     mnist = {
-        mode: summary.fmt_ratio(
+        mode: fmt.fmt_ratio(
             throughput(f"test_mnist[torch-GPU:0-{mode}-b64-s30]")
             / throughput(f"test_mnist[torch-CPU:0-{mode}-b64-s30]")
         )
@@ -201,7 +201,7 @@ def test_findings_and_speedups_are_per_backend():
     assert any(line.startswith(torch_mnist) for line in lines)
     cpu_only = frame[frame["device_kind"] == "cpu"]
     peaks = {
-        backend: summary.fmt_number(throughput(f"test_matmul[{backend}-CPU:0-n1024-float32]"))
+        backend: fmt.fmt_number(throughput(f"test_matmul[{backend}-CPU:0-n1024-float32]"))
         for backend in ("tensorflow", "torch")
     }  # the largest size the smoke profile runs on a CPU
     assert [line for line in summary.matmul_lines(cpu_only) if line.startswith("No GPU")] == [
@@ -225,13 +225,13 @@ def test_mixed_report_has_the_tensorflow_vs_pytorch_section(mixed_page):
     section = html[html.index('<section id="versus">') : html.index('<section id="plots">')]
     assert '<figure id="plot-versus">' in section and 'src="data:image/svg+xml;base64,' in section
     assert "<th>device</th><th>workload</th><th>case</th>" in section
-    tf_faster = summary.fmt_ratio(
+    tf_faster = fmt.fmt_ratio(
         throughput("test_matmul[tensorflow-GPU:0-n2048-float32]") / throughput("test_matmul[torch-GPU:0-n2048-float32]")
     )  # TensorFlow's float32 takes TF32 by default, torch's does not
     assert re.search(
         rf"<td>GPU:0</td><td>matmul</td><td>n=2048 float32</td>.*?<td>tensorflow {re.escape(tf_faster)}</td>", section
     )
-    tf_copy = summary.fmt_number(throughput("test_transfer[tensorflow-CPU:0-h2d-pageable-1MiB]"))
+    tf_copy = fmt.fmt_number(throughput("test_transfer[tensorflow-CPU:0-h2d-pageable-1MiB]"))
     assert (
         f'<tr><td>CPU:0</td><td>transfer</td><td>h2d pageable 1 MiB</td><td class="num">{tf_copy}</td>'
         '<td class="num"></td><td>GB/s</td><td class="num"></td><td></td><td>PyTorch shares the buffer (no copy)</td>'
@@ -255,11 +255,11 @@ def gpu_matmul_line() -> str:
             ratios[f"n={n} {dtype}"] = throughput(bench.name) / tf
     low, high = min(ratios, key=ratios.get), max(ratios, key=ratios.get)
     mean = statistics.geometric_mean(ratios.values())
-    winner = f"torch is {summary.fmt_ratio(mean)}" if mean >= 1 else f"tensorflow is {summary.fmt_ratio(1 / mean)}"
+    winner = f"torch is {fmt.fmt_ratio(mean)}" if mean >= 1 else f"tensorflow is {fmt.fmt_ratio(1 / mean)}"
     wins = sum(r > 1 for r in ratios.values())
     return (
         f"TensorFlow vs PyTorch, matmul on GPU:0: {winner} faster (geometric mean of {len(ratios)} cases); torch/TF "
-        f"ranges from {summary.fmt_ratio(ratios[low])} ({low}) to {summary.fmt_ratio(ratios[high])} ({high}); "
+        f"ranges from {fmt.fmt_ratio(ratios[low])} ({low}) to {fmt.fmt_ratio(ratios[high])} ({high}); "
         f"torch is faster in {wins} of {len(ratios)}."
     )
 
@@ -288,7 +288,7 @@ def test_versus_plot_explains_when_there_is_nothing_to_compare():
 
 
 def test_backend_palette_gives_each_backend_a_colour_family():
-    frame = mixed_frame().assign(device_label=lambda f: summary.device_labels(f))
+    frame = mixed_frame().assign(device_label=lambda f: labels.device_labels(f))
     palette = plots.backend_palette(frame)
     assert set(palette) == {"tensorflow CPU:0", "tensorflow GPU:0", "torch CPU:0", "torch GPU:0"}
     blue, orange = palette["tensorflow GPU:0"], palette["torch GPU:0"]
@@ -300,7 +300,7 @@ def test_summary_cli_prints_the_comparison_and_backend_columns(capsys):
     out = " ".join(capsys.readouterr().out.split())
     assert "TensorFlow vs PyTorch, same case on the same device" in out
     assert "torch/TF" in out and "tensorflow 1.3x" in out
-    eager = summary.fmt_ratio(
+    eager = fmt.fmt_ratio(
         throughput("test_mnist[torch-GPU:0-eager-b64-s30]") / throughput("test_mnist[tensorflow-GPU:0-eager-b64-s30]")
     )
     assert f"TensorFlow vs PyTorch, MNIST training on GPU:0 (eager b64): torch is {eager} faster." in out

@@ -10,8 +10,8 @@ import pytest
 import results_format
 from reports import multidevice as md
 from reports import page, plots, summary
+from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
 from reports.load import read_run, tidy
-from reports.summary import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
 
 
 def scaling_row(backend, replicas, throughput, kind="cpu-logical-devices", devices=None, host="ci", model="mnist"):

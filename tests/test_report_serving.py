@@ -4,7 +4,7 @@ golden runs."""
 import pandas as pd
 import pytest
 
-from reports import page, summary
+from reports import fmt, page, summary
 from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS, read_run, tidy
 from reports.serving import (
     checkpoint_lines,
@@ -227,13 +227,11 @@ def test_the_golden_dispatch_and_checkpoint_findings_quote_the_laptops_cases():
     eager = cases["test_dispatch[tensorflow-CPU:0-eager-s20]"].extras
     loop = cases["test_dispatch[tensorflow-CPU:0-function-loop-s20]"].extras
     (line,) = dispatch_lines(tidy([run]))
-    per_op = summary.fmt_number(eager["us_per_op"])  # one backend ran: it is named once, after the workload
+    per_op = fmt.fmt_number(eager["us_per_op"])  # one backend ran: it is named once, after the workload
     assert line.startswith(f"Eager dispatch (tensorflow) on CPU:0: {per_op} µs per op ({eager['ops_per_step']} ops")
     ratio = eager["us_per_op"] / loop["us_per_op"]
-    assert (
-        f"{summary.fmt_number(loop['us_per_op'])} µs with a tf.function loop ({summary.fmt_ratio(ratio)} less)" in line
-    )
+    assert f"{fmt.fmt_number(loop['us_per_op'])} µs with a tf.function loop ({fmt.fmt_ratio(ratio)} less)" in line
     (saved,) = checkpoint_lines(tidy([run]))
     save = cases["test_checkpoint[tensorflow-CPU:0-tf-checkpoint-save-book]"]
     assert f"to the disk of {save.extras['directory']}:" in saved
-    assert f"tf.train.Checkpoint save {summary.fmt_number(save.throughput)} / restore " in saved
+    assert f"tf.train.Checkpoint save {fmt.fmt_number(save.throughput)} / restore " in saved

@@ -8,7 +8,7 @@ import base64
 import pandas as pd
 import pytest
 
-from reports import load, page, plots, summary
+from reports import labels, load, page, plots, summary
 from reports import training as tr
 from tests.golden_runs import GPUBOX, MIXED
 
@@ -208,7 +208,7 @@ def test_device_labels_carry_the_backend_when_both_ran():
         "tensorflow GPU:0": 2.0,
         "torch GPU:0": 2.5,
     }
-    assert summary.case_text(pd.Series(rows[0])) == "float32 224px b64"
+    assert labels.case_text(pd.Series(rows[0])) == "float32 224px b64"
 
 
 def test_tables_for_the_page(frame, skipped):

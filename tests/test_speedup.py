@@ -5,8 +5,8 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 
+from reports import fmt, summary
 from reports import speedup as sp
-from reports import summary
 
 
 def matmul_frame(cpu: dict[int, float], gpu: dict[int, float], host: str = "box", dtype: str = "float32"):
@@ -97,14 +97,14 @@ def test_cpu_only_headline():
 
 
 def test_formatting():
-    assert summary.fmt_ratio(41.23) == "41.2x"
-    assert summary.fmt_ratio(0.857) == "0.86x"
-    assert summary.fmt_ratio(0.998) == "1.0x"  # not "1x" beside "1.0x"
-    assert summary.fmt_ratio(0.994) == "0.99x"
-    assert summary.fmt_number(49017.49) == "49,017"
-    assert summary.fmt_number(0.08234) == "0.0823"
-    assert summary.fmt_bytes(2**28) == "256 MiB"
-    assert summary.fmt_bytes(1024) == "1 KiB"
+    assert fmt.fmt_ratio(41.23) == "41.2x"
+    assert fmt.fmt_ratio(0.857) == "0.86x"
+    assert fmt.fmt_ratio(0.998) == "1.0x"  # not "1x" beside "1.0x"
+    assert fmt.fmt_ratio(0.994) == "0.99x"
+    assert fmt.fmt_number(49017.49) == "49,017"
+    assert fmt.fmt_number(0.08234) == "0.0823"
+    assert fmt.fmt_bytes(2**28) == "256 MiB"
+    assert fmt.fmt_bytes(1024) == "1 KiB"
 
 
 def test_noise_lines_flag_wide_iqr():
