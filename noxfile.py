@@ -105,10 +105,12 @@ def report(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check the code with ruff."""
-    session.install("ruff>=0.8")
+    """Check the code with ruff, and the import contracts in pyproject.toml with import-linter."""
+    session.install("ruff>=0.8", "import-linter>=2.1")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # import-linter reads the packages' source from the working tree: no install of the suite needed
+    session.run("lint-imports", "--no-cache", env={"PYTHONPATH": os.getcwd()})
 
 
 @nox.session
