@@ -19,10 +19,11 @@ from __future__ import annotations
 import json
 import math
 import re
-import statistics
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any
+
+import numpy as np
 
 from reports.decide import POWER, Decision, decide, interval_confidence, resamples_for, too_few_rounds
 from reports.drift import DriftFinding, reference_drift, round_trend
@@ -40,6 +41,7 @@ __all__ = [
     "machine_differences",
     "machine_notes",
     "match_cases",
+    "nothing_judged_line",
     "pool_runs",
     "resolution_line",
     "to_json",
@@ -51,6 +53,9 @@ ICONS = {
     "regression": "🔴", "missing": "⚫", "inconclusive": "🟡", "version-changed": "🔀", "improvement": "🟢",
     "new": "🆕", "unchanged": "⚪",
 }  # fmt: skip
+
+#: the exit code of a comparison that judged no case (and found no case missing without a reason).
+EXIT_NOTHING_JUDGED = 2
 
 #: machine_info keys whose values move between identical runs (clock speeds, load): never compared.
 JITTER_KEYS = frozenset({"hz_actual", "hz_actual_friendly", "hz_actual_raw", "available", "reason"})
@@ -115,9 +120,16 @@ class Comparison:
         return sum(case.verdict == verdict for case in self.cases)
 
     @property
+    def judged(self) -> int:
+        """How many cases were judged: measured on both sides with enough rounds (the m of the Holm family)."""
+        return sum(math.isfinite(case.p_holm) for case in self.cases)
+
+    @property
     def exit_code(self) -> int:
-        """0 when clean, 1 when any case regressed or went missing without a recorded reason."""
-        return 1 if any(case.fails_gate for case in self.cases) else 0
+        """1 when a case regressed or went missing without a recorded reason; else 2 when none was judged; else 0."""
+        if any(case.fails_gate for case in self.cases):
+            return 1
+        return 0 if self.judged else EXIT_NOTHING_JUDGED
 
 
 def case_key(bench: Benchmark) -> tuple[str, str, str, str]:
@@ -197,9 +209,10 @@ def _backend_changes(base: MachineInfo, cur: MachineInfo) -> list[tuple[str, str
 
 
 def machine_notes(base: MachineInfo, cur: MachineInfo) -> list[str]:
-    """Differences worth showing that do not refuse a comparison: cores, affinity, thread settings, image tag."""
+    """Differences worth showing that do not refuse a comparison: host, cores, affinity, threads, image tag."""
     old, new = base.devicebench, cur.devicebench
-    notes = _diff("CPU cores", old.cpu_cores, new.cpu_cores)
+    notes = _diff("host", old.host, new.host)
+    notes += _diff("CPU cores", old.cpu_cores, new.cpu_cores)
     notes += _diff("usable CPU cores (affinity)", old.cpu_usable_cores, new.cpu_usable_cores)
     notes += _diff("thread settings in the environment", _env_text(old.thread_env), _env_text(new.thread_env))
     notes += _diff("container image", old.container_image, new.container_image)
@@ -272,7 +285,7 @@ def _not_judgeable(base: Sequence[float], cur: Sequence[float], options: Options
     short = too_few_rounds(len(base), len(cur), options.min_rounds)
     if short:
         return short
-    if not (statistics.median(base) > 0 and statistics.median(cur) > 0):
+    if not (np.median(base) > 0 and np.median(cur) > 0):  # numpy: millions of rounds in a fraction of a second
         return "no usable rounds (median 0)"
     return None
 
@@ -512,6 +525,14 @@ def resolution_line(comparison: Comparison) -> str:
     )
 
 
+def nothing_judged_line(comparison: Comparison) -> str:
+    """Why the gate neither passes nor fails a comparison that judged no case (exit 2)."""
+    return (
+        "nothing judged: no case was measured in both runs with the same workload version and at least "
+        f"{comparison.options.min_rounds} rounds per side ({summary_line(comparison)}); the gate vouches for nothing"
+    )
+
+
 def drift_lines(comparison: Comparison) -> list[str]:
     """Whether each side's machine changed during its run (from the reference case timed at start and end)."""
     lines = []
@@ -545,8 +566,10 @@ def to_markdown(comparison: Comparison, *, allowed_machine_change: bool = False)
     """A Markdown report: headline, the rule, resolution, machine differences, one table row per case."""
     if comparison.count("regression"):
         status = "❌ regression"
-    elif comparison.exit_code:
+    elif comparison.exit_code == 1:
         status = "❌ cases missing without a recorded reason"
+    elif comparison.exit_code == EXIT_NOTHING_JUDGED:
+        status = "⛔ nothing judged"
     else:
         status = "✅ no regression"
     lines = [

@@ -2,6 +2,7 @@
 
 Exit 1 also when a baseline case is missing from the current run and the run recorded no reason for it
 (unless --allow-missing); an interrupted or killed run is refused with exit 2 (unless --allow-incomplete).
+Exit 2 also when no case could be judged (none measured in both runs with enough rounds): nothing passed.
 """
 
 from __future__ import annotations
@@ -11,8 +12,18 @@ import json
 import sys
 from pathlib import Path
 
-from reports.compare import Options, compare, machine_differences, pool_runs, to_json, to_markdown
+from reports.compare import (
+    EXIT_NOTHING_JUDGED,
+    Options,
+    compare,
+    machine_differences,
+    nothing_judged_line,
+    pool_runs,
+    to_json,
+    to_markdown,
+)
 from reports.load import RESULTS_FILE, ResultsFileError, Run, accept_incomplete, read_run
+from reports.option_checks import seed_problem, workload_problem
 from results_format import RunFile
 
 BASELINES = Path("results") / "baselines"
@@ -136,6 +147,10 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         print(f"error: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
         return 2
+    problem = seed_problem(args.seed) or workload_problem("--threshold-for", (name for name, _ in args.threshold_for))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
         base, base_label, base_runs = read_side(args.baseline)
         cur, cur_label, cur_runs = read_side(args.current)
@@ -175,4 +190,6 @@ def run(args: argparse.Namespace) -> int:
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
+    if comparison.exit_code == EXIT_NOTHING_JUDGED:
+        print(f"error: {nothing_judged_line(comparison)}", file=sys.stderr)
     return comparison.exit_code

@@ -64,6 +64,8 @@ POWER = 0.80
 TAIL_REPLICATES = 20
 #: upper bound on bootstrap replicates per case (a full profile has ~100 cases).
 MAX_RESAMPLES = 100_000
+#: up to this many rounds on both sides together, min_two_sided_p counts C(n+k, n) exactly.
+EXACT_COMB_ROUNDS = 1000
 #: rounds-to-decide estimates above this are not given: the ratio sits too close to a band edge.
 MAX_ROUNDS = 10_000
 
@@ -93,6 +95,12 @@ def min_two_sided_p(rounds_base: int, rounds_cur: int) -> float:
     """Smallest two-sided exact Mann-Whitney p with these round counts: 2/C(n+k, n)."""
     if rounds_base < 1 or rounds_cur < 1:
         return 1.0
+    if rounds_base + rounds_cur > EXACT_COMB_ROUNDS:
+        # C(n+k, n) of millions of rounds is a number of millions of digits: take its logarithm instead.
+        log_comb = (
+            math.lgamma(rounds_base + rounds_cur + 1) - math.lgamma(rounds_base + 1) - math.lgamma(rounds_cur + 1)
+        )
+        return min(1.0, 2 * math.exp(-log_comb))
     return min(1.0, 2 / math.comb(rounds_base + rounds_cur, rounds_base))
 
 

@@ -10,7 +10,9 @@ Pure functions of round times (no I/O):
 - **Trend inside a case.** A case's rounds should be exchangeable; a monotone trend (Kendall's tau of time
   against round index, p < ``TREND_ALPHA``) whose Theil-Sen slope changes the time by more than
   ``TREND_THRESHOLD`` (10 %) from the first round to the last means the machine drifted while that case ran
-  (clocks ramping, a neighbour starting). It is a note, not a verdict.
+  (clocks ramping, a neighbour starting). It is a note, not a verdict. Kendall's tau takes every round
+  (O(n log n)); Theil-Sen, which needs every pair of points, is fitted on at most ``MAX_SLOPE_ROUNDS``
+  evenly spaced rounds, so a case of millions of rounds costs memory linear in its rounds.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ DRIFT_ALPHA = 0.01
 TREND_ALPHA = 0.001
 TREND_THRESHOLD = 0.10
 MIN_TREND_ROUNDS = 10
+#: Theil-Sen compares every pair of points (n² memory): longer cases are fitted on this many evenly spaced rounds.
+MAX_SLOPE_ROUNDS = 1000
 
 
 @dataclass(frozen=True)
@@ -85,8 +89,15 @@ class Trend:
         return f"its round times drifted {self.change:+.0%} from the first round to the last (p {self.p_value:.1g})"
 
 
+def slope_rounds(count: int) -> np.ndarray:
+    """The rounds the Theil-Sen slope is fitted on: all, or MAX_SLOPE_ROUNDS evenly spaced (first and last kept)."""
+    if count <= MAX_SLOPE_ROUNDS:
+        return np.arange(count)
+    return np.unique(np.linspace(0, count - 1, MAX_SLOPE_ROUNDS).round().astype(np.int64))
+
+
 def round_trend(times: Sequence[float]) -> Trend | None:
-    """Kendall's tau and the Theil-Sen slope of round time against round index; None with too few rounds."""
+    """Kendall's tau (every round) and the Theil-Sen slope (at most MAX_SLOPE_ROUNDS) of time against round."""
     values = np.asarray(times, dtype=float)
     if values.size < MIN_TREND_ROUNDS or not np.all(np.isfinite(values)):
         return None
@@ -94,7 +105,8 @@ def round_trend(times: Sequence[float]) -> Trend | None:
     tau = sps.kendalltau(index, values)
     if not math.isfinite(tau.pvalue):
         return None
-    slope, intercept, *_ = sps.theilslopes(values, index)
+    kept = slope_rounds(values.size)
+    slope, intercept, *_ = sps.theilslopes(values[kept], index[kept])
     first, last = intercept, intercept + slope * (values.size - 1)
     if first <= 0 or last <= 0:
         return None

@@ -59,6 +59,7 @@ __all__ = [
 
 EXIT_HEALTHY = 0
 EXIT_UNHEALTHY = 1
+EXIT_NOTHING_JUDGED = 2
 
 #: the robust z-score's scale: 0.6745 = the normal distribution's 75th percentile, so z ~ N(0, 1) for normal data.
 _MAD_SCALE = 0.6745
@@ -130,9 +131,28 @@ class FleetResult:
         return sorted(self.units.loc[self.units["verdict"] == "slow", "host"].unique())
 
     @property
+    def judged(self) -> int:
+        """How many units (a device of a host) were judged against their peers."""
+        return 0 if self.units.empty else int((self.units["verdict"] != "not judged").sum())
+
+    @property
     def exit_code(self) -> int:
-        """0 healthy; 1 when a host is slow or an expected host has no run."""
-        return EXIT_UNHEALTHY if self.slow_hosts or self.missing_count else EXIT_HEALTHY
+        """1 when a host is slow or an expected host has no run; else 2 when no unit was judged; else 0 (healthy)."""
+        if self.slow_hosts or self.missing_count:
+            return EXIT_UNHEALTHY
+        return EXIT_HEALTHY if self.judged else EXIT_NOTHING_JUDGED
+
+    def nothing_judged_text(self) -> str:
+        """Why no unit was judged, for the one error line of a fleet check that judged nothing."""
+        if self.units.empty:
+            return "nothing judged: the runs hold no measured case"
+        reasons = list(dict.fromkeys(self.units["reason"]))
+        more = f" (+{len(reasons) - 2} more reasons)" if len(reasons) > 2 else ""
+        return (
+            f"nothing judged: none of {len(self.units)} device(s) on {len(self.hosts)} host(s) could be judged: "
+            + "; ".join(reasons[:2])
+            + more
+        )
 
 
 def case_key(name: str, device: str | None) -> str:
@@ -435,9 +455,8 @@ def summary_line(result: FleetResult) -> str:
     if result.missing_count:
         names = f" ({', '.join(result.missing)})" if result.missing else ""
         text += f"; {result.missing_count} expected host(s) without a run{names}"
-    judged = result.units[result.units["verdict"] != "not judged"] if not result.units.empty else result.units
-    if not result.units.empty and judged.empty:
-        text += "; nothing judged (see the reasons)"
+    if not result.judged:
+        text += "; nothing judged" + (" (see the reasons)" if not result.units.empty else " (no measured case)")
     return text
 
 

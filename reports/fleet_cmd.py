@@ -8,7 +8,8 @@ divided by the fleet median of that case; a host is slow when its median ratio i
 --threshold below 1 and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model
 needs 3 hosts before any is judged. Likely causes are the environment facts (driver, CUDA, framework
 versions, clocks, throttling) in which a slow host differs from the majority of its peers. With
---hosts-file or --expect-hosts, hosts without a run are listed as missing.
+--hosts-file or --expect-hosts, hosts without a run are listed as missing. When no host could be
+judged at all (no case, or no model with enough hosts), the check passed nothing: exit 2.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from typing import Any
 
 from reports.fleet_facts import fleet_frame
 from reports.load import RESULTS_FILE, ResultsFileError
+from reports.option_checks import seed_problem
 
 EXIT_BAD_INPUT = 2
 
@@ -142,6 +144,9 @@ def run(args: argparse.Namespace) -> int:
     if args.min_hosts < 2:
         print("error: --min-hosts must be at least 2 (with one host there are no peers)", file=sys.stderr)
         return EXIT_BAD_INPUT
+    if problem := seed_problem(args.seed):
+        print(f"error: {problem}", file=sys.stderr)
+        return EXIT_BAD_INPUT
     try:
         expected = read_hosts_file(args.hosts_file) if args.hosts_file else []
         runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
@@ -188,4 +193,6 @@ def run(args: argparse.Namespace) -> int:
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
             if write_report(judged, args.html) != 0:
                 return EXIT_BAD_INPUT
+    if result.exit_code == fleet.EXIT_NOTHING_JUDGED:
+        print(f"error: {result.nothing_judged_text()}", file=sys.stderr)
     return result.exit_code

@@ -69,7 +69,7 @@ def test_too_few_rounds_are_not_judged() -> None:
     result = compare(run(bench("a", BASE[:3])), run(bench("a", DOUBLE[:3])))
     assert result.cases[0].verdict == "inconclusive"  # was `noisy`
     assert result.cases[0].reason == "too few rounds (3/3; at least 5 per side are judged)"
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # the only case, not judged: nothing judged is not a pass
     relaxed = compare(run(bench("a", BASE[:3])), run(bench("a", DOUBLE[:3])), Options(min_rounds=3))
     # 3 vs 3 rounds can never reach p < 0.01 (the smallest two-sided p is 0.1): was `unchanged` ("not
     # significant"), now `inconclusive`, because the interval alone says slower and the test cannot confirm it.
@@ -147,7 +147,8 @@ def test_params_order_does_not_matter() -> None:
 
 def test_missing_case_says_why_when_the_run_recorded_a_skip() -> None:
     gone = bench("a", BASE)
-    result = compare(run(gone), run(skipped=[skip(gone, "oom", "GPU:0 ran out of memory")]))
+    kept = bench("b", BASE)  # judged, so that the comparison judged something
+    result = compare(run(gone, kept), run(kept, skipped=[skip(gone, "oom", "GPU:0 ran out of memory")]))
     assert result.cases[0].verdict == "missing"
     assert result.cases[0].reason == "oom: GPU:0 ran out of memory"
     assert result.exit_code == 0  # explained: the gate passes, the table says why
@@ -171,7 +172,7 @@ def test_a_changed_workload_version_is_not_compared() -> None:
     (case,) = result.cases
     assert case.verdict == "version-changed"
     assert case.reason == "workload matmul changed (version 1 -> 2): not compared"
-    assert case.stats is None and result.exit_code == 0
+    assert case.stats is None and result.exit_code == 2  # its only case not compared: nothing judged
 
 
 def test_thread_settings_that_differ_are_noted_per_case() -> None:

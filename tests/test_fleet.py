@@ -184,7 +184,7 @@ def test_two_hosts_of_a_model_are_not_judged():
         result.units["reason"].iloc[0] == "2 host(s) with NVIDIA H100 80GB HBM3: at least 3 are needed to tell "
         "which one is slow"
     )
-    assert result.exit_code == 0
+    assert result.exit_code == 2  # nothing judged is not a pass
     assert "nothing judged" in fleet.summary_line(result)
 
 
@@ -271,12 +271,12 @@ def test_json_is_plain_json():
     assert len(document["ratios"]) == 4 * len(CASES)
 
 
-def test_an_empty_frame_is_healthy_but_says_it_saw_no_host():
+def test_an_empty_frame_judges_nothing_and_says_it_saw_no_host():
     result = judge(
         pd.DataFrame(
             columns=["host", "device", "device_kind", "device_name", "workload", "name", "throughput", "median_s"]
         )
     )
-    assert result.units.empty and result.hosts == [] and result.exit_code == 0
-    assert fleet.summary_line(result).startswith("0 host(s)")
+    assert result.units.empty and result.hosts == [] and result.exit_code == 2
+    assert fleet.summary_line(result) == "0 host(s); no slow host; nothing judged (no measured case)"
     assert math.isnan(fleet.case_ratios(fleet_frame({"a": 1, "b": 1}), Options()).iloc[0]["ratio"])

@@ -240,8 +240,8 @@ def test_missing_hosts_from_a_hosts_file_fail_the_check(tmp_path: Path):
 
 
 def test_two_hosts_are_reported_but_not_judged(tmp_path: Path):
-    code, stdout, _ = fleet(str(fleet_folder(tmp_path / "fleet", runs_of("node-a", "node-c"))))
-    assert code == 0
+    code, stdout, stderr = fleet(str(fleet_folder(tmp_path / "fleet", runs_of("node-a", "node-c"))))
+    assert code == 2 and stderr.startswith("error: nothing judged: ")  # a check that judged nothing is not a pass
     assert "at least 3 are needed to tell which one is slow" in stdout
 
 

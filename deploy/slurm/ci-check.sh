@@ -64,9 +64,9 @@ for name in ("fleet.md", "fleet.json", "fleet.html"):
         problems.append(f"no {name} in {fleet_dir}")
 if not problems:
     report = json.loads((fleet_dir / "fleet.json").read_text())
-    if recorded == hosts:  # the runs recorded DEVICEBENCH_HOST: two hosts, too few to judge, none missing
-        if report["hosts"] != hosts or report["missing_count"] != 0 or status != 0:
-            problems.append(f"expected hosts {hosts}, none missing, exit 0; got {report['hosts']}, "
+    if recorded == hosts:  # the runs recorded DEVICEBENCH_HOST: two hosts, too few to judge (exit 2), none missing
+        if report["hosts"] != hosts or report["missing_count"] != 0 or status != 2:
+            problems.append(f"expected hosts {hosts}, none missing, exit 2 (nothing judged); got {report['hosts']}, "
                             f"{report['missing_count']} missing, exit {status}")
     else:  # this bench does not record DEVICEBENCH_HOST yet: both runs are one host, the other is missing
         print(f"warning: the runs recorded hosts {recorded}, not {hosts}: DEVICEBENCH_HOST is not honoured yet")

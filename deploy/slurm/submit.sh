@@ -7,7 +7,7 @@
 #   --hosts FILE    the nodes you expect, one per line: TASKS is their number, and the report names
 #                   those without a run (Slurm places the tasks: choose the nodes with --partition etc.)
 #   --fleet-dir DIR where the runs go, on storage all nodes share (default: results/fleet-<UTC stamp>)
-#   --wait          wait for the report and exit with its code (0 healthy, 1 slow or missing, 2 bad input)
+#   --wait          wait for the report and exit with its code (0 healthy, 1 slow or missing, 2 bad input or nothing judged)
 #   SBATCH OPTION   for the array, e.g. --partition=gpu --gpus-per-node=8 --time=02:00:00 --account=...
 #   PYTEST ARG      for each run, e.g. --profile standard -k matmul
 #
@@ -69,5 +69,5 @@ echo "report job:   queued after the array; waiting for it ..."
 set +e
 sbatch "${report_options[@]}" --wait "$here/fleet-report.sbatch" "$fleet_dir" "${expect[@]}" >/dev/null
 status=$?
-echo "fleet report: exit $status (0 healthy, 1 slow or missing host, 2 bad input); $fleet_dir/fleet.md"
+echo "fleet report: exit $status (0 healthy, 1 slow or missing host, 2 bad input or nothing judged); $fleet_dir/fleet.md"
 exit "$status"

@@ -1,0 +1,22 @@
+"""Checks of option values shared by the subcommands: each problem is one sentence for an `error:` line (exit 2)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from results_format import WORKLOAD_SPECS
+
+__all__ = ["seed_problem", "workload_problem"]
+
+
+def seed_problem(seed: int) -> str | None:
+    """Why a --seed is refused (numpy's generators take non-negative integers), or None."""
+    return None if seed >= 0 else f"--seed must be a non-negative integer, got {seed}"
+
+
+def workload_problem(option: str, names: Iterable[str]) -> str | None:
+    """Why workload names given to `option` are refused (one not in the registry), naming the valid ones; or None."""
+    unknown = [name for name in names if name not in WORKLOAD_SPECS]
+    if not unknown:
+        return None
+    return f"{option}: unknown workload {unknown[0]!r} (valid: {', '.join(sorted(WORKLOAD_SPECS))})"
