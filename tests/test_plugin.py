@@ -5,7 +5,7 @@ import json
 import os
 from datetime import UTC, datetime
 
-import numpy  # noqa: F401 - imported once here: pytester unloads what a run imports, and numpy cannot load twice
+import numpy  # imported once here: pytester unloads what a run imports, and numpy cannot load twice
 import pynvml
 import pytest
 import scipy.stats  # noqa: F401 - the same for scipy (the plugin uses it for the median's interval)
@@ -398,3 +398,11 @@ def test_live_lines_line_up_across_workloads(suite, monkeypatch):
     assert {line.split()[0] for line in lines} == {"matmul", "mnist"}
     assert len({line.index("fake CPU:0") for line in lines}) == 1
     assert len({line.index(" rounds  [") for line in lines}) == 1
+
+
+def test_a_npy_mnist_file_is_a_usage_error_not_an_internal_error(suite, pytester):
+    numpy.save(pytester.path / "mnist.npy", numpy.zeros((3, 28, 28), numpy.uint8))
+    result = suite("--mnist", "mnist.npy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mnist: mnist.npy is a single .npy array, not a Keras mnist.npz*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
