@@ -84,6 +84,31 @@ def test_the_image_user_matches_the_manifests():
     assert pod["spec"]["securityContext"]["runAsUser"] == 10001
 
 
+def pod_specs() -> dict[str, dict]:
+    """The pod spec of each manifest that runs a pod (the fleet Job's template, the results pod)."""
+    job = documents(KUBERNETES / "fleet-job.yaml")[0]
+    pod = documents(KUBERNETES / "results-pod.yaml")[0]
+    return {"fleet-job.yaml": job["spec"]["template"]["spec"], "results-pod.yaml": pod["spec"]}
+
+
+@pytest.mark.parametrize("name", ["fleet-job.yaml", "results-pod.yaml"])
+def test_pods_have_a_read_only_root_a_tmp_volume_and_no_api_token(name: str):
+    pod = pod_specs()[name]
+    assert pod["automountServiceAccountToken"] is False
+    volumes = {v["name"]: v for v in pod["volumes"]}
+    for container in pod["containers"]:
+        assert container["securityContext"]["readOnlyRootFilesystem"] is True
+        # the entrypoint's mktemp and MPLCONFIGDIR=/tmp/matplotlib need a writable /tmp
+        (tmp,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
+        assert "emptyDir" in volumes[tmp["name"]] and not tmp.get("readOnly", False)
+    assert "MPLCONFIGDIR=/tmp/matplotlib" in (ROOT / "Dockerfile.gpu").read_text()
+
+
+def test_the_fleet_pods_grace_period_leaves_time_for_the_summary_and_report():
+    pod = pod_specs()["fleet-job.yaml"]
+    assert pod["terminationGracePeriodSeconds"] >= 60  # the default 30 s may not cover report.html
+
+
 # --- Slurm ---------------------------------------------------------------------------------------
 
 
