@@ -42,6 +42,7 @@ Exit status: pytest's when it failed (2: interrupted); 1 when the run measured n
 FORWARDED = (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
 LISTING = {"--collect-only", "--co", "--list"}
 PR_SET_PDEATHSIG = 1
+INTERRUPTED = 2  # pytest.ExitCode.INTERRUPTED (bench run does not import pytest)
 
 
 class UsageError(Exception):
@@ -185,7 +186,8 @@ def run_and_report(steps: Forwarder, pytest: list[str], args: list[str], python:
     report_status = steps.run([python, "-m", "reports", run_dir], hold=1)
     print(f"devicebench: run folder {run_dir}", flush=True)
     if bench_status != 0:
-        print(f"devicebench: the benchmarks did not all pass (pytest exited {bench_status}); what was measured "
+        why = "was stopped" if bench_status == INTERRUPTED else "did not all pass"
+        print(f"devicebench: the benchmarks {why} (pytest exited {bench_status}); what was measured "
               f"is kept in {run_dir}", file=sys.stderr)  # fmt: skip
         return bench_status
     return report_status

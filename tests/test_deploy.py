@@ -98,7 +98,7 @@ def test_pods_have_a_read_only_root_a_tmp_volume_and_no_api_token(name: str):
     volumes = {v["name"]: v for v in pod["volumes"]}
     for container in pod["containers"]:
         assert container["securityContext"]["readOnlyRootFilesystem"] is True
-        # the entrypoint's mktemp and MPLCONFIGDIR=/tmp/matplotlib need a writable /tmp
+        # bench run's temporary file and MPLCONFIGDIR=/tmp/matplotlib need a writable /tmp
         (tmp,) = [m for m in container["volumeMounts"] if m["mountPath"] == "/tmp"]
         assert "emptyDir" in volumes[tmp["name"]] and not tmp.get("readOnly", False)
     assert "MPLCONFIGDIR=/tmp/matplotlib" in (ROOT / "Dockerfile.gpu").read_text()

@@ -15,8 +15,8 @@
 # benchmarks.json and nvml.csv (main run), peaks.json and peaks-tf32.json (peak runs). Run folders go to
 # $RESULTS (default: a temporary folder). Needs python3 with torch, pytest, pytest-benchmark, pandas,
 # seaborn, matplotlib, jinja2, scipy, rich, py-cpuinfo, nvidia-ml-py and pydantic (PYTHONPATH may point at
-# extra packages). Exit status: the main run's pytest status (124 when cut at its limit), 1 if it measured
-# nothing.
+# extra packages). Exit status: the main run's `bench run` status (124 when cut at its limit), 1 if it
+# measured nothing.
 set -u
 
 out="${1:?usage: tools/gpu-check.sh OUT_DIR [pytest arguments ...]}"
