@@ -109,6 +109,7 @@ unshare --net buildah run --isolation chroot --user 0:0 --cap-add CAP_SYS_ADMIN 
         sleep 0.5
     done
     pid1="$(cat "/proc/$outer/task/$outer/children")"
+    pid1="${pid1%% *}"
     echo "first case saved: SIGTERM to PID 1 of the run (pid $pid1 outside its namespace)"
     kill -TERM "$pid1"
     wait "$outer"
