@@ -6,7 +6,9 @@
 # 1. a local Debian bookworm base (docker/make-base.sh, cached under .nox/container-cache)
 # 2. Dockerfile.cpu built on it with `buildah bud --isolation chroot`
 # 3. the image's entrypoint run as the image's non-root user, without network, with /results
-#    mounted; benchmarks.json and report.html must come out
+#    mounted; benchmarks.json and report.html must come out; then docker stop's path: SIGTERM to the
+#    entrypoint as PID 1 of a PID namespace after the first case: the run must end `interrupted`
+#    (exit 2) with its report
 # 4. Dockerfile.gpu built on the same base with TF_PACKAGE=tensorflow-cpu (every step but CUDA),
 #    then its user, its GPU environment and its installed suite checked
 # Prints the wall time and the image sizes. What it cannot check: the nvidia/cuda base itself,
@@ -79,6 +81,48 @@ EOF
 owner="$(stat -c %u "$results/latest/benchmarks.json")"
 [ "$owner" = "$run_user" ] || fail "benchmarks.json is owned by uid $owner, not $run_user"
 ls -l "$results/latest/"
+buildah rm "$ctr" >/dev/null
+ctr=""
+
+# docker stop's path: SIGTERM from outside to the entrypoint as PID 1 of its PID namespace (which ignores
+# any signal it has no handler for), after the first case is saved. buildah's chroot isolation makes no
+# PID namespace: root in the container makes one (unshare, hence CAP_SYS_ADMIN), then the image's user runs.
+step "docker stop of $cpu_tag: SIGTERM to the entrypoint as PID 1 after the first case"
+stopped="$work/stopped"
+mkdir -p "$stopped"
+chown "$run_user:$run_user" "$stopped"
+ctr="$(buildah from --quiet "$cpu_tag")"
+buildah config --volume /results- "$ctr"
+status=0
+unshare --net buildah run --isolation chroot --user 0:0 --cap-add CAP_SYS_ADMIN \
+    --volume "$stopped:/results:rw" "$ctr" -- sh -u -c '
+    unshare --pid --fork --mount-proc setpriv --reuid 10001 --regid 10001 --clear-groups \
+        /usr/local/bin/devicebench-entrypoint --profile smoke &
+    outer=$!
+    i=0
+    until ls /results/*/benchmarks.json >/dev/null 2>&1; do
+        i=$((i + 1))
+        if [ "$i" -gt 1200 ] || ! kill -0 "$outer" 2>/dev/null; then
+            echo "no case saved (the run ended or took 10 minutes)" >&2
+            exit 1
+        fi
+        sleep 0.5
+    done
+    pid1="$(cat "/proc/$outer/task/$outer/children")"
+    pid1="${pid1%% *}"
+    echo "first case saved: SIGTERM to PID 1 of the run (pid $pid1 outside its namespace)"
+    kill -TERM "$pid1"
+    wait "$outer"
+' || status=$?
+[ "$status" -eq 2 ] || fail "the run stopped by SIGTERM exited $status, not 2 (interrupted)"
+[ -s "$stopped/latest/report.html" ] || fail "no report.html after SIGTERM"
+python3 - "$stopped/latest/benchmarks.json" <<'EOF'
+import json, sys
+
+run = json.load(open(sys.argv[1]))["devicebench"]["run"]
+assert run["state"] == "interrupted" and run["reason"].startswith("stopped by SIGTERM"), f"after SIGTERM: {run}"
+print(f"SIGTERM to PID 1: run {run['state']} ({run['reason']}), summary and report.html written")
+EOF
 buildah rm "$ctr" >/dev/null
 ctr=""
 

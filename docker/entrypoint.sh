@@ -5,8 +5,10 @@
 #
 # Every argument goes to pytest after the defaults, so it overrides them
 # (--profile full, --devices GPU:0, -k matmul, ...). The report is built from
-# whatever the run measured, even when benchmarks failed. The exit status is the
-# benchmarks' status, or the report's when the benchmarks passed.
+# whatever the run measured, even when benchmarks failed or the run was stopped
+# (docker stop: SIGTERM; give it time for the report, e.g. docker stop -t 60). The exit
+# status is the benchmarks' status (2: stopped), 1 when no case was measured, or the
+# report's when the benchmarks passed.
 set -u
 
 results="${DEVICEBENCH_RESULTS:-/results}"
@@ -19,26 +21,8 @@ if ! mkdir -p "$results" 2>/dev/null || [ ! -w "$results" ]; then
     exit 2
 fi
 
-# pytest writes this run's folder into $path_file once its first case is saved, so the summary and
-# report below are always of the run just made, never of an older one.
-path_file="$(mktemp "${TMPDIR:-/tmp}/devicebench-run.XXXXXX")" && rm -f "$path_file"
-"$python" -m pytest "$src/bench" --results-dir "$results" --run-path-file "$path_file" \
+# `python -m bench run` (bench/run_cmd.py) runs pytest, then the summary and report of the run it made.
+# exec: it becomes PID 1, and passes docker stop's SIGTERM (and SIGINT, SIGHUP) on to pytest, so a stopped
+# run ends `interrupted` with what it measured, and still gets its summary and report.html.
+exec "$python" -m bench run --suite "$src/bench" --results-dir "$results" \
     --profile "${DEVICEBENCH_PROFILE:-smoke}" -p no:cacheprovider "$@"
-bench_status=$?
-
-if [ ! -s "$path_file" ]; then
-    echo "devicebench: this run measured no case (pytest exited $bench_status); no report built" >&2
-    if [ "$bench_status" -eq 0 ]; then exit 1; fi
-    exit "$bench_status"
-fi
-run_dir="$(cat "$path_file")"
-rm -f "$path_file"
-
-# The findings and throughput tables on the terminal (informational), then report.html.
-"$python" -m reports summary "$run_dir" || echo "devicebench: the summary failed (the report follows)" >&2
-"$python" -m reports "$run_dir"
-report_status=$?
-if [ "$bench_status" -ne 0 ]; then
-    exit "$bench_status"
-fi
-exit "$report_status"

@@ -8,6 +8,7 @@ or ./report.html. The tidy table (one row per case) goes beside the page as <nam
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -61,16 +62,22 @@ def write_report(runs: Sequence[Run], output: Path, bad: Sequence[ResultsFileErr
 
     frame = tidy(runs)
     left_out = skipped(runs)
-    nvml = plots.read_nvml([(r.host, r.name, r.nvml_csv) for r in runs])
+    nvml, unreadable = plots.read_nvml_files([(r.host, r.name, r.nvml_csv) for r in runs])
+    for _, problem in unreadable:
+        print(f"warning: {problem}", file=sys.stderr)
+    figures = plots.all_plots(frame, nvml)
+    if nvml.empty and unreadable:  # not "no GPU, or NVML was not available": there was a timeline, unreadable
+        why = f"No readable nvml.csv in these runs: {'; '.join(problem for _, problem in unreadable)}."
+        figures = [dataclasses.replace(p, why_not=why) if p.key == "nvml" and p.image is None else p for p in figures]
     csv_path = output.with_suffix(".csv")
     html = page.build_page(
         runs,
         frame,
         left_out,
-        plots.all_plots(frame, nvml),
+        figures,
         summary.headlines(frame, left_out),
         bad=bad,
-        notes=notes(runs),
+        notes=[*notes(runs), *unreadable],
         csv_name=csv_path.name,
         history=history_section(runs),
         versus_plot=plots.versus(frame) if several_backends(frame) else None,

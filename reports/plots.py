@@ -450,23 +450,35 @@ def scaling_efficiency(frame: pd.DataFrame) -> Plot:
 
 def read_nvml(runs_nvml: Sequence[tuple[str, str, Path | None]]) -> pd.DataFrame:
     """Concatenate the nvml.csv timelines of (host, run, path) triples; unreadable files are left out."""
-    parts = []
+    return read_nvml_files(runs_nvml)[0]
+
+
+def read_nvml_files(
+    runs_nvml: Sequence[tuple[str, str, Path | None]],
+) -> tuple[pd.DataFrame, list[tuple[str, str]]]:
+    """The nvml.csv timelines of (host, run, path) triples, and (run, problem) for each file left out as corrupt."""
+    parts, unreadable = [], []
     for host, run, path in runs_nvml:
         if path is None:
             continue
         try:
             part = pd.read_csv(path)
-        except (OSError, ValueError, pd.errors.ParserError):
+        except (OSError, ValueError, pd.errors.ParserError) as exc:
+            why = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            unreadable.append((run, f"{path} is corrupt ({why}): its GPU timeline is left out"))
             continue
-        if not set(NVML_COLUMNS) <= set(part.columns):
+        missing = [column for column in NVML_COLUMNS if column not in part.columns]
+        if missing:
+            why = f"no column {', '.join(missing)}"
+            unreadable.append((run, f"{path} is corrupt ({why}): its GPU timeline is left out"))
             continue
         parts.append(part.assign(host=host, run=run))
     if not parts:
-        return pd.DataFrame(columns=[*NVML_COLUMNS, "host", "run"])
+        return pd.DataFrame(columns=[*NVML_COLUMNS, "host", "run"]), unreadable
     nvml = pd.concat(parts, ignore_index=True)
     nvml["t_s"] = pd.to_numeric(nvml["t_s"], errors="coerce")
     nvml["mem_used_mib"] = pd.to_numeric(nvml["mem_used_mib"], errors="coerce")
-    return nvml.dropna(subset=["t_s", "mem_used_mib"])
+    return nvml.dropna(subset=["t_s", "mem_used_mib"]), unreadable
 
 
 def nvml_timeline(nvml: pd.DataFrame, frame: pd.DataFrame, palette: dict) -> Plot:

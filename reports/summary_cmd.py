@@ -25,18 +25,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def rich_table(frame: pd.DataFrame, title: str, formats: dict | None = None):
-    """A rich Table of a frame (index reset into columns), numbers right-aligned."""
+    """A rich Table of a frame (index reset into columns), numbers right-aligned, every string as plain text."""
     from rich.table import Table
+    from rich.text import Text
 
+    # Text, not str: rich reads a str as markup, and host names, devices and skip reasons come from the files
     formats = formats or {}
     flat = frame.reset_index() if any(frame.index.names) else frame
-    table = Table(title=title, title_justify="left", title_style="bold")
+    table = Table(title=Text(title), title_justify="left", title_style="bold")
     for column in flat.columns:
         numeric = pd.api.types.is_numeric_dtype(flat[column]) and column not in ("n", "bytes")
-        table.add_column(str(column), justify="right" if numeric else "left")
+        table.add_column(Text(str(column)), justify="right" if numeric else "left")
     for values in flat.itertuples(index=False, name=None):
         table.add_row(
-            *[formats[c](v) if c in formats else cell(v, str(c)) for c, v in zip(flat.columns, values, strict=True)]
+            *[
+                Text(str(formats[c](v) if c in formats else cell(v, str(c))))
+                for c, v in zip(flat.columns, values, strict=True)
+            ]
         )
     return table
 
@@ -44,6 +49,7 @@ def rich_table(frame: pd.DataFrame, title: str, formats: dict | None = None):
 def run(args: argparse.Namespace) -> int:
     """Print findings, throughput tables, speedups and skipped cases."""
     from rich.console import Console
+    from rich.text import Text
 
     from reports import multidevice as md
     from reports import serving, summary, training
@@ -54,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     frame = tidy(runs)
     left_out = skipped(runs)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
-    console.rule(f"devicebench summary: {', '.join(r.name for r in runs)}", style="bold")
+    console.rule(Text(f"devicebench summary: {', '.join(r.name for r in runs)}"), style="bold")
     several = len(runs) > 1
     for run_name, note in notes(runs):  # first: an incomplete or drifting run colours every number below
         console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)

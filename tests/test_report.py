@@ -261,3 +261,28 @@ def summary_lines(folder: Path) -> list[str]:
     """The findings of one golden run."""
     run = read_run(folder)
     return headlines(tidy([run]), skipped([run]))
+
+
+@pytest.mark.parametrize(
+    ("content", "why"),
+    [
+        (b"t_s,case,gpu_index,mem_used_mib\n1,a,0,5\n1,2,3,4,5,6,7\n", "Expected 4 fields in line 3, saw 7"),
+        (b"\x00\xff\xfe garbage", "codec can't decode"),
+        (b"time,memory\n1,2\n", "no column t_s, case, gpu_index, mem_used_mib"),
+    ],
+    ids=["ragged", "binary", "foreign"],
+)
+def test_a_corrupt_nvml_csv_is_named_on_stderr_and_the_page_and_the_rest_is_kept(
+    tmp_path, capsys, monkeypatch, content, why
+):
+    monkeypatch.setattr(plots, "all_plots", lambda frame, nvml: [plots.nvml_timeline(nvml, frame, {})])
+    folder = Path(shutil.copytree(GPUBOX, tmp_path / GPUBOX.name))
+    (folder / "nvml.csv").write_bytes(content)
+    assert cli.main(["build", str(folder)]) == 0
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and err[0].startswith(f"warning: {folder / 'nvml.csv'} is corrupt (") and why in err[0]
+    assert err[0].endswith("): its GPU timeline is left out")
+    html = (folder / "report.html").read_text()
+    assert "NVML was not available" not in html
+    assert html.count(f"{folder / 'nvml.csv'} is corrupt") == 2  # the runs' notes and the timeline's why-not
+    assert len(pd.read_csv(folder / "report.csv")) == len(results_format.read(GPUBOX).benchmarks)

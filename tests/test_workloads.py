@@ -115,3 +115,25 @@ def test_a_foreign_npz_is_rejected(tmp_path):
     np.savez(tmp_path / "nolabels.npz", images=np.zeros((3, 28, 28)))
     with pytest.raises(MnistDataError, match="not a readable"):
         read_mnist(tmp_path / "nolabels.npz")
+
+
+@pytest.mark.parametrize(
+    ("arrays", "message"),
+    [
+        (None, r"is a single \.npy array, not a Keras mnist\.npz"),
+        ({"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.array(["a", "b", "c"])}, "got uint8 and <U1"),
+        ({"x_train": np.full((3, 28, 28), "z"), "y_train": np.arange(3)}, "expected numeric x_train"),
+        ({"x_train": np.zeros((3, 28, 28), np.uint8), "y_train": np.full(3, 0.5)}, "labels outside 0..9"),
+    ],
+    ids=["npy", "string-labels", "string-images", "fractional-labels"],
+)
+def test_a_npy_file_or_non_numeric_arrays_are_one_line_errors(tmp_path, arrays, message):
+    if arrays is None:
+        path = tmp_path / "mnist.npy"
+        np.save(path, np.zeros((3, 28, 28), np.uint8))
+    else:
+        path = tmp_path / "mnist.npz"
+        np.savez(path, **arrays)
+    with pytest.raises(MnistDataError, match=message) as info:
+        read_mnist(path)
+    assert str(path) in str(info.value) and "\n" not in str(info.value)

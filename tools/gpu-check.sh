@@ -9,13 +9,14 @@
 #    BENCH_FILES lists the benchmark files in the order to run them (default: bench, alphabetical).
 # 2. The peak run (unless PEAKS=0): the largest matmuls of the full profile on the GPUs, TF32 off and on, at
 #    most $PEAK_LIMIT seconds (default 90), for "% of the spec peak".
-# 3. The summary and one report of both runs.
+# Each run goes through `python -m bench run` (its own summary and report.html in its run folder).
+# 3. The summary and one report of all runs.
 # OUT_DIR gets at most 8 files: facts.txt (nvidia-smi, versions), gpu-check.log, summary.txt, report.html,
 # benchmarks.json and nvml.csv (main run), peaks.json and peaks-tf32.json (peak runs). Run folders go to
 # $RESULTS (default: a temporary folder). Needs python3 with torch, pytest, pytest-benchmark, pandas,
 # seaborn, matplotlib, jinja2, scipy, rich, py-cpuinfo, nvidia-ml-py and pydantic (PYTHONPATH may point at
-# extra packages). Exit status: the main run's pytest status (124 when cut at its limit), 1 if it measured
-# nothing.
+# extra packages). Exit status: the main run's `bench run` status (124 when cut at its limit), 1 if it
+# measured nothing.
 set -u
 
 out="${1:?usage: tools/gpu-check.sh OUT_DIR [pytest arguments ...]}"
@@ -56,9 +57,13 @@ run_pass() {
     name="$1" limit="$2" path_file="$3"
     shift 3
     rm -f "$path_file"
-    echo "## $name run: python3 -m pytest bench --backend torch $* (at most ${limit} s)"
+    echo "## $name run: python3 -m bench run --backend torch $* (at most ${limit} s)"
+    suites=""
+    for file in ${BENCH_FILES:-bench}; do suites="$suites --suite $file"; done
+    # bench run: pytest, then this run's summary and report.html; the limit's SIGINT goes on to pytest, which
+    # stops as interrupted and keeps what it measured; -k 30 leaves time for the report
     # shellcheck disable=SC2086  # BENCH_FILES is a list of paths, in the order they should run
-    PYTHONUNBUFFERED=1 timeout -s INT -k 30 "$limit" "$python" -m pytest ${BENCH_FILES:-bench} -p no:cacheprovider \
+    PYTHONUNBUFFERED=1 timeout -s INT -k 30 "$limit" "$python" -m bench run $suites -p no:cacheprovider \
         --backend torch --results-dir "$results/$name" --run-path-file "$path_file" "$@"
     status=$?
     echo "## $name run: pytest exited $status"

@@ -48,13 +48,21 @@ def find_mnist(option: str | None) -> Path | None:
 def read_mnist(path: Path) -> MnistData:
     """The training half of a Keras-format mnist.npz (x_train uint8 (n, 28, 28), y_train (n,))."""
     try:
-        with np.load(path, allow_pickle=False) as npz:
+        loaded = np.load(path, allow_pickle=False)
+    except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
+        raise MnistDataError(f"{path} is not a readable Keras mnist.npz ({type(exc).__name__}: {exc})") from None
+    if not isinstance(loaded, np.lib.npyio.NpzFile):  # a .npy file: one bare array, no x_train/y_train
+        raise MnistDataError(f"{path} is a single .npy array, not a Keras mnist.npz (x_train and y_train)")
+    try:
+        with loaded as npz:
             x, y = npz["x_train"], npz["y_train"]
     except (OSError, ValueError, KeyError, zipfile.BadZipFile, EOFError) as exc:
         raise MnistDataError(f"{path} is not a readable Keras mnist.npz ({type(exc).__name__}: {exc})") from None
     if x.ndim != 3 or x.shape[1:] != (28, 28) or y.shape != (x.shape[0],) or x.shape[0] == 0:
         raise MnistDataError(f"{path}: expected x_train (n, 28, 28) and y_train (n,), got {x.shape} and {y.shape}")
-    if y.min() < 0 or y.max() >= CLASSES:
+    if x.dtype.kind not in "uif" or y.dtype.kind not in "uif":
+        raise MnistDataError(f"{path}: expected numeric x_train and y_train, got {x.dtype} and {y.dtype}")
+    if y.min() < 0 or y.max() >= CLASSES or not np.array_equal(y, np.round(y)):
         raise MnistDataError(f"{path}: labels outside 0..9")
     return MnistData(x.reshape(len(x), IMAGE_PIXELS).astype(np.float32) / 255.0, y.astype(np.int64), "mnist", str(path))
 
