@@ -11,7 +11,9 @@ from bench.backends import load_backend  # noqa: E402
 from bench.backends.base import PlacementError  # noqa: E402
 from bench.cases import make_cases  # noqa: E402
 from bench.profiles import get_profile  # noqa: E402
+from bench.cases import Case  # noqa: E402
 from bench.workloads.matmul import MATMUL  # noqa: E402
+from bench.workloads.membw import MEMBW, membw_check  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,6 +28,21 @@ def test_devices_and_gpu_absence_reason(backend):
     assert devices[0].name == "CPU:0" and devices[0].kind == "cpu"
     if not any(d.kind == "gpu" for d in devices):
         assert "CPU-only build" in backend.gpu_absence_reason() or "no GPU visible" in backend.gpu_absence_reason()
+
+
+@pytest.mark.parametrize("kernel", ["copy", "triad"])
+def test_membw_writes_into_its_preallocated_variable_without_aliasing_the_input(backend, kernel):
+    # an eager dst.assign(a) would make the variable share a's buffer (no copy at all): the facts must catch that
+    cpu = backend.devices()[0]
+    case = Case(MEMBW, cpu, {"kernel": kernel, "bytes": 2**20, "dtype": "float32"})
+    prepared = backend.build(case)
+    prepared.call()
+    backend.sync()
+    facts = prepared.facts(1e-3)
+    assert facts["verified"] and facts["buffers"] == "preallocated"
+    assert facts["fresh_buffer"] is True and facts["in_place"] is True
+    assert membw_check(facts) is None
+    assert "new buffer" in membw_check({**facts, "in_place": False})
 
 
 def test_matmul_is_made_and_checked_on_the_cpu(backend):

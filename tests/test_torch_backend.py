@@ -32,6 +32,19 @@ def smoke_case(backend, workload, label):
     return case
 
 
+@pytest.mark.parametrize("kernel", ["copy", "triad"])
+def test_membw_writes_into_its_preallocated_output(backend, kernel):
+    from bench.cases import Case
+    from bench.workloads.membw import membw_check
+
+    case = Case(WORKLOADS["membw"], backend.devices()[0], {"kernel": kernel, "bytes": 2**20, "dtype": "float32"})
+    prepared = backend.build(case)
+    prepared.call()
+    facts = prepared.facts(1e-3)
+    assert facts["verified"] and facts["buffers"] == "preallocated"
+    assert facts["fresh_buffer"] is True and facts["in_place"] is True and membw_check(facts) is None
+
+
 def test_devices_and_gpu_absence_reason(backend):
     devices = backend.devices()
     assert (devices[0].backend, devices[0].name, devices[0].kind) == ("torch", "CPU:0", "cpu")
