@@ -245,6 +245,11 @@ class CaseThrottle(_Record):
     reasons: list[str] = Field(default_factory=list)
     text: str  # "not throttled" or "throttled: software power cap, ..."
     first_s: NonNegative | None = None  # seconds from the case's first NVML sample to the first throttled one
+    # per timed round, in order (where the runner marked rounds): the clock-event reasons and lowest SM clock NVML
+    # reported while it ran, and how many rounds ran under a power or thermal reason (left out of the headline)
+    round_reasons: list[list[str]] | None = None
+    round_sm_clock_mhz: list[NonNegative | None] | None = None
+    rounds_throttled: Annotated[int, Field(ge=0)] | None = None
 
 
 class SustainedCheck(_Record):

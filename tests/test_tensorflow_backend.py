@@ -9,9 +9,8 @@ tf = pytest.importorskip("tensorflow")
 
 from bench.backends import load_backend  # noqa: E402
 from bench.backends.base import PlacementError  # noqa: E402
-from bench.cases import make_cases  # noqa: E402
+from bench.cases import Case, make_cases  # noqa: E402
 from bench.profiles import get_profile  # noqa: E402
-from bench.cases import Case  # noqa: E402
 from bench.workloads.matmul import MATMUL  # noqa: E402
 from bench.workloads.membw import MEMBW, membw_check  # noqa: E402
 

@@ -69,6 +69,8 @@ MEMBW = Workload(
     work_per_call=bytes_moved,
     label=lambda p: f"{p['kernel']}-{int(p['bytes']) // 2**20}MiB",
     check=membw_check,
+    batched=True,
+    cache_modes=("hot", "cold"),
 )
 
 
