@@ -71,6 +71,8 @@ def choose_batch(
     share = overhead / (calls * per_call)
     if calls == MAX_CALLS:
         why = f"at most {MAX_CALLS} calls a round"
+    elif calls == 1:
+        why = f"one call ({_us(per_call)}) makes the {_us(overhead)} sync and launch overhead {share:.2%} of a round"
     elif calls == for_overhead:
         why = f"the {_us(overhead)} sync and launch overhead is {share:.2%} of a round of {calls} calls"
     else:

@@ -31,9 +31,12 @@ def claim(benchmark: Any) -> None:
     benchmark._mode = MODE
 
 
-def keep_rounds(benchmark: Any, per_call_s: Sequence[float], calls_per_round: int) -> Any:
-    """Give pytest-benchmark the per-call time of each kept round (`iterations` = calls per round); its stats."""
+def keep_rounds(benchmark: Any, round_s: Sequence[float], calls_per_round: int) -> Any:
+    """Give pytest-benchmark each kept round's time with `iterations` = calls per round; its statistics object.
+
+    Its `update` divides each round's time by `iterations`, so `stats.data` holds per-call times, as `pedantic`'s do.
+    """
     stats = benchmark._make_stats(calls_per_round)
-    for value in per_call_s:
+    for value in round_s:
         stats.update(value)
     return stats

@@ -75,7 +75,18 @@ def throttle_record(
         "first_s": summary.get("first_throttle_s"),
     }
     if clocks:
-        record["round_reasons"] = [list(c.reasons) for c in clocks]
-        record["round_sm_clock_mhz"] = [c.sm_clock_mhz for c in clocks]
+        record["round_clocks"] = round_clock_runs(clocks)
         record["rounds_throttled"] = sum(1 for c in clocks if c.throttled)
     return record
+
+
+def round_clock_runs(clocks: Sequence[RoundClock]) -> list[dict[str, Any]]:
+    """Per-round clocks as runs of consecutive rounds with the same reasons and SM clock (results' RoundClockRun)."""
+    runs: list[dict[str, Any]] = []
+    for clock in clocks:
+        reasons = list(clock.reasons)
+        if runs and runs[-1]["reasons"] == reasons and runs[-1]["sm_clock_mhz"] == clock.sm_clock_mhz:
+            runs[-1]["rounds"] += 1
+        else:
+            runs.append({"rounds": 1, "reasons": reasons, "sm_clock_mhz": clock.sm_clock_mhz})
+    return runs

@@ -318,7 +318,8 @@ def run_case(
         per_call = [t / batch.calls for t in timed_rounds.host_s]
         keep_all = case.workload.keep_throttled_rounds or len(clocks) != len(per_call)
         kept = None if keep_all else headline(clocks, len(per_call))
-        keep_rounds(benchmark, [per_call[i] for i in kept.kept] if kept else per_call, batch.calls)
+        host = timed_rounds.host_s
+        keep_rounds(benchmark, [host[i] for i in kept.kept] if kept else host, batch.calls)
         peak = backend.memory_peak(case.device)
         median_s = float(benchmark.stats.stats.median)
         facts = prepared.facts(median_s)

@@ -14,6 +14,12 @@ def test_the_installed_pytest_benchmark_is_a_supported_release() -> None:
     assert pytest_benchmark.__version__ in SpecifierSet(",".join(SUPPORTED))
 
 
+def test_its_statistics_divide_a_round_by_its_iterations_as_keep_rounds_expects() -> None:
+    from pytest_benchmark.stats import Metadata
+
+    assert "duration / self.iterations" in inspect.getsource(Metadata.update)
+
+
 def test_the_fixture_still_has_the_timer_the_mode_and_make_stats_the_adapter_uses() -> None:
     init = inspect.getsource(BenchmarkFixture.__init__)
     assert "self._timer = " in init and "self._mode = None" in init
