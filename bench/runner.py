@@ -175,7 +175,6 @@ def time_rounds(
 
 
 def plan_batch(
-    case: Case,
     timed: Callable[[], Any],
     call: Callable[[], Any],
     sync: Callable[[], None],
@@ -295,7 +294,7 @@ def run_case(
         cold = cache == "cold" and "cold" in case.workload.cache_modes
         flush = backend.cache_flush(case.device) if cold else None
         why_single = single_call_reason(case, schedule, flush is not None, prepared.check_round is not None)
-        batch = plan_batch(case, timed, call, sync, clock, warm, why_single)
+        batch = plan_batch(timed, call, sync, clock, warm, why_single)
         if schedule is None:
             round_s = batch.calls * batch.call_s if batch.calls > 1 and batch.call_s else warm.last_call_s
             rounds = profile.rounds_for(round_s)
