@@ -237,12 +237,9 @@ def build_membw(case: Case, backend: ScriptedBackend) -> Prepared:
     call, _ = backend.call(case, seconds, first_s=first_s, util=util, load=util / 100 * MEMBW_LOAD)
     checked = verify(kernel, EXPECTED[kernel], EXPECTED[kernel])
     facts: dict[str, Any] = {"kernel": kernel, "how": how, "buffers": "preallocated"}
-    if torch:
-        facts.update({"fresh_buffer": True, "in_place": True, **checked})
-    else:
-        facts.update(checked)
-        if slot is None:
-            facts.update({"fresh_buffer": True, "in_place": True})
+    if torch or slot is None:  # measured on every torch device, on the CPU only in TensorFlow
+        facts.update({"fresh_buffer": True, "in_place": True})
+    facts.update(checked)
     return Prepared(call, backend.finish(case, lambda median_s: dict(facts)))
 
 
