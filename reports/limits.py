@@ -552,9 +552,10 @@ def throttle_lines(frame: pd.DataFrame) -> list[str]:
         dropped = shares[shares > 0]
         every = int(frame["every_round_throttled"].fillna(False).astype(bool).sum())
         if not dropped.empty:
+            low, high = f"{dropped.min():.0%}", f"{dropped.max():.0%}"
             lines.append(
                 f"{len(dropped)} of them had rounds under a power or thermal clock event left out of their median "
-                f"({dropped.min():.0%}-{dropped.max():.0%} of their rounds; kept in the results file)."
+                f"({low if low == high else f'{low}-{high}'} of their rounds; kept in the results file)."
             )
         if every:
             lines.append(f"{every} case(s) ran every round throttled: their medians are throttled figures.")
