@@ -230,3 +230,10 @@ def test_hot_is_the_default_and_workloads_without_a_cold_mode_record_no_cache(gp
     assert "cache" not in other["timing"]
     with pytest.raises(ValueError, match="cache must be one of hot, cold"):
         run_case(Bench(), gpu_case(gpu_backend), gpu_backend, SMOKE, cache="warm")
+
+
+def test_a_flush_buffer_is_twice_the_cache_at_least_64_mib_and_512_mib_when_unknown() -> None:
+    from bench.backends.base import flush_bytes
+
+    mib = 2**20
+    assert (flush_bytes(60 * mib), flush_bytes(8 * mib), flush_bytes(None)) == (120 * mib, 64 * mib, 512 * mib)

@@ -95,3 +95,13 @@ def test_suite_end_to_end_on_the_cpu(pytester, monkeypatch):
     assert extra["threads"]["cpu_count"] >= 1
     info = data["machine_info"]["devicebench"]["backends"]["tensorflow"]
     assert info["version"] == tf.__version__ and "built_with_cuda" in info
+
+
+def test_the_cold_cache_flush_writes_a_buffer_at_least_twice_the_cache(backend):
+    from bench.backends.base import MIN_FLUSH_BYTES, cpu_cache_bytes
+
+    flush = backend.cache_flush(backend.devices()[0])
+    assert flush.bytes >= max(MIN_FLUSH_BYTES, 2 * (cpu_cache_bytes() or 0))
+    flush.write()
+    flush.write()
+    backend.sync()

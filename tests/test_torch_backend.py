@@ -147,3 +147,13 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
         ("transfer", "profile"),
         *training,
     }
+
+
+def test_the_cold_cache_flush_writes_a_buffer_at_least_twice_the_cache(backend):
+    from bench.backends.base import MIN_FLUSH_BYTES, cpu_cache_bytes
+
+    cpu = backend.devices()[0]
+    flush = backend.cache_flush(cpu)
+    assert flush.bytes >= max(MIN_FLUSH_BYTES, 2 * (cpu_cache_bytes() or 0))
+    flush.write()
+    assert backend.device_timer(cpu) is None  # CUDA events only on GPUs

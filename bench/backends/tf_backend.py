@@ -43,7 +43,8 @@ def split_cpu(count: int) -> tuple[int, str]:
     return count, ""
 
 
-GPU_L2_ASSUMED_BYTES = 50 * 2**20  # TensorFlow has no L2 size query; an H100's (H200's is 60 MB, A100's 40 MB)
+# TensorFlow has no L2 size query: assume one above every current NVIDIA GPU's (H100 50 MB, H200 60 MB, B200 126 MB)
+GPU_L2_ASSUMED_BYTES = 128 * 2**20
 
 
 class TensorFlowBackend(Backend):
@@ -208,7 +209,7 @@ class TensorFlowBackend(Backend):
     def cache_flush(self, device: Device) -> CacheFlush:
         """A float32 variable twice the device's last cache level, incremented in place (XLA) before every cold call.
 
-        TensorFlow does not report a GPU's L2 size: 50 MiB (an H100's) is assumed there, so the buffer is 100 MiB.
+        TensorFlow does not report a GPU's L2 size: 128 MiB (above any current NVIDIA GPU's) is assumed there.
         """
         cache = cpu_cache_bytes() if device.kind == "cpu" else GPU_L2_ASSUMED_BYTES
         size = flush_bytes(cache)
