@@ -8,12 +8,13 @@ counts: a CPU case has neither record, and another GPU's clocks say nothing abou
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bench.hardware.energy import METHOD_NONE, CaseEnergy, case_energy
 from bench.hardware.throttle import throttle_flag
+from bench.round_clocks import RoundClock
 from results_format import MIN_ENERGY_WINDOW_S
 
 
@@ -56,15 +57,36 @@ def energy_record(summary: Mapping[str, Any], gpu: GpuContext, calls: int) -> di
     }
 
 
-def throttle_record(summary: Mapping[str, Any], gpu: GpuContext) -> dict[str, Any] | None:
-    """results_format's CaseThrottle for the case's GPU, or None when NVML gave no clock-event reasons."""
+def throttle_record(
+    summary: Mapping[str, Any], gpu: GpuContext, clocks: Sequence[RoundClock] = ()
+) -> dict[str, Any] | None:
+    """results_format's CaseThrottle for the case's GPU, or None when NVML gave no clock-event reasons.
+
+    `clocks`, one per timed round where known, add each round's reasons and lowest SM clock.
+    """
     if summary.get("throttled") is None:
         return None
     flag = throttle_flag(summary.get("throttle_reasons") or ())
-    return {
+    record: dict[str, Any] = {
         "nvml_index": gpu.nvml_index,
         "throttled": flag.throttled,
         "reasons": list(flag.reasons),
         "text": flag.describe(),
         "first_s": summary.get("first_throttle_s"),
     }
+    if clocks:
+        record["round_clocks"] = round_clock_runs(clocks)
+        record["rounds_throttled"] = sum(1 for c in clocks if c.throttled)
+    return record
+
+
+def round_clock_runs(clocks: Sequence[RoundClock]) -> list[dict[str, Any]]:
+    """Per-round clocks as runs of consecutive rounds with the same reasons and SM clock (results' RoundClockRun)."""
+    runs: list[dict[str, Any]] = []
+    for clock in clocks:
+        reasons = list(clock.reasons)
+        if runs and runs[-1]["reasons"] == reasons and runs[-1]["sm_clock_mhz"] == clock.sm_clock_mhz:
+            runs[-1]["rounds"] += 1
+        else:
+            runs.append({"rounds": 1, "reasons": reasons, "sm_clock_mhz": clock.sm_clock_mhz})
+    return runs

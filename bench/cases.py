@@ -44,6 +44,13 @@ class Workload:
     group_params_for: GroupParamsFor | None = None
     # Facts drawn from the timed rounds' times in seconds (e.g. latency percentiles), added to the case's record.
     round_facts: Callable[[Params, list[float]], dict[str, Any]] = lambda params, times: {}
+    # Short calls may be timed in rounds of K back-to-back calls with one sync (bench.batching); latency workloads
+    # (per-request p50/p99) and per-round checks keep one call a round.
+    batched: bool = False
+    # "cold": may run with the device's cache flushed before every call (--cache cold); hot is every case's default
+    cache_modes: tuple[str, ...] = ("hot",)
+    # Keep rounds under a power or thermal clock event in the headline (a sustained case measures exactly those).
+    keep_throttled_rounds: bool = False
 
     @property
     def name(self) -> str:

@@ -31,6 +31,7 @@ from bench.hardware.links import LinkCeiling, link_ceiling, pcie_gbs_per_directi
 from bench.hardware.sku import GpuIdentity, SkuMatch, detect_sku
 from bench.nvml_ids import map_tf_gpus, normalise_bus_id
 from bench.nvml_summary import MIB, Sample, append_csv, summarize, write_csv
+from bench.round_clocks import RoundClock, round_clocks
 
 try:
     import pynvml  # the nvidia-ml-py distribution (never the unofficial `pynvml` one)
@@ -309,6 +310,15 @@ class Recording:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._links: dict[int, list[tuple[int | None, int | None]]] = {}
+        self.round_marks: list[int] = []  # the sample count when each timed round ended
+
+    def mark_round(self) -> None:
+        """Note that a timed round just ended (the runner calls it outside the timed region; no NVML call)."""
+        self.round_marks.append(len(self._telemetry.samples))
+
+    def round_clocks(self, gpu_index: int) -> list[RoundClock]:
+        """Each marked round's clock-event reasons and SM clock on NVML GPU `gpu_index` (bench.round_clocks)."""
+        return round_clocks(self._telemetry.samples, self.round_marks, gpu_index, self._first)
 
     @property
     def samples(self) -> list[Sample]:

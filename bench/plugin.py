@@ -75,6 +75,14 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "or its time budget in the profile is spent (recorded per case); default: the profile's fixed rounds",
     )
     group.addoption(
+        "--cache",
+        dest="devicebench_cache",
+        choices=("hot", "cold"),
+        default="hot",
+        help="hot (default): caches keep what the last call left; cold: matmul and membw write a buffer twice the "
+        "device's last cache level before every call, untimed (one call a round; recorded per case)",
+    )
+    group.addoption(
         "--results-dir",
         dest="devicebench_results_dir",
         default=None,
@@ -306,6 +314,7 @@ def devicebench_run(
                 session.telemetry,
                 session.precision,
                 gpu=session.gpu_context(devicebench_case),
+                cache=request.config.option.devicebench_cache,
             )
         except CaseSkipped as skip:
             request.node.stash[SKIP_KIND] = skip.kind

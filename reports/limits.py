@@ -151,9 +151,23 @@ def case_facts(bench: Benchmark, run: Run) -> dict[str, Any]:
             "throttled": throttle.throttled if throttle else None,
             "throttle_text": throttle.text if throttle else None,
             "first_throttle_s": throttle.first_s if throttle else None,
+            **_left_out(info.timing),
         }
     )
     return facts
+
+
+def _left_out(timing: Any) -> dict[str, Any]:
+    """The share of rounds the headline left out for a power or thermal clock event, and a note on it."""
+    share = getattr(timing, "left_out_share", None)
+    every = getattr(timing, "every_round_throttled", None)
+    if every:
+        note = "every round throttled: the median is a throttled figure"
+    elif share:
+        note = f"{share:.0%} of rounds left out of the median (power or thermal clock event)"
+    else:
+        note = None
+    return {"rounds_left_out_share": share, "every_round_throttled": every, "headline_note": note}
 
 
 # --- percentages and work per joule (pure, on the tidy frame) ----------------------------------------------------
@@ -523,10 +537,23 @@ def throttle_lines(frame: pd.DataFrame) -> list[str]:
         return []
     texts = [str(t).removeprefix("throttled: ") for t in flagged["throttle_text"].dropna()]
     reasons = sorted({reason for text in texts for reason in text.split(", ")})
-    return [
+    lines = [
         f"{len(flagged)} of {int(frame['throttled'].notna().sum())} GPU case(s) ran throttled ({', '.join(reasons)}): "
         "their clocks were held down, so their numbers understate the hardware (flagged in the tables)."
     ]
+    if "rounds_left_out_share" in frame.columns:
+        shares = frame["rounds_left_out_share"].dropna().astype(float)
+        dropped = shares[shares > 0]
+        every = int(frame["every_round_throttled"].fillna(False).astype(bool).sum())
+        if not dropped.empty:
+            low, high = f"{dropped.min():.0%}", f"{dropped.max():.0%}"
+            lines.append(
+                f"{len(dropped)} of them had rounds under a power or thermal clock event left out of their median "
+                f"({low if low == high else f'{low}-{high}'} of their rounds; kept in the results file)."
+            )
+        if every:
+            lines.append(f"{every} case(s) ran every round throttled: their medians are throttled figures.")
+    return lines
 
 
 def energy_lines(frame: pd.DataFrame) -> list[str]:

@@ -258,7 +258,9 @@ def throttled_column(frame: pd.DataFrame) -> dict[str, list[str]]:
     if "throttled" not in frame.columns or frame["throttled"].isna().all():
         return {}
     texts = frame["throttle_text"] if "throttle_text" in frame.columns else [None] * len(frame)
-    return {"throttled": [throttle_cell(flag, text) for flag, text in zip(frame["throttled"], texts, strict=True)]}
+    notes = frame["headline_note"] if "headline_note" in frame.columns else [None] * len(frame)
+    cells = [throttle_cell(flag, text) for flag, text in zip(frame["throttled"], texts, strict=True)]
+    return {"throttled": [f"{cell} ({note})" if note else cell for cell, note in zip(cells, notes, strict=True)]}
 
 
 def skipped_table(skipped: pd.DataFrame, backends: bool = False) -> Table:

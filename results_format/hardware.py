@@ -237,6 +237,14 @@ class CaseEnergy(_Record):
     note: str = ""
 
 
+class RoundClockRun(_Record):
+    """Consecutive timed rounds that saw the same clock-event reasons and lowest SM clock."""
+
+    rounds: Annotated[int, Field(ge=1)]
+    reasons: list[str] = Field(default_factory=list)
+    sm_clock_mhz: NonNegative | None = None
+
+
 class CaseThrottle(_Record):
     """Whether NVML reported a clock-event reason other than idle on the case's GPU while it ran."""
 
@@ -245,6 +253,11 @@ class CaseThrottle(_Record):
     reasons: list[str] = Field(default_factory=list)
     text: str  # "not throttled" or "throttled: software power cap, ..."
     first_s: NonNegative | None = None  # seconds from the case's first NVML sample to the first throttled one
+    # every timed round's clock-event reasons and lowest SM clock as NVML reported them while it ran, in round
+    # order, as runs of consecutive rounds that saw the same (where the runner marked rounds); and how many rounds
+    # ran under a power or thermal reason (left out of the headline)
+    round_clocks: list[RoundClockRun] | None = None
+    rounds_throttled: Annotated[int, Field(ge=0)] | None = None
 
 
 class SustainedCheck(_Record):

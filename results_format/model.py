@@ -159,6 +159,25 @@ class Timing(Record):
     precision_target: Positive | None = None  # wanted half-width of the median's interval, as a fraction
     precision_reached: NonNegative | None = None  # the half-width reached, as a fraction of the median
     budget_s: Positive | None = None
+    # Batched rounds (bench.batching): calls per round (stats hold round time / calls), why, and the per-round sync
+    # and launch overhead the warm-up estimated
+    calls_per_round: Annotated[int, Field(ge=1)] | None = None
+    batch_reason: str | None = None
+    round_overhead_s: NonNegative | None = None
+    # the per-call median timed on the device itself (CUDA events) next to the host's stats.median, and how
+    device_median_s: Seconds | None = None
+    device_timer: str | None = None
+    # matmul and membw: "hot" (the default) or "cold" (a buffer of flush_bytes written before every call, untimed)
+    cache: Literal["hot", "cold"] | None = None
+    flush_bytes: Count | None = None
+    # GPU cases with per-round NVML clocks: rounds left out of the headline (stats) for a power or thermal clock
+    # event, their share, whether every round was throttled (then all are kept), in words; and every round's
+    # per-call time in order (all_round_times_s, only when some were left out: stats.data holds the kept ones)
+    rounds_left_out: Count | None = None
+    left_out_share: Annotated[float, Field(ge=0, le=1)] | None = None
+    every_round_throttled: bool | None = None
+    headline: str | None = None
+    all_round_times_s: list[Seconds] | None = None
 
 
 class NvmlGpuSummary(OpenRecord):

@@ -80,7 +80,7 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
         ),
         WorkloadSpec(
             name="membw",
-            version=1,
+            version=2,  # 2: TensorFlow writes into preallocated buffers (1 timed a new buffer per call)
             title="memory bandwidth",
             params=("kernel", "bytes", "dtype"),  # bytes: the size of each array
             keys=("kernel", "bytes"),

@@ -24,7 +24,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from bench.backends.base import Backend, Builder
+from bench.backends.base import Backend, Builder, CacheFlush
 from bench.cases import Case
 from bench.devices import Device, normalise_device_name
 from bench.hostinfo import host_name
@@ -160,6 +160,8 @@ class ScriptedBackend(Backend):
 
     name = "fake"
     flavour = FLAVOURS["fake"]
+    sync_s = 0.0  # what one sync costs the host beyond the device's work (set it to script a sync cost)
+    flush_s = 1e-4  # what writing a cold round's flush buffer takes (outside the timed region)
 
     def __init__(self) -> None:
         self.script = Script.from_env()
@@ -199,7 +201,17 @@ class ScriptedBackend(Backend):
         return "no fake GPU scripted"
 
     def sync(self) -> None:
-        """Nothing to wait for: a scripted call's time already includes its device's work."""
+        """A scripted call's time already includes its device's work: only the scripted sync cost passes."""
+        if self.sync_s:
+            CLOCK.advance(self.sync_s)
+
+    def device_timer(self, device: Device) -> FakeDeviceTimer | None:
+        """On a GPU, the calls' own time on the virtual clock, without the sync (as CUDA events see it)."""
+        return FakeDeviceTimer() if device.kind == "gpu" and self.torch_like else None
+
+    def cache_flush(self, device: Device) -> CacheFlush:
+        """A scripted flush buffer: twice a 50 MiB L2 on GPUs, 64 MiB on the CPU; writing it takes flush_s."""
+        return CacheFlush(lambda: CLOCK.advance(self.flush_s), 100 * MIB if device.kind == "gpu" else 64 * MIB)
 
     def placement(self, value: Any) -> str:
         """Where the output says it lives."""
@@ -395,6 +407,27 @@ class ScriptedBackend(Backend):
 
             return failing
         return facts
+
+
+class FakeDeviceTimer:
+    """The device's view of a round on the virtual clock: from start to stop, before the host's sync."""
+
+    method = "fake events"
+
+    def __init__(self) -> None:
+        self._start = self._stop = 0.0
+
+    def start(self) -> None:
+        """Note the clock at the round's start."""
+        self._start = CLOCK.peek()
+
+    def stop(self) -> None:
+        """Note the clock after the round's last call."""
+        self._stop = CLOCK.peek()
+
+    def elapsed_s(self) -> float:
+        """The calls' time."""
+        return self._stop - self._start
 
 
 class FakeTensorFlowBackend(ScriptedBackend):

@@ -15,7 +15,7 @@ from bench.nvml import Telemetry, nvml_available
 from bench.nvml_summary import Sample, summarize
 from bench.profiles import PROFILES, get_profile
 from bench.rounds import RoundPolicy
-from bench.runner import CaseFailed, time_rounds
+from bench.runner import CaseFailed, round_timer, time_rounds
 from bench.workloads import WORKLOADS
 from bench.workloads.membw import MEMBW, membw_check, membw_params, verify
 from bench.workloads.sustained import CHECKSUM_RTOL, SUSTAINED, RoundChecker, sustained_params
@@ -145,26 +145,6 @@ def test_a_nan_in_a_later_round_fails() -> None:
     assert checker(None, 1, 1.0).startswith("round 1:")
 
 
-class FakeStats:
-    def __init__(self) -> None:
-        self.times: list[float] = []
-
-    def update(self, value: float) -> None:
-        self.times.append(value)
-
-
-class FakeBenchmark:
-    """Just what time_rounds needs of pytest-benchmark's fixture."""
-
-    _mode = None
-
-    def __init__(self) -> None:
-        self.stats = FakeStats()
-
-    def _make_stats(self, iterations: int) -> FakeStats:
-        return self.stats
-
-
 def ticking(step: float):
     state = {"t": 0.0}
 
@@ -176,9 +156,13 @@ def ticking(step: float):
 
 
 def test_a_duration_policy_times_rounds_until_that_many_timed_seconds() -> None:
-    bench = FakeBenchmark()
-    times, why = time_rounds(bench, lambda: None, ticking(0.25), RoundPolicy(rounds=1, duration_s=1.0))
-    assert why == "duration" and len(times) == 4 and bench.stats.times == times
+    marks: list[int] = []
+    rounds = time_rounds(
+        round_timer(lambda: None, lambda: None, ticking(0.25)),
+        RoundPolicy(rounds=1, duration_s=1.0),
+        after_round=lambda: marks.append(1),
+    )
+    assert rounds.stopped_by == "duration" and rounds.host_s == [0.25] * 4 and len(marks) == 4
 
 
 def test_a_round_check_gets_each_output_and_its_failure_fails_the_case() -> None:
@@ -189,7 +173,7 @@ def test_a_round_check_gets_each_output_and_its_failure_fails_the_case() -> None
         return "round 2: wrong" if index == 2 else None
 
     with pytest.raises(CaseFailed, match="round 2: wrong"):
-        time_rounds(FakeBenchmark(), lambda: "out", ticking(0.1), RoundPolicy(rounds=10), check)
+        time_rounds(round_timer(lambda: "out", lambda: None, ticking(0.1)), RoundPolicy(rounds=10), check)
     assert seen == [("out", 0), ("out", 1), ("out", 2)]
 
 

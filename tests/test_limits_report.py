@@ -268,3 +268,21 @@ def test_a_cpu_above_its_estimated_peak_is_told_the_estimate_is_no_ceiling() -> 
         "clock): 221 of 166 GFLOP/s (n=2048 float32); above 100 %: the cores ran faster than the advertised clock the "
         "estimate assumes (turbo), so the estimate is no ceiling here."
     )
+
+
+def test_the_report_states_the_share_of_rounds_left_out_and_cases_throttled_in_every_round() -> None:
+    frame = pd.DataFrame(
+        {
+            "throttled": [True, True, False, None],
+            "throttle_text": ["throttled: software power cap"] * 2 + ["not throttled", None],
+            "rounds_left_out_share": [0.25, 0.0, 0.0, None],
+            "every_round_throttled": [False, True, False, None],
+        }
+    )
+    lines = limits.throttle_lines(frame)
+    assert lines[0].startswith("2 of 3 GPU case(s) ran throttled (software power cap)")
+    assert lines[1] == (
+        "1 of them had rounds under a power or thermal clock event left out of their median "
+        "(25% of their rounds; kept in the results file)."
+    )
+    assert lines[2] == "1 case(s) ran every round throttled: their medians are throttled figures."

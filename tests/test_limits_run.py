@@ -78,12 +78,18 @@ def test_gpu_cases_record_energy_and_throttling_cpu_cases_do_not() -> None:
     assert energy["method"] == "energy counter" and energy["idle_power_w"] == idle
     assert energy["calls"] == big["timing"]["rounds"] and energy["joules_per_call"] > 0
     assert energy["joules"] == pytest.approx(energy["gross_joules"] - idle * energy["window_s"], abs=0.01)
+    rounds = big["timing"]["rounds"]
     assert big["throttle"] == {
         "nvml_index": 0, "throttled": False, "reasons": [], "text": "not throttled", "first_s": None,
+        "round_clocks": [{"rounds": rounds, "reasons": [], "sm_clock_mhz": 1980.0}], "rounds_throttled": 0,
     }  # fmt: skip
+    assert big["timing"]["rounds_left_out"] == 0 and big["timing"]["every_round_throttled"] is False
     for dtype in ("float16", "bfloat16"):  # the scripted H100 draws more than its limit on large half precision
-        capped = cases[f"tensorflow-GPU:0-n16384-{dtype}"]["throttle"]
+        case = cases[f"tensorflow-GPU:0-n16384-{dtype}"]
+        capped = case["throttle"]
         assert capped["throttled"] is True and capped["reasons"] == ["sw_power_cap"] and capped["first_s"] is not None
+        # capped in every round: all rounds stay in the headline, and the case says its figure is throttled
+        assert capped["rounds_throttled"] == case["timing"]["rounds"] and case["timing"]["every_round_throttled"]
     assert cases["tensorflow-GPU:0-n4096-bfloat16"]["throttle"]["throttled"] is False
     cpu = cases["tensorflow-CPU:0-n1024-float32"]
     assert cpu["energy"] is None and cpu["throttle"] is None and "0" in cpu["nvml"]  # a CPU case: NVML, no GPU facts

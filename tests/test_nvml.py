@@ -538,3 +538,26 @@ def test_an_exception_in_the_case_propagates_and_the_sampler_stops(fake) -> None
     with tel.sample("next case", background=False) as nxt:  # the sampler is free again
         pass
     assert nxt.summary["0"]["samples"] == 2
+
+
+def test_each_marked_round_gets_the_clock_events_sampled_while_it_ran(fake) -> None:
+    gpu = FakeGpu(sm_clock_mhz=1980, clock_events=0)
+    fake([gpu])
+    tel = Telemetry.start(interval_s=0.01)
+    with tel.sample("case", background=False) as rec:  # entering takes one sample (round 0 owns it)
+        rec.mark_round()
+        gpu.clock_events, gpu.sm_clock_mhz = 0x4, 1500  # a power cap from here on
+        tel.poll_once()
+        rec.mark_round()
+        rec.mark_round()  # no sample of its own: the state in effect (the last sample) holds
+        gpu.clock_events, gpu.sm_clock_mhz = 0x1, 1980
+        tel.poll_once()
+        rec.mark_round()
+    clocks = rec.round_clocks(0)
+    assert [(c.reasons, c.sm_clock_mhz, c.throttled) for c in clocks] == [
+        ((), 1980, False),
+        (("sw_power_cap",), 1500, True),
+        (("sw_power_cap",), 1500, True),
+        (("gpu_idle",), 1980, False),
+    ]
+    tel.close()

@@ -9,9 +9,10 @@ tf = pytest.importorskip("tensorflow")
 
 from bench.backends import load_backend  # noqa: E402
 from bench.backends.base import PlacementError  # noqa: E402
-from bench.cases import make_cases  # noqa: E402
+from bench.cases import Case, make_cases  # noqa: E402
 from bench.profiles import get_profile  # noqa: E402
 from bench.workloads.matmul import MATMUL  # noqa: E402
+from bench.workloads.membw import MEMBW, membw_check  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -26,6 +27,21 @@ def test_devices_and_gpu_absence_reason(backend):
     assert devices[0].name == "CPU:0" and devices[0].kind == "cpu"
     if not any(d.kind == "gpu" for d in devices):
         assert "CPU-only build" in backend.gpu_absence_reason() or "no GPU visible" in backend.gpu_absence_reason()
+
+
+@pytest.mark.parametrize("kernel", ["copy", "triad"])
+def test_membw_writes_into_its_preallocated_variable_without_aliasing_the_input(backend, kernel):
+    # an eager dst.assign(a) would make the variable share a's buffer (no copy at all): the facts must catch that
+    cpu = backend.devices()[0]
+    case = Case(MEMBW, cpu, {"kernel": kernel, "bytes": 2**20, "dtype": "float32"})
+    prepared = backend.build(case)
+    prepared.call()
+    backend.sync()
+    facts = prepared.facts(1e-3)
+    assert facts["verified"] and facts["buffers"] == "preallocated"
+    assert facts["fresh_buffer"] is True and facts["in_place"] is True
+    assert membw_check(facts) is None
+    assert "new buffer" in membw_check({**facts, "in_place": False})
 
 
 def test_matmul_is_made_and_checked_on_the_cpu(backend):
@@ -79,3 +95,13 @@ def test_suite_end_to_end_on_the_cpu(pytester, monkeypatch):
     assert extra["threads"]["cpu_count"] >= 1
     info = data["machine_info"]["devicebench"]["backends"]["tensorflow"]
     assert info["version"] == tf.__version__ and "built_with_cuda" in info
+
+
+def test_the_cold_cache_flush_writes_a_buffer_at_least_twice_the_cache(backend):
+    from bench.backends.base import MIN_FLUSH_BYTES, cpu_cache_bytes
+
+    flush = backend.cache_flush(backend.devices()[0])
+    assert flush.bytes >= max(MIN_FLUSH_BYTES, 2 * (cpu_cache_bytes() or 0))
+    flush.write()
+    flush.write()
+    backend.sync()

@@ -32,6 +32,19 @@ def smoke_case(backend, workload, label):
     return case
 
 
+@pytest.mark.parametrize("kernel", ["copy", "triad"])
+def test_membw_writes_into_its_preallocated_output(backend, kernel):
+    from bench.cases import Case
+    from bench.workloads.membw import membw_check
+
+    case = Case(WORKLOADS["membw"], backend.devices()[0], {"kernel": kernel, "bytes": 2**20, "dtype": "float32"})
+    prepared = backend.build(case)
+    prepared.call()
+    facts = prepared.facts(1e-3)
+    assert facts["verified"] and facts["buffers"] == "preallocated"
+    assert facts["fresh_buffer"] is True and facts["in_place"] is True and membw_check(facts) is None
+
+
 def test_devices_and_gpu_absence_reason(backend):
     devices = backend.devices()
     assert (devices[0].backend, devices[0].name, devices[0].kind) == ("torch", "CPU:0", "cpu")
@@ -134,3 +147,13 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
         ("transfer", "profile"),
         *training,
     }
+
+
+def test_the_cold_cache_flush_writes_a_buffer_at_least_twice_the_cache(backend):
+    from bench.backends.base import MIN_FLUSH_BYTES, cpu_cache_bytes
+
+    cpu = backend.devices()[0]
+    flush = backend.cache_flush(cpu)
+    assert flush.bytes >= max(MIN_FLUSH_BYTES, 2 * (cpu_cache_bytes() or 0))
+    flush.write()
+    assert backend.device_timer(cpu) is None  # CUDA events only on GPUs

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import os
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from bench.cases import Case
 from bench.devices import Device
@@ -35,6 +36,52 @@ class Prepared:
     call: Callable[[], Any]
     facts: Callable[[float], dict[str, Any]] = field(default=lambda median_s: {})
     check_round: Callable[[Any, int, float], str | None] | None = None
+
+
+class DeviceTimer(Protocol):
+    """Times a round on the device itself (CUDA events): start before the first call, stop after the last."""
+
+    method: str  # recorded with the case, e.g. "torch.cuda.Event"
+
+    def start(self) -> None:
+        """Mark the start of a round in the device's queue."""
+
+    def stop(self) -> None:
+        """Mark its end, after the last call was queued."""
+
+    def elapsed_s(self) -> float:
+        """Device seconds between the marks (after the host has synced)."""
+
+
+@dataclass(frozen=True)
+class CacheFlush:
+    """A buffer at least twice the device's last cache level and the call that writes it (cold rounds)."""
+
+    write: Callable[[], None]
+    bytes: int
+
+
+MIN_FLUSH_BYTES = 64 * 2**20
+DEFAULT_FLUSH_BYTES = 512 * 2**20  # where the cache size is unknown: twice a large server L3
+
+
+def flush_bytes(cache_bytes: int | None) -> int:
+    """How large a flush buffer is for a cache of `cache_bytes`: twice it, at least 64 MiB (512 MiB unknown)."""
+    if not cache_bytes or cache_bytes <= 0:
+        return DEFAULT_FLUSH_BYTES
+    return max(2 * int(cache_bytes), MIN_FLUSH_BYTES)
+
+
+def cpu_cache_bytes() -> int | None:
+    """This host's last-level CPU cache per socket as glibc reports it (None where it does not)."""
+    for name in ("SC_LEVEL4_CACHE_SIZE", "SC_LEVEL3_CACHE_SIZE", "SC_LEVEL2_CACHE_SIZE"):
+        try:
+            size = os.sysconf(name)
+        except (ValueError, OSError):
+            continue
+        if size and size > 0:
+            return int(size)
+    return None
 
 
 class Backend(ABC):
@@ -102,6 +149,14 @@ class Backend(ABC):
 
     def memory_peak(self, device: Device) -> int | None:
         """The allocator's peak bytes on `device` since the last reset, where the backend has one."""
+        return None
+
+    def device_timer(self, device: Device) -> DeviceTimer | None:
+        """A timer of rounds on the device itself, where the backend has one (torch on CUDA: events)."""
+        return None
+
+    def cache_flush(self, device: Device) -> CacheFlush | None:
+        """A buffer to write between calls of a cold round (twice the device's last cache level), where supported."""
         return None
 
     def check_placement(self, value: Any, device: Device) -> str:

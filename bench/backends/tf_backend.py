@@ -8,8 +8,8 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from bench.backends.base import Backend, Builder
-from bench.backends.tf_common import tf  # sets TF's log level before TensorFlow is imported
+from bench.backends.base import Backend, Builder, CacheFlush, cpu_cache_bytes, flush_bytes
+from bench.backends.tf_common import tf, tf_device  # sets TF's log level before TensorFlow is imported
 from bench.cases import Case
 from bench.devices import Device, normalise_device_name
 from bench.hostinfo import cpu_facts, thread_env, usable_cores
@@ -41,6 +41,10 @@ def split_cpu(count: int) -> tuple[int, str]:
             return present, ""
         return present, f"TensorFlow's devices were initialised before the CPU could be split ({exc})"
     return count, ""
+
+
+# TensorFlow has no L2 size query: assume one above every current NVIDIA GPU's (H100 50 MB, H200 60 MB, B200 126 MB)
+GPU_L2_ASSUMED_BYTES = 128 * 2**20
 
 
 class TensorFlowBackend(Backend):
@@ -201,6 +205,26 @@ class TensorFlowBackend(Backend):
         if device.kind != "gpu":
             return None
         return int(tf.config.experimental.get_memory_info(device.name)["peak"])
+
+    def cache_flush(self, device: Device) -> CacheFlush:
+        """A float32 variable twice the device's last cache level, incremented in place (XLA) before every cold call.
+
+        TensorFlow does not report a GPU's L2 size: 128 MiB (above any current NVIDIA GPU's) is assumed there.
+        """
+        cache = cpu_cache_bytes() if device.kind == "cpu" else GPU_L2_ASSUMED_BYTES
+        size = flush_bytes(cache)
+        with tf.device(tf_device(device)):
+            buffer = tf.Variable(tf.zeros([size // 4]), trainable=False)
+
+        @tf.function(jit_compile=True)
+        def write() -> None:
+            buffer.assign_add(tf.ones_like(buffer))
+
+        def flush() -> None:
+            with tf.device(tf_device(device)):
+                write()
+
+        return CacheFlush(flush, size)
 
 
 def _positive_int(text: str | None) -> int | None:

@@ -12,7 +12,7 @@ from typing import Any
 
 import torch
 
-from bench.backends.base import Backend, Builder, Prepared
+from bench.backends.base import Backend, Builder, CacheFlush, Prepared, cpu_cache_bytes, flush_bytes
 from bench.backends.torch_amp import build_mnist_train
 from bench.backends.torch_checkpoint import build_checkpoint
 from bench.backends.torch_common import torch_device
@@ -180,6 +180,41 @@ class TorchBackend(Backend):
         if device.kind != "gpu":
             return None
         return int(torch.cuda.max_memory_allocated(torch_device(device)))
+
+    def device_timer(self, device: Device) -> CudaEventTimer | None:
+        """CUDA events around each round on a GPU (none on the CPU)."""
+        return CudaEventTimer(torch_device(device)) if device.kind == "gpu" else None
+
+    def cache_flush(self, device: Device) -> CacheFlush:
+        """A uint8 buffer twice the GPU's L2 (or the CPU's last cache level), zeroed before every cold call."""
+        where = torch_device(device)
+        cache = torch.cuda.get_device_properties(where).L2_cache_size if device.kind == "gpu" else cpu_cache_bytes()
+        size = flush_bytes(cache)
+        buffer = torch.ones(size, dtype=torch.uint8, device=where)
+        return CacheFlush(buffer.zero_, size)
+
+
+class CudaEventTimer:
+    """A round's device time from two CUDA events on the device's current stream (read after the host syncs)."""
+
+    method = "torch.cuda.Event"
+
+    def __init__(self, device: torch.device) -> None:
+        self.device = device
+        self._start = torch.cuda.Event(enable_timing=True)
+        self._end = torch.cuda.Event(enable_timing=True)
+
+    def start(self) -> None:
+        """Record the start event on the device's current stream."""
+        self._start.record(torch.cuda.current_stream(self.device))
+
+    def stop(self) -> None:
+        """Record the end event after the round's last call."""
+        self._end.record(torch.cuda.current_stream(self.device))
+
+    def elapsed_s(self) -> float:
+        """Seconds between the events (elapsed_time is in milliseconds)."""
+        return float(self._start.elapsed_time(self._end)) / 1e3
 
 
 def first_tensor(value: Any) -> torch.Tensor | None:

@@ -21,7 +21,7 @@ def build_membw(case: Case, backend: Backend) -> Prepared:
     kernel, count = str(case.params["kernel"]), int(case.params["bytes"]) // 4
     where = torch_device(case.device)
     a, b, c = (torch.full((count,), FILL[name], dtype=torch.float32, device=where) for name in ("a", "b", "c"))
-    out = torch.empty(count, dtype=torch.float32, device=where)
+    out = torch.zeros(count, dtype=torch.float32, device=where)  # zeros, not empty: its pages are touched here
     if kernel == "copy":
 
         def call() -> Any:
@@ -40,6 +40,14 @@ def build_membw(case: Case, backend: Backend) -> Prepared:
         first, last = (float(x) for x in result[[0, count - 1]].cpu())
         source = a if kernel == "copy" else b
         fresh = result.data_ptr() != source.data_ptr()
-        return {"kernel": kernel, "how": how, "fresh_buffer": fresh, **verify(kernel, first, last)}
+        in_place = result.data_ptr() == out.data_ptr()
+        return {
+            "kernel": kernel,
+            "how": how,
+            "buffers": "preallocated",
+            "fresh_buffer": fresh,
+            "in_place": in_place,
+            **verify(kernel, first, last),
+        }
 
     return Prepared(call, facts)

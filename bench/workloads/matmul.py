@@ -36,4 +36,6 @@ MATMUL = Workload(
     params_for=matmul_params,
     work_per_call=matmul_flops,
     label=lambda p: f"n{p['n']}-{p['dtype']}",
+    batched=True,
+    cache_modes=("hot", "cold"),
 )

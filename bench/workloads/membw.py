@@ -4,6 +4,10 @@ GB/s counts the bytes read plus the bytes written per call, as STREAM does (2 ar
 CPU's write-allocate traffic (a store first reads its cache line) is not counted, so a CPU moves up to 1.5x
 (copy) or 1.33x (triad) what is reported. On GPUs the figure is judged against the spec's memory bandwidth;
 on the CPU the suite's own best is the ceiling of the roofline.
+
+Every backend follows STREAM's convention: the arrays and the destination are allocated and first touched before
+any timing and reused by every call, so a call moves bytes instead of faulting in new pages (`buffers` in the
+case's facts says so; tools/membw_vs_numpy.py checks the CPU figures against numpy's copyto, interleaved).
 """
 
 from __future__ import annotations
@@ -52,6 +56,8 @@ def membw_check(facts: Mapping[str, Any]) -> str | None:
         return f"the {facts.get('kernel')} result is wrong: {facts.get('verify_note', '')}"
     if facts.get("fresh_buffer") is False:
         return "the output shares the input's buffer: nothing was copied"
+    if facts.get("in_place") is False:
+        return "the kernel wrote into a new buffer instead of the preallocated one: that times allocation too"
     return None
 
 
@@ -63,6 +69,8 @@ MEMBW = Workload(
     work_per_call=bytes_moved,
     label=lambda p: f"{p['kernel']}-{int(p['bytes']) // 2**20}MiB",
     check=membw_check,
+    batched=True,
+    cache_modes=("hot", "cold"),
 )
 
 

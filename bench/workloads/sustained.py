@@ -55,6 +55,7 @@ SUSTAINED = Workload(
     label=lambda p: f"n{p['n']}-{p['dtype']}-{float(p['seconds']):g}s",
     opt_in=True,
     duration=lambda p: float(p["seconds"]),
+    keep_throttled_rounds=True,  # throttling is what a sustained case is there to see
 )
 
 
