@@ -100,7 +100,10 @@ def judge_runs(
         hist = [per_hist[case.name]] if case.name in per_hist else []
         est = across(runs_b, per_cur[case.name], hist, confidence=confidence)
         verdict = judge_across(est, case.threshold)
-        flagged, pairs = aa_false_alarms(runs_b, case.threshold, confidence)
+        # A/A among the baseline window's runs; a single baseline run borrows its history's
+        flagged, pairs = aa_false_alarms(
+            runs_b if len(runs_b) >= 3 else per_hist.get(case.name, []), case.threshold, confidence
+        )
         step_names = tuple(names[i] if i < len(names) else f"run {i + 1}" for i in steps)
         cases[case.name] = AcrossCase(est, verdict, case.verdict, flagged, pairs, step_names, start)
         extra = [f"within runs alone: {case.verdict} ({case.reason})"]
@@ -187,7 +190,7 @@ def to_markdown(result: AcrossComparison, *, allowed_machine_change: bool = Fals
     lines += [
         "",
         "| verdict | case | baseline | current | time change | interval across runs | MDE across runs "
-        "| between-run sd | runs b/c | A/A in window | note |",
+        "| between-run sd | runs b/c | A/A in window or history | note |",
         "|---|---|---:|---:|---:|---|---:|---:|---:|---:|---|",
     ]
     for case in comparison.cases:

@@ -54,6 +54,7 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
     }  # fmt: skip
     n256 = data["cases"][0]["across"]
     assert n256["df"] == 4 and n256["confirm"] and n256["runs_base"] == 1
+    assert n256["aa_false_alarms"] == {"flagged": 0, "pairs": 5}  # from the history window
     assert data["to_confirm"] == ["test_matmul[tensorflow-CPU:0-n256-float32]"]
     assert data["machine"] == {"differences": [], "allowed": False, "notes": []}
 
