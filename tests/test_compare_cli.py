@@ -222,3 +222,14 @@ def test_allow_incomplete_compares_what_the_runs_have_and_warns(capsys: pytest.C
     assert code in (0, 1)
     err = capsys.readouterr().err
     assert "killed or crashed while running" in err and "compared anyway (--allow-incomplete)" in err
+
+
+def test_a_change_point_in_the_window_moves_the_level_but_keeps_the_scatter(tmp_path: Path, capsys) -> None:
+    window = scaled_window(tmp_path / "w", BASELINE, scales=(1.0, 1.01, 2.0, 2.02, 1.99, 2.01))
+    verdicts = tmp_path / "v.json"
+    main(["compare", str(window), str(DATA / "same"), "--json", str(verdicts)])
+    out = capsys.readouterr().out
+    assert "change point in the baseline window at 20261120-080002-gpubox: the window starts at" in out
+    n512 = next(c for c in json.loads(verdicts.read_text())["cases"] if "CPU:0-n512" in c["name"])
+    assert n512["across"]["runs_base"] == 4 and n512["across"]["df"] == 4  # 3 after the cut + 1 before it
+    assert n512["across"]["ratio"] < 0.6  # against the level after the step (2x), not the whole window
