@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
-from itertools import pairwise
 from typing import Any
 
 from reports import compare as cmp
@@ -97,13 +96,12 @@ def judge_runs(
             continue
         runs_b = per_base[case.name]
         start, steps = window_start([r.log_median for r in runs_b]) if len(runs_b) >= 3 else (0, [])
-        # The level comes from the runs after the cut; the runs before it still show the between-run scatter
-        # (each piece between change points keeps its own level), so they stay in tau^2's estimate.
-        edges = [0, *[i for i in steps if i <= start], start]
-        before = [runs_b[a:b] for a, b in pairwise(edges) if b > a]
+        # The level comes from the runs after the cut; tau^2 from the whole window, steps included: on a shared
+        # machine a "step" is as often a load regime that comes back as a lasting change.
+        window = runs_b
         runs_b = runs_b[start:]
-        hist = [*before, *([per_hist[case.name]] if case.name in per_hist else [])]
-        est = across(runs_b, per_cur[case.name], hist, confidence=confidence)
+        hist = [per_hist[case.name]] if case.name in per_hist else []
+        est = across(runs_b, per_cur[case.name], hist, confidence=confidence, scatter=[window])
         verdict = judge_across(est, case.threshold)
         # A/A among the baseline window's runs; a single baseline run borrows its history's
         flagged, pairs = aa_false_alarms(

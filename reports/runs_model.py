@@ -127,11 +127,16 @@ def across(
     history: Sequence[Sequence[RunSummary]] = (),
     *,
     confidence: float = 0.99,
+    scatter: Sequence[Sequence[RunSummary]] | None = None,
 ) -> Across:
-    """Compare two sides of runs with tau^2 from both sides' own runs and any history groups."""
+    """Compare two sides of runs with tau^2 from both sides' own runs and any history groups.
+
+    `scatter`, when given, replaces the base side's own runs in tau^2's estimate (e.g. a whole baseline
+    window when the level comes only from its runs after a change point).
+    """
     if not base or not cur:
         raise ValueError("each side needs at least one run")
-    tau2, df = dl_tau2([base, cur, *history])
+    tau2, df = dl_tau2([*(scatter if scatter is not None else [base]), cur, *history])
     level_b, var_b = side_level(base, tau2)
     level_c, var_c = side_level(cur, tau2)
     d, se = level_c - level_b, math.sqrt(var_b + var_c)

@@ -231,5 +231,7 @@ def test_a_change_point_in_the_window_moves_the_level_but_keeps_the_scatter(tmp_
     out = capsys.readouterr().out
     assert "change point in the baseline window at 20261120-080002-gpubox: the window starts at" in out
     n512 = next(c for c in json.loads(verdicts.read_text())["cases"] if "CPU:0-n512" in c["name"])
-    assert n512["across"]["runs_base"] == 4 and n512["across"]["df"] == 4  # 3 after the cut + 1 before it
+    assert n512["across"]["runs_base"] == 4 and n512["across"]["df"] == 5  # tau^2 from all 6 runs of the window
     assert n512["across"]["ratio"] < 0.6  # against the level after the step (2x), not the whole window
+    assert n512["across"]["tau"] > 0.3  # the step is part of the scatter
+    assert n512["verdict"] == "inconclusive"
