@@ -1,8 +1,9 @@
 """Confirm flagged regressions from runs made base and head alternately (exit 1 confirmed, 0 not, 2 bad input).
 
 BASE and HEAD are folders of run folders (one run per pair, oldest first): the i-th base run and the
-i-th head run make pair i. Every case both sides measured is judged (or only --case NAME ...), with
-reports.confirm's paired rule at confidence 1 - alpha/m over the m cases.
+i-th head run make pair i. Or both are single runs whose rounds were timed alternately (tools/confirm.py
+--mode rounds): round i of each side make pair i. Every case both sides measured is judged (or only
+--case NAME ...), with reports.confirm's paired rule at confidence 1 - alpha/m over the m cases.
 """
 
 from __future__ import annotations
@@ -53,10 +54,13 @@ def run(args: argparse.Namespace) -> int:
         print("error: --alpha must be in (0, 1) and --threshold a fraction such as 0.10", file=sys.stderr)
         return 2
     try:
-        base, head = _runs(args.base), _runs(args.head)
+        single = not run_folders(resolve_side(args.base)) and not run_folders(resolve_side(args.head))
+        base, head = ([read_run(args.base)], [read_run(args.head)]) if single else (_runs(args.base), _runs(args.head))
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    if single:
+        return _judge(_round_pairs(base[0], head[0], args.case), args)
     if len(base) != len(head):
         extra = f"{len(base)} base runs and {len(head)} head runs"
         print(f"warning: {extra}: the extra runs are not paired", file=sys.stderr)
@@ -73,13 +77,26 @@ def run(args: argparse.Namespace) -> int:
                 if len(pair[0]) == i:  # every earlier pair had this case too
                     pair[0].append(list(bench.stats.data))
                     pair[1].append(head_cases[bench.name])
-    if not rounds:
+    return _judge({name: pair_log_ratios(b, h) for name, (b, h) in rounds.items()}, args)
+
+
+def _round_pairs(base: Run, head: Run, only: list[str]) -> dict[str, list[float]]:
+    """Per case, log(head round i / base round i) for rounds timed alternately."""
+    head_cases = {bench.name: list(bench.stats.data) for bench in head.record.benchmarks}
+    return {
+        bench.name: pair_log_ratios([[x] for x in bench.stats.data], [[x] for x in head_cases[bench.name]])
+        for bench in base.record.benchmarks
+        if bench.name in head_cases and (not only or bench.name in only)
+    }
+
+
+def _judge(ratios: dict[str, list[float]], args: argparse.Namespace) -> int:
+    """Judge every case's pairs; print and write the verdicts; the exit code."""
+    if not ratios:
         print(f"error: no case measured on both sides of {args.base} and {args.head}", file=sys.stderr)
         return 2
-    confidence = 1 - args.alpha / len(rounds)
-    results = [
-        confirm_case(name, pair_log_ratios(b, h), args.threshold, confidence) for name, (b, h) in sorted(rounds.items())
-    ]
+    confidence = 1 - args.alpha / len(ratios)
+    results = [confirm_case(name, logs, args.threshold, confidence) for name, logs in sorted(ratios.items())]
     markdown = to_markdown(results, args.base, args.head)
     sys.stdout.write(markdown)
     if args.markdown:

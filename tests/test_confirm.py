@@ -60,3 +60,57 @@ def test_the_driver_with_nothing_flagged_re_times_nothing(tmp_path: Path, capsys
     assert driver.main([str(tmp_path), str(tmp_path), "--out", str(tmp_path / "o"), "--verdicts", str(verdicts)]) == 0
     assert "nothing to confirm" in capsys.readouterr().out
     assert not (tmp_path / "o").exists()
+
+
+def test_two_single_runs_are_paired_round_by_round(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    """tools/confirm.py --mode rounds leaves one run per side whose rounds alternated: round i pairs with round i."""
+    slower = scaled_window(tmp_path / "s", BASELINE, (1.3,)) / "20261120-080000-gpubox"
+    name = "test_matmul[tensorflow-CPU:0-n256-float32]"
+    assert main(["confirm", str(BASELINE), str(slower), "--case", name]) == 1
+    assert "| 🔴 confirmed |" in capsys.readouterr().out
+    assert main(["confirm", str(BASELINE), str(BASELINE), "--case", name]) == 0
+
+
+def test_the_interleave_plugin_times_a_round_per_go_and_stops_on_stop(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import threading
+
+    from tools import interleave_plugin
+
+    fifo_in, fifo_out = tmp_path / "in", tmp_path / "out"
+    os.mkfifo(fifo_in)
+    os.mkfifo(fifo_out)
+    monkeypatch.setenv("DEVICEBENCH_INTERLEAVE_IN", str(fifo_in))
+    monkeypatch.setenv("DEVICEBENCH_INTERLEAVE_OUT", str(fifo_out))
+    interleave_plugin._pipes.clear()
+    answers: list[str] = []
+
+    def drive() -> None:
+        with open(fifo_in, "w", buffering=1) as pipe_in, open(fifo_out) as pipe_out:
+            answers.append(pipe_out.readline().strip())
+            for _ in range(3):
+                pipe_in.write("go\n")
+                answers.append(pipe_out.readline().strip())
+            pipe_in.write("stop\n")
+
+    class Bench:
+        """Just enough of pytest-benchmark's fixture."""
+
+        _mode = None
+
+        def _make_stats(self, _: int) -> Bench:
+            return self
+
+        def update(self, _: float) -> None:
+            """Record a round (ignored)."""
+
+    ticks = iter(range(100))
+    driver_thread = threading.Thread(target=drive)
+    driver_thread.start()
+    times, why = interleave_plugin.time_rounds(Bench(), lambda: None, lambda: float(next(ticks)), None)
+    driver_thread.join(5)
+    interleave_plugin._pipes.clear()
+    assert times == [1.0, 1.0, 1.0] and why == "rounds"
+    assert answers == ["ready", "1.0", "1.0", "1.0"]

@@ -26,7 +26,8 @@ def _sample(path: Path, runs: int = 8) -> Path:
 def test_the_study_prints_both_tables(tmp_path: Path, capsys) -> None:
     sample = _sample(tmp_path / "s.json")
     out = tmp_path / "study.md"
-    argv = [str(sample), "--window", "3", "--pairs", "3", "--trials", "6", "--effects", "0,0.5", "--markdown", str(out)]
+    argv = [str(sample), "--window", "3", "--confirm", "runs", "--pairs", "3", "--trials", "6", "--effects", "0,0.5"]
+    argv += ["--markdown", str(out)]
     assert power_across.main(argv) == 0
     text = capsys.readouterr().out
     assert text == out.read_text()
@@ -38,3 +39,10 @@ def test_the_study_prints_both_tables(tmp_path: Path, capsys) -> None:
 def test_too_few_runs_is_one_line(tmp_path: Path, capsys) -> None:
     assert power_across.main([str(_sample(tmp_path / "s.json", runs=4))]) == 2
     assert capsys.readouterr().err.count("\n") == 1
+
+
+def test_round_pairs_confirm_a_large_slowdown_of_tight_rounds(tmp_path: Path, capsys) -> None:
+    argv = [str(_sample(tmp_path / "s.json")), "--window", "3", "--trials", "5", "--effects", "0,0.5"]
+    assert power_across.main(argv) == 0
+    rows = [line for line in capsys.readouterr().out.splitlines() if line.startswith("| 50%")]
+    assert "| **100.0%** |" in rows[0]  # 1 % rounds: +50 % is flagged and confirmed every time

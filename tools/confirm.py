@@ -1,7 +1,12 @@
 """Re-time flagged cases base and head alternately (A B A B ...) and judge the pairs: the confirmation step.
 
-    python -m tools.confirm BASE_SRC HEAD_SRC --out DIR [--pairs 5] [--case NAME ... | --verdicts V.json]
-        [--python PY] [--threshold 0.10] [--alpha 0.01] [-- PYTEST_ARGS ...]
+    python -m tools.confirm BASE_SRC HEAD_SRC --out DIR [--mode rounds|runs] [--pairs N]
+        [--case NAME ... | --verdicts V.json] [--python PY] [--threshold 0.10] [--alpha 0.01] [-- PYTEST_ARGS ...]
+
+``--mode rounds`` (the default): one pytest process per checkout, both alive at once; every timed round of
+every flagged case waits for the driver, which starts a base round, then a head round, and so on (N pairs of
+rounds per case, default 40; tools/interleave_plugin.py), so drift of the machine cancels within
+milliseconds. ``--mode runs``: N pairs of whole runs, base then head (default 5).
 
 BASE_SRC and HEAD_SRC are checkouts of the two commits. Each run is `PY -m pytest <the cases' node ids>
 PYTEST_ARGS --results-dir DIR/<side>` in that checkout with the checkout first on PYTHONPATH: one Python
@@ -16,10 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 from reports.cli import main as reports_main
 
@@ -34,7 +41,8 @@ def parse(argv: list[str]) -> tuple[argparse.Namespace, list[str]]:
     parser.add_argument("base_src", type=Path)
     parser.add_argument("head_src", type=Path)
     parser.add_argument("--out", type=Path, required=True, help="new or empty folder for the runs and verdicts")
-    parser.add_argument("--pairs", type=int, default=5, help="pairs of runs, base then head (default 5)")
+    parser.add_argument("--mode", choices=("rounds", "runs"), default="rounds", help="pair rounds (default) or runs")
+    parser.add_argument("--pairs", type=int, help="pairs per case: of rounds (default 40) or of runs (default 5)")
     parser.add_argument("--case", action="append", default=[], metavar="NAME", help="a case to re-time (repeatable)")
     parser.add_argument("--verdicts", type=Path, help="a compare --json file: re-time its to_confirm cases")
     parser.add_argument("--python", default=sys.executable, help="the Python with the suite's dependencies")
@@ -69,6 +77,66 @@ def node_ids(args: argparse.Namespace, names: list[str], extra: list[str]) -> li
     return [by_name[name] for name in names]
 
 
+PLUGIN = Path(__file__).with_name("interleave_plugin.py")
+
+
+def _read(pipe: Any, what: str) -> str:
+    """One line from a worker, or RuntimeError when it ended."""
+    line = pipe.readline()
+    if not line:
+        raise RuntimeError(f"the {what} process stopped answering")
+    return line.strip()
+
+
+def interleave_rounds(args: argparse.Namespace, ids: list[str], extra: list[str], started: float) -> int:
+    """Both checkouts' pytest at once, their rounds started alternately by this process; 0 or 2."""
+    plugin_dir = args.out / "plugin"
+    plugin_dir.mkdir(parents=True)
+    shutil.copy(PLUGIN, plugin_dir / "devicebench_interleave.py")
+    procs, pipes = {}, {}
+    for side, src in (("base", args.base_src), ("head", args.head_src)):
+        results = (args.out / side).resolve()
+        results.mkdir(parents=True, exist_ok=True)
+        fifo_in, fifo_out = args.out / f"{side}.in", args.out / f"{side}.out"
+        os.mkfifo(fifo_in)
+        os.mkfifo(fifo_out)
+        env = _env(src)
+        env["PYTHONPATH"] += os.pathsep + str(plugin_dir.resolve())
+        env["DEVICEBENCH_INTERLEAVE_IN"], env["DEVICEBENCH_INTERLEAVE_OUT"] = str(fifo_in), str(fifo_out)
+        cmd = [args.python, "-m", "pytest", *ids, "-p", "no:cacheprovider", "-p", "devicebench_interleave", "-q"]
+        cmd += [*extra, "--results-dir", str(results)]
+        log = (args.out / f"{side}.log").open("w")
+        procs[side] = subprocess.Popen(cmd, cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        for side in ("base", "head"):  # the order the plugin opens them in: in, then out
+            pipes[side] = (open(args.out / f"{side}.in", "w", buffering=1), open(args.out / f"{side}.out"))  # noqa: SIM115
+        for name in ids:
+            for side in ("base", "head"):
+                if _read(pipes[side][1], side) != "ready":
+                    raise RuntimeError(f"the {side} process is out of step")
+            for _ in range(args.pairs):
+                for side in ("base", "head"):
+                    pipes[side][0].write("go\n")
+                    _read(pipes[side][1], side)
+            for side in ("base", "head"):
+                pipes[side][0].write("stop\n")
+            print(f"{name.rsplit('::', 1)[-1]}: {args.pairs} pairs of rounds ({time.monotonic() - started:.0f} s)")
+    except (RuntimeError, OSError) as exc:
+        for proc in procs.values():
+            proc.kill()
+        print(f"error: interleaving failed: {exc}; see {args.out}/base.log and head.log", file=sys.stderr)
+        return 2
+    finally:
+        for pipe_in, pipe_out in pipes.values():
+            pipe_in.close()
+            pipe_out.close()
+    codes = {side: proc.wait() for side, proc in procs.items()}
+    if any(codes.values()):
+        print(f"error: pytest exits {codes}: see {args.out}/base.log and head.log", file=sys.stderr)
+        return 2
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Re-time the cases in pairs, judge them, print the wall time; the confirmation's exit code."""
     args, extra = parse(sys.argv[1:] if argv is None else argv)
@@ -76,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
     if not names:
         print("nothing to confirm: no case was flagged")
         return 0
+    if args.pairs is None:
+        args.pairs = 40 if args.mode == "rounds" else 5
     if args.pairs < 3:
         print("error: --pairs must be at least 3", file=sys.stderr)
         return 2
@@ -88,7 +158,11 @@ def main(argv: list[str] | None = None) -> int:
     except SystemExit as exc:
         print(exc, file=sys.stderr)
         return 2
-    for i in range(1, args.pairs + 1):
+    if args.mode == "rounds":
+        code = interleave_rounds(args, ids, extra, started)
+        if code:
+            return code
+    for i in range(1, args.pairs + 1) if args.mode == "runs" else ():
         for side, src in (("base", args.base_src), ("head", args.head_src)):
             results = (args.out / side).resolve()
             log = args.out / f"{side}-{i:02d}.log"
@@ -102,7 +176,8 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: the {side} run of pair {i} failed (exit {code}): see {log}", file=sys.stderr)
                 return 2
     out = str(args.out)
-    judge = ["confirm", f"{out}/base", f"{out}/head", "--threshold", str(args.threshold), "--alpha", str(args.alpha)]
+    sides = [f"{out}/base", f"{out}/head"] if args.mode == "runs" else [f"{out}/base/latest", f"{out}/head/latest"]
+    judge = ["confirm", *sides, "--threshold", str(args.threshold), "--alpha", str(args.alpha)]
     code = reports_main([*judge, "--markdown", f"{out}/confirm.md", "--json", f"{out}/confirm.json"])
     print(f"confirmation: {len(names)} case(s), {args.pairs} pairs, wall time {time.monotonic() - started:.0f} s")
     return code

@@ -10,9 +10,11 @@ order, that is in the order they were recorded. A trial, for slowdown e:
    next run, as in CI); every run's rounds are resampled (bootstrap) and the current's multiplied by 1 + e;
 2. judges it with the one-run gate of f2917fb (the last window run against the current run, rounds only:
    reports.compare) and with the window model (reports.runs_model: `regression`, and the cases to confirm);
-3. simulates the confirmation for the cases to confirm: N pairs from 2N consecutive recorded runs at a
-   random position (even runs the base, odd runs the head, rounds resampled, head × (1 + e)), judged by
-   reports.confirm. A comparison exits 1 after confirmation when any of its cases is confirmed.
+3. simulates the confirmation for the cases to confirm, judged by reports.confirm: with ``--confirm rounds``
+   (the default, as tools/confirm.py --mode rounds) N pairs of rounds (default 40) drawn from one recorded
+   run at a random position, the head's × (1 + e): rounds timed alternately see the same machine; with
+   ``--confirm runs``, N pairs of whole runs (default 5) from 2N consecutive recorded runs (even runs the
+   base, odd runs the head). A comparison exits 1 after confirmation when any of its cases is confirmed.
 
 Slowdowns below the threshold count as false alarms when flagged, at and above it as detections.
 """
@@ -48,6 +50,7 @@ def trial(
     pairs: int,
     threshold: float,
     alpha: float,
+    mode: str = "rounds",
 ) -> dict[str, object]:
     """One resampled comparison judged three ways; what each would have done."""
     s = int(rng.integers(0, len(runs) - window))
@@ -69,11 +72,16 @@ def trial(
             regressions.append(n)
     confirmed = []
     if flagged:
-        c = int(rng.integers(0, len(runs) - 2 * pairs + 1))
         level = 1 - alpha / len(flagged)
+        c = int(rng.integers(0, len(runs) - (2 * pairs if mode == "runs" else 1) + 1))
         for n in flagged:
-            base = [_resample(rng, runs[c + 2 * k].cases[n]) for k in range(pairs)]
-            head = [_resample(rng, runs[c + 2 * k + 1].cases[n], 1 + effect) for k in range(pairs)]
+            if mode == "runs":
+                base = [_resample(rng, runs[c + 2 * k].cases[n]) for k in range(pairs)]
+                head = [_resample(rng, runs[c + 2 * k + 1].cases[n], 1 + effect) for k in range(pairs)]
+            else:
+                rounds = np.asarray(runs[c].cases[n])
+                base = [[x] for x in rng.choice(rounds, size=pairs)]
+                head = [[x * (1 + effect)] for x in rng.choice(rounds, size=pairs)]
             if confirm_case(n, pair_log_ratios(base, head), threshold, level).confirmed:
                 confirmed.append(n)
     return {
@@ -95,6 +103,7 @@ def study(
     threshold: float,
     alpha: float,
     seed: int,
+    mode: str = "rounds",
 ) -> str:
     """The study's Markdown tables."""
     names = shared_cases(runs)
@@ -137,7 +146,8 @@ def study(
         cells = ["{:.0%} / {:.0%} / {:.0%}".format(*(x / trials for x in per_case[n][e])) for e in effects]
         case_rows.append(f"| `{n}` | {mde} | " + " | ".join(cells) + " |")
     head = (
-        f"{len(runs)} runs ({runs[0].label} … {runs[-1].label}), window {window}, {pairs} confirmation pairs, "
+        f"{len(runs)} runs ({runs[0].label} … {runs[-1].label}), window {window}, "
+        f"{pairs} confirmation pairs of {mode}, "
         f"{trials} trials per slowdown, threshold {threshold:.0%}, alpha {alpha:g}, seed {seed}."
     )
     note = "Per case: one-run gate regression / flagged for confirmation / confirmed, at each slowdown."
@@ -149,7 +159,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("runs", nargs="+", type=Path, help="run folders or results folders, in recording order")
     parser.add_argument("--window", type=int, default=5, help="runs in the baseline window (default 5)")
-    parser.add_argument("--pairs", type=int, default=5, help="confirmation pairs (default 5)")
+    parser.add_argument("--confirm", choices=("rounds", "runs"), default="rounds", help="what confirmation pairs")
+    parser.add_argument("--pairs", type=int, help="confirmation pairs (default 40 of rounds, 5 of runs)")
     parser.add_argument("--trials", type=int, default=200, help="resampled comparisons per slowdown (default 200)")
     parser.add_argument("--effects", default=",".join(str(e) for e in EFFECTS), help="slowdowns, e.g. 0,0.1,0.2")
     parser.add_argument("--threshold", type=float, default=0.10)
@@ -163,8 +174,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (InputError, ValueError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    if len(runs) < max(args.window + 1, 2 * args.pairs) or not shared_cases(runs):
-        need = max(args.window + 1, 2 * args.pairs)
+    if args.pairs is None:
+        args.pairs = 40 if args.confirm == "rounds" else 5
+    need = max(args.window + 1, 2 * args.pairs if args.confirm == "runs" else 0)
+    if len(runs) < need or not shared_cases(runs):
         print(f"error: need at least {need} runs that share a case, got {len(runs)}", file=sys.stderr)
         return 2
     text = study(
@@ -176,6 +189,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         threshold=args.threshold,
         alpha=args.alpha,
         seed=args.seed,
+        mode=args.confirm,
     )
     sys.stdout.write(text)
     if args.markdown:
