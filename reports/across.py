@@ -59,7 +59,7 @@ class AcrossComparison:
 
     @property
     def to_confirm(self) -> list[str]:
-        """Cases estimated at or beyond their threshold: the ones a confirmation step re-times."""
+        """Cases estimated slower whose runs cannot rule out a slowdown of the threshold: to be re-timed."""
         return sorted(name for name, case in self.cases.items() if case.verdict.confirm)
 
 
@@ -152,7 +152,7 @@ def _gate_line(result: AcrossComparison) -> str:
         f"(DerSimonian-Laird), and a {level * 100:.4g}% Student-t interval of the time ratio (Bonferroni over "
         f"{len(result.cases)} cases): `regression` when it lies above 1 and the estimate is at least 1 + threshold; "
         "`unchanged` when it lies inside the band and the MDE across runs is at most the threshold; "
-        "`inconclusive` otherwise. Cases estimated at or beyond the threshold go to confirmation "
+        "`inconclusive` otherwise. Cases estimated slower whose interval reaches 1 + threshold go to confirmation "
         "(`nox -s confirm`), which re-times them base and head alternately."
     )
 
@@ -181,7 +181,7 @@ def to_markdown(result: AcrossComparison, *, allowed_machine_change: bool = Fals
     ]
     if result.to_confirm:
         names = ", ".join(f"`{n}`" for n in result.to_confirm)
-        lines += ["", f"To confirm (estimated at or beyond the threshold): {names}"]
+        lines += ["", f"To confirm (estimated slower; a slowdown of the threshold not ruled out): {names}"]
     if result.notes:
         lines += ["", "Notes:", *[f"- {n}" for n in result.notes]]
     if comparison.machine_differences:

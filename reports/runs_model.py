@@ -175,7 +175,7 @@ class Verdict:
     verdict: str
     reason: str
     mde: float
-    confirm: bool  # point estimate at or beyond the threshold: re-time it base/head alternately
+    confirm: bool  # estimated slower and a slowdown of t not ruled out: re-time it base/head alternately
 
 
 def _pct(ratio: float) -> str:
@@ -189,11 +189,12 @@ def judge_across(est: Across, threshold: float) -> Verdict:
     ``regression``: the interval lies above 1 (a slowdown at the interval's level) **and** the point
     estimate is at least 1 + t; ``improvement`` the mirror image; ``unchanged``: the interval lies inside
     1/(1+t) … 1+t and the MDE across runs is at most t; ``inconclusive`` otherwise, and always when the
-    between-run noise is unknown. A case whose point estimate is at least 1 + t goes to confirmation.
+    between-run noise is unknown. A case goes to confirmation when it is estimated slower (ratio > 1) and
+    the runs cannot rule out a slowdown of the threshold (the interval reaches 1 + t, or there is none).
     """
     upper, lower = 1 + threshold, 1 / (1 + threshold)
     mde = mde_across(est)
-    confirm = est.ratio >= upper
+    confirm = est.ratio > 1 and not (est.between_known and est.ci_high < upper)
     change = f"{_pct(est.ratio)} time across runs"
     if not est.between_known:
         return Verdict(
@@ -216,7 +217,7 @@ def judge_across(est: Across, threshold: float) -> Verdict:
     if est.ci_low > 1:
         why = f"a slowdown, but estimated below the {threshold:.0%} threshold"
     elif confirm:
-        why = "estimated beyond the threshold, but the between-run noise is as large: to be confirmed"
+        why = "a slowdown of the threshold cannot be ruled out across runs: to be confirmed"
     else:
         why = "not decided by the runs at hand"
     return Verdict("inconclusive", f"{change}: {why}", mde, confirm)
