@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
+import tomllib
+from datetime import UTC, datetime
+from pathlib import Path
 
 import nox
 
@@ -73,6 +77,50 @@ def compare(session: nox.Session) -> None:
         session.error("usage: nox -s compare -- BASELINE CURRENT [--threshold 0.10 ...] (see --help)")
     session.install("-e", ".")  # no TensorFlow: the gate reads JSON only
     session.run("python", "-m", "reports", "compare", *session.posargs)
+
+
+def project_dependencies(ref: str) -> tuple[object, object]:
+    """The dependencies and optional dependencies in `ref`'s pyproject.toml (git show)."""
+    text = subprocess.run(["git", "show", f"{ref}:pyproject.toml"], capture_output=True, text=True, check=True).stdout
+    project = tomllib.loads(text).get("project", {})
+    return project.get("dependencies"), project.get("optional-dependencies")
+
+
+@nox.session
+def confirm(session: nox.Session) -> None:
+    """Confirm flagged regressions: re-time them for BASE_REF and HEAD_REF alternately (args: BASE_REF HEAD_REF ...).
+
+    One environment (this checkout's dependencies) runs both refs, each checkout's code first on PYTHONPATH;
+    refs whose pyproject dependencies differ are refused. The rest of the args go to `python -m tools.confirm`
+    (e.g. `--verdicts verdicts.json` or `--case NAME`, `--pairs 5`, `-- --profile smoke --devices cpu`).
+    """
+    if len(session.posargs) < 2:
+        session.error(
+            "usage: nox -s confirm -- BASE_REF HEAD_REF [--verdicts V.json | --case NAME] [--pairs N] [-- ...]"
+        )
+    base_ref, head_ref, *rest = session.posargs
+    try:
+        deps = {ref: project_dependencies(ref) for ref in (base_ref, head_ref)}
+    except subprocess.CalledProcessError as exc:
+        session.error(f"cannot read pyproject.toml of a ref: {exc.stderr.strip()}")
+    if deps[base_ref] != deps[head_ref]:
+        session.error(
+            f"{base_ref} and {head_ref} declare different dependencies in pyproject.toml: one environment cannot "
+            "stand for both; build one per ref (the CI confirm job runs one image per side)"
+        )
+    session.install("-e", f".[{tf_extra()}]")
+    work = Path(session.create_tmp()) / "confirm"
+    trees = {side: work / side for side in ("base", "head")}
+    for side, ref in zip(trees, (base_ref, head_ref), strict=True):
+        session.run("git", "worktree", "remove", "--force", str(trees[side]), external=True, success_codes=[0, 128])
+        session.run("git", "worktree", "add", "--detach", str(trees[side]), ref, external=True)
+    if "--out" not in rest:
+        rest = ["--out", f"results/confirm-{datetime.now(UTC):%Y%m%d-%H%M%S}", *rest]
+    try:
+        session.run("python", "-m", "tools.confirm", str(trees["base"]), str(trees["head"]), *rest)
+    finally:
+        for tree in trees.values():
+            session.run("git", "worktree", "remove", "--force", str(tree), external=True, success_codes=[0, 128])
 
 
 @nox.session

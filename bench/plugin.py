@@ -6,6 +6,7 @@ A thin layer of hooks; the work happens in DevicebenchSession (bench.session) an
 from __future__ import annotations
 
 import signal
+import sys
 import threading
 from collections.abc import Callable, Generator
 from typing import Any
@@ -14,6 +15,7 @@ import pytest
 
 from bench.cases import Case
 from bench.progress import case_line, list_rows, skip_line, what_width
+from bench.run_folder import BASELINE_WINDOW, BaselineSaveError
 from bench.runner import CaseFailed, CaseSkipped, run_case
 from bench.session import CaseRecordError, DevicebenchSession, UsageError
 from results_format import Benchmark, ResultsWriteError
@@ -117,7 +119,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="devicebench_save_baseline",
         default=None,
         metavar="NAME",
-        help="also copy the finished run to DIR/baselines/NAME/ (needs --results-dir; only a complete run is kept)",
+        help="also add the finished run to the baseline window DIR/baselines/NAME/, which keeps the last "
+        "--baseline-window complete runs (needs --results-dir; only a complete run is kept)",
+    )
+    group.addoption(
+        "--baseline-window",
+        dest="devicebench_baseline_window",
+        type=int,
+        default=BASELINE_WINDOW,
+        metavar="K",
+        help=f"runs a --save-baseline window keeps, newest first (default {BASELINE_WINDOW})",
     )
     group.addoption(
         "--list",
@@ -402,6 +413,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     state, reason = final_state(session, run, exitstatus)
     try:
         run.finish(state, reason)
+    except BaselineSaveError as exc:  # the run is kept; only its copy into the window failed
+        sys.stderr.write(f"\ndevicebench: error: {exc}\n")
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+        return
     except ResultsWriteError as exc:
         run.stop_reason = f"failed to write results: {exc}"
     listed = session.config.stash.get(LISTED, False)

@@ -4,6 +4,10 @@
     folder.save(document)       # after every finished case: atomic rewrite of benchmarks.json
     folder.finish(document)     # at the end: the final state, then the baseline copy when the run completed
 
+A baseline is a rolling window: `results_dir/baselines/NAME/` holds the last K complete runs, one folder
+each (copied under a hidden name, then renamed into place: readers never see half a run); older ones are
+pruned, and two runs saving one name at once both land (each is its own entry).
+
 `latest` moves (atomically) to this run when its first case is saved, so it only ever points at a run that
 measured something; the folder's name is claimed with an atomic mkdir, so two runs starting in the same
 second get two folders.
@@ -22,10 +26,16 @@ from pathlib import Path
 from results_format import LATEST, RESULTS_FILE, ResultsWriteError, RunFile, dumps, write_atomic
 
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
+#: runs a baseline window keeps by default (`--baseline-window`).
+BASELINE_WINDOW = 5
 
 
 class RunFolderError(ValueError):
     """A results folder, baseline name or path file that cannot be used; the message is one line."""
+
+
+class BaselineSaveError(ResultsWriteError):
+    """The finished run could not be added to its baseline window (the run itself is kept)."""
 
 
 def run_folder_name(now: datetime, host: str) -> str:
@@ -107,6 +117,7 @@ class RunFolder:
     started: datetime
     baseline: str | None = None
     path_file: Path | None = None  # gets the run folder's path as soon as it exists (for nox and the entrypoint)
+    baseline_keep: int = BASELINE_WINDOW  # runs the baseline window keeps
     run_dir: Path | None = field(default=None, init=False)
 
     @classmethod
@@ -117,6 +128,7 @@ class RunFolder:
         started: datetime,
         baseline: str | None = None,
         path_file: Path | None = None,
+        baseline_keep: int = BASELINE_WINDOW,
     ) -> RunFolder:
         """Check everything a run will need to write (RunFolderError: one line) and return its RunFolder."""
         check_results_dir(results_dir)
@@ -130,7 +142,9 @@ class RunFolder:
                 path_file.unlink(missing_ok=True)  # a stale path from an earlier run must not be mistaken for this one
             except OSError as exc:
                 raise RunFolderError(f"--run-path-file {path_file}: {exc.strerror or exc}") from None
-        return cls(results_dir, host, started, baseline, path_file)
+        if baseline_keep < 1:
+            raise RunFolderError(f"--baseline-window must be at least 1, got {baseline_keep}")
+        return cls(results_dir, host, started, baseline, path_file, baseline_keep)
 
     @property
     def json_path(self) -> Path | None:
@@ -150,18 +164,55 @@ class RunFolder:
         return self.run_dir
 
     def save_baseline(self) -> Path | None:
-        """Copy the finished run to `results_dir/baselines/<name>/`, replacing a baseline of that name."""
+        """Add the finished run to the window `results_dir/baselines/<name>/` and prune it to `baseline_keep` runs."""
         if self.baseline is None or self.run_dir is None:
             return None
-        target = self.results_dir / "baselines" / self.baseline
-        staging = target.with_name(f".{self.baseline}.{os.getpid()}.tmp")
+        window = self.results_dir / "baselines" / self.baseline
         try:
-            shutil.rmtree(staging, ignore_errors=True)
-            shutil.copytree(self.run_dir, staging, ignore=shutil.ignore_patterns(".*"))
-            if target.exists():
-                shutil.rmtree(target)
-            os.replace(staging, target)
+            return add_to_window(window, self.run_dir, self.baseline_keep)
         except OSError as exc:
-            shutil.rmtree(staging, ignore_errors=True)
-            raise ResultsWriteError(exc.errno, f"cannot save baseline {target}: {exc.strerror or exc}") from None
-        return target
+            raise BaselineSaveError(exc.errno, f"cannot save baseline {window}: {exc.strerror or exc}") from None
+
+
+def window_runs(window: Path) -> list[Path]:
+    """The run folders of a baseline window, oldest first (by name: UTC time, then host)."""
+    return sorted(
+        p for p in window.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / RESULTS_FILE).is_file()
+    )
+
+
+def _make_window(window: Path) -> None:
+    """Create the window folder; a baseline saved before windows existed (one run) becomes its first entry."""
+    if (window / RESULTS_FILE).is_file():
+        legacy = window.with_name(f".{window.name}.legacy.{os.getpid()}")
+        with contextlib.suppress(FileNotFoundError):
+            os.rename(window, legacy)  # another saver may have moved it first
+            window.mkdir(exist_ok=True)
+            os.rename(legacy, window / "00000000-000000-legacy")
+    window.mkdir(parents=True, exist_ok=True)
+
+
+def add_to_window(window: Path, run_dir: Path, keep: int = BASELINE_WINDOW) -> Path:
+    """Copy `run_dir` into `window` atomically (hidden staging copy, then rename) and prune to the newest `keep`."""
+    _make_window(window)
+    entry = window / run_dir.name
+    staging = window / f".{run_dir.name}.{os.getpid()}.tmp"
+    try:
+        shutil.rmtree(staging, ignore_errors=True)
+        shutil.copytree(run_dir, staging, ignore=shutil.ignore_patterns(".*"))
+        os.rename(staging, entry)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    prune_window(window, keep)
+    return entry
+
+
+def prune_window(window: Path, keep: int) -> None:
+    """Remove all but the newest `keep` runs; each is renamed away first, so concurrent pruners never collide."""
+    for old in window_runs(window)[: max(0, len(window_runs(window)) - keep)]:
+        trash = window / f".pruned.{old.name}.{os.getpid()}"
+        try:
+            os.rename(old, trash)
+        except FileNotFoundError:
+            continue  # pruned by another run saving into this window
+        shutil.rmtree(trash, ignore_errors=True)

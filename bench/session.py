@@ -86,6 +86,7 @@ class DevicebenchSession:
                     self.started,
                     baseline=options.devicebench_save_baseline,
                     path_file=Path(options.devicebench_run_path_file) if options.devicebench_run_path_file else None,
+                    baseline_keep=options.devicebench_baseline_window,
                 )
             except RunFolderError as exc:
                 raise UsageError(str(exc)) from None

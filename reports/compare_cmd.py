@@ -1,8 +1,11 @@
 """Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input).
 
-Exit 1 also when a baseline case is missing from the current run and the run recorded no reason for it
-(unless --allow-missing); an interrupted or killed run is refused with exit 2 (unless --allow-incomplete).
-Exit 2 also when no case could be judged (none measured in both runs with enough rounds): nothing passed.
+Each side is a run or a window of runs (a folder of run folders, e.g. results/baselines/NAME/); every
+judged case gets its verdict across runs (reports.across, reports.runs_model). Exit 1 also when a baseline
+case is missing from the current run and the run recorded no reason for it (unless --allow-missing); an
+interrupted or killed run is refused with exit 2 (unless --allow-incomplete); in a window, incomplete runs
+are left out and counted in a note.
+Exit 2 also when no case could be judged (none measured on both sides with enough rounds): nothing passed.
 """
 
 from __future__ import annotations
@@ -12,21 +15,14 @@ import json
 import sys
 from pathlib import Path
 
-from reports.compare import (
-    EXIT_NOTHING_JUDGED,
-    Options,
-    compare,
-    machine_differences,
-    nothing_judged_line,
-    pool_runs,
-    to_json,
-    to_markdown,
-)
-from reports.load import RESULTS_FILE, ResultsFileError, Run, accept_incomplete, read_run
+from reports import across
+from reports.compare import EXIT_NOTHING_JUDGED, Options, compare, nothing_judged_line, pool_runs
+from reports.load import ResultsFileError, accept_incomplete
 from reports.option_checks import seed_problem, workload_problem
+from reports.window import BASELINES, Side, machine_change, read_side_runs, resolve_side, run_folders
 from results_format import RunFile
 
-BASELINES = Path("results") / "baselines"
+__all__ = ["BASELINES", "add_arguments", "resolve_side", "run", "run_folders"]
 
 
 def _fraction(text: str) -> float:
@@ -103,37 +99,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="compare an interrupted or killed run (refused by default: its missing cases would pass unseen)",
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
-
-
-def resolve_side(text: str) -> Path:
-    """A run path as given, or results/baselines/<text> when only that exists."""
-    path = Path(text)
-    if not path.exists() and (BASELINES / text).exists():
-        return BASELINES / text
-    return path
-
-
-def run_folders(path: Path) -> list[Path]:
-    """The run folders directly inside a results folder (not `latest`, not symlinks), oldest first."""
-    if not path.is_dir() or (path / RESULTS_FILE).exists():
-        return []
-    return sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
-
-
-def read_side(text: str) -> tuple[RunFile, str, int]:
-    """Read one side: a run, or every run of a results folder pooled (interleaved mode); record, label, runs."""
-    path = resolve_side(text)
-    folders = run_folders(path)
-    if len(folders) < 2:
-        return read_run(folders[0] if folders else path).record, text, 1
-    runs: list[Run] = [read_run(folder) for folder in folders]
-    for other in runs[1:]:
-        diffs = machine_differences(runs[0].record.machine_info, other.record.machine_info)
-        if diffs:
-            raise ResultsFileError(
-                other.json_path, f"pooled with {runs[0].name} but from another machine ({'; '.join(diffs)})"
-            )
-    return pool_runs([r.record for r in runs]), f"{text} ({len(runs)} runs pooled)", len(runs)
+    parser.add_argument(
+        "--history",
+        metavar="WINDOW",
+        help="a folder of earlier runs of one code on this machine (e.g. results/baselines/main): its "
+        "run-to-run scatter is borrowed when a side has too few runs to show its own",
+    )
 
 
 def _write(path: Path, text: str) -> None:
@@ -152,14 +123,27 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: {problem}", file=sys.stderr)
         return 2
     try:
-        base, base_label, base_runs = read_side(args.baseline)
-        cur, cur_label, cur_runs = read_side(args.current)
+        sides = [read_side_runs(args.baseline), read_side_runs(args.current)]
+        if args.history:
+            sides.append(read_side_runs(args.history))
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    for record, label in ((base, base_label), (cur, cur_label)):
-        if not accept_incomplete(record, label, args.allow_incomplete, "compare", "compared"):
+    for side in sides[:2]:
+        if not side.window and not accept_incomplete(
+            side.runs[0].record, side.label, args.allow_incomplete, "compare", "compared"
+        ):
             return 2
+    inside = [machine_change([side]) for side in sides]
+    if any(inside) and not args.allow_machine_change:
+        which = next(why for why in inside if why)
+        print(
+            f"error: refusing a window that holds runs of two machines ({which}); "
+            "pass --allow-machine-change to compare anyway",
+            file=sys.stderr,
+        )
+        return 2
+    base, cur = (_pooled(side) for side in sides[:2])
     options = Options(
         threshold=args.threshold,
         thresholds=dict(args.threshold_for),
@@ -168,8 +152,17 @@ def run(args: argparse.Namespace) -> int:
         seed=args.seed,
         allow_missing=args.allow_missing,
     )
-    comparison = compare(base, cur, options, labels=(base_label, cur_label), pooled_runs=(base_runs, cur_runs))
-    diffs = comparison.machine_differences
+    labels = (_label(sides[0]), _label(sides[1]))
+    within = compare(base, cur, options, labels=labels, pooled_runs=(len(sides[0].runs), len(sides[1].runs)))
+    comparison = across.judge_runs(
+        within,
+        sides[0].records,
+        sides[1].records,
+        sides[2].records if len(sides) > 2 else (),
+        base_names=[run.name for run in sides[0].runs],
+        notes=_window_notes(sides),
+    )
+    diffs = within.machine_differences
     if diffs and not args.allow_machine_change:
         print(
             f"error: refusing to compare runs from different machines ({'; '.join(diffs)}); "
@@ -179,17 +172,39 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for diff in diffs:
         print(f"warning: machine changed: {diff}", file=sys.stderr)
-    markdown = to_markdown(comparison, allowed_machine_change=bool(diffs))
+    markdown = across.to_markdown(comparison, allowed_machine_change=bool(diffs))
     sys.stdout.write(markdown)
     try:
         if args.markdown:
             _write(args.markdown, markdown)
         if args.json:
-            verdicts = to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
+            verdicts = across.to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
             _write(args.json, json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     if comparison.exit_code == EXIT_NOTHING_JUDGED:
-        print(f"error: {nothing_judged_line(comparison)}", file=sys.stderr)
+        print(f"error: {nothing_judged_line(comparison.comparison)}", file=sys.stderr)
     return comparison.exit_code
+
+
+def _pooled(side: Side) -> RunFile:
+    """A side's runs as one record (rounds concatenated) for the within-run view and the case list."""
+    return pool_runs(side.records)
+
+
+def _label(side: Side) -> str:
+    """A side's label for the report."""
+    return f"{side.label} ({len(side.runs)} runs)" if side.window else side.label
+
+
+def _window_notes(sides: list[Side]) -> list[str]:
+    """One note per window that left incomplete runs out, and one for a window of one run."""
+    notes = []
+    for role, side in zip(("baseline", "current", "history"), sides, strict=False):
+        if side.left_out:
+            left = "; ".join(side.left_out)
+            notes.append(f"{role} window {side.label}: {len(side.left_out)} incomplete run(s) left out: {left}")
+        if side.window and len(side.runs) == 1:
+            notes.append(f"{role} window {side.label} holds one complete run: its between-run noise is unknown")
+    return notes

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from reports.cli import main
+from tests.window_runs import scaled_window
 
 DATA = Path(__file__).parent / "data" / "compare"
 BAD = Path(__file__).parent / "data" / "bad"
@@ -26,29 +27,73 @@ def one_error_line(err: str) -> str:
 
 
 def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+    # Across runs a regression needs the between-run noise: here from a history window of five runs
+    # (before issue 19, one run per side was judged on its rounds alone).
     md, verdicts = tmp_path / "out" / "compare.md", tmp_path / "verdicts.json"
-    code = main(["compare", str(BASELINE), str(DATA / "regressed"), "--markdown", str(md), "--json", str(verdicts)])
+    history = scaled_window(tmp_path / "history", BASELINE)
+    argv = ["compare", str(BASELINE), str(DATA / "regressed"), "--history", str(history)]
+    code = main([*argv, "--markdown", str(md), "--json", str(verdicts)])
     out = capsys.readouterr().out
     assert code == 1
     assert md.read_text() == out
-    assert "One run per side" in out  # the caveat of single runs
+    assert "history of 5 runs" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "verdict" not in line]
-    # tfdata (3 rounds) and mnist (60 % spread) were `noisy`: now `inconclusive`, with the reason.
+    # n512 was `unchanged` on its rounds alone; across runs (4 degrees of freedom) its MDE is above 10 %.
     assert [row.split("|")[1].split()[-1] for row in rows] == [
-        "regression", "missing", "inconclusive", "inconclusive", "improvement", "new", "unchanged",
+        "regression", "missing", "inconclusive", "inconclusive", "inconclusive", "improvement", "new",
     ]  # fmt: skip
     assert "test_matmul[tensorflow-CPU:0-n256-float32]" in rows[0]
+    assert "+100% time across runs, interval +70 … +134%" in rows[0]
     assert "oom: out of memory on GPU:0: ResourceExhaustedError: OOM when allocating tensor" in rows[1]
-    assert "spans the whole ±10% band" in rows[2] and "spans the whole ±10% band" in rows[3]
-    assert "Resolution: this gate could see slowdowns of " in out and "in 3 of 5 cases; 2 cases need more rounds" in out
+    assert "within runs alone: unchanged" in next(row for row in rows if "n512" in row)
     data = json.loads(verdicts.read_text())
     assert data["exit_code"] == 1
     assert data["summary"] == {
-        "regression": 1, "missing": 1, "inconclusive": 2, "version-changed": 0, "improvement": 1, "new": 1,
-        "unchanged": 1,
+        "regression": 1, "missing": 1, "inconclusive": 3, "version-changed": 0, "improvement": 1, "new": 1,
+        "unchanged": 0,
     }  # fmt: skip
-    assert data["resolution"]["cases"] == 5 and data["resolution"]["need_more_rounds"] == 2
+    n256 = data["cases"][0]["across"]
+    assert n256["df"] == 4 and n256["confirm"] and n256["runs_base"] == 1
+    assert n256["aa_false_alarms"] == {"flagged": 0, "pairs": 5}  # from the history window
+    # estimated slower, with a slowdown of 10 % not ruled out across runs: n256 (+100 %), n512 (+0.0x %), tfdata (+2 %)
+    assert data["to_confirm"] == [
+        "test_matmul[tensorflow-CPU:0-n256-float32]",
+        "test_matmul[tensorflow-CPU:0-n512-float32]",
+        "test_tfdata[tensorflow-CPU:0-autotune-cache-prefetch-e60000]",
+    ]
     assert data["machine"] == {"differences": [], "allowed": False, "notes": []}
+
+
+def test_one_run_per_side_without_history_is_at_most_inconclusive(capsys: pytest.CaptureFixture) -> None:
+    assert main(["compare", str(BASELINE), str(DATA / "regressed")]) == 0
+    out = capsys.readouterr().out
+    assert "between-run noise unknown" in out
+    rows = [line for line in out.splitlines() if line.startswith("| ") and "verdict" not in line]
+    n256 = next(row for row in rows if "n256" in row)
+    assert "🟡 inconclusive" in n256 and "within runs alone: regression" in n256
+    assert not [row for row in rows if "regression |" in row or "improvement |" in row]
+
+
+def test_a_window_of_one_run_says_the_between_run_noise_is_unknown(tmp_path: Path, capsys) -> None:
+    window = scaled_window(tmp_path / "w", BASELINE, scales=(1.0,))
+    assert main(["compare", str(window), str(DATA / "regressed")]) == 0
+    assert "holds one complete run: its between-run noise is unknown" in capsys.readouterr().out
+
+
+def test_a_window_leaves_incomplete_runs_out_with_a_note(tmp_path: Path, capsys) -> None:
+    window = scaled_window(tmp_path / "w", BASELINE)
+    shutil.copytree(INCOMPLETE / "20261124-100000-stopbox", window / "20261124-100000-stopbox")
+    main(["compare", str(window), str(DATA / "same"), "--allow-machine-change"])
+    out = capsys.readouterr().out
+    assert "(5 runs)" in out and "1 incomplete run(s) left out: 20261124-100000-stopbox (incomplete" in out
+
+
+def test_a_window_against_a_regressed_run_exits_1(tmp_path: Path, capsys) -> None:
+    window = scaled_window(tmp_path / "w", BASELINE)
+    assert main(["compare", str(window), str(DATA / "regressed")]) == 1
+    assert main(["compare", str(window), str(DATA / "same")]) == 0
+    out = capsys.readouterr().out
+    assert "A/A in window" in out and "| 0/5 |" in out
 
 
 def test_a_a_pair_exits_0(capsys: pytest.CaptureFixture) -> None:
@@ -61,8 +106,7 @@ def test_a_a_pair_exits_0(capsys: pytest.CaptureFixture) -> None:
 def test_json_file_given_directly_and_baseline_name(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture
 ) -> None:
-    saved = tmp_path / "results" / "baselines" / "main"
-    shutil.copytree(BASELINE, saved)
+    scaled_window(tmp_path / "results" / "baselines" / "main", BASELINE)
     monkeypatch.chdir(tmp_path)
     assert main(["compare", "results/baselines/main", str(DATA / "same" / "benchmarks.json")]) == 0
     assert main(["compare", "main", str(DATA / "regressed")]) == 1  # a bare name under results/baselines/
@@ -130,9 +174,9 @@ def test_threshold_for_turns_the_regression_off(capsys: pytest.CaptureFixture) -
     capsys.readouterr()
 
 
-def test_real_process_exit_codes() -> None:
+def test_real_process_exit_codes(tmp_path: Path) -> None:
     """The module entry point returns the gate's code to the shell (what CI sees)."""
-    cmd = [sys.executable, "-m", "reports", "compare", str(BASELINE)]
+    cmd = [sys.executable, "-m", "reports", "compare", str(scaled_window(tmp_path / "w", BASELINE))]
     assert subprocess.run([*cmd, str(DATA / "same")], capture_output=True).returncode == 0
     assert subprocess.run([*cmd, str(DATA / "regressed")], capture_output=True).returncode == 1
     bad = subprocess.run([*cmd, str(BAD / "corrupt.json")], capture_output=True, text=True)
@@ -149,7 +193,7 @@ def test_results_folder_sides_are_pooled(tmp_path: Path, capsys: pytest.CaptureF
     verdicts = tmp_path / "v.json"
     assert main(["compare", str(tmp_path / "base"), str(tmp_path / "cand"), "--json", str(verdicts)]) == 1
     out = capsys.readouterr().out
-    assert "(2 runs pooled)" in out
+    assert "(2 runs)" in out
     data = json.loads(verdicts.read_text())
     n256 = next(c for c in data["cases"] if "n256" in c["name"])
     assert n256["verdict"] == "regression" and n256["rounds_base"] == n256["rounds_cur"] == 200  # 2 x 100 rounds
@@ -162,7 +206,7 @@ def test_pooled_runs_from_two_machines_are_refused(tmp_path: Path, capsys: pytes
         shutil.copytree(DATA / source, tmp_path / "base" / f"20261120-09000{i}-gpubox")
     assert main(["compare", str(tmp_path / "base"), str(DATA / "same")]) == 2
     line = one_error_line(capsys.readouterr().err)
-    assert "20261120-090001-gpubox" in line and "another machine" in line
+    assert "20261120-090001-gpubox" in line and "two machines" in line and "NVIDIA driver" in line
 
 
 INCOMPLETE = Path(__file__).parent / "data" / "incomplete"
@@ -183,3 +227,16 @@ def test_allow_incomplete_compares_what_the_runs_have_and_warns(capsys: pytest.C
     assert code in (0, 1)
     err = capsys.readouterr().err
     assert "killed or crashed while running" in err and "compared anyway (--allow-incomplete)" in err
+
+
+def test_a_change_point_in_the_window_moves_the_level_but_keeps_the_scatter(tmp_path: Path, capsys) -> None:
+    window = scaled_window(tmp_path / "w", BASELINE, scales=(1.0, 1.01, 2.0, 2.02, 1.99, 2.01))
+    verdicts = tmp_path / "v.json"
+    main(["compare", str(window), str(DATA / "same"), "--json", str(verdicts)])
+    out = capsys.readouterr().out
+    assert "change point in the baseline window at 20261120-080002-gpubox: the window starts at" in out
+    n512 = next(c for c in json.loads(verdicts.read_text())["cases"] if "CPU:0-n512" in c["name"])
+    assert n512["across"]["runs_base"] == 4 and n512["across"]["df"] == 5  # tau^2 from all 6 runs of the window
+    assert n512["across"]["ratio"] < 0.6  # against the level after the step (2x), not the whole window
+    assert n512["across"]["tau"] > 0.3  # the step is part of the scatter
+    assert n512["verdict"] == "inconclusive"

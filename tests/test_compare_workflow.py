@@ -19,7 +19,7 @@ def workflow() -> dict:
 
 
 def test_jobs_run_on_a_self_hosted_gpu_runner(workflow: dict) -> None:
-    assert set(workflow["jobs"]) == {"bench", "interleaved"}
+    assert set(workflow["jobs"]) == {"bench", "confirm", "interleaved"}
     for job in workflow["jobs"].values():
         assert job["runs-on"] == ["self-hosted", "gpu"]
 
@@ -52,3 +52,15 @@ def test_run_scripts_are_valid_shell(workflow: dict) -> None:
                 plain = script.replace("${{", "X").replace("}}", "X")
                 result = subprocess.run(["bash", "-n"], input=plain, text=True, capture_output=True)
                 assert result.returncode == 0, (step.get("name"), result.stderr)
+
+
+def test_the_window_is_cached_and_a_flagged_pull_request_is_confirmed(workflow: dict) -> None:
+    bench = workflow["jobs"]["bench"]["steps"]
+    cached = [step["with"]["path"] for step in bench if "actions/cache" in str(step.get("uses", ""))]
+    assert cached == ["results/baselines/main", "results/baselines/main"]  # restore and save: the window
+    text = "\n".join(str(step.get("run", "")) for step in bench) + str(bench)
+    assert "--save-baseline main --baseline-window 5" in text
+    confirm = workflow["jobs"]["confirm"]
+    assert confirm["needs"] == "bench" and "to_confirm" in confirm["if"]
+    runs = "\n".join(str(step.get("run", "")) for step in confirm["steps"])
+    assert "for side in base head" in runs and "-m reports confirm confirm/base confirm/head" in runs

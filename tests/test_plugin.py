@@ -219,8 +219,28 @@ def test_run_folder_layout_latest_link_and_baseline(suite, pytester):
     assert latest.is_symlink()
     day, clock, host = latest.resolve().name.split("-")
     assert (len(day), len(clock), host) == (8, 6, "testbox")
-    assert (results / "baselines" / "main" / "benchmarks.json").exists()
-    assert results_format.read(results / "baselines" / "main").complete
+    window = results / "baselines" / "main"
+    assert [p.name for p in window.iterdir()] == [latest.resolve().name]  # the window's first run
+    assert results_format.read(window / latest.resolve().name).complete
+
+
+def test_save_baseline_keeps_a_window_of_the_last_k_runs(suite, pytester):
+    for _ in range(3):
+        suite("--profile", "smoke", "--devices", "cpu", "-k", "n128", "--save-baseline", "main", "--baseline-window=2")
+    window = pytester.path / "results" / "baselines" / "main"
+    runs = sorted(p.name for p in (pytester.path / "results").iterdir() if p.name not in ("baselines", "latest"))
+    assert sorted(p.name for p in window.iterdir()) == runs[-2:]  # the two newest; nothing hidden left behind
+
+
+def test_a_failed_baseline_save_is_one_line_and_a_non_zero_exit(suite, pytester):
+    (pytester.path / "results").mkdir()
+    (pytester.path / "results" / "baselines").write_text("not a folder")
+    result = suite("--profile", "smoke", "--devices", "cpu", "-k", "n128", "--save-baseline", "main")
+    assert result.ret != 0
+    lines = [line for line in result.stderr.lines if "devicebench: error" in line]
+    assert len(lines) == 1 and "cannot save baseline" in lines[0], result.stderr.str()
+    latest = pytester.path / "results" / "latest"
+    assert results_format.read(latest).complete  # the run itself is kept
 
 
 def test_every_finished_case_is_on_disk_before_the_next_starts(suite, pytester):

@@ -1,21 +1,24 @@
 #!/bin/sh
-# The regression gate on real pairs of runs (docs/gate.md, "After the merge"): back-to-back smoke runs of
-# the CPU matmul cases, each pair judged with `python -m reports compare A B`.
+# The regression gate on real runs (docs/gate.md, "The gate across runs, for real"): back-to-back smoke runs of
+# the CPU matmul cases, judged with `python -m reports compare`.
 #
 #   sh tools/gate-pairs.sh OUT_DIR [PYTHON]        (from the repository root)
 #
-# 1. taskset A/B: a normal run, then one pinned to core 0 (`taskset -c 0`); compared.
-# 2. Five A/A pairs: two normal runs each (the same code); compared.
-# 3. busy-loop A/B: a run pinned to core 0 while a busy loop also runs on core 0, compared with the
-#    normal run of step 1: a real slowdown the gate should flag.
+# 1. Ten normal runs (the same code), in five pairs; the first run of each pair goes into a baseline
+#    window ($OUT_DIR/window/, five runs, as --save-baseline keeps it).
+# 2. Five A/A pairs: run against run, with the window as --history (the between-run noise it shows).
+# 3. The window against the sixth run of the same code (the second run of pair 5).
+# 4. taskset A/B: the window against a run pinned to core 0 (`taskset -c 0`).
+# 5. busy-loop A/B: the window against a run pinned to core 0 while a busy loop also runs on core 0:
+#    a real slowdown the gate should flag.
 # Prints the load (uptime) before and after, each comparison's exit code and its n = 128/512/1024 rows
 # (for the A/A pairs the first line and any regression or improvement row). A compare that exits 1 does
 # not stop the script. OUT_DIR (new or empty) gets one results folder per run (NAME/), its pytest log
-# (NAME.log) and run folder path (NAME.path), and each comparison's Markdown (ab.md, aa1.md ... aa5.md,
-# ab-hog.md; stderr in .err) and JSON (.json).
+# (NAME.log) and run folder path (NAME.path), and each comparison's Markdown (aa1.md ... aa5.md, sixth.md,
+# ab.md, ab-hog.md; stderr in .err) and JSON (.json).
 # PYTHON (default python3) must have the suite and TensorFlow installed (e.g. .nox/tests/bin/python);
 # needs taskset (util-linux) and at least 2 CPU cores. About 2 minutes on the 2-core development VM
-# (13 runs of 7-9 s each, idle machine); longer under load. Exit status: 0 when every run measured its
+# (12 runs of 7-9 s each, idle machine); longer under load. Exit status: 0 when every run measured its
 # cases (whatever the comparisons said), 1 when a run failed, 2 on a usage error.
 set -eu
 
@@ -65,11 +68,17 @@ run() {
     fi
 }
 
-# compare NAME BASE CURRENT: the gate on two runs; its exit code in $code
+# compare NAME BASE CURRENT [options]: the gate on two sides (run names or paths); its exit code in $code
 compare() {
+    name="$1"
+    base="$2"
+    cur="$3"
+    shift 3
+    [ -e "$out/$base.path" ] && base="$(cat "$out/$base.path")"
+    [ -e "$out/$cur.path" ] && cur="$(cat "$out/$cur.path")"
     code=0
-    "$python" -m reports compare "$(cat "$out/$2.path")" "$(cat "$out/$3.path")" --json "$out/$1.json" \
-        >"$out/$1.md" 2>"$out/$1.err" || code=$?
+    "$python" -m reports compare "$base" "$cur" --json "$out/$name.json" "$@" \
+        >"$out/$name.md" 2>"$out/$name.err" || code=$?
 }
 
 rows() {
@@ -77,23 +86,31 @@ rows() {
 }
 
 uptime
-run ab-normal
-run ab-pinned taskset -c 0
-compare ab ab-normal ab-pinned
-echo "taskset A/B exit $code"
-rows "$out/ab.md"
 for i in 1 2 3 4 5; do
     run "aa$i-a"
     run "aa$i-b"
-    compare "aa$i" "aa$i-a" "aa$i-b"
+done
+mkdir -p "$out/window"
+for i in 1 2 3 4 5; do
+    cp -r "$(cat "$out/aa$i-a.path")" "$out/window/"
+done
+for i in 1 2 3 4 5; do
+    compare "aa$i" "aa$i-a" "aa$i-b" --history "$out/window"
     echo "A/A pair $i exit $code: $(grep -m1 'devicebench compare' "$out/aa$i.md" || true)"
     { grep -E "^\| (🔴|🟢)" "$out/aa$i.md" || true; } | cut -c1-200
 done
+compare sixth "$out/window" aa5-b
+echo "window of 5 runs against a sixth run exit $code"
+rows "$out/sixth.md" | cut -c1-260
+run ab-pinned taskset -c 0
+compare ab "$out/window" ab-pinned
+echo "taskset A/B exit $code"
+rows "$out/ab.md" | cut -c1-260
 taskset -c 0 sh -c 'while :; do :; done' &
 hog=$!
 run ab-hog taskset -c 0
 stop_hog
-compare ab-hog ab-normal ab-hog
+compare ab-hog "$out/window" ab-hog
 echo "busy-loop A/B exit $code"
-rows "$out/ab-hog.md"
+rows "$out/ab-hog.md" | cut -c1-260
 uptime

@@ -1,0 +1,84 @@
+"""Read one side of a comparison as a list of runs: a run folder, or a window of run folders (I/O at the edge).
+
+A window is a folder whose sub-folders are runs (``results/baselines/NAME/`` as ``--save-baseline``
+keeps it, or a results folder). Its incomplete runs are left out and counted; its runs must come from
+one machine (the first fact that differs is named) unless the caller allows a machine change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reports.compare import machine_differences
+from reports.load import RESULTS_FILE, ResultsFileError, Run, read_run
+
+__all__ = ["BASELINES", "Side", "WindowError", "read_side_runs", "resolve_side", "run_folders"]
+
+BASELINES = Path("results") / "baselines"
+
+
+class WindowError(ValueError):
+    """A side that cannot be used as it is; the message is one line."""
+
+
+@dataclass(frozen=True)
+class Side:
+    """The runs of one side, oldest first, and what was left out."""
+
+    label: str
+    runs: list[Run]
+    window: bool  # read from a folder of runs
+    left_out: list[str] = field(default_factory=list)  # incomplete runs of a window, with why
+
+    @property
+    def records(self) -> list:
+        """The runs' validated records."""
+        return [run.record for run in self.runs]
+
+
+def resolve_side(text: str) -> Path:
+    """A run path as given, or results/baselines/<text> when only that exists."""
+    path = Path(text)
+    if not path.exists() and (BASELINES / text).exists():
+        return BASELINES / text
+    return path
+
+
+def run_folders(path: Path) -> list[Path]:
+    """The run folders directly inside a results folder (not `latest`, not symlinks, not hidden), by name."""
+    if not path.is_dir() or (path / RESULTS_FILE).exists():
+        return []
+    return sorted(
+        p
+        for p in path.iterdir()
+        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / RESULTS_FILE).is_file()
+    )
+
+
+def read_side_runs(text: str) -> Side:
+    """One side: a single run (kept even when incomplete: the caller decides), or a window of complete runs."""
+    path = resolve_side(text)
+    folders = run_folders(path)
+    if not folders:
+        return Side(text, [read_run(path)], window=False)
+    runs = sorted((read_run(folder) for folder in folders), key=lambda r: (r.record.datetime, r.name))
+    kept = [run for run in runs if run.complete]
+    left_out = [f"{run.name} ({run.state_text})" for run in runs if not run.complete]
+    if not kept:
+        raise ResultsFileError(path, f"no complete run in this window ({len(runs)} incomplete)")
+    return Side(text, kept, window=True, left_out=left_out)
+
+
+def machine_change(sides: list[Side]) -> str | None:
+    """The first machine fact that differs among all runs of these sides (one line), or None."""
+    first: Run | None = None
+    for side in sides:
+        for run in side.runs:
+            if first is None:
+                first = run
+                continue
+            diffs = machine_differences(first.record.machine_info, run.record.machine_info)
+            if diffs:
+                return f"{run.name} ({side.label}) differs from {first.name}: {diffs[0]}"
+    return None
