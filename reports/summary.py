@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from reports import backends as bk
-from reports import limits
+from reports import envelope, limits, peaks
 from reports import speedup as sp
 from results_format import WORKLOAD_SPECS
 
@@ -399,7 +399,15 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
         return ["The results hold no benchmark cases."]
     from reports import multidevice  # it formats with this module's helpers
 
-    lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
+    # first, the user's first question: is each GPU giving what it should (against the best published figures)?
+    lines = (
+        envelope.envelope_lines(frame)
+        + peaks.peaks_lines(frame)
+        + matmul_lines(frame)
+        + book_lines(frame)
+        + backend_lines(frame)
+        + mnist_lines(frame)
+    )
     from reports.serving import serving_lines  # builds on this module's formatting, so imported here
     from reports.training import training_lines  # reports.training builds on this module's formatting
 
