@@ -24,13 +24,16 @@ def peaks_lines(frame: pd.DataFrame) -> list[str]:
             f"Peak search on {label}, {precision}: best {_flops(gflops)} at M x N x K = "
             f"{best['best_shape']} ({int(best['shapes_tried'])} shapes in {float(best['search_s']):.3g} s)"
         )
-        square = best.get("square_gflops")
-        if pd.notna(square) and float(square) > 0:
-            change = gflops / float(square) - 1.0
-            text += (
-                f"; {change * 100:.0f} % above the best square shape, n={int(best['square_n'])} "
-                f"({_flops(float(square))} in the search)"
-            )
+        square, searched = best.get("square_gflops"), best.get("search_best_gflops")
+        if pd.notna(square) and float(square) > 0 and pd.notna(searched):
+            change = float(searched) / float(square) - 1.0  # both timed alike, in the search
+            if change < 0.005:
+                text += f"; no shape beat the best square one, n={int(best['square_n'])}, in the search"
+            else:
+                text += (
+                    f"; in the search it ran {change * 100:.0f} % above the best square shape, "
+                    f"n={int(best['square_n'])} ({_flops(float(searched))} against {_flops(float(square))})"
+                )
         if pd.notna(best.get("pct_of_peak")):
             text += f"; {float(best['pct_of_peak']):.0f} % of the {best['peak_basis']}"
         lines.append(text + ".")

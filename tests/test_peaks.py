@@ -137,7 +137,8 @@ def test_the_findings_give_the_best_shape_beside_square_n_and_the_spec(frame) ->
     gpu = next(line for line in lines if line.startswith("Peak search on GPU:0, bfloat16"))
     best = frame[(frame["device"] == "GPU:0") & (frame["dtype"] == "bfloat16")].iloc[0]
     assert f"at M x N x K = {best['best_shape']}" in gpu
-    assert f"% above the best square shape, n={int(best['square_n'])} (" in gpu
+    change = best["search_best_gflops"] / best["square_gflops"] - 1
+    assert f"in the search it ran {change * 100:.0f} % above the best square shape, n={int(best['square_n'])} (" in gpu
     assert "% of the BF16 tensor-core peak, NVIDIA H100 SXM5 80GB." in gpu
     assert any(line.startswith("Peak search on CPU:0, float32: best ") for line in lines)
 
@@ -159,3 +160,26 @@ def test_the_torch_search_on_the_cpu_times_small_shapes_and_hands_over_the_best_
     assert facts["work_per_call"] == 2.0 * m * n * k and facts["throughput"] == pytest.approx(
         2.0 * m * n * k / 1e-3 / 1e9
     )
+
+
+def test_a_search_won_by_a_square_shape_says_no_shape_beat_it() -> None:
+    import pandas as pd
+
+    row = {
+        "host": "h", "run": "r", "backend": "torch", "device": "CPU:0", "workload": "peaks",
+        "precision_label": "float32", "throughput": 11.7, "best_shape": "512x512x512", "shapes_tried": 22,
+        "search_s": 2.03, "square_n": 512, "square_gflops": 13.4, "search_best_gflops": 13.4,
+        "pct_of_peak": None, "peak_basis": None,
+    }  # fmt: skip
+    (line,) = peaks.peaks_lines(pd.DataFrame([row]))
+    assert line == (
+        "Peak search on CPU:0, float32: best 11.7 GFLOP/s at M x N x K = 512x512x512 (22 shapes in 2.03 s); "
+        "no shape beat the best square one, n=512, in the search."
+    )
+
+
+def test_peaks_seconds_outside_the_peaks_profile_is_a_usage_error(pytester) -> None:
+    pytester.makepyfile(test_x="def test_x(): pass")
+    result = pytester.runpytest("-p", "bench.plugin", "--profile", "smoke", "--peaks-seconds", "30", "--no-nvml")
+    assert result.ret == 4  # pytest's usage error
+    result.stderr.fnmatch_lines(["*--peaks-seconds needs --profile peaks (profile smoke runs no peak search)*"])
