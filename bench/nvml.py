@@ -28,6 +28,7 @@ from typing import Any
 
 from bench.hardware.energy import idle_power_w
 from bench.hardware.links import LinkCeiling, link_ceiling, pcie_gbs_per_direction
+from bench.hardware.reference import reference_for
 from bench.hardware.sku import GpuIdentity, SkuMatch, detect_sku
 from bench.nvml_ids import map_tf_gpus, normalise_bus_id
 from bench.nvml_summary import MIB, Sample, append_csv, summarize, write_csv
@@ -540,6 +541,7 @@ class Telemetry:
             "sku": gpu.sku.as_dict() if gpu.sku is not None else None,
             "spec": spec.record().model_dump(mode="json") if spec is not None else None,
             "host_link": gpu.link.as_dict() if gpu.link is not None else None,
+            "reference": _reference(spec.id if spec is not None else None),
         }
 
     def measure_idle(self, seconds: float = IDLE_SECONDS, sleep: Callable[[float], None] = time.sleep) -> dict:
@@ -653,3 +655,9 @@ class Telemetry:
             new = self.samples[self._appended :]
             self._appended = len(self.samples)
         return append_csv(path, new)
+
+
+def _reference(sku_id: str | None) -> dict[str, Any] | None:
+    """The published reference envelope of a detected SKU as a device record stores it (None: none listed)."""
+    envelope = reference_for(sku_id)
+    return envelope.model_dump(mode="json") if envelope is not None else None

@@ -44,7 +44,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         dest="devicebench_profile",
         default="standard",
         help="smoke (CI, minutes), standard (default, <15 min on a 2-core CPU), full (GPU hosts; the book's sizes) "
-        "or sustained (opt-in: a large matmul for --sustained-minutes per device, its result checked every round)",
+        "or sustained (opt-in: a large matmul for --sustained-minutes per device, its result checked every round) "
+        "or peaks (opt-in: a search of matmul shapes per dtype for the best TFLOP/s, --peaks-seconds per dtype)",
+    )
+    group.addoption(
+        "--peaks-seconds",
+        dest="devicebench_peaks_seconds",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="with --profile peaks: the shape search's time budget per GPU dtype (default 120; a CPU searches 2 s)",
     )
     group.addoption(
         "--sustained-minutes",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from math import ceil
 
 
@@ -85,6 +85,9 @@ class Profile:
     training: TrainingKnobs
     workloads: tuple[str, ...] | None = None  # the workloads it runs; None: every one that is not opt-in
     sustained_s: float = 300.0  # timed seconds of a sustained case (--sustained-minutes overrides)
+    peaks_seconds: float = 120.0  # the peak search's budget per GPU dtype (--peaks-seconds overrides)
+    peaks_seconds_cpu: float = 2.0  # and on a CPU, which searches small sizes only
+    matmul_fp8: bool = True  # FP8 matmuls (torch._scaled_mm) where the GPU has FP8 tensor cores; a skip elsewhere
 
     # Multi-device cases (bench.workloads.scaling, allreduce). Their helpers follow a fixed schedule, so the
     # calls are fixed too: (untimed warm-up calls, timed rounds).
@@ -276,6 +279,7 @@ PROFILES: dict[str, Profile] = {
             target_seconds=300.0,
             precision_budget_s=300.0,
             workloads=("sustained",),
+            matmul_fp8=False,
             inference_requests=0,
             inference_batch=1,
             inference_resnet_image_size=32,
@@ -285,8 +289,45 @@ PROFILES: dict[str, Profile] = {
             dispatch_steps=1,
             training=NO_TRAINING,
         ),
+        Profile(
+            name="peaks",
+            description="opt-in: a MAMF-style search of (M, N, K) shapes per dtype for the best matmul TFLOP/s",
+            matmul_sizes=(),
+            matmul_cpu_max=0,
+            gpu_low_precision=(),
+            transfer_sizes_mib=(),
+            mnist_steps=None,
+            mnist_epochs=1,
+            tfdata_elements=0,
+            warmup_calls=2,
+            min_rounds=5,
+            max_rounds=50,
+            target_seconds=1.0,
+            precision_budget_s=5.0,
+            workloads=("peaks",),
+            inference_requests=0,
+            inference_batch=1,
+            inference_resnet_image_size=32,
+            inference_resnet_batch=1,
+            inference_resnet_slow_modes_on=(),
+            checkpoint_models=(),
+            dispatch_steps=1,
+            training=NO_TRAINING,
+            matmul_fp8=False,
+        ),
     )
 }
+
+
+def with_peaks_seconds(profile: Profile, seconds: float | None) -> Profile:
+    """`profile` with --peaks-seconds applied to its GPU search budget (ProfileError when it cannot apply)."""
+    if seconds is None:
+        return profile
+    if not seconds > 0:
+        raise ProfileError(f"--peaks-seconds must be above 0, got {seconds:g}")
+    if not profile.runs("peaks", opt_in=True):
+        raise ProfileError(f"--peaks-seconds needs --profile peaks (profile {profile.name} runs no peak search)")
+    return replace(profile, peaks_seconds=float(seconds))
 
 
 def get_profile(name: str) -> Profile:

@@ -30,7 +30,7 @@ from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
-from bench.profiles import PROFILES, ProfileError, get_profile
+from bench.profiles import PROFILES, ProfileError, get_profile, with_peaks_seconds
 from bench.progress import time_left
 from bench.run_folder import RunFolder, RunFolderError
 from bench.runner import validation_line
@@ -71,6 +71,10 @@ class DevicebenchSession:
                     f"--sustained-minutes needs --profile sustained (profile {self.profile.name} runs none)"
                 )
             self.profile = dataclasses.replace(self.profile, sustained_s=round(minutes * 60.0, 3))
+        try:
+            self.profile = with_peaks_seconds(self.profile, getattr(options, "devicebench_peaks_seconds", None))
+        except ProfileError as exc:
+            raise UsageError(str(exc)) from None
         self.host = host_name()
         self.started = datetime.now(UTC)  # one reading: the run folder's name and the file's datetime agree
         self.folder: RunFolder | None = None

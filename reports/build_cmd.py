@@ -26,6 +26,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="the HTML file to write (default: <run>/report.html for one run, ./report.html for several)",
     )
     parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="TOML",
+        help="a reference table (bench/hardware/reference.toml) to judge runs recorded without one by their GPU's SKU",
+    )
+    parser.add_argument(
         "--skip-bad",
         action="store_true",
         help="with several PATHs, leave out unreadable ones (listed on stderr and in the page) instead of failing",
@@ -48,6 +54,10 @@ def run(args: argparse.Namespace) -> int:
         print(f"skipped: {error}", file=sys.stderr)
     if not runs:
         raise ResultsFileError(args.paths[0], "no readable results among the inputs")
+    if getattr(args, "reference", None) is not None:
+        from reports.envelope import add_reference
+
+        runs = add_reference(runs, args.reference)
     return write_report(runs, args.output or default_output(args.paths, [r.folder for r in runs]), bad)
 
 

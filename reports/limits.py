@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from reports import envelope
 from reports.fmt import fmt_number, fmt_percent
 from reports.labels import case_text, device_labels
 from results_format import DTYPE_BYTES, MIN_ENERGY_WINDOW_S, WORKLOAD_SPECS, Benchmark, DeviceRecord
@@ -27,7 +28,7 @@ if TYPE_CHECKING:
     from reports.load import Run
 
 #: workloads whose work is FLOPs: judged against a compute peak.
-COMPUTE_WORKLOADS = ("matmul", "sustained")
+COMPUTE_WORKLOADS = ("matmul", "sustained", "peaks")
 #: the measured best per device is taken over these workloads' cases (per dtype for matmul).
 BEST_KEYS = {"matmul": ("precision_label",), "membw": ()}  # float32 with TF32 on is its own precision
 DEVICE_KEYS = ["host", "run", "backend", "device"]
@@ -128,6 +129,7 @@ def case_facts(bench: Benchmark, run: Run) -> dict[str, Any]:
     }
     if info.workload in COMPUTE_WORKLOADS:
         facts.update(_peak(bench, run, device))
+    facts.update(envelope.case_reference(bench, device))  # the best published figure this case measures
     if info.workload == "transfer" and info.device_kind == "gpu" and device is not None and device.host_link:
         facts["link_gbs"] = device.host_link.gbs_per_direction
         facts["link_basis"] = device.host_link.source
@@ -386,17 +388,18 @@ def roofline_points(frame: pd.DataFrame) -> pd.DataFrame:
 def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
     """Per device and dtype: the measured compute and memory ceilings beside the spec's (or the CPU's estimate).
 
-    Measured compute is the best matmul GFLOP/s of that dtype; measured memory the best membw GB/s of the device;
-    the ridge point is where the two roofs meet (FLOP/byte): to its left a kernel is memory-bound.
+    Measured compute is the best matmul GFLOP/s of that dtype, or the peak search's best shape where it ran and
+    beat square n (`searched shape` then names it); measured memory the best membw GB/s of the device; the ridge
+    point is where the two roofs meet (FLOP/byte): to its left a kernel is memory-bound.
     """
     columns = [
-        "device_label", "device_kind", "dtype", "measured GFLOP/s", "at n", "peak GFLOP/s", "peak is",
-        "measured GB/s", "measured by", "spec GB/s", "ridge (measured)", "ridge (peak)",
+        "device_label", "device_kind", "dtype", "measured GFLOP/s", "at n", "searched shape", "peak GFLOP/s",
+        "peak is", "measured GB/s", "measured by", "spec GB/s", "ridge (measured)", "ridge (peak)",
     ]  # fmt: skip
     if frame.empty:
         return pd.DataFrame(columns=columns)
     labels = _labelled(frame, frame)
-    matmul = frame[(frame["workload"] == "matmul") & frame["throughput"].notna()]
+    matmul = frame[frame["workload"].isin(("matmul", "peaks")) & frame["throughput"].notna()]
     membw = frame[(frame["workload"] == "membw") & frame["throughput"].notna()]
     rows = []
     for label in sorted(set(labels.loc[matmul.index]) | set(labels.loc[membw.index])):
@@ -412,6 +415,7 @@ def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
             part = mine[mine[precision] == dtype] if dtype is not None else mine.iloc[0:0]
             best = part.loc[part["throughput"].astype(float).idxmax()] if not part.empty else None
             compute = float(best["throughput"]) if best is not None else math.nan
+            searched = best is not None and best["workload"] == "peaks"
             peak = _first(part, "peak_gflops")
             estimate = _first(part, "peak_estimate")
             rows.append(
@@ -420,7 +424,8 @@ def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
                     "device_kind": kind,
                     "dtype": dtype,
                     "measured GFLOP/s": compute,
-                    "at n": int(best["n"]) if best is not None else None,
+                    "at n": int(best["n"]) if best is not None and not searched else None,
+                    "searched shape": best["best_shape"] if searched else None,
                     "peak GFLOP/s": peak,
                     "peak is": None if peak is None else ("CPU estimate" if estimate else "spec"),
                     "measured GB/s": bw,
@@ -432,7 +437,8 @@ def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
                     "ridge (peak)": peak / spec_bw if peak and spec_bw else math.nan,
                 }
             )
-    return pd.DataFrame(rows, columns=columns)
+    table = pd.DataFrame(rows, columns=columns)
+    return table if table["searched shape"].notna().any() else table.drop(columns="searched shape")
 
 
 def _first(rows: pd.DataFrame, column: str) -> Any:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
+from reports import envelope
 from reports import multidevice as md
 from reports import serving as sv
 from reports import speedup as sp
@@ -332,6 +333,15 @@ def render(context: Mapping[str, Any]) -> str:
     return env.get_template("report.html").render(**context)
 
 
+def _verdicts(frame: pd.DataFrame) -> Table | None:
+    """The first screen's answer to "is my GPU giving what it should?" (reports.envelope), or None."""
+    table = envelope.verdict_table(frame)
+    if table.empty:
+        return None
+    title = "Is the GPU giving what it should? Against the best published figures"
+    return table_from(table, title, note=envelope.VERDICT_NOTE)
+
+
 def build_page(
     runs: Sequence[Run],
     frame: pd.DataFrame,
@@ -366,6 +376,7 @@ def build_page(
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": runs,
         "headlines": headlines,
+        "verdicts": _verdicts(frame),
         "plots": plots,
         "tables": tables,
         "cases": cases_table(frame) if not frame.empty else None,

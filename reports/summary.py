@@ -8,7 +8,7 @@ from __future__ import annotations
 import pandas as pd
 
 from reports import backends as bk
-from reports import limits, multidevice
+from reports import envelope, limits, multidevice, peaks
 from reports import speedup as sp
 from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
 from reports.labels import WORKLOAD_TITLES, backend_prefix, case_text, device_labels, several_backends
@@ -292,7 +292,15 @@ def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[
     """The findings that open the report, most important first."""
     if frame.empty:
         return ["The results hold no benchmark cases."]
-    lines = matmul_lines(frame) + book_lines(frame) + backend_lines(frame) + mnist_lines(frame)
+    # first, the user's first question: is each GPU giving what it should (against the best published figures)?
+    lines = (
+        envelope.envelope_lines(frame)
+        + peaks.peaks_lines(frame)
+        + matmul_lines(frame)
+        + book_lines(frame)
+        + backend_lines(frame)
+        + mnist_lines(frame)
+    )
     lines += training_lines(frame, skipped) + tfdata_lines(frame) + transfer_lines(frame)
     lines += limits.limit_lines(frame) + multidevice.lines(frame) + serving_lines(frame) + noise_lines(frame)
     if skipped is not None:

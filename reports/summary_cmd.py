@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from pathlib import Path
 
 import pandas as pd
 
@@ -22,6 +23,12 @@ from reports.labels import WORKLOAD_TITLES, several_backends
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `summary`."""
     parser.add_argument("paths", nargs="+", metavar="PATH", help="run folder, results/latest or benchmarks.json")
+    parser.add_argument(
+        "--reference",
+        type=Path,
+        metavar="TOML",
+        help="a reference table (bench/hardware/reference.toml) to judge runs recorded without one by their GPU's SKU",
+    )
 
 
 def rich_table(frame: pd.DataFrame, title: str, formats: dict | None = None):
@@ -57,6 +64,10 @@ def run(args: argparse.Namespace) -> int:
     from reports.load import notes, read_runs, skipped, tidy
 
     runs, _ = read_runs(args.paths)
+    if getattr(args, "reference", None) is not None:
+        from reports.envelope import add_reference
+
+        runs = add_reference(runs, args.reference)
     frame = tidy(runs)
     left_out = skipped(runs)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)

@@ -56,10 +56,20 @@ from results_format.model import (
     Warmup,
     json_schema,
 )
+from results_format.reference import (
+    FIGURES,
+    ReferenceEnvelope,
+    ReferenceFigure,
+    ReferenceTable,
+    ReferenceTableError,
+    parse_reference_table,
+    read_reference_table,
+)
 from results_format.workloads import WORKLOAD_SPECS, WorkloadSpec, workload_spec
 
 __all__ = [
     "DTYPE_BYTES",
+    "FIGURES",
     "LATEST",
     "MIN_ENERGY_WINDOW_S",
     "NVML_FILE",
@@ -87,6 +97,10 @@ __all__ = [
     "NvmlStatus",
     "Peak",
     "Precision",
+    "ReferenceEnvelope",
+    "ReferenceFigure",
+    "ReferenceTable",
+    "ReferenceTableError",
     "ResultsFileError",
     "ResultsWriteError",
     "RunBlock",
@@ -103,8 +117,10 @@ __all__ = [
     "dumps",
     "json_schema",
     "parse",
+    "parse_reference_table",
     "peak_key",
     "read",
+    "read_reference_table",
     "resolve",
     "workload_spec",
     "write",

@@ -46,7 +46,7 @@ _DTYPE_ALIASES = {
 _FP8_SPELLING = re.compile(r"^(float8|fp8)(_e\dm\d\w*)?$")
 
 #: bytes per element of the dtypes the workloads use (for arithmetic intensity).
-DTYPE_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2}
+DTYPE_BYTES = {"float64": 8, "float32": 4, "bfloat16": 2, "float16": 2, "float8_e4m3fn": 1}
 
 
 class _Record(BaseModel):

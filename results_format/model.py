@@ -36,6 +36,7 @@ from results_format.hardware import (
     SkuRecord,
     SustainedCheck,
 )
+from results_format.reference import ReferenceEnvelope
 from results_format.workloads import WORKLOAD_SPECS
 
 SCHEMA_VERSION = 2
@@ -317,6 +318,8 @@ class DeviceRecord(OpenRecord):
     sku: SkuRecord | None = None
     spec: GpuSpecRecord | None = None
     host_link: LinkRecord | None = None
+    # the best figures published for the detected SKU (bench/hardware/reference.toml), where it lists them
+    reference: ReferenceEnvelope | None = None
 
 
 class BackendStatus(OpenRecord):

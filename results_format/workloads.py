@@ -42,6 +42,15 @@ WORKLOAD_SPECS: dict[str, WorkloadSpec] = {
             throughput_unit="GFLOP/s",
         ),
         WorkloadSpec(
+            name="peaks",
+            version=1,
+            title="matmul peak search",
+            params=("dtype", "seconds"),  # seconds: the search's time budget
+            keys=("dtype",),
+            work_unit="FLOP",  # of one call of the best shape found (2 M N K)
+            throughput_unit="GFLOP/s",
+        ),
+        WorkloadSpec(
             name="mnist",
             version=1,
             title="MNIST training",

@@ -143,7 +143,7 @@ FLAVOURS = {
                 ("compile", "gpu"): 1.6e-4,
             },
             {"eager": 0.15, "compile": 9.5},
-            ("matmul", "mnist", "transfer", "membw", "sustained", "scaling", "allreduce", *SHARED_WORKLOADS),
+            ("matmul", "mnist", "transfer", "membw", "sustained", "scaling", "allreduce", "peaks", *SHARED_WORKLOADS),
         ),
     )
 }
@@ -234,6 +234,7 @@ class ScriptedBackend(Backend):
             "transfer": fake_workloads.build_transfer,
             "membw": fake_workloads.build_membw,
             "sustained": fake_workloads.build_sustained,
+            "peaks": fake_workloads.build_peaks,
             "scaling": fake_multi.build_scaling,
             "allreduce": fake_multi.build_allreduce,
             "inference": fake_serving.build_inference,

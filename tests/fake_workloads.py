@@ -15,8 +15,11 @@ from typing import TYPE_CHECKING, Any
 from bench.backends.base import Prepared
 from bench.cases import Case
 from bench.devices import Device
+from bench.runner import CaseSkipped
+from bench.workloads.matmul import FP8, fp8_unsupported
 from bench.workloads.membw import ARRAYS_MOVED, EXPECTED, TRIAD_SCALAR, verify
 from bench.workloads.mnist import EVAL_SAMPLES, STEPS_PER_EPOCH, samples_needed
+from bench.workloads.peaks import Shape, batch_calls, best_shape_facts, search, search_shapes
 from bench.workloads.sustained import RoundChecker
 from bench.workloads.tfdata import input_bound
 from bench.workloads.transfer import TF_COPY_NOTE
@@ -29,7 +32,7 @@ if TYPE_CHECKING:
 MNIST_FLOP_PER_SAMPLE = 6 * (784 * 1024 + 1024 * 1024 + 1024 * 10)  # forward and backward of the book's model
 MLP_FLOP_PER_BATCH = 6 * (784 * 128 + 128 * 128 + 128 * 10) * 1000  # the tf.data model on a batch of 1000
 TFDATA_RATES = {"serial": 220e3, "autotune": 1.15e6, "autotune-prefetch": 1.3e6, "autotune-cache-prefetch": 2.8e6}
-DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4}
+DTYPE_BYTES = {"float16": 2, "bfloat16": 2, "float32": 4, "float8_e4m3fn": 1}
 # Tensor-core half-precision matmuls draw more power per unit of utilisation: large ones hit an H100's power limit.
 POWER_WEIGHT = {"float16": 1.25, "bfloat16": 1.25}
 MEMBW_LOAD = 0.6  # a memory-bound kernel keeps the GPU busy but draws less than a large matmul
@@ -60,12 +63,46 @@ def matmul_activity(seconds: float, compute_s: float, efficiency: float, dtype: 
 def build_matmul(case: Case, backend: ScriptedBackend) -> Prepared:
     """n x n by n x n: a dispatch overhead plus 2n^3 FLOP at a peak that small sizes reach only in part."""
     n, dtype = int(case.params["n"]), str(case.params["dtype"])
+    if dtype == FP8 and fp8_unsupported(case.device) is not None:  # as the real builders: a recorded skip
+        raise CaseSkipped("unsupported", str(fp8_unsupported(case.device)))
     backend.prepare(case, 3 * n * n * DTYPE_BYTES[dtype])
     seconds, compute_s, efficiency = matmul_time(backend, case.device, n, dtype)
     util, load = matmul_activity(seconds, compute_s, efficiency, dtype)
     first_s = 3e-3 if case.device.kind == "gpu" else 5e-5  # the first call picks its kernels (and fills caches)
     call, _ = backend.call(case, seconds, first_s=first_s, util=util, load=load)
     return Prepared(call, backend.finish(case, lambda median_s: {}))
+
+
+#: the scripted bonus of the shapes the fake cuBLAS tiles best: K at most half of M and N (tall-and-wide outputs),
+#: so a searched shape beats square n, as MAMF-finder's searches do on real GPUs
+BEST_SHAPE_BONUS = 1.06
+
+
+def fake_shape_seconds(backend: ScriptedBackend, device: Device, shape: Shape, dtype: str) -> float:
+    """One (M, N, K) call's seconds: dispatch plus 2MNK at the peak its output's smaller side reaches, bonus too."""
+    m, n, k = shape
+    slot = backend.slot(device)
+    half_n = slot.model.half_n if slot else backend.host.cpu.half_n
+    side = min(m, n, 4 * k)
+    efficiency = 1 / (1 + (half_n / side) ** 2) * (BEST_SHAPE_BONUS if 2 * k <= min(m, n) else 1.0)
+    peak = backend.gflops(device, dtype) * 1e9 * efficiency
+    return backend.flavour.dispatch_s[device.kind] + 2.0 * m * n * k / peak
+
+
+def build_peaks(case: Case, backend: ScriptedBackend) -> Prepared:
+    """The shape search on the virtual clock (each shape's warm call and batch pass), then the best shape's call."""
+    dtype, budget = str(case.params["dtype"]), float(case.params["seconds"])
+    backend.prepare(case, 0)
+
+    def seconds_per_call(shape: Shape) -> float:
+        per_call = fake_shape_seconds(backend, case.device, shape, dtype)
+        CLOCK.advance(per_call * (1 + batch_calls(per_call)))
+        return per_call
+
+    result = search(search_shapes(case.device, dtype), seconds_per_call, budget, CLOCK.peek)
+    seconds = fake_shape_seconds(backend, case.device, result.best, dtype)
+    call, _ = backend.call(case, seconds, first_s=1e-3, util=95.0 if case.device.kind == "gpu" else 50.0)
+    return Prepared(call, backend.finish(case, lambda median_s: best_shape_facts(result, median_s)))
 
 
 def build_mnist(case: Case, backend: ScriptedBackend) -> Prepared:

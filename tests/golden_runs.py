@@ -26,6 +26,7 @@ FLEET = DATA / "fleet"  # four A100 hosts: node-c 20 % slow (throttled), node-d 
 FLEET_RUNS = tuple(sorted(p for p in FLEET.iterdir() if p.is_dir()))
 STOPBOX = DATA / "incomplete" / "20261124-100000-stopbox"  # SIGTERM during its sixth case
 KILLBOX = DATA / "incomplete" / "20261124-110000-killbox"  # SIGKILL during its sixth case
+PEAKS = DATA / "peaks" / "20261126-120000-mixedbox"  # --profile peaks, torch, on one H100, 5 s per GPU dtype
 
 
 def fleet_run(host: str) -> Path:

@@ -7,9 +7,10 @@ from pathlib import Path
 import pytest
 
 import results_format
+from bench.workloads.matmul import FP8, TF_NO_FP8
 
 DATA = Path(__file__).parent / "data"
-GROUPS = ("runs", "backends", "history", "compare", "fleet", "incomplete", "sustained")
+GROUPS = ("runs", "backends", "history", "compare", "fleet", "incomplete", "sustained", "peaks")
 
 
 def make_golden():
@@ -56,7 +57,11 @@ def test_the_scripted_hosts_show_what_the_reports_explain():
     fed = {b.extra_info.device: b.extra_info.extras["input_bound"] for b in gpubox.benchmarks if "fed-step" in b.name}
     assert fed == {"CPU:0": False, "GPU:0": True}
     workstation = results_format.read(DATA / "runs" / "20261122-080000-workstation")
-    assert {(s.device, s.kind) for s in workstation.devicebench.skipped} == {("GPU:1", "oom")}
+    skipped = workstation.devicebench.skipped
+    assert {(s.device, s.kind) for s in skipped if s.params["dtype"] != FP8} == {("GPU:1", "oom")}
+    # TensorFlow has no FP8 matmul: one recorded skip per device says so
+    fp8 = [(s.device, s.kind, s.reason) for s in skipped if s.params["dtype"] == FP8]
+    assert fp8 == [(d, "unsupported", TF_NO_FP8) for d in ("CPU:0", "GPU:0", "GPU:1")]
     stopped = results_format.read(DATA / "incomplete" / "20261124-100000-stopbox")
     assert stopped.devicebench.run.reason.startswith("stopped by SIGTERM") and len(stopped.benchmarks) == 5
 

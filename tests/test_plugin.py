@@ -76,7 +76,7 @@ def run_folders(pytester):
 
 def test_devices_filter_the_cases(suite, pytester):
     result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:1", "-k", "matmul and float32")
-    result.assert_outcomes(passed=7, skipped=1, deselected=17)
+    result.assert_outcomes(passed=7, skipped=1, deselected=22)
     ids = case_ids(load(pytester))
     assert {i.split("-")[1] for i in ids} == {"CPU:0", "GPU:1"}
 
@@ -91,11 +91,11 @@ def test_no_gpu_means_no_gpu_cases_and_the_header_says_why(suite, monkeypatch):
     monkeypatch.setenv("DEVICEBENCH_FAKE_GPUS", "0")
     result = suite("--profile", "smoke", "-k", "matmul")
     result.stdout.fnmatch_lines(["*note: fake: no fake GPU scripted*"])
-    result.assert_outcomes(passed=3, skipped=1, deselected=4)
+    result.assert_outcomes(passed=3, skipped=2, deselected=4)
 
 
 def test_extra_info_and_machine_info_carry_the_contract(suite, pytester):
-    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32").assert_outcomes(passed=1, deselected=16)
+    suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32").assert_outcomes(passed=1, deselected=20)
     data = load(pytester)
     (b,) = data["benchmarks"]
     extra = b["extra_info"]
@@ -145,7 +145,7 @@ def test_mnist_cases_record_learning_and_the_books_epoch(suite, pytester):
 def test_a_silent_fallback_to_the_cpu_is_an_error_not_a_number(suite, pytester, monkeypatch):
     monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "misplace_on=GPU:1")
     result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:1", "-k", "n128-float32")
-    result.assert_outcomes(passed=1, failed=1, deselected=23)
+    result.assert_outcomes(passed=1, failed=1, deselected=28)
     result.stdout.fnmatch_lines(["*PlacementError: asked for GPU:1 but the output is on /job:*/device:CPU:0*"])
     data = load(pytester)
     assert case_ids(data) == ["fake-CPU:0-n128-float32"]
@@ -156,7 +156,7 @@ def test_a_silent_fallback_to_the_cpu_is_an_error_not_a_number(suite, pytester, 
 def test_out_of_memory_is_a_recorded_skip_and_the_run_goes_on(suite, pytester, monkeypatch):
     monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", "oom_from_n=1024")
     result = suite("--profile", "smoke", "--devices", "GPU:0", "-k", "matmul and float32")
-    result.assert_outcomes(passed=2, skipped=2, deselected=13)
+    result.assert_outcomes(passed=2, skipped=2, deselected=17)
     data = load(pytester)
     assert case_ids(data) == ["fake-GPU:0-n128-float32", "fake-GPU:0-n512-float32"]
     oom = [s for s in data["devicebench"]["skipped"] if s["kind"] == "oom"]
@@ -178,7 +178,7 @@ def test_out_of_memory_is_a_recorded_skip_and_the_run_goes_on(suite, pytester, m
 def test_a_case_that_fails_after_timing_is_an_error_not_a_number(suite, pytester, monkeypatch, fault, reason):
     monkeypatch.setenv("DEVICEBENCH_FAKE_FAULTS", fault)
     result = suite("--profile", "smoke", "--devices", "cpu", "-k", "mnist and (function or eager)")
-    result.assert_outcomes(passed=1, failed=1, deselected=6)
+    result.assert_outcomes(passed=1, failed=1, deselected=7)
     data = results_format.read(pytester.path / "results" / "latest")
     assert [b.name for b in data.benchmarks] == ["test_mnist[fake-CPU:0-eager-b64-s30]"]
     (skip,) = data.devicebench.skipped
@@ -188,10 +188,13 @@ def test_a_case_that_fails_after_timing_is_an_error_not_a_number(suite, pytester
 
 
 def test_profile_selection_and_profile_skips_are_recorded(suite, pytester):
-    suite("--profile", "standard", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=6, deselected=4)
+    suite("--profile", "standard", "--devices", "cpu", "-k", "matmul").assert_outcomes(
+        passed=6, skipped=1, deselected=4
+    )
     assert {b["extra_info"]["params"]["n"] for b in load(pytester)["benchmarks"]} == {128, 256, 512, 1024, 2048, 4096}
-    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=3, skipped=1, deselected=4)
-    (skip,) = load(pytester)["devicebench"]["skipped"]
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=3, skipped=2, deselected=4)
+    skip, fp8 = load(pytester)["devicebench"]["skipped"]
+    assert (fp8["params"], fp8["kind"]) == ({"n": 1024, "dtype": "float8_e4m3fn"}, "unsupported")  # no FP8 on CPUs
     assert skip == {
         "name": "test_matmul[fake-CPU:0-n2048-float32]",
         "workload": "matmul",
@@ -245,7 +248,7 @@ def test_a_failed_baseline_save_is_one_line_and_a_non_zero_exit(suite, pytester)
 
 def test_every_finished_case_is_on_disk_before_the_next_starts(suite, pytester):
     pytester.makeconftest(PEEK_CONFTEST)
-    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=3, skipped=1, deselected=4)
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "matmul").assert_outcomes(passed=3, skipped=2, deselected=4)
     seen = [json.loads(line) for line in (pytester.path / "seen.jsonl").read_text().splitlines()]
     names = [f"test_matmul[fake-CPU:0-n{n}-float32]" for n in (128, 512, 1024, 2048)]
     assert (
@@ -255,6 +258,7 @@ def test_every_finished_case_is_on_disk_before_the_next_starts(suite, pytester):
             [names[1], ["running", names[:1]]],
             [names[2], ["running", names[:2]]],
             [names[3], ["running", names[:3]]],
+            ["test_matmul[fake-CPU:0-n1024-float8_e4m3fn]", ["running", names[:3]]],  # after a skip: still three
         ]
     )
     assert load(pytester)["devicebench"]["run"]["state"] == "complete"
@@ -289,10 +293,10 @@ def test_sigterm_before_the_first_case_finishes_writes_no_folder_and_says_why(su
 
 
 def test_a_run_that_measures_nothing_writes_no_folder_and_fails(suite, pytester, monkeypatch):
-    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=7)
+    suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=8)
     first = (pytester.path / "results" / "latest").resolve()
     cases = [
-        (["-k", "nomatch"], "no case was measured (no case was selected (-k/-m deselected all 8))"),
+        (["-k", "nomatch"], "no case was measured (no case was selected (-k/-m deselected all 9))"),
         (["-k", "n2048"], "no case was measured (every case that ran was skipped or failed (1 profile; see above))"),
     ]
     for args, line in cases:
@@ -344,7 +348,7 @@ def test_two_runs_in_the_same_second_get_two_folders(suite, pytester, monkeypatc
 
     monkeypatch.setattr(bench.session, "datetime", Frozen)  # the run starts (and is named) when the session is made
     for _ in range(2):
-        suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=7)
+        suite("--profile", "smoke", "--devices", "cpu", "-k", "n128-float32").assert_outcomes(passed=1, deselected=8)
     assert run_folders(pytester) == ["20261125-214625-testbox", "20261125-214625-testbox-2"]
     assert (pytester.path / "results" / "latest").resolve().name == "20261125-214625-testbox-2"
 
@@ -377,7 +381,7 @@ def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkey
     ]
     FakeNvml(gpus).install(monkeypatch.setattr)
     result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:0", "-k", "n128-float32", nvml=True)
-    result.assert_outcomes(passed=2, deselected=23)
+    result.assert_outcomes(passed=2, deselected=28)
     result.stdout.fnmatch_lines(["*NVML on: 2 GPUs, driver 550.54.15, sampling every 20 ms*"])
     data = load(pytester)
     for b in data["benchmarks"]:  # CPU cases are sampled too: a busy GPU during a CPU case is worth knowing
@@ -396,7 +400,7 @@ def test_nvml_samples_every_case_and_maps_gpus_by_bus_id(suite, pytester, monkey
 def test_without_nvml_the_run_goes_on_and_says_why(suite, pytester, monkeypatch, no_nvml_cache):
     FakeNvml([], init_error=pynvml.NVMLError_LibraryNotFound()).install(monkeypatch.setattr)
     result = suite("--profile", "smoke", "--devices", "cpu", "-k", "n128", nvml=True)
-    result.assert_outcomes(passed=1, deselected=7)
+    result.assert_outcomes(passed=1, deselected=8)
     result.stdout.fnmatch_lines(["*NVML off: *"])
     data = load(pytester)
     assert data["benchmarks"][0]["extra_info"]["nvml"] is None

@@ -23,6 +23,7 @@ from bench.backends.torch_membw import build_membw
 from bench.backends.torch_mnist import build_mnist
 from bench.backends.torch_multi import build_multi
 from bench.backends.torch_multi import shutdown as shutdown_helpers
+from bench.backends.torch_peaks import build_peaks
 from bench.backends.torch_resnet_train import build_resnet50_train
 from bench.backends.torch_sustained import build_sustained
 from bench.backends.torch_transfer import build_transfer
@@ -112,6 +113,7 @@ class TorchBackend(Backend):
             "dispatch": build_dispatch,
             "membw": build_membw,
             "sustained": build_sustained,
+            "peaks": build_peaks,
             "scaling": build_multi,
             "allreduce": build_multi,
         }

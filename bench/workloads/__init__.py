@@ -10,6 +10,7 @@ from bench.workloads.membw import MEMBW
 from bench.workloads.mnist import MNIST
 from bench.workloads.mnist_amp import MNIST_AMP
 from bench.workloads.mnist_batch import MNIST_BATCH
+from bench.workloads.peaks import PEAKS
 from bench.workloads.resnet50_train import RESNET50_TRAIN
 from bench.workloads.scaling import SCALING
 from bench.workloads.sustained import SUSTAINED
@@ -33,5 +34,6 @@ WORKLOADS: dict[str, Workload] = {
         MNIST_AMP,
         RESNET50_TRAIN,
         MNIST_BATCH,
+        PEAKS,
     )
 }

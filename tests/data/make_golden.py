@@ -5,7 +5,7 @@
 Each run is `python -m pytest bench -p tests.golden_plugin ...` in a subprocess: the real devicebench plugin on
 the scripted backends of tests/fake_backend.py, on a host from tests/fake_hosts.py, timed on a virtual clock (so
 the files are the same on every machine and every regeneration). Its run folder is then moved to a stable name.
-It makes 21 runs:
+It makes 22 runs:
 
     runs/20261120-090000-laptop          CPU-only host, tensorflow (a CPU-only build), smoke: every workload, the
                                          multi-device ones on two logical devices of the CPU; the serving and
@@ -42,6 +42,9 @@ It makes 21 runs:
                                          lower clocks and power, slower rounds), every round's checksum right
     sustained/20261125-150000-sdcbox     the sustained profile for 1.2 s on an H100 whose result goes wrong from
                                          round 3 on: the GPU case fails at round 3 (an error skip), the CPU's is kept
+    peaks/20261126-120000-mixedbox       the peaks profile with torch on the H100 host, 5 s per GPU dtype: the best
+                                         searched shape per dtype (FP8 included) beats square n by ~5 %; the
+                                         H100's reference envelope recorded, every searched figure in line
 
 and derives the files under bad/ that the results format must refuse from compare/baseline cut to its first case
 (the hand-written corrupt.json, foreign.json and empty-folder/ stay as they are).
@@ -215,6 +218,14 @@ RUNS = (
         env={"FAULTS": "corrupt=*GPU:0*@3"},
         options=("--sustained-minutes", "0.02"),
         exit_codes=(1,),
+    ),
+    GoldenRun(
+        "peaks/20261126-120000-mixedbox",
+        "mixedbox",
+        "2026-11-26T12:00:00+00:00",
+        "peaks",
+        backend="torch",
+        options=("--peaks-seconds", "5"),
     ),
 )
 
