@@ -43,7 +43,7 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
         "regression", "missing", "inconclusive", "inconclusive", "inconclusive", "improvement", "new",
     ]  # fmt: skip
     assert "test_matmul[tensorflow-CPU:0-n256-float32]" in rows[0]
-    assert "+100% time across runs, interval +70 … +134%" in rows[0]
+    assert "+100% time across runs, interval +70 … +135%" in rows[0]
     assert "oom: out of memory on GPU:0: ResourceExhaustedError: OOM when allocating tensor" in rows[1]
     assert "within runs alone: unchanged" in next(row for row in rows if "n512" in row)
     data = json.loads(verdicts.read_text())
@@ -55,10 +55,10 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
     n256 = data["cases"][0]["across"]
     assert n256["df"] == 4 and n256["confirm"] and n256["runs_base"] == 1
     assert n256["aa_false_alarms"] == {"flagged": 0, "pairs": 5}  # from the history window
-    # estimated slower, with a slowdown of 10 % not ruled out across runs: n256 (+100 %), n512 (+0.0x %), tfdata (+2 %)
+    # estimated slower, with a slowdown of 10 % not ruled out across runs: n256 (+100 %) and tfdata (+2 %); n512's
+    # estimate is a hair faster in the golden runs (batched rounds), so it is not re-timed
     assert data["to_confirm"] == [
         "test_matmul[tensorflow-CPU:0-n256-float32]",
-        "test_matmul[tensorflow-CPU:0-n512-float32]",
         "test_tfdata[tensorflow-CPU:0-autotune-cache-prefetch-e60000]",
     ]
     assert data["machine"] == {"differences": [], "allowed": False, "notes": []}
