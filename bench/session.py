@@ -142,7 +142,9 @@ class DevicebenchSession:
         self.nvml_off = bool(options.devicebench_no_nvml)
         # What measuring needs (NVML, the GPUs' idle power, the drift reference) waits for start():
         # --list and --collect-only only discover devices, and never start it.
-        self.telemetry = Telemetry.disabled(NOT_STARTED, self.interval_s)
+        self.telemetry = Telemetry.disabled(
+            "turned off by --no-nvml" if self.nvml_off else NOT_STARTED, self.interval_s
+        )
         self.nvml_index: dict[str, int] = {}
         self.gpu_idle: dict[str, Any] = {}
         self.drift_start: list[float] | None = None
@@ -169,11 +171,8 @@ class DevicebenchSession:
         if self.started_measuring:
             return
         self.started_measuring = True
-        self.telemetry = (
-            Telemetry.disabled("turned off by --no-nvml", self.interval_s)
-            if self.nvml_off
-            else Telemetry.start(self.interval_s)
-        )
+        if not self.nvml_off:  # else it stays the disabled one made with the session, saying so
+            self.telemetry = Telemetry.start(self.interval_s)
         # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
         self.nvml_index = map_tf_gpus(
             [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
