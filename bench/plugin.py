@@ -324,6 +324,7 @@ def devicebench_run(
     assert session is not None
 
     def run() -> dict[str, Any]:
+        session.start()  # a no-op once started: a run that measures starts it with the session
         backend = session.backends[devicebench_case.backend]
         try:
             return run_case(

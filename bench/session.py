@@ -44,6 +44,8 @@ from results_format import (
     SkipRecord,
 )
 
+NOT_STARTED = "not started (--list and --collect-only measure nothing)"
+
 
 class UsageError(ValueError):
     """A bad option value; pytest shows its one-line message and exits with a usage error."""
@@ -141,28 +143,21 @@ class DevicebenchSession:
         )
         if options.devicebench_nvml_interval_ms <= 0:
             raise UsageError(f"--nvml-interval-ms must be above 0, got {options.devicebench_nvml_interval_ms:g}")
-        interval_s = options.devicebench_nvml_interval_ms / 1000
-        self.telemetry = (
-            Telemetry.disabled("turned off by --no-nvml", interval_s)
-            if options.devicebench_no_nvml
-            else Telemetry.start(interval_s)
+        self.interval_s = options.devicebench_nvml_interval_ms / 1000
+        self.nvml_off = bool(options.devicebench_no_nvml)
+        # What measuring needs (NVML, the GPUs' idle power, the drift reference) waits for start():
+        # --list and --collect-only only discover devices, and never start it.
+        self.telemetry = Telemetry.disabled(
+            "turned off by --no-nvml" if self.nvml_off else NOT_STARTED, self.interval_s
         )
-        # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
-        self.nvml_index = map_tf_gpus(
-            [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
-            self.telemetry.gpus,
-        )
-        # each selected GPU's power with no work, before the first case (its cases' energy is net of it)
-        gpus = sorted({self.nvml_index[d.name] for d in self.devices if d.name in self.nvml_index})
-        self.gpu_idle: dict[str, Any] = (
-            {k: v for k, v in self.telemetry.measure_idle().items() if int(k) in gpus} if gpus else {}
-        )
+        self.nvml_index: dict[str, int] = {}
+        self.gpu_idle: dict[str, Any] = {}
+        self.drift_start: list[float] | None = None
+        self.started_measuring = False
         self.skipped: list[SkipRecord] = []
         self.benchmarks: list[Benchmark] = []
         self.saved = 0  # cases in the benchmarks.json on disk
         self.cases: dict[str, Case] = {}
-        # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
-        self.drift_start = time_reference() if self.folder is not None else None
         self.drift_end: list[float] | None = None
         self.stop_reason: str | None = None  # set when a signal asks the run to stop
         self.last_state, self.last_reason = "running", ""
@@ -173,6 +168,26 @@ class DevicebenchSession:
         self.durations: dict[str, list[float]] = {}  # seconds each finished case took, per workload
         self._machine_info: dict[str, Any] | None = None
         self._commit_info: dict[str, Any] | None = None
+        if not (options.devicebench_list or getattr(options, "collectonly", False)):
+            self.start()
+
+    def start(self) -> None:
+        """Start what measuring needs, once: NVML, each selected GPU's idle power and the drift reference."""
+        if self.started_measuring:
+            return
+        self.started_measuring = True
+        if not self.nvml_off:  # else it stays the disabled one made with the session, saying so
+            self.telemetry = Telemetry.start(self.interval_s)
+        # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
+        self.nvml_index = map_tf_gpus(
+            [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
+            self.telemetry.gpus,
+        )
+        # each selected GPU's power with no work, before the first case (its cases' energy is net of it)
+        gpus = sorted({self.nvml_index[d.name] for d in self.devices if d.name in self.nvml_index})
+        self.gpu_idle = {k: v for k, v in self.telemetry.measure_idle().items() if int(k) in gpus} if gpus else {}
+        # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
+        self.drift_start = time_reference() if self.folder is not None else None
 
     @property
     def run_dir(self) -> Path | None:

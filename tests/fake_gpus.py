@@ -1,6 +1,6 @@
 """The scripted host's GPUs as NVML reports them, kept in step with what the scripted cases do on them.
 
-Each GPU is a FakeGpu (tests/fake_nvml.py) with its board's NVML identity (tests/gpu_identities.py: name, memory,
+Each GPU is a FakeGpu (tools/fake_nvml.py) with its board's NVML identity (tools/gpu_identities.py: name, memory,
 PCI device id, default power limit, PCIe generation), so SKU detection finds the spec an H100 SXM or an L4 has,
 and a GPU the spec table lacks stays unknown. While a scripted call runs, its GPUs show its activity:
 
@@ -46,7 +46,7 @@ IDLE = Activity(0.0, 0.0)
 
 
 def identity_of(model: GpuModel) -> FakeIdentity:
-    """The NVML identity of a scripted GPU model: its board's row in tests/gpu_identities.py, else its own facts."""
+    """The NVML identity of a scripted GPU model: its board's row in tools/gpu_identities.py, else its own facts."""
     for row in IDENTITIES:
         if row.name == model.name and row.memory_mib == model.memory_mib:
             return row

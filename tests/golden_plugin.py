@@ -11,7 +11,7 @@ Before the plugin builds its session, this plugin
 - records the scripted host's machine facts (pytest-benchmark's and devicebench's, the CPU's estimated peak from
   its scripted ISA, cores and clock) and a scripted commit; the mixed-precision cases a CPU gets follow its
   scripted ISA flags too (bfloat16 only with AVX-512 BF16 or AMX), not this machine's;
-- on a GPU host installs the scripted NVML (tests/fake_nvml.py) with each board's NVML identity, so the suite
+- on a GPU host installs the scripted NVML (tools/fake_nvml.py) with each board's NVML identity, so the suite
   detects its SKU and spec as on the real board (tests/fake_gpus.py); its GPUs follow what the cases do (power,
   energy counter, clocks, throttle reasons, temperature), their idle power is measured on the virtual clock before
   the first case, and they are sampled on it (on entering and leaving each case, and after a call once an interval

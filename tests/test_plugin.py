@@ -462,3 +462,29 @@ def test_summary_prints_host_names_and_skip_reasons_from_the_file_as_plain_text(
     assert f"| {MARKUP} |" in out.replace("│", "|")  # the skip reason, as written
     assert "| node[/job:worker] [bold]x[/bold]" in out.replace("│", "|")  # the host (wrapped in its column)
     assert captured.err == ""
+
+
+@pytest.mark.parametrize("listing", [["--list"], ["--collect-only", "-q"]], ids=["list", "collect-only"])
+def test_listing_only_discovers_devices_it_starts_no_nvml_and_times_no_drift_reference(
+    suite, pytester, monkeypatch, no_nvml_cache, listing
+):
+    fake = FakeNvml([FakeGpu(pci_bus_id="00000000:3B:00.0")])
+    fake.install(monkeypatch.setattr)
+    timed = []
+    monkeypatch.setattr(bench.session, "time_reference", lambda: timed.append("reference") or [1e-3] * 3)
+    result = suite("--profile", "smoke", "--devices", "CPU:0,GPU:0", *listing, nvml=True)
+    assert result.ret == pytest.ExitCode.OK
+    if listing == ["--list"]:
+        result.stdout.fnmatch_lines(["*NVML off: not started (--list and --collect-only measure nothing)*"])
+        result.stdout.fnmatch_lines(["matmul*fake*GPU:0*n128-float32*runs", "*case(s) would run*"])
+    else:
+        result.stdout.fnmatch_lines(["*test_matmul*fake-GPU:0-n128-float32*"])
+    assert sum(fake.calls.values()) == 0 and timed == []  # no NVML call at all: no sampler, no idle power
+    assert run_folders(pytester) == []
+    # the control: a run that measures starts NVML, reads the GPU's idle power and times the reference twice
+    result = suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32", nvml=True)
+    result.assert_outcomes(passed=1, deselected=16)
+    assert fake.calls["nvmlInit"] > 0 and timed == ["reference", "reference"]  # the start and end of the run
+    data = load(pytester)
+    assert set(data["machine_info"]["devicebench"]["gpu_idle"]) == {"0"}
+    assert data["devicebench"]["drift"]["start_s"] == [1e-3] * 3

@@ -27,7 +27,7 @@ import numpy as np
 from scipy import stats
 
 from bench.nvml import DEFAULT_INTERVAL_S, Telemetry, nvml_available
-from tests.fake_nvml import FakeGpu, FakeNvml
+from tools.fake_nvml import FakeGpu, FakeNvml
 
 
 def make_dispatch(n: int) -> tuple[str, Callable[[], object]]:

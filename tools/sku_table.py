@@ -1,6 +1,6 @@
 """Print SKU detection for the fake NVML identities of the test suite, or for this machine's GPUs.
 
-python -m tools.sku_table          # fake identity -> detected SKU (tests/gpu_identities.py)
+python -m tools.sku_table          # fake identity -> detected SKU (tools/gpu_identities.py)
 python -m tools.sku_table --nvml   # this machine's GPUs, read through NVML
 """
 
@@ -60,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.nvml:
         _print(_nvml_rows())
         return 0
-    from tests.gpu_identities import IDENTITIES
+    from tools.gpu_identities import IDENTITIES
 
     _print([_row(row.label, row.identity()) for row in IDENTITIES])
     return 0
