@@ -209,7 +209,10 @@ def add_to_window(window: Path, run_dir: Path, keep: int = BASELINE_WINDOW) -> P
 
 def prune_window(window: Path, keep: int) -> None:
     """Remove all but the newest `keep` runs; each is renamed away first, so concurrent pruners never collide."""
-    for old in window_runs(window)[: max(0, len(window_runs(window)) - keep)]:
+    # one listing: another saver may add a run between two, and a slice of one by the length of the other
+    # would prune a run that is among the newest `keep`
+    runs = window_runs(window)
+    for old in runs[: max(0, len(runs) - keep)]:
         trash = window / f".pruned.{old.name}.{os.getpid()}"
         try:
             os.rename(old, trash)
