@@ -18,11 +18,18 @@ ParamsFor = Callable[[Profile, Device], list[tuple[Params, str | None]]]
 GroupParamsFor = Callable[[Profile, Device, Sequence[Device]], list[tuple[Params, str | None]]]
 
 
+class SizesError(LookupError):
+    """A workload that declares no sizes for the profile a run uses."""
+
+
 @dataclass(frozen=True)
 class Workload:
-    """What a workload is, described once: its parameters per device and how much work one call does.
+    """What a workload is, described once in its module: its parameters per device, sizes per profile, builders.
 
-    Its name, version, units and keys are its `spec` in the results format (results_format.workloads).
+    Its name, version, units, keys, facts and report section are its `spec` in the results format
+    (results_format.workloads), which every run file carries. Each backend builds its cases with the function
+    named in `builders` ("module:function") or, by convention, `build` (or `build_NAME`) in
+    bench.backends.tf_NAME / torch_NAME, imported only when a case runs.
     """
 
     spec: WorkloadSpec
@@ -51,6 +58,12 @@ class Workload:
     cache_modes: tuple[str, ...] = ("hot",)
     # Keep rounds under a power or thermal clock event in the headline (a sustained case measures exactly those).
     keep_throttled_rounds: bool = False
+    # The workload's own sizes per profile name (any type its params_for reads through sizes_for).
+    sizes: Mapping[str, Any] = field(default_factory=dict)
+    # Backend name -> "module:function" of its builder, where the module convention does not hold.
+    builders: Mapping[str, str] = field(default_factory=dict)
+    # The case as people read it in reports ('n=1024 float32'), written with every case; None: the label.
+    text: Callable[[Params], str] | None = None
 
     @property
     def name(self) -> str:
@@ -71,6 +84,28 @@ class Workload:
     def throughput_unit(self) -> str:
         """The throughput's unit (GFLOP/s, samples/s, ...)."""
         return self.spec.throughput_unit
+
+    def sizes_for(self, profile: Profile) -> Any:
+        """This workload's sizes under `profile` (SizesError when it declares none for that profile)."""
+        try:
+            return self.sizes[profile.name]
+        except KeyError:
+            known = ", ".join(self.sizes) or "none"
+            raise SizesError(
+                f"workload {self.name} has no sizes for profile {profile.name} (it has: {known})"
+            ) from None
+
+    def case_text(self, params: Params) -> str:
+        """The case as people read it: `text`, or the pytest label where the workload declares none."""
+        return self.text(params) if self.text is not None else self.label(params)
+
+    def builder_path(self, backend: str, prefix: str) -> tuple[str, tuple[str, ...]]:
+        """(module, candidate function names) of this workload's builder for `backend` (module prefix `tf`)."""
+        declared = self.builders.get(backend)
+        if declared:
+            module, _, function = declared.partition(":")
+            return module, (function or "build",)
+        return f"bench.backends.{prefix}_{self.name}", ("build", f"build_{self.name}")
 
     def throughput(self, params: Params, seconds: float) -> float:
         """Throughput of one call that took `seconds`, in `throughput_unit`."""

@@ -63,10 +63,6 @@ class Profile:
 
     name: str
     description: str
-    matmul_sizes: tuple[int, ...]
-    matmul_cpu_max: int  # larger sizes are skipped on CPUs, with that reason
-    gpu_low_precision: tuple[str, ...]  # extra dtypes timed on GPUs
-    transfer_sizes_mib: tuple[float, ...]
     mnist_steps: int | None  # steps per epoch; None = the whole data set
     mnist_epochs: int
     tfdata_elements: int
@@ -75,19 +71,12 @@ class Profile:
     max_rounds: int
     target_seconds: float  # timed time per case, within min_rounds..max_rounds
     precision_budget_s: float  # with --precision: timed seconds a case may spend reaching it
-    inference_requests: int  # timed batch-1 requests per latency case (the percentiles' sample)
-    inference_batch: int  # the book model's large batch (throughput)
-    inference_resnet_image_size: int  # ResNet-50's square input side in pixels
-    inference_resnet_batch: int  # ResNet-50's large batch (throughput)
-    inference_resnet_slow_modes_on: tuple[str, ...]  # device kinds that also time ResNet-50's slow modes
     checkpoint_models: tuple[str, ...]  # models saved and restored
-    dispatch_steps: int  # polynomial-fit Adam steps per timed call
     training: TrainingKnobs
     workloads: tuple[str, ...] | None = None  # the workloads it runs; None: every one that is not opt-in
     sustained_s: float = 300.0  # timed seconds of a sustained case (--sustained-minutes overrides)
     peaks_seconds: float = 120.0  # the peak search's budget per GPU dtype (--peaks-seconds overrides)
     peaks_seconds_cpu: float = 2.0  # and on a CPU, which searches small sizes only
-    matmul_fp8: bool = True  # FP8 matmuls (torch._scaled_mm) where the GPU has FP8 tensor cores; a skip elsewhere
 
     # Multi-device cases (bench.workloads.scaling, allreduce). Their helpers follow a fixed schedule, so the
     # calls are fixed too: (untimed warm-up calls, timed rounds).
@@ -114,10 +103,6 @@ class Profile:
 SUSTAINED = Profile(
     name="sustained",
     description="opt-in: a large matmul for --sustained-minutes per device, its result checked every round",
-    matmul_sizes=(),
-    matmul_cpu_max=0,
-    gpu_low_precision=(),
-    transfer_sizes_mib=(),
     mnist_steps=None,
     mnist_epochs=1,
     tfdata_elements=0,
@@ -127,14 +112,7 @@ SUSTAINED = Profile(
     target_seconds=300.0,
     precision_budget_s=300.0,
     workloads=("sustained",),
-    matmul_fp8=False,
-    inference_requests=0,
-    inference_batch=1,
-    inference_resnet_image_size=32,
-    inference_resnet_batch=1,
-    inference_resnet_slow_modes_on=(),
     checkpoint_models=(),
-    dispatch_steps=1,
     training=NO_TRAINING,
 )
 
@@ -145,10 +123,6 @@ PROFILES: dict[str, Profile] = {
         Profile(
             name="smoke",
             description="CI-sized: a few small cases per device, minutes on a 2-core CPU",
-            matmul_sizes=(128, 512, 1024, 2048),
-            matmul_cpu_max=1024,
-            gpu_low_precision=("float16", "bfloat16"),
-            transfer_sizes_mib=(1, 16),
             mnist_steps=30,
             mnist_epochs=2,
             tfdata_elements=6_000,
@@ -164,13 +138,7 @@ PROFILES: dict[str, Profile] = {
             scaling_steps=10,
             scaling_calls=(1, 5),
             scaling_resnet=None,
-            inference_requests=100,
-            inference_batch=256,
-            inference_resnet_image_size=32,
-            inference_resnet_batch=8,
-            inference_resnet_slow_modes_on=(),
             checkpoint_models=("book",),
-            dispatch_steps=20,
             training=TrainingKnobs(
                 amp_steps=10,
                 amp_calls=6,
@@ -195,10 +163,6 @@ PROFILES: dict[str, Profile] = {
         Profile(
             name="standard",
             description="the default: matmul 128..4096, one MNIST epoch, under 15 minutes on a 2-core CPU",
-            matmul_sizes=(128, 256, 512, 1024, 2048, 4096),
-            matmul_cpu_max=4096,
-            gpu_low_precision=("float16", "bfloat16"),
-            transfer_sizes_mib=(1, 16, 128),
             mnist_steps=None,
             mnist_epochs=1,
             tfdata_elements=60_000,
@@ -214,13 +178,7 @@ PROFILES: dict[str, Profile] = {
             scaling_steps=20,
             scaling_calls=(1, 8),
             scaling_resnet=(64, 256),
-            inference_requests=100,
-            inference_batch=1024,
-            inference_resnet_image_size=64,
-            inference_resnet_batch=16,
-            inference_resnet_slow_modes_on=("gpu",),
             checkpoint_models=("book", "resnet50"),
-            dispatch_steps=50,
             training=TrainingKnobs(
                 amp_steps=30,
                 amp_calls=6,
@@ -245,10 +203,6 @@ PROFILES: dict[str, Profile] = {
         Profile(
             name="full",
             description="for GPU hosts: the book's 100 and 10000, up to 16384, the book's 10 MNIST epochs",
-            matmul_sizes=(100, 128, 256, 512, 1024, 2048, 4096, 8192, 10000, 16384),
-            matmul_cpu_max=10000,
-            gpu_low_precision=("float16", "bfloat16"),
-            transfer_sizes_mib=(1, 16, 128, 512),
             mnist_steps=None,
             mnist_epochs=10,
             tfdata_elements=60_000,
@@ -264,13 +218,7 @@ PROFILES: dict[str, Profile] = {
             scaling_steps=50,
             scaling_calls=(2, 10),
             scaling_resnet=(128, 512),
-            inference_requests=1000,
-            inference_batch=4096,
-            inference_resnet_image_size=224,
-            inference_resnet_batch=128,
-            inference_resnet_slow_modes_on=("cpu", "gpu"),
             checkpoint_models=("book", "resnet50"),
-            dispatch_steps=1000,
             training=TrainingKnobs(
                 amp_steps=94,
                 amp_calls=11,

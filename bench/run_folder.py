@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
-from results_format import LATEST, RESULTS_FILE, ResultsWriteError, RunFile, dumps, write_atomic
+from results_format import LATEST, RESULTS_FILE, ResultsWriteError, RunFile, dumps, run_folders, write_atomic
 
 BASELINE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,99}$")
 #: runs a baseline window keeps by default (`--baseline-window`).
@@ -176,9 +176,7 @@ class RunFolder:
 
 def window_runs(window: Path) -> list[Path]:
     """The run folders of a baseline window, oldest first (by name: UTC time, then host)."""
-    return sorted(
-        p for p in window.iterdir() if p.is_dir() and not p.name.startswith(".") and (p / RESULTS_FILE).is_file()
-    )
+    return run_folders(window)
 
 
 def _make_window(window: Path) -> None:

@@ -326,6 +326,7 @@ def run_case(
         "device_kind": case.device.kind,
         "device_name": case.device.model,
         "params": params,
+        "case_label": case.workload.case_text(params),
         "work_per_call": case.workload.work_per_call(params),
         "work_unit": case.workload.work_unit,
         "measure": "latency" if latency else "throughput",

@@ -42,6 +42,7 @@ from results_format import (
     Benchmark,
     RunFile,
     SkipRecord,
+    WorkloadSpec,
 )
 
 NOT_STARTED = "not started (--list and --collect-only measure nothing)"
@@ -305,7 +306,7 @@ class DevicebenchSession:
                     },
                     "profile": self.profile.name,
                     "options": self.options,
-                    "workloads": {b.extra_info.workload: b.extra_info.workload_version for b in self.benchmarks},
+                    "workloads": self.workload_specs(),
                     "backends": self.backend_status,
                     "devices": [self.device_dict(d) for d in self.devices],
                     "notes": self.notes,
@@ -322,6 +323,12 @@ class DevicebenchSession:
                 },
             }
         )
+
+    def workload_specs(self) -> dict[str, WorkloadSpec]:
+        """The spec of every workload this run measured or skipped, as the results file describes them."""
+        known = {case.workload.name: case.workload for case in self.cases.values()}
+        names = [b.extra_info.workload for b in self.benchmarks] + [s.workload for s in self.skipped]
+        return {name: (known.get(name) or WORKLOADS[name]).spec for name in dict.fromkeys(names)}
 
     def header_lines(self) -> list[str]:
         """The run header: profile, backends, devices and why anything is missing."""

@@ -9,20 +9,23 @@ from __future__ import annotations
 import pandas as pd
 from scipy import stats
 
-from results_format import WORKLOAD_SPECS
+from reports import specs
 
 TF = "tensorflow"
 TORCH = "torch"
 BACKEND_TITLES = {TF: "TensorFlow", TORCH: "PyTorch"}
 
-#: the parameters that make two cases the same workload, per workload: the keys the results format declares.
-CASE_KEYS: dict[str, tuple[str, ...]] = {name: spec.keys for name, spec in WORKLOAD_SPECS.items()}
 
 RATIO_COLUMNS = [
     "host", "run", "device", "device_kind", "workload", TF, TORCH, "throughput_unit", "ratio", "comparable", "note",
+    "case_label",
 ]  # fmt: skip
-#: every case key of every workload, in the order they follow RATIO_COLUMNS.
-KEY_COLUMNS = list(dict.fromkeys(k for keys in CASE_KEYS.values() for k in keys))
+
+
+def key_columns(case_keys: dict[str, tuple[str, ...]]) -> list[str]:
+    """Every case key of every workload, in the order they follow RATIO_COLUMNS."""
+    return list(dict.fromkeys(k for keys in case_keys.values() for k in keys))
+
 
 #: ratios within this factor of 1 are "about the same".
 SAME_WITHIN = 1.05
@@ -53,17 +56,20 @@ def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     ``comparable`` is False where a side is a latency case (a transfer that shared the buffer instead of
     copying it has no throughput); ``note`` says why.
     """
-    empty = pd.DataFrame(columns=[*RATIO_COLUMNS, *KEY_COLUMNS])
+    case_keys = specs.case_keys()  # the parameters that make two cases the same workload, per workload
+    key_cols = key_columns(case_keys)
+    empty = pd.DataFrame(columns=[*RATIO_COLUMNS, *key_cols])
     if not both_ran(frame):
         return empty
     ids = ["host", "run", "device", "device_kind", "workload"]
     parts = []
-    for workload, keys in CASE_KEYS.items():
+    for workload, keys in case_keys.items():
         rows = frame[frame["workload"] == workload]
         if rows.empty or any(k not in rows.columns for k in keys):
             continue
         rows = rows.dropna(subset=list(keys)).assign(shares=lambda r: r["measure"] == "latency")
-        wanted = [*ids, *keys, "throughput", "throughput_unit", "shares"]
+        rows = rows.assign(case_label=rows["case_label"] if "case_label" in rows.columns else None)
+        wanted = [*ids, *keys, "case_label", "throughput", "throughput_unit", "shares"]
         tf = rows[rows["backend"] == TF][wanted]
         torch = rows[rows["backend"] == TORCH][wanted]
         pairs = tf.merge(torch, on=[*ids, *keys], suffixes=("_tf", "_torch"))
@@ -83,6 +89,7 @@ def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
                     "note": [
                         _shared_note(a, b) for a, b in zip(pairs["shares_tf"], pairs["shares_torch"], strict=True)
                     ],
+                    "case_label": pairs["case_label_tf"].fillna(pairs["case_label_torch"]),
                     **{k: pairs[k] for k in keys},
                 }
             )
@@ -90,12 +97,17 @@ def backend_ratios(frame: pd.DataFrame) -> pd.DataFrame:
     if not parts:
         return empty
     out = pd.concat(parts, ignore_index=True)
-    for key in KEY_COLUMNS:
+    for key in key_cols:
         if key not in out.columns:
             out[key] = None
-    order = out["workload"].map({w: i for i, w in enumerate(CASE_KEYS)})
-    out = out.assign(_order=order).sort_values(["host", "run", "device", "_order", *KEY_COLUMNS], kind="stable")
-    return out[[*RATIO_COLUMNS, *KEY_COLUMNS]].reset_index(drop=True)
+    order = out["workload"].map({w: i for i, w in enumerate(case_keys)})
+    out = out.assign(_order=order).sort_values(["host", "run", "device", "_order", *key_cols], kind="stable")
+    return out[[*RATIO_COLUMNS, *key_cols]].reset_index(drop=True)
+
+
+def winner(ratio: float) -> str:
+    """Who is faster for a torch/TF throughput ratio: TF, TORCH, or "same" within SAME_WITHIN."""
+    return "same" if 1 / SAME_WITHIN < ratio < SAME_WITHIN else faster(ratio)[0]
 
 
 def faster(ratio: float) -> tuple[str, float]:

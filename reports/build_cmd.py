@@ -63,7 +63,7 @@ def run(args: argparse.Namespace) -> int:
 
 def write_report(runs: Sequence[Run], output: Path, bad: Sequence[ResultsFileError] = ()) -> int:
     """Build the page of runs already read and the CSV beside it; print where they went; 0, or 2 if unwritable."""
-    from reports import page, plots, summary
+    from reports import page, plots, sections
     from reports.fleet_page import fleet_section
     from reports.history import history_section
     from reports.labels import several_backends
@@ -85,7 +85,7 @@ def write_report(runs: Sequence[Run], output: Path, bad: Sequence[ResultsFileErr
         frame,
         left_out,
         figures,
-        summary.headlines(frame, left_out),
+        sections.headlines(frame, left_out),
         bad=bad,
         notes=[*notes(runs), *unreadable],
         csv_name=csv_path.name,

@@ -25,6 +25,7 @@ from typing import Any
 from reports.fleet_facts import fleet_frame
 from reports.load import RESULTS_FILE, ResultsFileError
 from reports.option_checks import seed_problem
+from results_format import run_folders
 
 EXIT_BAD_INPUT = 2
 
@@ -96,11 +97,6 @@ def _is_run(path: Path) -> bool:
     return path.is_file() or (path / RESULTS_FILE).is_file()
 
 
-def _child_runs(folder: Path) -> list[Path]:
-    """Run folders directly inside `folder`: real folders (not `latest` links) with a benchmarks.json."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
-
-
 def expand(paths: Sequence[str | Path]) -> list[Path]:
     """Run paths from RESULTS: runs as given; a folder's run folders, one or two levels down (not baselines/)."""
     found: list[Path] = []
@@ -109,11 +105,7 @@ def expand(paths: Sequence[str | Path]) -> list[Path]:
         if not path.is_dir() or _is_run(path):
             found.append(path)  # a run, or something read_runs will explain
             continue
-        runs = _child_runs(path)
-        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and p.name != "baselines"):
-            if not (sub / RESULTS_FILE).is_file():
-                runs += _child_runs(sub)
-        found += runs or [path]
+        found += run_folders(path, levels=2, skip=("baselines",)) or [path]
     return list(dict.fromkeys(found))
 
 

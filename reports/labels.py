@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import pandas as pd
 
-from reports.fmt import fmt_bytes
-from results_format import WORKLOAD_SPECS
-
-#: each workload's title, from the results format (its tables are indexed by the workload's keys).
-WORKLOAD_TITLES = {name: spec.title for name, spec in WORKLOAD_SPECS.items()}
+from reports import specs
 
 
 def several_backends(frame: pd.DataFrame) -> bool:
@@ -34,36 +30,8 @@ def backend_prefix(backend: object, several: bool) -> str:
 
 
 def case_text(row: pd.Series) -> str:
-    """A case's keys as text: 'n=1024 float32', 'eager b64', 'h2d 1 MiB'."""
-    workload = row["workload"]
-    if workload == "matmul":
-        return f"n={int(row['n'])} {row['dtype']}"
-    if workload == "mnist":
-        return f"{row['mode']} b{int(row['batch_size'])}"
-    if workload == "transfer":
-        memory = f" {row['host_memory']}" if isinstance(row.get("host_memory"), str) else ""
-        return f"{row['direction']}{memory} {fmt_bytes(float(row['bytes']))}"
-    if workload == "membw":
-        return f"{row['kernel']} {fmt_bytes(float(row['bytes']))}"
-    if workload == "sustained":
-        return f"n={int(row['n'])} {row['dtype']} {float(row['seconds']):g} s"
-    if workload == "inference":
-        return f"{row['model']} {row['mode']} b{int(row['batch_size'])}"
-    if workload == "dispatch":
-        return f"polynomial fit {row['mode']}"
-    if workload == "mnist_amp":
-        return f"{row['mode']} {row['precision']} b{int(row['batch_size'])}"
-    if workload == "resnet50_train":
-        return f"{row['precision']} {int(row['image_size'])}px b{int(row['batch_size'])}"
-    if workload == "mnist_batch":
-        return f"{row['mode']} b{int(row['batch_size'])}"
-    if workload == "tfdata":
-        return f"{row['variant']} b{int(row['batch_size'])}"
-    if workload == "checkpoint":
-        return f"{row['format']} {row['direction']} {row['model']}"
-    if workload == "scaling":
-        size = f" {int(row['image_size'])}px" if row["model"] != "mnist" else ""
-        return f"{row['model']}{size} r{int(row['replicas'])} b{int(row['global_batch'])}"
-    if workload == "allreduce":
-        return f"{fmt_bytes(float(row['bytes']))} r{int(row['replicas'])}"
-    return ""
+    """A case as people read it: the label its workload wrote ('n=1024 float32', 'h2d pinned 1 MiB')."""
+    written = row.get("case_label")
+    if isinstance(written, str) and written:
+        return written
+    return specs.case_label(str(row["workload"]), row)

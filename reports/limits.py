@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from reports import envelope
+from reports import envelope, specs
 from reports.fmt import fmt_number, fmt_percent
 from reports.labels import case_text, device_labels
-from results_format import DTYPE_BYTES, MIN_ENERGY_WINDOW_S, WORKLOAD_SPECS, Benchmark, DeviceRecord
+from results_format import DTYPE_BYTES, MIN_ENERGY_WINDOW_S, Benchmark, DeviceRecord
 
 if TYPE_CHECKING:
     from reports.load import Run
@@ -289,11 +289,10 @@ def bandwidth_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = frame[(frame["workload"] == "membw") & frame["throughput"].notna()]
     if rows.empty:
         return pd.DataFrame()
-    spec = WORKLOAD_SPECS["membw"]
     return pd.DataFrame(
         {
             "device": _labelled(frame, rows),
-            "kernel": rows["kernel"].map(spec.label),
+            "kernel": rows["kernel"].map(lambda value: specs.label("membw", value)),
             "bytes": rows["bytes"],
             "GB/s": rows["throughput"].astype(float),
             "spec GB/s": rows["spec_bandwidth_gbs"].astype(float),
@@ -311,12 +310,11 @@ def link_table(frame: pd.DataFrame) -> pd.DataFrame:
     rows = frame[(frame["workload"] == "transfer") & frame["throughput"].notna() & (frame["device_kind"] == "gpu")]
     if rows.empty:
         return pd.DataFrame()
-    spec = WORKLOAD_SPECS["transfer"]
     both = rows["direction"].eq("both")
     return pd.DataFrame(
         {
             "device": _labelled(frame, rows),
-            "direction": rows["direction"].map(spec.label),
+            "direction": rows["direction"].map(lambda value: specs.label("transfer", value)),
             "host memory": rows["host_memory"] if "host_memory" in rows.columns else None,
             "bytes": rows["bytes"],
             "GB/s": rows["throughput"].astype(float),

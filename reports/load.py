@@ -15,12 +15,11 @@ from typing import Any
 
 import pandas as pd
 
-from reports import limits
+from reports import limits, specs
 from reports.drift import reference_drift
 from results_format import (
     NVML_FILE,
     RESULTS_FILE,
-    WORKLOAD_SPECS,
     Benchmark,
     ResultsFileError,
     RunFile,
@@ -47,7 +46,7 @@ __all__ = [
 #: the columns every tidy frame starts with, in this order.
 BASE_COLUMNS = [
     "host", "run", "backend", "backend_version", "device", "device_kind", "device_name",
-    "workload", "workload_version", "name", "case_id", "group",
+    "workload", "workload_version", "name", "case_id", "group", "case_label",
 ]  # fmt: skip
 STAT_COLUMNS = [
     "median_s", "iqr_s", "iqr_rel", "mean_s", "min_s", "max_s", "stddev_s", "rounds", "iterations",
@@ -121,6 +120,7 @@ def read_run(path: str | Path) -> Run:
     """Read a run folder (or its benchmarks.json, or results/latest) into a validated Run."""
     shown = resolve(path)
     record = read(shown)
+    specs.remember(record)
     json_path = shown.resolve()
     folder = json_path.parent
     name = folder.name if json_path.name == RESULTS_FILE else json_path.stem
@@ -190,6 +190,7 @@ def case_row(bench: Benchmark, run: Run) -> dict[str, Any]:
         "name": bench.name,
         "case_id": bench.param,
         "group": bench.group,
+        "case_label": info.case_label,
         "median_s": stats.median,
         "iqr_s": stats.iqr,
         "iqr_rel": stats.iqr / stats.median,
@@ -296,5 +297,4 @@ def notes(runs: Sequence[Run]) -> list[tuple[str, str]]:
 
 def workload_title(workload: str) -> str:
     """A workload's title from the results format ('MNIST training'); the name for unknown ones."""
-    spec = WORKLOAD_SPECS.get(workload)
-    return spec.title if spec else workload
+    return specs.title(workload)

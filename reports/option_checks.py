@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from results_format import WORKLOAD_SPECS
+from reports import specs
 
 __all__ = ["seed_problem", "workload_problem"]
 
@@ -16,7 +16,8 @@ def seed_problem(seed: int) -> str | None:
 
 def workload_problem(option: str, names: Iterable[str]) -> str | None:
     """Why workload names given to `option` are refused (one not in the registry), naming the valid ones; or None."""
-    unknown = [name for name in names if name not in WORKLOAD_SPECS]
+    known = specs.known()
+    unknown = [name for name in names if name not in known]
     if not unknown:
         return None
-    return f"{option}: unknown workload {unknown[0]!r} (valid: {', '.join(sorted(WORKLOAD_SPECS))})"
+    return f"{option}: unknown workload {unknown[0]!r} (valid: {', '.join(sorted(known))})"

@@ -13,15 +13,16 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from reports import envelope
+from reports import envelope, sections, specs
 from reports import multidevice as md
 from reports import serving as sv
 from reports import speedup as sp
 from reports import training as tr
 from reports.fmt import cell, fmt_bytes, fmt_ratio, fmt_share
-from reports.labels import WORKLOAD_TITLES, device_labels, several_backends
+from reports.labels import device_labels, several_backends
 from reports.limits import throttle_cell
 from reports.load import ResultsFileError, Run
+from reports.sections import Section
 from reports.summary import NOISY_IQR_REL, backend_table, throughput_table
 
 if TYPE_CHECKING:
@@ -61,8 +62,8 @@ OWN_TABLES = frozenset({"checkpoint", "dispatch", *md.OWN_TABLES})
 def throughput_tables(frame: pd.DataFrame) -> list[Table]:
     """One throughput table per workload that ran and has no table of its own, devices side by side."""
     tables = []
-    for workload, title in WORKLOAD_TITLES.items():
-        if workload in OWN_TABLES:
+    for workload, title in specs.titles().items():
+        if workload in OWN_TABLES or sections.has_generic(workload):
             continue
         table = throughput_table(frame, workload)
         if table.empty:
@@ -197,6 +198,24 @@ def training_tables(frame: pd.DataFrame, skipped: pd.DataFrame) -> list[Table]:
         )
         tables.append(table_from(sweep, "Throughput vs batch size: where it saturates", note))
     return tables
+
+
+def section_tables(section: Section, frame: pd.DataFrame, skipped: pd.DataFrame) -> list[Table]:
+    """The page's tables of one report section (reports.sections), in order."""
+    if section.spec is not None:  # a generic section: its table from the workload's spec
+        table = sections.generic_table(frame, section.spec)
+        spec_section = section.spec.section
+        title = spec_section.title if spec_section else section.spec.title
+        return [table_from(table, title, note=spec_section.note if spec_section else "")] if not table.empty else []
+    by_key: dict[str, Callable[[], list[Table]]] = {
+        "matmul": lambda: throughput_tables(frame) + speedup_table(frame),  # every workload's throughput first
+        "mnist": lambda: mnist_table(frame),
+        "training": lambda: training_tables(frame, skipped),
+        "tfdata": lambda: tfdata_verdict_table(frame),
+        "multidevice": lambda: multidevice_tables(frame),
+        "serving": lambda: serving_tables(frame),
+    }
+    return by_key[section.key]() if section.key in by_key else []
 
 
 def ratio_cell(value: Any) -> str:
@@ -365,10 +384,7 @@ def build_page(
     both backends ran.
     """
     hosts = sorted({run.host for run in runs})
-    tables = throughput_tables(frame) + speedup_table(frame) + mnist_table(frame) + tfdata_verdict_table(frame)
-    tables += multidevice_tables(frame)
-    tables += serving_tables(frame)
-    tables += training_tables(frame, skipped)
+    tables = [table for section in sections.ordered(frame) for table in section_tables(section, frame, skipped)]
     backends = several_backends(frame) or (not skipped.empty and skipped["backend"].nunique() > 1)
     versus = versus_table(frame)
     context = {

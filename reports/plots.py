@@ -23,13 +23,13 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from reports import backends as bk
+from reports import specs
 from reports import speedup as sp
 from reports import training as tr
 from reports.fmt import fmt_bytes
 from reports.labels import device_labels, several_backends
 from reports.multidevice import allreduce_frame, kind_text, scaling_frame
 from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, backend_table
-from results_format import WORKLOAD_SPECS
 
 #: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
 KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
@@ -371,7 +371,7 @@ def transfer(frame: pd.DataFrame, palette: dict) -> Plot:
             why_not="No transfer cases ran (they need a GPU), so there is nothing to plot.",
         )
     rows = _with_labels(rows).astype({"bytes": float})
-    rows["direction"] = rows["direction"].map(WORKLOAD_SPECS["transfer"].label)
+    rows["direction"] = rows["direction"].map(lambda value: specs.label("transfer", value))
     if "host_memory" in rows.columns:  # pageable and pinned copies are separate lines
         rows["direction"] += rows["host_memory"].map(lambda m: f", {m}" if isinstance(m, str) else "")
     fig, (ax,) = _new_figure()
@@ -577,7 +577,7 @@ def versus(frame: pd.DataFrame) -> Plot:
         for d, w, c in zip(rows["device"], rows["workload"], rows["case"], strict=True)
     ]
     ratios = rows["torch/TF"].astype(float).tolist()
-    winners = ["same" if text == "about the same" else text.split()[0] for text in rows["faster"]]
+    winners = [bk.winner(ratio) for ratio in ratios]
     fig, (ax,) = _new_figure(height=1.2 + 0.32 * len(rows))
     with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
         y = list(range(len(rows)))
@@ -652,7 +652,7 @@ def batch_sweep(frame: pd.DataFrame, palette: dict) -> Plot:
             ax.xaxis.set_ticks(ticks, [f"{int(b):,}" for b in ticks])
             ax.xaxis.set_minor_formatter(ticker.NullFormatter())
             _plain_log_axis(ax.yaxis)
-            ax.set_title(WORKLOAD_SPECS[workload].title)
+            ax.set_title(specs.title(workload))
             _legend_outside(ax)
         fig.suptitle(f"{question} (circled: saturation)", fontsize=11, fontweight="bold")
     return Plot("batch-sweep", title, question, image=svg_data_uri(fig))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import pandas as pd
 
+from reports import specs
 from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
 from reports.labels import device_labels, several_backends
-from results_format import WORKLOAD_SPECS
 
 LATENCY_COLUMNS = ("latency_p50_s", "latency_p90_s", "latency_p99_s")
 EAGER = "eager"
@@ -18,7 +18,7 @@ EAGER = "eager"
 
 def _label(workload: str, value: object) -> str:
     """A parameter value's display name from the results format ('xla' -> 'XLA')."""
-    spec = WORKLOAD_SPECS.get(workload)
+    spec = specs.spec_of(workload)
     return spec.label(value) if spec else str(value)
 
 

@@ -8,13 +8,10 @@ from __future__ import annotations
 import pandas as pd
 
 from reports import backends as bk
-from reports import envelope, limits, multidevice, peaks
+from reports import specs
 from reports import speedup as sp
 from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
-from reports.labels import WORKLOAD_TITLES, backend_prefix, case_text, device_labels, several_backends
-from reports.serving import serving_lines
-from reports.training import training_lines
-from results_format import WORKLOAD_SPECS
+from reports.labels import backend_prefix, case_text, device_labels, several_backends
 
 #: the book chapter's matmul demo: 10000x10000 ran ~32x faster on a notebook GPU, 100x100 the same.
 BOOK_LARGE_N = 10000
@@ -30,7 +27,7 @@ NOISY_IQR_REL = 0.10
 def throughput_table(frame: pd.DataFrame, workload: str) -> pd.DataFrame:
     """Throughput of one workload: one row per case key, one column per device (label)."""
     rows = frame[frame["workload"] == workload] if not frame.empty else frame
-    keys = WORKLOAD_SPECS[workload].keys if workload in WORKLOAD_SPECS else ()
+    keys = specs.keys(workload)
     index = [c for c in keys if c in rows.columns and rows[c].notna().any()]
     if rows.empty or not index:
         return pd.DataFrame()
@@ -164,7 +161,7 @@ def transfer_lines(frame: pd.DataFrame) -> list[str]:
             direction = keys[0] if isinstance(keys, tuple) else keys
             best = part.loc[part["throughput"].idxmax()]
             facts = [f"at {fmt_bytes(float(best['bytes']))}"] if pd.notna(best.get("bytes")) else []
-            arrow = WORKLOAD_SPECS["transfer"].label(direction)
+            arrow = specs.label("transfer", direction)
             if len(by) > 1 and isinstance(keys[1], str):
                 arrow += f", {keys[1]}"
             detail = f" ({', '.join(facts)})" if facts else ""
@@ -184,7 +181,7 @@ def zero_copy_lines(frame: pd.DataFrame) -> list[str]:
     lines = []
     for label, part in rows.groupby("device_label", sort=True):
         kinds = ", ".join(
-            f"{WORKLOAD_SPECS['transfer'].label(d)} {fmt_latency(float(p['median_s'].median()))}"
+            f"{specs.label('transfer', d)} {fmt_latency(float(p['median_s'].median()))}"
             for d, p in part.groupby("direction", sort=False)
         )
         lines.append(f"Zero-copy hand-overs on {label} (the buffer is shared, no bytes move: a latency): {kinds}.")
@@ -232,7 +229,7 @@ def backend_lines(frame: pd.DataFrame) -> list[str]:
     lines = []
     for (host, _, device, workload), part in ratios.groupby(["host", "run", "device", "workload"], sort=False):
         label = f"{host} {device}" if several else device
-        head = f"TensorFlow vs PyTorch, {WORKLOAD_TITLES.get(workload, workload)} on {label}"
+        head = f"TensorFlow vs PyTorch, {specs.title(workload)} on {label}"
         good = part[part["comparable"].astype(bool)]
         left_out = part[~part["comparable"].astype(bool)]
         if good.empty:
@@ -286,23 +283,3 @@ def skipped_lines(skipped: pd.DataFrame) -> list[str]:
     counts = skipped["kind"].fillna("unknown").value_counts().sort_index()
     parts = ", ".join(f"{count} {kind}" for kind, count in counts.items())
     return [f"{len(skipped)} case(s) were skipped ({parts}); the reasons are listed below."]
-
-
-def headlines(frame: pd.DataFrame, skipped: pd.DataFrame | None = None) -> list[str]:
-    """The findings that open the report, most important first."""
-    if frame.empty:
-        return ["The results hold no benchmark cases."]
-    # first, the user's first question: is each GPU giving what it should (against the best published figures)?
-    lines = (
-        envelope.envelope_lines(frame)
-        + peaks.peaks_lines(frame)
-        + matmul_lines(frame)
-        + book_lines(frame)
-        + backend_lines(frame)
-        + mnist_lines(frame)
-    )
-    lines += training_lines(frame, skipped) + tfdata_lines(frame) + transfer_lines(frame)
-    lines += limits.limit_lines(frame) + multidevice.lines(frame) + serving_lines(frame) + noise_lines(frame)
-    if skipped is not None:
-        lines += skipped_lines(skipped)
-    return lines

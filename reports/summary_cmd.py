@@ -12,12 +12,18 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
+from reports import multidevice as md
+from reports import sections, serving, specs, summary, training
+from reports import speedup as sp
 from reports.fmt import cell, fmt_ratio
-from reports.labels import WORKLOAD_TITLES, several_backends
+from reports.labels import several_backends
+from reports.sections import Section
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -53,14 +59,56 @@ def rich_table(frame: pd.DataFrame, title: str, formats: dict | None = None):
     return table
 
 
+Formatters = dict[str, Callable[[Any], str]]
+
+
+def terminal_tables(
+    section: Section, frame: pd.DataFrame, left_out: pd.DataFrame, ratio: Formatters, backend: list[str]
+) -> list[tuple[pd.DataFrame, str, Formatters | None]]:
+    """The terminal tables of one report section (reports.sections), titled, in order."""
+    key = section.key
+    if section.generic and section.spec is not None:
+        title = section.spec.section.title if section.spec.section else section.spec.title
+        return [(sections.generic_table(frame, section.spec), title, None)]
+    if key == "matmul":  # every workload's throughput table opens the tables, then matmul's GPU/CPU speedup
+        out: list[tuple[pd.DataFrame, str, Formatters | None]] = []
+        for workload, title in specs.titles().items():
+            if workload in md.OWN_TABLES or sections.has_generic(workload):
+                continue
+            table = summary.throughput_table(frame, workload)
+            unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna() if not table.empty else None
+            out.append(
+                (table, f"{title} ({unit.iloc[0] if unit is not None and not unit.empty else 'throughput'})", None)
+            )
+        speed = sp.speedups(frame, "matmul")
+        if not speed.empty:
+            view = speed[["host", *backend, "gpu", "cpu", "n", "speedup"]]
+            out.append((view, "GPU/CPU speedup, float32 matmul", ratio))
+        return out
+    if key == "versus":
+        title = "TensorFlow vs PyTorch, same case on the same device"
+        return [(summary.backend_table(frame), title, {"torch/TF": ratio["speedup"]})]
+    if key == "training":
+        return [
+            (training.amp_view(frame), "Mixed precision: speedup over float32", ratio),
+            (training.sweep_view(frame, left_out), "Throughput vs batch size: where it saturates", None),
+        ]
+    if key == "multidevice":
+        percent = {"efficiency": lambda v: f"{v:.0%}" if v == v else "", "speedup": ratio["speedup"]}
+        return [
+            (md.scaling_table(frame), "Scaling: data-parallel training, fixed global batch", percent),
+            (md.allreduce_table(frame), "All-reduce (float32 sum): nccl-tests' algbw and busbw", None),
+        ]
+    if key == "serving":
+        return [(serving.latency_table(frame), "inference latency, batch 1 (percentiles of single requests)", None)]
+    return []
+
+
 def run(args: argparse.Namespace) -> int:
     """Print findings, throughput tables, speedups and skipped cases."""
     from rich.console import Console
     from rich.text import Text
 
-    from reports import multidevice as md
-    from reports import serving, summary, training
-    from reports import speedup as sp
     from reports.load import notes, read_runs, skipped, tidy
 
     runs, _ = read_runs(args.paths)
@@ -75,41 +123,14 @@ def run(args: argparse.Namespace) -> int:
     several = len(runs) > 1
     for run_name, note in notes(runs):  # first: an incomplete or drifting run colours every number below
         console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)
-    for line in summary.headlines(frame, left_out):
+    for line in sections.headlines(frame, left_out):
         console.print(f"• {line}", markup=False)
-    for workload, title in WORKLOAD_TITLES.items():
-        if workload in md.OWN_TABLES:
-            continue
-        table = summary.throughput_table(frame, workload)
-        if not table.empty:
-            unit = frame.loc[frame["workload"] == workload, "throughput_unit"].dropna()
-            console.print(rich_table(table, f"{title} ({unit.iloc[0] if not unit.empty else 'throughput'})"))
-    latency = serving.latency_table(frame)
-    if not latency.empty:
-        console.print(rich_table(latency, "inference latency, batch 1 (percentiles of single requests)"))
     ratio = {"speedup": lambda v: "" if v is None or math.isnan(v) else fmt_ratio(v)}
     backend = ["backend"] if several_backends(frame) else []
-    speed = sp.speedups(frame, "matmul")
-    if not speed.empty:
-        view = speed[["host", *backend, "gpu", "cpu", "n", "speedup"]]
-        console.print(rich_table(view, "GPU/CPU speedup, float32 matmul", ratio))
-    scaling, allreduce = md.scaling_table(frame), md.allreduce_table(frame)
-    if not scaling.empty:
-        percent = {"efficiency": lambda v: f"{v:.0%}" if v == v else "", "speedup": ratio["speedup"]}
-        console.print(rich_table(scaling, "Scaling: data-parallel training, fixed global batch", percent))
-    if not allreduce.empty:
-        console.print(rich_table(allreduce, "All-reduce (float32 sum): nccl-tests' algbw and busbw"))
-    amp = training.amp_view(frame)
-    if not amp.empty:
-        console.print(rich_table(amp, "Mixed precision: speedup over float32", ratio))
-    sweep = training.sweep_view(frame, left_out)
-    if not sweep.empty:
-        console.print(rich_table(sweep, "Throughput vs batch size: where it saturates"))
-    versus = summary.backend_table(frame)
-    if not versus.empty:
-        console.print(
-            rich_table(versus, "TensorFlow vs PyTorch, same case on the same device", {"torch/TF": ratio["speedup"]})
-        )
+    for section in sections.ordered(frame):  # the registry's order, as the page and the findings
+        for table, title, formatters in terminal_tables(section, frame, left_out, ratio, backend):
+            if not table.empty:
+                console.print(rich_table(table, title, formatters))
     if not left_out.empty:
         columns = ["host", *backend, "device", "workload", "params", "kind", "reason"]
         console.print(rich_table(left_out[columns], "Skipped cases"))

@@ -13,9 +13,9 @@ from collections.abc import Sequence
 
 import pandas as pd
 
+from reports import specs
 from reports.fmt import fmt_number, fmt_ratio
 from reports.labels import device_labels
-from results_format import WORKLOAD_SPECS
 
 SATURATION = 0.90
 FLOAT32 = "float32"
@@ -203,7 +203,7 @@ def amp_speedups(frame: pd.DataFrame) -> pd.DataFrame:
 
 def _title(workload: str) -> str:
     """A workload's title from the results format."""
-    spec = WORKLOAD_SPECS.get(workload)
+    spec = specs.spec_of(workload)
     return spec.title if spec else workload
 
 

@@ -10,8 +10,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import results_format
 from reports.compare import machine_differences
-from reports.load import RESULTS_FILE, ResultsFileError, Run, read_run
+from reports.load import ResultsFileError, Run, read_run
 
 __all__ = ["BASELINES", "Side", "WindowError", "read_side_runs", "resolve_side", "run_folders"]
 
@@ -47,13 +48,7 @@ def resolve_side(text: str) -> Path:
 
 def run_folders(path: Path) -> list[Path]:
     """The run folders directly inside a results folder (not `latest`, not symlinks, not hidden), by name."""
-    if not path.is_dir() or (path / RESULTS_FILE).exists():
-        return []
-    return sorted(
-        p
-        for p in path.iterdir()
-        if p.is_dir() and not p.is_symlink() and not p.name.startswith(".") and (p / RESULTS_FILE).is_file()
-    )
+    return results_format.run_folders(path)
 
 
 def read_side_runs(text: str) -> Side:

@@ -26,12 +26,15 @@ from results_format.io import (
     ResultsFileError,
     ResultsWriteError,
     dumps,
+    is_run_folder,
     parse,
     read,
     resolve,
+    run_folders,
     write,
     write_atomic,
 )
+from results_format.legacy import V2_SPECS, v2_case_label
 from results_format.model import (
     SCHEMA_VERSION,
     AllocatorMemory,
@@ -65,7 +68,8 @@ from results_format.reference import (
     parse_reference_table,
     read_reference_table,
 )
-from results_format.workloads import WORKLOAD_SPECS, WorkloadSpec, workload_spec
+from results_format.text import fmt_bytes
+from results_format.workloads import Fact, Hint, Plot, Section, WorkloadSpec
 
 __all__ = [
     "DTYPE_BYTES",
@@ -76,7 +80,7 @@ __all__ = [
     "PEAK_KEYS",
     "RESULTS_FILE",
     "SCHEMA_VERSION",
-    "WORKLOAD_SPECS",
+    "V2_SPECS",
     "AllocatorMemory",
     "BackendStatus",
     "Benchmark",
@@ -87,7 +91,9 @@ __all__ = [
     "CpuPeakRecord",
     "DeviceRecord",
     "Drift",
+    "Fact",
     "GpuSpecRecord",
+    "Hint",
     "HostLinkSpec",
     "IdlePower",
     "LinkRecord",
@@ -96,6 +102,7 @@ __all__ = [
     "NvmlGpuSummary",
     "NvmlStatus",
     "Peak",
+    "Plot",
     "Precision",
     "ReferenceEnvelope",
     "ReferenceFigure",
@@ -106,6 +113,7 @@ __all__ = [
     "RunBlock",
     "RunFile",
     "RunState",
+    "Section",
     "SkipRecord",
     "SkuRecord",
     "Stats",
@@ -115,6 +123,8 @@ __all__ = [
     "Warmup",
     "WorkloadSpec",
     "dumps",
+    "fmt_bytes",
+    "is_run_folder",
     "json_schema",
     "parse",
     "parse_reference_table",
@@ -122,7 +132,8 @@ __all__ = [
     "read",
     "read_reference_table",
     "resolve",
-    "workload_spec",
+    "run_folders",
+    "v2_case_label",
     "write",
     "write_atomic",
 ]

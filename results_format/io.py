@@ -9,15 +9,18 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Collection
 from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
+from results_format.legacy import migrate_v2
 from results_format.model import SCHEMA_VERSION, RunFile
 
 RESULTS_FILE = "benchmarks.json"
 NVML_FILE = "nvml.csv"
 LATEST = "latest"
+READS = f"schemas 2 and {SCHEMA_VERSION}"  # schema 2 files are migrated on read (results_format.legacy)
 MAX_BYTES = 256 * 2**20  # a real run is well under 10 MB; anything far bigger is not a results file
 
 
@@ -59,6 +62,30 @@ def resolve(path: str | Path) -> Path:
             raise ResultsFileError(given, f"folder has no {RESULTS_FILE} (is it a devicebench run folder?)")
         return given / RESULTS_FILE
     return given
+
+
+def is_run_folder(path: Path) -> bool:
+    """Whether `path` is a real run folder: a folder (not a link such as `latest`, not hidden) with a results file."""
+    return path.is_dir() and not path.is_symlink() and not path.name.startswith(".") and (path / RESULTS_FILE).is_file()
+
+
+def run_folders(path: str | Path, levels: int = 1, skip: Collection[str] = ()) -> list[Path]:
+    """The run folders inside a results folder, by name; [] when `path` is itself a run or not a folder.
+
+    The one way every command and tool lists runs: real folders holding a benchmarks.json (not `latest` or other
+    links, not hidden). With levels=2, also the runs one folder further down (a folder of results folders, e.g.
+    one per host), after the direct ones, leaving out the folders named in `skip`.
+    """
+    folder = Path(path)
+    if not folder.is_dir() or (folder / RESULTS_FILE).exists():
+        return []
+    children = sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and not p.name.startswith("."))
+    found = [p for p in children if (p / RESULTS_FILE).is_file()]
+    if levels > 1:
+        for child in children:
+            if child.name not in skip and not (child / RESULTS_FILE).is_file():
+                found += run_folders(child, levels - 1, skip)
+    return found
 
 
 #: JSON types as people name them, for a top level that is not an object
@@ -123,20 +150,30 @@ def parse(text: str | bytes, path: str | Path) -> RunFile:
     if version is None:
         raise ResultsFileError(
             path,
-            f"written by devicebench 0.1 (results schema 1); this devicebench reads schema {SCHEMA_VERSION}: "
-            "run the benchmarks again",
+            f"written by devicebench 0.1 (results schema 1); this devicebench reads {READS}: run the benchmarks again",
         )
-    if version != SCHEMA_VERSION:
+    if version == 2:
+        text = _from_v2(text, path)
+    elif version != SCHEMA_VERSION:
         newer = isinstance(version, int) and version > SCHEMA_VERSION
         raise ResultsFileError(
             path,
-            f"results schema {version!r}; this devicebench reads schema {SCHEMA_VERSION}"
+            f"results schema {version!r}; this devicebench reads {READS}"
             + (" (the file is from a newer devicebench: upgrade)" if newer else ""),
         )
     try:
         return RunFile.model_validate_json(text)
     except ValidationError as exc:
         raise ResultsFileError(path, f"malformed: {_first_error(exc, envelope.benchmarks)}") from None
+
+
+def _from_v2(text: str | bytes, path: str | Path) -> str:
+    """A schema 2 file's text as schema 3 (results_format.legacy), or a ResultsFileError saying why it cannot be."""
+    data = json.loads(text)  # valid: the envelope parsed it
+    problem = migrate_v2(data)
+    if problem:
+        raise ResultsFileError(path, f"malformed: {problem}")
+    return json.dumps(data)
 
 
 def read(path: str | Path) -> RunFile:

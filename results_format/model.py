@@ -22,7 +22,6 @@ from pydantic import (
     StrictInt,
     StrictStr,
     StringConstraints,
-    field_validator,
     model_validator,
 )
 
@@ -37,9 +36,9 @@ from results_format.hardware import (
     SustainedCheck,
 )
 from results_format.reference import ReferenceEnvelope
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 Seconds = Annotated[float, Field(gt=0, allow_inf_nan=False)]
 NonNegative = Annotated[float, Field(ge=0, allow_inf_nan=False)]
@@ -249,19 +248,10 @@ class CaseInfo(OpenRecord):
     energy: CaseEnergy | None = None  # GPU cases with NVML: what the timed rounds cost, net of idle
     throttle: CaseThrottle | None = None  # GPU cases with NVML: clock-event reasons other than idle
     sustained: SustainedCheck | None = None  # sustained cases: round end times and the result checksums
-
-    @field_validator("workload")
-    @classmethod
-    def _known_workload(cls, name: str) -> str:
-        if name not in WORKLOAD_SPECS:
-            raise ValueError(f"unknown workload {name!r} (known: {', '.join(WORKLOAD_SPECS)})")
-        return name
+    case_label: str | None = None  # the case as people read it ('n=1024 float32'), made by its workload
 
     @model_validator(mode="after")
     def _consistent(self) -> CaseInfo:
-        spec = WORKLOAD_SPECS[self.workload]
-        if set(self.params) != set(spec.params):
-            raise ValueError(f"{self.workload} params are {sorted(self.params)}, expected {sorted(spec.params)}")
         if self.measure == "throughput" and (self.throughput is None or not self.throughput_unit):
             raise ValueError("a throughput case needs throughput and throughput_unit")
         if self.measure == "latency" and self.throughput is not None:
@@ -425,12 +415,12 @@ class Drift(Record):
 class RunBlock(Record):
     """The top-level `devicebench` object: schema version, the run's state, options, skips and notes."""
 
-    schema_version: Literal[2]
+    schema_version: Literal[3]
     suite_version: str
     run: RunState
     profile: str
     options: dict[str, JsonValue] = Field(default_factory=dict)
-    workloads: dict[str, Annotated[int, Field(ge=1)]] = Field(default_factory=dict)  # versions in this run
+    workloads: dict[str, WorkloadSpec] = Field(default_factory=dict)  # every workload of the run, described
     backends: dict[str, BackendStatus]
     devices: list[DeviceRecord]
     notes: list[str] = Field(default_factory=list)
@@ -456,6 +446,10 @@ class RunFile(OpenRecord):
                 f"devicebench.run.measured is {self.devicebench.run.measured} "
                 f"but the file holds {len(self.benchmarks)} benchmarks"
             )
+        for bench in self.benchmarks:
+            problem = _against_spec(bench.extra_info, self.devicebench.workloads)
+            if problem:
+                raise ValueError(f"benchmark {bench.name!r}: {problem}")
         names = [b.name for b in self.benchmarks]
         if len(set(names)) != len(names):
             twice = sorted({n for n in names if names.count(n) > 1})
@@ -466,6 +460,19 @@ class RunFile(OpenRecord):
     def complete(self) -> bool:
         """Whether the run finished (an interrupted or killed run is readable but incomplete)."""
         return self.devicebench.run.complete
+
+
+def _against_spec(info: CaseInfo, specs: dict[str, WorkloadSpec]) -> str | None:
+    """Why a case does not match its workload's spec in the file (unknown, another version, other params)."""
+    spec = specs.get(info.workload)
+    if spec is None:
+        known = ", ".join(specs) or "none"
+        return f"unknown workload {info.workload!r} (devicebench.workloads describes: {known})"
+    if info.workload_version != spec.version:
+        return f"{info.workload} version {info.workload_version}, but devicebench.workloads says {spec.version}"
+    if set(info.params) != set(spec.params):
+        return f"{info.workload} params are {sorted(info.params)}, expected {sorted(spec.params)}"
+    return None
 
 
 def json_schema() -> dict[str, Any]:

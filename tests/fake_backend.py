@@ -25,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bench.backends.base import Backend, Builder, CacheFlush
-from bench.cases import Case
+from bench.cases import Case, Workload
 from bench.devices import Device, normalise_device_name
 from bench.hostinfo import host_name
 from bench.nvml_ids import normalise_bus_id
@@ -245,6 +245,10 @@ class ScriptedBackend(Backend):
             "resnet50_train": fake_training.build_resnet50_train,
         }
         return {name: every[name] for name in self.flavour.workloads}
+
+    def builder_for(self, workload: Workload) -> Builder | None:
+        """The scripted builder of `workload`, where this flavour runs it."""
+        return self.builders().get(workload.name)
 
     @property
     def torch_like(self) -> bool:

@@ -57,7 +57,8 @@ def test_an_uninstalled_backend_is_a_header_line_and_the_others_run(pytester, mo
     monkeypatch.setenv("DEVICEBENCH_FAKE_GPUS", "0")
     monkeypatch.setitem(sys.modules, "torch", None)  # makes `import torch` raise ImportError
     monkeypatch.delitem(sys.modules, "bench.backends.torch_backend", raising=False)
-    from bench.workloads import MATMUL, WORKLOADS
+    from bench.workloads import WORKLOADS
+    from bench.workloads.matmul import MATMUL
 
     monkeypatch.setitem(WORKLOADS, "matmul", dataclasses.replace(MATMUL, backends=("fake", "torch")))
     pytester.makepyfile(test_matmul=BENCH_FILE)

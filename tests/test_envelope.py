@@ -9,7 +9,7 @@ import pytest
 
 from reports import cli, envelope
 from reports.load import read_run, read_runs, tidy
-from reports.summary import headlines
+from reports.sections import headlines
 from tests.golden_runs import GPUBOX, PEAKS, WORKSTATION
 
 REPO = Path(__file__).resolve().parents[1]

@@ -12,18 +12,16 @@ from bench.cases import Case, make_cases
 from bench.devices import Device
 from bench.hardware.sku import detect_sku
 from bench.profiles import get_profile
-from bench.workloads import (
-    ALLREDUCE,
-    CHECKPOINT,
-    INFERENCE,
-    MATMUL,
-    MEMBW,
-    MNIST_AMP,
-    RESNET50_TRAIN,
-    SCALING,
-    SUSTAINED,
-    TRANSFER,
-)
+from bench.workloads.allreduce import ALLREDUCE
+from bench.workloads.checkpoint import CHECKPOINT
+from bench.workloads.inference import INFERENCE
+from bench.workloads.matmul import MATMUL
+from bench.workloads.membw import MEMBW
+from bench.workloads.mnist_amp import MNIST_AMP
+from bench.workloads.resnet50_train import RESNET50_TRAIN
+from bench.workloads.scaling import SCALING
+from bench.workloads.sustained import SUSTAINED
+from bench.workloads.transfer import TRANSFER
 from tests.fake_backend import CLOCK, FakeTensorFlowBackend, FakeTorchBackend, OutOfMemoryError, VirtualClock
 from tests.fake_gpus import GPUS, SW_POWER_CAP, SW_THERMAL, identity_of
 from tests.fake_hosts import H100, HOSTS, RTX_A4000, Faults, Script, ScriptError

@@ -21,19 +21,16 @@ import pytest
 from bench.backends import load_backend
 from bench.cases import Case
 from bench.runner import CaseSkipped
-from bench.workloads import (
-    CHECKPOINT,
-    DISPATCH,
-    INFERENCE,
-    MEMBW,
-    MNIST_AMP,
-    MNIST_BATCH,
-    RESNET50_TRAIN,
-    SUSTAINED,
-    TRANSFER,
-    WORKLOADS,
-    mnist_data,
-)
+from bench.workloads import WORKLOADS, mnist_data
+from bench.workloads.checkpoint import CHECKPOINT
+from bench.workloads.dispatch import DISPATCH
+from bench.workloads.inference import INFERENCE
+from bench.workloads.membw import MEMBW
+from bench.workloads.mnist_amp import MNIST_AMP
+from bench.workloads.mnist_batch import MNIST_BATCH
+from bench.workloads.resnet50_train import RESNET50_TRAIN
+from bench.workloads.sustained import SUSTAINED
+from bench.workloads.transfer import TRANSFER
 from results_format import CaseInfo
 from tests.fake_backend import FakeTensorFlowBackend, FakeTorchBackend
 from tests.fake_hosts import HOSTS

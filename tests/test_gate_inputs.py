@@ -12,7 +12,7 @@ import pytest
 
 from reports import cli
 from reports.compare import Options, compare
-from results_format import WORKLOAD_SPECS
+from results_format import V2_SPECS
 from tests.golden_runs import COMPARE, FLEET_RUNS, derive, fleet_folder, rename_host
 from tests.literal_runs import bench, run
 
@@ -107,7 +107,7 @@ def test_threshold_for_an_unknown_workload_is_one_usage_line_naming_the_valid_on
     assert code == 2 and stdout == ""
     line = one_error_line(stderr)
     assert line.startswith("error: --threshold-for: unknown workload 'mnsit' (valid: ")
-    assert all(name in line for name in WORKLOAD_SPECS)
+    assert all(name in line for name in V2_SPECS)
     assert reports("compare", str(BASELINE), str(BASELINE), "--threshold-for", "mnist=0.2")[0] == 0
 
 

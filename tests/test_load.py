@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
+from bench.workloads import WORKLOADS
 from reports.limits import LIMIT_COLUMNS
 from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS, ResultsFileError, read_run, read_runs, skipped, tidy
-from results_format import WORKLOAD_SPECS
 from tests.golden_runs import BAD, GPUBOX, KILLBOX, LAPTOP, STOPBOX, WORKSTATION, derive
 
 
@@ -91,8 +91,8 @@ def test_tidy_has_one_row_per_case_with_flattened_params():
     # joule) come after
     tail = STAT_COLUMNS + META_COLUMNS + LIMIT_COLUMNS
     assert list(frame.columns[-len(tail) :]) == tail
-    assert set(frame["workload"]) == set(WORKLOAD_SPECS) - {"sustained", "peaks"}  # every workload but the opt-in ones
-    params = {p for spec in WORKLOAD_SPECS.values() if spec.name not in ("sustained", "peaks") for p in spec.params}
+    assert set(frame["workload"]) == set(WORKLOADS) - {"sustained", "peaks"}  # every workload but the opt-in ones
+    params = {p for w in WORKLOADS.values() if w.name not in ("sustained", "peaks") for p in w.spec.params}
     extras = {"final_accuracy", "input_bound", "pipeline_step_s", "premade_step_s", "data_source", "zero_copy"}
     assert params | extras <= set(frame.columns)
     row = frame[
@@ -130,7 +130,7 @@ def test_a_latency_case_has_no_throughput_in_the_frame():
 def test_no_workload_parameter_is_named_like_a_column_of_the_frame():
     """tidy() puts a case's parameters beside its fixed columns, so no parameter may shadow one."""
     fixed = set(BASE_COLUMNS + STAT_COLUMNS + META_COLUMNS)
-    assert not {p for spec in WORKLOAD_SPECS.values() for p in spec.params} & fixed
+    assert not {p for w in WORKLOADS.values() for p in w.spec.params} & fixed
 
 
 def test_tidy_of_no_runs_is_an_empty_frame_with_the_base_columns():

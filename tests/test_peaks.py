@@ -20,7 +20,7 @@ from bench.workloads.peaks import (
 )
 from reports import envelope, limits, peaks
 from reports.load import read_run, tidy
-from reports.summary import headlines
+from reports.sections import headlines
 from tests.golden_runs import PEAKS as PEAKS_RUN
 
 H100 = Device("torch", "GPU:0", "gpu", "NVIDIA H100 80GB HBM3", compute_capability="9.0")

@@ -124,7 +124,10 @@ def test_extra_info_and_machine_info_carry_the_contract(suite, pytester):
     assert info["devices"][0]["memory_bytes"] == 2**30
     assert {"cpu_model", "cpu_cores", "container_image"} <= info.keys()
     block = data["devicebench"]
-    assert (block["schema_version"], block["profile"], block["workloads"]) == (2, "smoke", {"matmul": 1})
+    assert (block["schema_version"], block["profile"], list(block["workloads"])) == (3, "smoke", ["matmul"])
+    spec = block["workloads"]["matmul"]  # schema 3: the file describes its workloads for the reader
+    assert (spec["version"], spec["params"], spec["throughput_unit"]) == (1, ["n", "dtype"], "GFLOP/s")
+    assert extra["case_label"] == "n=128 float32"
     assert block["run"]["state"] == "complete" and block["run"]["measured"] == 1
     suite("--profile", "smoke", "--devices", "GPU:0", "-k", "n128-float32", "--tf32", "on")
     assert load(pytester)["benchmarks"][0]["extra_info"]["precision"]["tf32"] is True

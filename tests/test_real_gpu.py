@@ -16,7 +16,7 @@ from bench.workloads.mnist_amp import amp_check
 from reports import limits
 from reports.fmt import fmt_number
 from reports.load import read_runs, tidy
-from reports.summary import headlines
+from reports.sections import headlines
 from reports.summary_cmd import run as summary_run
 
 REAL = Path(__file__).parent / "data" / "real" / "20261126-h200"

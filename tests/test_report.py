@@ -15,7 +15,8 @@ import pytest
 import results_format
 from reports import cli, plots
 from reports.load import read_run, skipped, tidy
-from reports.summary import fmt_ratio, headlines
+from reports.sections import headlines
+from reports.summary import fmt_ratio
 from tests.golden_runs import BAD, GPUBOX, LAPTOP, STOPBOX, WORKSTATION, derive, fleet_run
 
 

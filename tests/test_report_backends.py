@@ -13,7 +13,7 @@ import pytest
 
 from bench.workloads.matmul import FP8
 from reports import backends as bk
-from reports import cli, envelope, fmt, labels, plots, summary
+from reports import cli, envelope, fmt, labels, plots, sections, summary
 from reports import speedup as sp
 from reports.load import read_run, tidy
 from results_format import read
@@ -187,7 +187,7 @@ def test_device_labels_say_the_backend_only_when_several_ran():
 
 def test_findings_and_speedups_are_per_backend():
     frame = tidy([read_run(MIXED)])
-    lines = summary.headlines(frame)
+    lines = sections.headlines(frame)
     verdicts = envelope.envelope_lines(frame)  # first: each GPU against the best published figures for its SKU
     assert lines[: len(verdicts)] == verdicts and verdicts[0].startswith("Is tensorflow GPU:0 (NVIDIA H100 80GB HBM3)")
     lines = lines[len(verdicts) :]

@@ -9,7 +9,7 @@ import pytest
 
 import results_format
 from reports import multidevice as md
-from reports import page, plots, summary
+from reports import page, plots, sections
 from reports.fmt import fmt_bytes, fmt_latency, fmt_number, fmt_ratio
 from reports.load import read_run, tidy
 
@@ -111,7 +111,7 @@ def test_allreduce_findings_name_the_peak_bus_bandwidth_and_the_smallest_message
 
 
 def test_the_findings_tables_and_plots_include_the_multi_device_workloads_only_when_they_ran():
-    lines = summary.headlines(FRAME)
+    lines = sections.headlines(FRAME)
     assert any(line.startswith("Scaling, mnist training") for line in lines)
     assert any(line.startswith("All-reduce, torch on GPUs") for line in lines)
     titles = [t.title for t in page.multidevice_tables(FRAME)]

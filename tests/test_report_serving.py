@@ -4,7 +4,7 @@ golden runs."""
 import pandas as pd
 import pytest
 
-from reports import fmt, page, summary
+from reports import fmt, page, sections
 from reports.load import BASE_COLUMNS, META_COLUMNS, STAT_COLUMNS, read_run, tidy
 from reports.serving import (
     checkpoint_lines,
@@ -179,7 +179,7 @@ def test_headlines_and_the_page_carry_the_new_findings_and_tables():
     everything = pd.concat([INFERENCE, CHECKPOINTS, DISPATCH], ignore_index=True)
     tidy_columns = [c for c in BASE_COLUMNS + STAT_COLUMNS + META_COLUMNS if c not in everything.columns]
     everything = everything.reindex(columns=[*everything.columns, *tidy_columns])  # as reports.load.tidy makes it
-    lines = summary.headlines(everything)
+    lines = sections.headlines(everything)
     assert set(serving_lines(everything)) <= set(lines)
     titles = [t.title for t in page.serving_tables(everything)]
     assert titles == [

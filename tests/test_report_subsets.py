@@ -9,7 +9,7 @@ import matplotlib.pyplot as plt
 import pandas as pd
 import pytest
 
-from reports import limit_plots, page, plots, summary
+from reports import limit_plots, page, plots, sections
 from reports.load import read_runs, skipped, tidy
 
 DATA = Path(__file__).parent / "data"
@@ -44,7 +44,7 @@ def test_every_workload_alone_or_left_out_reports_without_an_error(frames, quick
     for workload in sorted(frame["workload"].unique()):
         chosen = frame["workload"] == workload if keep == "only" else frame["workload"] != workload
         part = frame[chosen].reset_index(drop=True)
-        assert isinstance(summary.headlines(part, left_out), list), workload
+        assert isinstance(sections.headlines(part, left_out), list), workload
         for table in page.throughput_tables(part) + page.training_tables(part, left_out) + page.serving_tables(part):
             assert table.columns, workload
         for made in plots.all_plots(part, pd.DataFrame(columns=plots.NVML_COLUMNS)):

@@ -8,7 +8,7 @@ import base64
 import pandas as pd
 import pytest
 
-from reports import labels, load, page, plots, summary
+from reports import labels, load, page, plots, sections
 from reports import training as tr
 from tests.golden_runs import GPUBOX, MIXED
 
@@ -191,7 +191,7 @@ def test_resnet_lines_give_the_best_images_per_second_per_precision(frame):
 
 
 def test_training_findings_open_the_report(frame, skipped):
-    lines = summary.headlines(frame, skipped)
+    lines = sections.headlines(frame, skipped)
     assert any(line.startswith("Mixed precision, ResNet-50 training on GPU:0") for line in lines)
     assert any(line.startswith("Batch sweep, MNIST function on GPU:0") for line in lines)
 

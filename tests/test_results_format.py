@@ -17,13 +17,14 @@ from pydantic import ValidationError
 import results_format
 from reports import cli
 from reports.load import read_run
-from results_format import WORKLOAD_SPECS, ResultsFileError, ResultsWriteError, RunState
+from results_format import ResultsFileError, ResultsWriteError, RunState
 from tests.golden_runs import BAD, COMPARE, DATA, GPUBOX, KILLBOX, STOPBOX
 
 ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "docs" / "results-schema.json"
-GOLDEN = sorted(p.parent for p in DATA.glob("*/*/benchmarks.json"))
-FIRST = "benchmarks[0] (test_matmul[tensorflow-CPU:0-n256-float32])"  # the first case of compare/baseline
+GOLDEN = sorted(p.parent for p in DATA.glob("*/*/benchmarks.json") if p.parent.parent.name != "v2")  # v2: schema 2
+NAME = "test_matmul[tensorflow-CPU:0-n256-float32]"  # the first case of compare/baseline
+FIRST = f"benchmarks[0] ({NAME})"
 
 #: every file under tests/data/bad, and what its one line must say (after "<path>: ")
 REFUSED = {
@@ -39,9 +40,9 @@ REFUSED = {
     "negative-round.json": f"malformed: {FIRST}.stats.data[0]: Input should be greater than 0",
     "zero-round.json": f"malformed: {FIRST}.stats.data[0]: Input should be greater than 0",
     "no-stats-data.json": f"malformed: {FIRST}.stats.data: Field required",
-    "schema-1.json": "written by devicebench 0.1 (results schema 1); this devicebench reads schema 2: "
+    "schema-1.json": "written by devicebench 0.1 (results schema 1); this devicebench reads schemas 2 and 3: "
     "run the benchmarks again",
-    "schema-99.json": "results schema 99; this devicebench reads schema 2 "
+    "schema-99.json": "results schema 99; this devicebench reads schemas 2 and 3 "
     "(the file is from a newer devicebench: upgrade)",
     "foreign.json": "not a pytest-benchmark JSON file (no 'benchmarks' list and 'machine_info')",
     "empty-folder": "folder has no benchmarks.json (is it a devicebench run folder?)",
@@ -108,7 +109,7 @@ def test_the_schema_command_prints_and_writes_the_schema(tmp_path: Path, capsys:
     assert main(["schema", "-o", str(tmp_path / "schema.json")]) == 0
     assert (tmp_path / "schema.json").read_text(encoding="utf-8") == SCHEMA.read_text(encoding="utf-8")
     assert main(["schema"]) == 0
-    assert json.loads(capsys.readouterr().out)["title"] == "devicebench results file (schema version 2)"
+    assert json.loads(capsys.readouterr().out)["title"] == "devicebench results file (schema version 3)"
 
 
 # --- the records' rules, on changed copies of golden files --------------------------------------------------------
@@ -138,11 +139,13 @@ def test_a_case_whose_params_differ_from_its_workloads_is_refused():
     baseline = COMPARE / "baseline"
     name = "test_matmul[tensorflow-CPU:0-n256-float32]"
     missing = refusal(changed(baseline, lambda d: case(d, name)["params"].pop("dtype")))
-    assert missing == f"run.json: malformed: {FIRST}.extra_info: matmul params are ['n'], expected ['dtype', 'n']"
+    assert missing == f"run.json: malformed: benchmark {NAME!r}: matmul params are ['n'], expected ['dtype', 'n']"
     extra = refusal(changed(baseline, lambda d: case(d, name)["params"].update(batch_size=64)))
     assert "matmul params are ['batch_size', 'dtype', 'n'], expected ['dtype', 'n']" in extra
     unknown = refusal(changed(baseline, lambda d: case(d, name).update(workload="resnet")))
-    assert f"extra_info.workload: unknown workload 'resnet' (known: {', '.join(WORKLOAD_SPECS)})" in unknown
+    assert f"benchmark {NAME!r}: unknown workload 'resnet' (devicebench.workloads describes: " in unknown
+    other = refusal(changed(baseline, lambda d: case(d, name).update(workload_version=2)))
+    assert other.endswith(f"benchmark {NAME!r}: matmul version 2, but devicebench.workloads says 1")
 
 
 def test_a_latency_case_has_no_throughput_and_a_throughput_case_needs_one():

@@ -21,7 +21,7 @@ from bench.nvml_summary import Sample
 from bench.profiles import get_profile
 from bench.round_clocks import RoundClock, headline, round_clocks
 from bench.runner import run_case
-from bench.workloads import MATMUL
+from bench.workloads.matmul import MATMUL
 from tests.fake_backend import CLOCK, FakeTorchBackend, now
 
 CALL_S = 200e-6

@@ -10,7 +10,7 @@ import pytest
 import bench.backends
 import bench.plugin  # imported before the in-process runs, which must not load numpy extensions twice
 from bench.backends.base import Backend, Builder, Prepared
-from bench.cases import Case
+from bench.cases import Case, Workload
 from bench.devices import Device
 from bench.workloads import WORKLOADS, inference
 from bench.workloads.inference import INFERENCE, reference_facts
@@ -73,9 +73,9 @@ class ServeFakeBackend(Backend):
         """Placements are suite names already."""
         return placement
 
-    def builders(self) -> dict[str, Builder]:
+    def builder_for(self, workload: Workload) -> Builder | None:
         """Only inference."""
-        return {"inference": build_inference}
+        return {"inference": build_inference}.get(workload.name)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """Never."""

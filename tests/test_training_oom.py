@@ -12,9 +12,10 @@ import pytest
 
 import bench.backends
 from bench.backends.base import Backend, Prepared
-from bench.cases import Case
+from bench.cases import Case, Workload
 from bench.devices import Device
-from bench.workloads import RESNET50_TRAIN, WORKLOADS
+from bench.workloads import WORKLOADS
+from bench.workloads.resnet50_train import RESNET50_TRAIN
 from reports import training
 from reports.load import read_run, skipped, tidy
 
@@ -64,9 +65,9 @@ class SweepBackend(Backend):
         """Placements are suite names already."""
         return placement
 
-    def builders(self) -> dict[str, Any]:
+    def builder_for(self, workload: Workload) -> Any:
         """Only ResNet-50 training."""
-        return {"resnet50_train": build}
+        return {"resnet50_train": build}.get(workload.name)
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """The scripted error."""

@@ -15,7 +15,6 @@ from bench.workloads.mnist_amp import MNIST_AMP
 from bench.workloads.mnist_batch import MNIST_BATCH
 from bench.workloads.precision import precision_skip_reason, precisions_for
 from bench.workloads.resnet50_train import RESNET50_TRAIN
-from results_format.workloads import WORKLOAD_SPECS
 
 CPU = Device("tensorflow", "CPU:0", "cpu", "Some CPU")
 H100 = Device("tensorflow", "GPU:0", "gpu", "NVIDIA H100 80GB HBM3", compute_capability="9.0")
@@ -179,7 +178,7 @@ def test_every_case_carries_exactly_its_specs_params(name, cpu_has):
     cpu_has(BF16)
     for workload in TRAINING:
         assert WORKLOADS[workload.name] is workload
-        spec = WORKLOAD_SPECS[workload.name]
+        spec = workload.spec
         for case in make_cases(workload, get_profile(name), [CPU, H100, TORCH_CPU, TORCH_GPU]):
             assert set(case.params) == set(spec.params), case.id
             calls = case.params["calls"]

@@ -39,7 +39,7 @@ import numpy as np
 
 from reports.compare import Options, compare
 from reports.stats import CaseStats, case_stats, holm, relative_iqr
-from results_format import SCHEMA_VERSION, RunFile, Stats
+from results_format import SCHEMA_VERSION, RunFile, Stats, run_folders
 
 EFFECTS = (0.0, 0.02, 0.05, 0.10, 0.20, 0.50)
 PAIRINGS = ("across runs", "within a run")
@@ -66,9 +66,7 @@ def _rounds(bench: Mapping[str, Any]) -> list[float]:
 def read_recorded(path: Path) -> list[Recorded]:
     """The runs in a run folder, a results folder of run folders, a benchmarks.json or a trimmed sample."""
     if path.is_dir() and not (path / "benchmarks.json").exists():
-        folders = sorted(
-            p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and (p / "benchmarks.json").is_file()
-        )
+        folders = run_folders(path)
         if folders:
             return [run for folder in folders for run in read_recorded(folder)]
     file = path / "benchmarks.json" if path.is_dir() else path

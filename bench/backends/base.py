@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import importlib
 import os
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bench.cases import Case
+from bench.cases import Case, Workload
 from bench.devices import Device
 
 
@@ -92,6 +93,7 @@ class Backend(ABC):
     allocator_name: str = ""  # whose peak memory_peak() reports ("tensorflow", "torch.cuda")
     # Run-wide settings the session hands every backend, e.g. {"mnist": "/path/mnist.npz" or None}.
     settings: dict[str, Any] = {}  # noqa: RUF012 - replaced per instance by the session, never mutated
+    module_prefix: str = ""  # builders live in bench.backends.{module_prefix}_{workload} by convention
 
     @abstractmethod
     def version(self) -> str:
@@ -117,13 +119,16 @@ class Backend(ABC):
     def device_name_of(self, placement: str) -> str:
         """A placement string as a suite device name (`CPU:0`, `GPU:1`)."""
 
-    @abstractmethod
-    def builders(self) -> Mapping[str, Builder]:
-        """The builder of each workload this backend runs, by workload name."""
+    def builder_for(self, workload: Workload) -> Builder | None:
+        """The builder of `workload` on this backend (its declared path or the module convention), or None."""
+        found: dict[str, Builder | None] = self.__dict__.setdefault("_found_builders", {})
+        if workload.name not in found:
+            found[workload.name] = find_builder(workload, self.name, self.module_prefix)
+        return found[workload.name]
 
     def build(self, case: Case) -> Prepared:
         """The call to time for `case`, with its inputs already made on the case's device."""
-        builder = self.builders().get(case.workload.name)
+        builder = self.builder_for(case.workload)
         if builder is None:
             raise UnknownWorkloadError(f"the {self.name} backend has no {case.workload.name} workload")
         return builder(case, self)
@@ -172,6 +177,22 @@ class Backend(ABC):
 
 #: How every backend builds a workload's case: (case, the backend running it) -> the call to time.
 Builder = Callable[[Case, Backend], Prepared]
+
+
+def find_builder(workload: Workload, backend: str, prefix: str) -> Builder | None:
+    """Import `workload`'s builder for `backend`: its declared "module:function", or prefix_NAME's build."""
+    module_name, functions = workload.builder_path(backend, prefix)
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as exc:
+        if exc.name != module_name:  # the module exists but something it imports does not
+            raise
+        return None
+    for function in functions:
+        found = getattr(module, function, None)
+        if callable(found):
+            return found  # type: ignore[no-any-return]
+    return None
 
 
 class CaseSkipped(Exception):

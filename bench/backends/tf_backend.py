@@ -5,10 +5,9 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Mapping
 from typing import Any
 
-from bench.backends.base import Backend, Builder, CacheFlush, cpu_cache_bytes, flush_bytes
+from bench.backends.base import Backend, CacheFlush, cpu_cache_bytes, flush_bytes
 from bench.backends.tf_common import tf, tf_device  # sets TF's log level before TensorFlow is imported
 from bench.cases import Case
 from bench.devices import Device, normalise_device_name
@@ -51,6 +50,7 @@ class TensorFlowBackend(Backend):
     """TensorFlow 2 in eager mode."""
 
     name = "tensorflow"
+    module_prefix = "tf"
     allocator_name = "tensorflow"
     sync_method = "tf.test.experimental.sync_devices"
 
@@ -112,38 +112,6 @@ class TensorFlowBackend(Backend):
     def device_name_of(self, placement: str) -> str:
         """`/job:localhost/replica:0/task:0/device:GPU:0` -> `GPU:0`."""
         return normalise_device_name(placement.rsplit("/", 1)[-1])
-
-    def builders(self) -> Mapping[str, Builder]:
-        """Every workload's TF builder (imported on first use: Keras takes seconds to import)."""
-        from bench.backends.tf_amp import build_mnist_train
-        from bench.backends.tf_checkpoint import build_checkpoint
-        from bench.backends.tf_data import build_tfdata
-        from bench.backends.tf_dispatch import build_dispatch
-        from bench.backends.tf_inference import build_inference
-        from bench.backends.tf_matmul import build_matmul
-        from bench.backends.tf_membw import build_membw
-        from bench.backends.tf_mnist import build_mnist
-        from bench.backends.tf_multi import build_allreduce, build_scaling
-        from bench.backends.tf_resnet_train import build_resnet50_train
-        from bench.backends.tf_sustained import build_sustained
-        from bench.backends.tf_transfer import build_transfer
-
-        return {
-            "matmul": build_matmul,
-            "mnist": build_mnist,
-            "tfdata": build_tfdata,
-            "transfer": build_transfer,
-            "membw": build_membw,
-            "sustained": build_sustained,
-            "scaling": build_scaling,
-            "allreduce": build_allreduce,
-            "inference": build_inference,
-            "checkpoint": build_checkpoint,
-            "dispatch": build_dispatch,
-            "mnist_amp": build_mnist_train,
-            "mnist_batch": build_mnist_train,
-            "resnet50_train": build_resnet50_train,
-        }
 
     def is_out_of_memory(self, error: BaseException) -> bool:
         """TF's out-of-memory error."""

@@ -7,26 +7,14 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from typing import Any
 
 import torch
 
-from bench.backends.base import Backend, Builder, CacheFlush, Prepared, cpu_cache_bytes, flush_bytes
-from bench.backends.torch_amp import build_mnist_train
-from bench.backends.torch_checkpoint import build_checkpoint
+from bench.backends.base import Backend, CacheFlush, Prepared, cpu_cache_bytes, flush_bytes
 from bench.backends.torch_common import torch_device
-from bench.backends.torch_dispatch import build_dispatch
-from bench.backends.torch_inference import build_inference
-from bench.backends.torch_matmul import build_matmul
-from bench.backends.torch_membw import build_membw
-from bench.backends.torch_mnist import build_mnist
-from bench.backends.torch_multi import build_multi
 from bench.backends.torch_multi import shutdown as shutdown_helpers
-from bench.backends.torch_peaks import build_peaks
-from bench.backends.torch_resnet_train import build_resnet50_train
-from bench.backends.torch_sustained import build_sustained
-from bench.backends.torch_transfer import build_transfer
 from bench.cases import Case
 from bench.devices import Device
 from bench.hostinfo import cpu_facts, thread_env, usable_cores
@@ -40,6 +28,7 @@ class TorchBackend(Backend):
     """PyTorch in eager mode (MNIST also with torch.compile)."""
 
     name = "torch"
+    module_prefix = "torch"
     allocator_name = "torch.cuda"
     sync_method = CPU_SYNC
 
@@ -99,32 +88,13 @@ class TorchBackend(Backend):
         """`cpu` -> `CPU:0`, `cuda:1` -> `GPU:1`, `cuda` -> the current GPU."""
         return suite_device_name(placement, torch.cuda.current_device if self._cuda else lambda: 0)
 
-    def builders(self) -> Mapping[str, Builder]:
-        """Every workload's torch builder."""
-        return {
-            "matmul": build_matmul,
-            "mnist": build_mnist,
-            "transfer": build_transfer,
-            "mnist_amp": build_mnist_train,
-            "mnist_batch": build_mnist_train,
-            "resnet50_train": build_resnet50_train,
-            "inference": build_inference,
-            "checkpoint": build_checkpoint,
-            "dispatch": build_dispatch,
-            "membw": build_membw,
-            "sustained": build_sustained,
-            "peaks": build_peaks,
-            "scaling": build_multi,
-            "allreduce": build_multi,
-        }
-
     def build(self, case: Case) -> Prepared:
         """The call to time for `case`; any other case first ends the multi-device helpers (see torch_multi).
 
         The helpers stay between consecutive multi-device cases, which reuse them, but no other case runs
         beside idle processes holding the GPUs' memory.
         """
-        if self.builders().get(case.workload.name) is not build_multi:
+        if case.workload.group_params_for is None:
             shutdown_helpers()
         return super().build(case)
 

@@ -1,39 +1,28 @@
-"""The workloads, each described once and built per backend and device."""
+"""The workloads, each described once in its own module here and built per backend and device.
+
+A module that exports `WORKLOAD` (a bench.cases.Workload) is a workload: adding one is adding its module; no
+list names them. Helper modules (shared data, multi-device plumbing) export none.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
 
 from bench.cases import Workload
-from bench.workloads.allreduce import ALLREDUCE
-from bench.workloads.checkpoint import CHECKPOINT
-from bench.workloads.dispatch import DISPATCH
-from bench.workloads.inference import INFERENCE
-from bench.workloads.matmul import MATMUL
-from bench.workloads.membw import MEMBW
-from bench.workloads.mnist import MNIST
-from bench.workloads.mnist_amp import MNIST_AMP
-from bench.workloads.mnist_batch import MNIST_BATCH
-from bench.workloads.peaks import PEAKS
-from bench.workloads.resnet50_train import RESNET50_TRAIN
-from bench.workloads.scaling import SCALING
-from bench.workloads.sustained import SUSTAINED
-from bench.workloads.tfdata import TFDATA
-from bench.workloads.transfer import TRANSFER
 
-WORKLOADS: dict[str, Workload] = {
-    w.name: w
-    for w in (
-        MATMUL,
-        MNIST,
-        TFDATA,
-        TRANSFER,
-        MEMBW,
-        SUSTAINED,
-        SCALING,
-        ALLREDUCE,
-        INFERENCE,
-        CHECKPOINT,
-        DISPATCH,
-        MNIST_AMP,
-        RESNET50_TRAIN,
-        MNIST_BATCH,
-        PEAKS,
-    )
-}
+
+def discover() -> dict[str, Workload]:
+    """Every workload module's WORKLOAD by name, in module-name order (ValueError on a name declared twice)."""
+    found: dict[str, Workload] = {}
+    for info in sorted(pkgutil.iter_modules(__path__), key=lambda m: m.name):
+        workload = getattr(importlib.import_module(f"{__name__}.{info.name}"), "WORKLOAD", None)
+        if not isinstance(workload, Workload):
+            continue
+        if workload.name in found:
+            raise ValueError(f"workload {workload.name!r} is declared twice (bench/workloads/{info.name}.py)")
+        found[workload.name] = workload
+    return found
+
+
+WORKLOADS: dict[str, Workload] = discover()

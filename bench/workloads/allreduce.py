@@ -28,7 +28,8 @@ from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.multidevice import group_cases, replica_counts
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.text import fmt_bytes
+from results_format.workloads import WorkloadSpec
 
 DTYPE_BYTES = 4  # float32
 NCCL_TESTS_ITERS = 20  # nccl-tests' default iterations per measurement (-n 20)
@@ -151,8 +152,19 @@ def allreduce_check(facts: Mapping[str, Any]) -> str | None:
     )
 
 
-ALLREDUCE = Workload(
-    spec=WORKLOAD_SPECS["allreduce"],
+SPEC = WorkloadSpec(
+    name="allreduce",
+    version=1,
+    title="all-reduce bandwidth",
+    params=("bytes", "replicas", "collectives_per_call", "calls"),
+    keys=("replicas", "bytes"),
+    work_unit="bytes",
+    throughput_unit="GB/s",  # the algorithm bandwidth, nccl-tests' algbw
+)
+
+
+ALLREDUCE = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=lambda profile, device: allreduce_params(profile, device, (device,)),
@@ -162,4 +174,9 @@ ALLREDUCE = Workload(
     # Fixed calls: torch's helper processes run exactly as many as the benchmark process (see torch_multi).
     schedule=lambda profile, p: (profile.allreduce_calls[0], int(p["calls"]) - profile.allreduce_calls[0]),
     check=allreduce_check,
+    builders={
+        "tensorflow": "bench.backends.tf_multi:build_allreduce",
+        "torch": "bench.backends.torch_multi:build_multi",
+    },
+    text=lambda p: f"{fmt_bytes(float(p['bytes']))} r{int(p['replicas'])}",
 )

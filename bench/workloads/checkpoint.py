@@ -16,7 +16,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import HIDDEN
 from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 FORMATS = {"tensorflow": ("tf-checkpoint", "keras"), "torch": ("torch-state-dict",)}
 FRAMEWORK_OF = {fmt: backend for backend, formats in FORMATS.items() for fmt in formats}
@@ -70,8 +70,26 @@ def checkpoint_check(facts: Mapping[str, Any]) -> str | None:
     return None
 
 
-CHECKPOINT = Workload(
-    spec=WORKLOAD_SPECS["checkpoint"],
+SPEC = WorkloadSpec(
+    name="checkpoint",
+    version=1,
+    title="checkpoint save and restore",
+    params=("format", "direction", "model"),
+    keys=("format", "direction", "model"),
+    work_unit="bytes",
+    throughput_unit="MB/s",
+    labels={
+        "tf-checkpoint": "tf.train.Checkpoint",
+        "keras": "Keras .keras",
+        "torch-state-dict": "torch state_dict",
+        "book": "book model",
+        "resnet50": "ResNet-50",
+    },
+)
+
+
+CHECKPOINT = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e6,
     backends=("tensorflow", "torch"),
     params_for=checkpoint_params,
@@ -79,4 +97,5 @@ CHECKPOINT = Workload(
     label=lambda p: f"{p['format']}-{p['direction']}-{p['model']}",
     schedule=checkpoint_schedule,
     check=checkpoint_check,
+    text=lambda p: f"{p['format']} {p['direction']} {p['model']}",
 )

@@ -18,7 +18,7 @@ import numpy as np
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import Fact, Section, WorkloadSpec
 
 POINTS = 50
 DEGREE = 3
@@ -31,11 +31,16 @@ TORCH_MODES = ("eager",)
 TF_UNCOUNTED_OPS = frozenset({"Const", "Placeholder", "NoOp"})  # graph bookkeeping, not ops an eager step runs
 
 
+#: polynomial-fit Adam steps per timed call, per profile
+STEPS = {"smoke": 20, "standard": 50, "full": 1000}
+
+
 def dispatch_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """One case per mode of the device's backend."""
     modes = TORCH_MODES if device.backend == "torch" else TF_MODES
     return [
-        ({"mode": m, "points": POINTS, "degree": DEGREE, "steps_per_call": profile.dispatch_steps}, None) for m in modes
+        ({"mode": m, "points": POINTS, "degree": DEGREE, "steps_per_call": DISPATCH.sizes_for(profile)}, None)
+        for m in modes
     ]
 
 
@@ -64,12 +69,42 @@ def dispatch_check(facts: Mapping[str, Any]) -> str | None:
     return None
 
 
-DISPATCH = Workload(
-    spec=WORKLOAD_SPECS["dispatch"],
+SPEC = WorkloadSpec(
+    name="dispatch",
+    version=1,
+    title="eager dispatch overhead (polynomial fit)",
+    params=("mode", "points", "degree", "steps_per_call"),
+    keys=("mode",),
+    work_unit="steps",
+    throughput_unit="steps/s",
+    labels={"function": "tf.function per step", "function-loop": "a tf.function loop"},
+    facts=(
+        Fact(
+            name="us_per_step", description="time per Adam step", unit="µs", better="lower", format=".1f", headline=True
+        ),
+        Fact(name="ops_per_step", description="ops one step runs (graph ops, or top-level aten ops)", hint="count"),
+        Fact(name="us_per_op", description="time per op: the dispatch cost", unit="µs", better="lower", format=".2f"),
+        Fact(name="initial_loss", description="the fit's loss before the timed steps", format=".4g"),
+        Fact(name="final_loss", description="the fit's loss after them", better="lower", format=".4g"),
+        Fact(name="ops_counted_by", description="how the ops were counted", hint="text"),
+        Fact(name="optimizer", description="the optimiser", hint="text"),
+    ),
+    section=Section(
+        title="Eager dispatch overhead",
+        table=("us_per_step", "ops_per_step", "us_per_op"),
+        note="A polynomial fit's Adam steps: per step and per op, eager against graph modes.",
+    ),
+)
+
+
+DISPATCH = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=dispatch_params,
     work_per_call=lambda p: float(p["steps_per_call"]),
     label=lambda p: f"{p['mode']}-s{p['steps_per_call']}",
     check=dispatch_check,
+    sizes=STEPS,
+    text=lambda p: f"polynomial fit {p['mode']}",
 )

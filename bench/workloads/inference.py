@@ -1,7 +1,7 @@
 """Inference: batch-1 latency percentiles and large-batch throughput of the book model and ResNet-50, per mode.
 
 Each timed round is one request: one call of the model on `batch_size` samples, ended by a device sync. A
-batch-1 case times `Profile.inference_requests` requests, so its p50/p90/p99 come from that many single
+batch-1 case times its profile's `InferenceSizes.requests` requests, so its p50/p90/p99 come from that many single
 requests; a large-batch case gets the profile's time budget. Every mode's output is checked against the eager
 output on the same input (`relative_error`, `REFERENCE_TOLERANCE`).
 """
@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -17,7 +18,7 @@ import numpy as np
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import Fact, WorkloadSpec
 
 MODELS = ("book", "resnet50")
 TF_MODES = ("eager", "function", "xla")
@@ -45,19 +46,39 @@ SLOW_RESNET_MODES: dict[str, dict[str, str]] = {
 REFERENCE_TOLERANCE = {"float32": 1e-3, "tf32": 5e-2}
 
 
+@dataclass(frozen=True)
+class InferenceSizes:
+    """A profile's inference cases: requests per latency case, the large batches, ResNet-50's input and slow modes."""
+
+    requests: int  # timed batch-1 requests per latency case (the percentiles' sample)
+    batch: int  # the book model's large batch (throughput)
+    resnet_image_size: int  # ResNet-50's square input side in pixels
+    resnet_batch: int  # ResNet-50's large batch (throughput)
+    resnet_slow_modes_on: tuple[str, ...]  # device kinds that also time ResNet-50's slow modes
+
+
+SIZES = {
+    "smoke": InferenceSizes(requests=100, batch=256, resnet_image_size=32, resnet_batch=8, resnet_slow_modes_on=()),
+    "standard": InferenceSizes(
+        requests=100, batch=1024, resnet_image_size=64, resnet_batch=16, resnet_slow_modes_on=("gpu",)
+    ),
+    "full": InferenceSizes(
+        requests=1000, batch=4096, resnet_image_size=224, resnet_batch=128, resnet_slow_modes_on=("cpu", "gpu")
+    ),
+}
+
+
 def inference_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """Both models in every mode of the device's backend, at batch 1 (latency) and a large batch (throughput)."""
     modes = TORCH_MODES if device.backend == "torch" else TF_MODES
     slow = SLOW_RESNET_MODES.get(device.backend, {})
-    models = (
-        ("book", BOOK_IMAGE_SIZE, profile.inference_batch),
-        ("resnet50", profile.inference_resnet_image_size, profile.inference_resnet_batch),
-    )
+    size: InferenceSizes = INFERENCE.sizes_for(profile)
+    models = (("book", BOOK_IMAGE_SIZE, size.batch), ("resnet50", size.resnet_image_size, size.resnet_batch))
     out: list[tuple[Params, str | None]] = []
     for model, image_size, batch in models:
         for mode in modes:
             reason = None
-            if model == "resnet50" and mode in slow and device.kind not in profile.inference_resnet_slow_modes_on:
+            if model == "resnet50" and mode in slow and device.kind not in size.resnet_slow_modes_on:
                 reason = f"profile {profile.name}: {slow[mode]}; the full profile times it everywhere"
             for batch_size in (1, batch):
                 out.append(({"model": model, "image_size": image_size, "mode": mode, "batch_size": batch_size}, reason))
@@ -67,7 +88,7 @@ def inference_params(profile: Profile, device: Device) -> list[tuple[Params, str
 def inference_schedule(profile: Profile, params: Params) -> tuple[int, int] | None:
     """Batch 1: a fixed number of single requests (the percentiles' sample); larger batches: the time budget."""
     if int(params["batch_size"]) == 1:
-        return LATENCY_WARMUP_CALLS, profile.inference_requests
+        return LATENCY_WARMUP_CALLS, INFERENCE.sizes_for(profile).requests
     return None
 
 
@@ -122,8 +143,38 @@ def inference_label(params: Params) -> str:
     return f"{model}{size}-{params['mode']}-b{params['batch_size']}"
 
 
-INFERENCE = Workload(
-    spec=WORKLOAD_SPECS["inference"],
+SPEC = WorkloadSpec(
+    name="inference",
+    version=1,
+    title="inference",
+    params=("model", "image_size", "mode", "batch_size"),
+    keys=("model", "image_size", "mode", "batch_size"),
+    work_unit="samples",
+    throughput_unit="samples/s",
+    labels={
+        "book": "book model",
+        "resnet50": "ResNet-50",
+        "function": "tf.function",
+        "xla": "XLA",
+        "compile": "torch.compile",
+    },
+    facts=(
+        Fact(name="requests", description="timed requests (batch 1: the percentiles' sample)", hint="count"),
+        Fact(name="latency_p50_s", description="median request latency", hint="duration", better="lower"),
+        Fact(name="latency_p90_s", description="90th percentile latency", hint="duration", better="lower"),
+        Fact(
+            name="latency_p99_s", description="99th percentile latency", hint="duration", better="lower", headline=True
+        ),
+        Fact(name="latency_max_s", description="the slowest request", hint="duration", better="lower"),
+        Fact(name="relative_error", description="max |out - eager| / max |eager|", better="lower", format=".2g"),
+        Fact(name="matches_reference", description="within the tolerance of the eager output", hint="text"),
+        Fact(name="math", description="float32 or tf32", hint="text"),
+    ),
+)
+
+
+INFERENCE = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=inference_params,
@@ -132,4 +183,6 @@ INFERENCE = Workload(
     schedule=inference_schedule,
     check=inference_check,
     round_facts=latency_percentiles,
+    sizes=SIZES,
+    text=lambda p: f"{p['model']} {p['mode']} b{int(p['batch_size'])}",
 )

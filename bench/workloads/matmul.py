@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 FP8 = "float8_e4m3fn"
 #: the first compute capability with FP8 tensor cores (Ada Lovelace 8.9, Hopper 9.0 and later)
@@ -16,6 +18,23 @@ TF_NO_FP8 = (
     "TensorFlow has no public FP8 matmul: tf.linalg.matmul takes no float8 inputs, and FP8 GEMMs are reached only "
     "through XLA's rewrites of internal ops, not an API a benchmark can call"
 )
+
+
+@dataclass(frozen=True)
+class MatmulSizes:
+    """A profile's matmul cases: the sizes n, the largest n a CPU runs, the GPUs' extra dtypes, and FP8 or not."""
+
+    sizes: tuple[int, ...]
+    cpu_max: int  # larger sizes are skipped on CPUs, with that reason
+    gpu_low_precision: tuple[str, ...] = ("float16", "bfloat16")
+    fp8: bool = True  # FP8 matmuls (torch._scaled_mm) where the GPU has FP8 tensor cores; a skip elsewhere
+
+
+SIZES = {
+    "smoke": MatmulSizes(sizes=(128, 512, 1024, 2048), cpu_max=1024),
+    "standard": MatmulSizes(sizes=(128, 256, 512, 1024, 2048, 4096), cpu_max=4096),
+    "full": MatmulSizes(sizes=(100, 128, 256, 512, 1024, 2048, 4096, 8192, 10000, 16384), cpu_max=10000),
+}
 
 
 def fp8_unsupported(device: Device) -> str | None:
@@ -50,20 +69,19 @@ def matmul_params(profile: Profile, device: Device) -> list[tuple[Params, str | 
     FP8 runs at every size that is a multiple of 16 on a GPU with FP8 tensor cores; elsewhere one FP8 case at the
     largest size stands for them all, and its builder records why it cannot run (a skip of kind "unsupported").
     """
+    size: MatmulSizes = MATMUL.sizes_for(profile)
     out: list[tuple[Params, str | None]] = []
-    for n in profile.matmul_sizes:
+    for n in size.sizes:
         reason = None
-        if device.kind == "cpu" and n > profile.matmul_cpu_max:
-            reason = f"profile {profile.name}: n={n} is above its CPU limit n={profile.matmul_cpu_max}"
+        if device.kind == "cpu" and n > size.cpu_max:
+            reason = f"profile {profile.name}: n={n} is above its CPU limit n={size.cpu_max}"
         out.append(({"n": n, "dtype": "float32"}, reason))
     if device.kind == "gpu":
-        out.extend(
-            ({"n": n, "dtype": dtype}, None) for dtype in profile.gpu_low_precision for n in profile.matmul_sizes
-        )
-    if profile.matmul_fp8:
-        sizes = [n for n in profile.matmul_sizes if n % FP8_MULTIPLE == 0]
+        out.extend(({"n": n, "dtype": dtype}, None) for dtype in size.gpu_low_precision for n in size.sizes)
+    if size.fp8:
+        sizes = [n for n in size.sizes if n % FP8_MULTIPLE == 0]
         if device.kind == "cpu":
-            sizes = [n for n in sizes if n <= profile.matmul_cpu_max]
+            sizes = [n for n in sizes if n <= size.cpu_max]
         if sizes and fp8_unsupported(device) is not None:
             sizes = sizes[-1:]
         out.extend(({"n": n, "dtype": FP8}, None) for n in sizes)
@@ -76,13 +94,27 @@ def matmul_flops(params: Params) -> float:
     return 2.0 * n**3
 
 
-MATMUL = Workload(
-    spec=WORKLOAD_SPECS["matmul"],
+SPEC = WorkloadSpec(
+    name="matmul",
+    version=1,
+    title="matmul",
+    params=("n", "dtype"),
+    keys=("n", "dtype"),
+    work_unit="FLOP",
+    throughput_unit="GFLOP/s",
+    facts=(),  # matmul records no facts of its own: dtype and TF32 are in every case's precision record
+)
+
+
+MATMUL = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=matmul_params,
     work_per_call=matmul_flops,
     label=lambda p: f"n{p['n']}-{p['dtype']}",
+    text=lambda p: f"n={int(p['n'])} {p['dtype']}",
+    sizes=SIZES,
     batched=True,
     cache_modes=("hot", "cold"),
 )

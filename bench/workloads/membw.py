@@ -18,7 +18,8 @@ from typing import Any
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.text import fmt_bytes
+from results_format.workloads import WorkloadSpec
 
 KERNELS = ("copy", "triad")
 ARRAYS_MOVED = {"copy": 2, "triad": 3}  # arrays read + written per call
@@ -61,8 +62,20 @@ def membw_check(facts: Mapping[str, Any]) -> str | None:
     return None
 
 
-MEMBW = Workload(
-    spec=WORKLOAD_SPECS["membw"],
+SPEC = WorkloadSpec(
+    name="membw",
+    version=2,  # 2: TensorFlow writes into preallocated buffers (1 timed a new buffer per call)
+    title="memory bandwidth",
+    params=("kernel", "bytes", "dtype"),  # bytes: the size of each array
+    keys=("kernel", "bytes"),
+    work_unit="bytes",  # read + written per call, as STREAM counts them
+    throughput_unit="GB/s",
+    labels={"copy": "copy (b = a)", "triad": "triad (a = b + s*c)"},
+)
+
+
+MEMBW = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=membw_params,
@@ -71,6 +84,7 @@ MEMBW = Workload(
     check=membw_check,
     batched=True,
     cache_modes=("hot", "cold"),
+    text=lambda p: f"{p['kernel']} {fmt_bytes(float(p['bytes']))}",
 )
 
 

@@ -10,7 +10,7 @@ from typing import Any
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
@@ -76,8 +76,19 @@ def finite_loss(facts: Mapping[str, Any]) -> str | None:
     return None
 
 
-MNIST = Workload(
-    spec=WORKLOAD_SPECS["mnist"],
+SPEC = WorkloadSpec(
+    name="mnist",
+    version=1,
+    title="MNIST training",
+    params=("mode", "batch_size", "steps_per_call", "calls"),
+    keys=("mode", "batch_size"),
+    work_unit="samples",
+    throughput_unit="samples/s",
+)
+
+
+MNIST = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=mnist_params,
@@ -85,4 +96,5 @@ MNIST = Workload(
     label=lambda p: f"{p['mode']}-b{p['batch_size']}-s{p['steps_per_call']}",
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
     check=mnist_check,
+    text=lambda p: f"{p['mode']} b{int(p['batch_size'])}",
 )

@@ -14,7 +14,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import finite_loss, mnist_check
 from bench.workloads.precision import cpu_flags, precisions_for
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 LARGE_BATCH = 1024  # from here a falling loss over a case's few steps is not asked for (see amp_check)
 
@@ -59,8 +59,20 @@ def amp_check(facts: Mapping[str, Any]) -> str | None:
     return mnist_check(facts)
 
 
-MNIST_AMP = Workload(
-    spec=WORKLOAD_SPECS["mnist_amp"],
+SPEC = WorkloadSpec(
+    name="mnist_amp",
+    version=1,
+    title="MNIST mixed-precision training",
+    params=("mode", "precision", "batch_size", "steps_per_call", "calls"),
+    keys=("mode", "precision", "batch_size"),
+    work_unit="samples",
+    throughput_unit="samples/s",
+    labels={"mixed_float16": "mixed float16 (loss-scaled)", "mixed_bfloat16": "mixed bfloat16"},
+)
+
+
+MNIST_AMP = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=amp_params,
@@ -68,4 +80,9 @@ MNIST_AMP = Workload(
     label=lambda p: f"{p['mode']}-{p['precision']}-b{p['batch_size']}",
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
     check=amp_check,
+    builders={
+        "tensorflow": "bench.backends.tf_amp:build_mnist_train",
+        "torch": "bench.backends.torch_amp:build_mnist_train",
+    },
+    text=lambda p: f"{p['mode']} {p['precision']} b{int(p['batch_size'])}",
 )

@@ -14,7 +14,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import TRAIN_SAMPLES, finite_loss
 from bench.workloads.mnist_amp import samples_per_call
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 MODES = {"tensorflow": "function", "torch": "eager"}
 
@@ -33,8 +33,19 @@ def sweep_params(profile: Profile, device: Device) -> list[tuple[Params, str | N
     return out
 
 
-MNIST_BATCH = Workload(
-    spec=WORKLOAD_SPECS["mnist_batch"],
+SPEC = WorkloadSpec(
+    name="mnist_batch",
+    version=1,
+    title="MNIST training: batch-size sweep",
+    params=("mode", "batch_size", "steps_per_call", "calls"),
+    keys=("mode", "batch_size"),
+    work_unit="samples",
+    throughput_unit="samples/s",
+)
+
+
+MNIST_BATCH = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=sweep_params,
@@ -42,4 +53,9 @@ MNIST_BATCH = Workload(
     label=lambda p: f"{p['mode']}-b{p['batch_size']}-s{p['steps_per_call']}",
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
     check=finite_loss,
+    builders={
+        "tensorflow": "bench.backends.tf_amp:build_mnist_train",
+        "torch": "bench.backends.torch_amp:build_mnist_train",
+    },
+    text=lambda p: f"{p['mode']} b{int(p['batch_size'])}",
 )

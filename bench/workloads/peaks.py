@@ -22,7 +22,7 @@ from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.matmul import FP8, FP8_MULTIPLE, fp8_unsupported
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 Shape = tuple[int, int, int]  # (M, N, K): an M x K by K x N multiply, 2 M N K FLOP
 
@@ -154,8 +154,19 @@ def best_shape_facts(result: SearchResult, median_s: float) -> dict[str, Any]:
     return {**result.facts(), "work_per_call": flops, "throughput": flops / median_s / 1e9 if median_s > 0 else None}
 
 
-PEAKS = Workload(
-    spec=WORKLOAD_SPECS["peaks"],
+SPEC = WorkloadSpec(
+    name="peaks",
+    version=1,
+    title="matmul peak search",
+    params=("dtype", "seconds"),  # seconds: the search's time budget
+    keys=("dtype",),
+    work_unit="FLOP",  # of one call of the best shape found (2 M N K)
+    throughput_unit="GFLOP/s",
+)
+
+
+PEAKS = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e9,
     backends=("torch",),
     params_for=peaks_params,
@@ -164,4 +175,5 @@ PEAKS = Workload(
     label=lambda p: f"{p['dtype']}-{float(p['seconds']):g}s",
     absent_reason="the peak search follows MAMF-finder, a torch tool; TensorFlow runs the square matmuls",
     opt_in=True,
+    text=lambda p: str(p["dtype"]),
 )

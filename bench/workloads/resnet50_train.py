@@ -12,7 +12,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import mnist_check
 from bench.workloads.precision import cpu_flags, precisions_for
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 CLASSES = 1000
 LEARNING_RATE = 0.01
@@ -45,8 +45,20 @@ def images_per_call(params: Params) -> float:
     return float(params["steps_per_call"]) * float(params["batch_size"])
 
 
-RESNET50_TRAIN = Workload(
-    spec=WORKLOAD_SPECS["resnet50_train"],
+SPEC = WorkloadSpec(
+    name="resnet50_train",
+    version=1,
+    title="ResNet-50 training",
+    params=("precision", "image_size", "batch_size", "steps_per_call", "calls"),
+    keys=("precision", "image_size", "batch_size"),
+    work_unit="images",
+    throughput_unit="images/s",
+    labels={"mixed_float16": "mixed float16 (loss-scaled)", "mixed_bfloat16": "mixed bfloat16"},
+)
+
+
+RESNET50_TRAIN = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=resnet_params,
@@ -54,4 +66,9 @@ RESNET50_TRAIN = Workload(
     label=lambda p: f"{p['precision']}-{p['image_size']}px-b{p['batch_size']}",
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
     check=mnist_check,  # the same rule: a finite loss that fell, here over the steps on one fixed batch
+    builders={
+        "tensorflow": "bench.backends.tf_resnet_train:build_resnet50_train",
+        "torch": "bench.backends.torch_resnet_train:build_resnet50_train",
+    },
+    text=lambda p: f"{p['precision']} {int(p['image_size'])}px b{int(p['batch_size'])}",
 )

@@ -23,7 +23,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import mnist_check
 from bench.workloads.multidevice import group_cases, replica_counts
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 MNIST_IMAGE_SIZE = 28  # the book's model sees 28x28 images as 784 pixels
 RESNET_CLASSES = 1000
@@ -114,8 +114,26 @@ def scaling_check(facts: Mapping[str, Any]) -> str | None:
     return mnist_check(facts)
 
 
-SCALING = Workload(
-    spec=WORKLOAD_SPECS["scaling"],
+def scaling_text(params: Params) -> str:
+    """'resnet50 64px r2 b256'; the MNIST model's fixed image size is left out ('mnist r2 b128')."""
+    size = "" if params["model"] == "mnist" else f" {int(params['image_size'])}px"
+    return f"{params['model']}{size} r{int(params['replicas'])} b{int(params['global_batch'])}"
+
+
+SPEC = WorkloadSpec(
+    name="scaling",
+    version=1,
+    title="data-parallel training across devices",
+    params=("model", "image_size", "replicas", "global_batch", "per_replica_batch", "steps_per_call", "calls"),
+    keys=("model", "image_size", "replicas", "global_batch"),
+    work_unit="samples",
+    throughput_unit="samples/s",
+    labels={"mnist": "the book's MNIST model", "resnet50": "ResNet-50"},
+)
+
+
+SCALING = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow", "torch"),
     params_for=lambda profile, device: scaling_params(profile, device, (device,)),
@@ -125,4 +143,9 @@ SCALING = Workload(
     # Fixed calls: torch's helper processes run exactly as many as the benchmark process (see torch_multi).
     schedule=lambda profile, p: (profile.scaling_calls[0], int(p["calls"]) - profile.scaling_calls[0]),
     check=scaling_check,
+    builders={
+        "tensorflow": "bench.backends.tf_multi:build_scaling",
+        "torch": "bench.backends.torch_multi:build_multi",
+    },
+    text=scaling_text,
 )

@@ -32,7 +32,7 @@ from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.matmul import matmul_flops
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 GPU_N = 16384  # 8.8 TFLOP a round: ~20 ms on an H100 with TF32, ~0.6 s on a T4; 3 GiB of inputs and output
 CPU_N = 1024  # ~20 ms a round on a 2-core VM
@@ -46,8 +46,19 @@ def sustained_params(profile: Profile, device: Device) -> list[tuple[Params, str
     return [({"n": n, "dtype": DTYPE, "seconds": float(profile.sustained_s)}, None)]
 
 
-SUSTAINED = Workload(
-    spec=WORKLOAD_SPECS["sustained"],
+SPEC = WorkloadSpec(
+    name="sustained",
+    version=1,
+    title="sustained matmul",
+    params=("n", "dtype", "seconds"),
+    keys=("n", "dtype", "seconds"),
+    work_unit="FLOP",
+    throughput_unit="GFLOP/s",
+)
+
+
+SUSTAINED = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=sustained_params,
@@ -56,6 +67,7 @@ SUSTAINED = Workload(
     opt_in=True,
     duration=lambda p: float(p["seconds"]),
     keep_throttled_rounds=True,  # throttling is what a sustained case is there to see
+    text=lambda p: f"n={int(p['n'])} {p['dtype']} {float(p['seconds']):g} s",
 )
 
 

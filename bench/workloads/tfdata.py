@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.workloads import WorkloadSpec
 
 BATCH_SIZE = 1000  # the book's tf.data example
 INPUT_BOUND_TOLERANCE = 0.10
@@ -26,12 +26,27 @@ def input_bound(pipeline_step_s: float, premade_step_s: float, tolerance: float 
     return pipeline_step_s > premade_step_s * (1.0 + tolerance)
 
 
-TFDATA = Workload(
-    spec=WORKLOAD_SPECS["tfdata"],
+SPEC = WorkloadSpec(
+    name="tfdata",
+    version=1,
+    title="tf.data input pipelines",
+    params=("variant", "elements", "batch_size"),
+    keys=("variant",),
+    work_unit="elements",
+    throughput_unit="elements/s",
+)
+
+
+TFDATA = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1.0,
     backends=("tensorflow",),
     params_for=tfdata_params,
     work_per_call=lambda p: float(p["elements"]),
     label=lambda p: f"{p['variant']}-e{p['elements']}",
     absent_reason="tf.data cases are TensorFlow-only",
+    builders={
+        "tensorflow": "bench.backends.tf_data:build_tfdata",
+    },
+    text=lambda p: f"{p['variant']} b{int(p['batch_size'])}",
 )

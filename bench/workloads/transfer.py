@@ -11,7 +11,8 @@ from __future__ import annotations
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WORKLOAD_SPECS
+from results_format.text import fmt_bytes
+from results_format.workloads import Fact, WorkloadSpec
 
 DIRECTIONS = ("h2d", "d2h")
 # TensorFlow's `.numpy()` always copies; a memoryview of a CPU tensor does not: time both ways back.
@@ -29,6 +30,10 @@ TF_COPY_NOTE = (
 )
 
 
+#: the copy sizes in MiB (one way) per profile
+SIZES_MIB: dict[str, tuple[float, ...]] = {"smoke": (1, 16), "standard": (1, 16, 128), "full": (1, 16, 128, 512)}
+
+
 def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """Every direction and host memory at every profile size; on the CPU, torch's GPU-only ones are skipped."""
     tf = device.backend == "tensorflow"
@@ -36,7 +41,7 @@ def transfer_params(profile: Profile, device: Device) -> list[tuple[Params, str 
     out: list[tuple[Params, str | None]] = []
     for direction, memory in cases:
         reason = CPU_ONLY_HOST if device.kind == "cpu" and (memory == "pinned" or direction == "both") else None
-        for mib in profile.transfer_sizes_mib:
+        for mib in TRANSFER.sizes_for(profile):
             out.append(({"direction": direction, "bytes": int(mib * 2**20), "host_memory": memory}, reason))
     return out
 
@@ -46,11 +51,39 @@ def bytes_moved(params: Params) -> float:
     return float(params["bytes"]) * (2 if params["direction"] == "both" else 1)
 
 
-TRANSFER = Workload(
-    spec=WORKLOAD_SPECS["transfer"],
+SPEC = WorkloadSpec(
+    name="transfer",
+    # 2: zero-copy views are latency cases, not bandwidth; 3: host_memory (pageable or pinned) and `both`
+    version=3,
+    title="host-device copies",
+    params=("direction", "bytes", "host_memory"),
+    keys=("direction", "host_memory", "bytes"),
+    work_unit="bytes",
+    throughput_unit="GB/s",
+    labels={
+        "h2d": "host to device",
+        "d2h": "device to host",
+        # d2h-view reads the tensor through a view: zero-copy for CPU tensors, a copy from GPU memory
+        "d2h-view": "device to host through a view",
+        "both": "both directions at once",
+        "pageable": "pageable host memory",
+        "pinned": "pinned host memory",
+    },
+    facts=(
+        Fact(name="zero_copy", description="the result shared the source's memory (a latency case)", hint="text"),
+        Fact(name="pinned", description="the host buffer was page-locked", hint="text"),
+        Fact(name="copy", description="what the copy did", hint="text"),
+    ),
+)
+
+
+TRANSFER = WORKLOAD = Workload(
+    spec=SPEC,
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=transfer_params,
     work_per_call=bytes_moved,
     label=lambda p: f"{p['direction']}-{p['host_memory']}-{int(p['bytes']) // 2**20}MiB",
+    text=lambda p: f"{p['direction']} {p['host_memory']} {fmt_bytes(float(p['bytes']))}",
+    sizes=SIZES_MIB,
 )
