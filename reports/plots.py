@@ -23,13 +23,14 @@ from matplotlib.figure import Figure
 from matplotlib.patches import Patch
 
 from reports import backends as bk
-from reports import specs
+from reports import sections, specs
 from reports import speedup as sp
 from reports import training as tr
 from reports.fmt import fmt_bytes
 from reports.labels import device_labels, several_backends
 from reports.multidevice import allreduce_frame, kind_text, scaling_frame
 from reports.summary import BOOK_LARGE_N, BOOK_LARGE_RATIO, backend_table
+from results_format import WorkloadSpec
 
 #: float32 (non-tensor-core) peak GFLOP/s from vendor spec sheets, matched on the device model name.
 KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
@@ -681,6 +682,37 @@ def multidevice_plots(frame: pd.DataFrame) -> list[Plot]:
     return [make(frame) for name, make in MULTIDEVICE_PLOTS.items() if name in ran]
 
 
+def section_plot(frame: pd.DataFrame, spec: WorkloadSpec, palette: dict) -> Plot | None:
+    """A generic section's plot, as its workload's spec declares it: y against x, a line per device and series."""
+    declared = spec.section.plot if spec.section else None
+    if declared is None:
+        return None
+    title = spec.section.title if spec.section else spec.title
+    fact = spec.fact(declared.y)
+    y_name = "throughput" if declared.y == "throughput" else (fact.description if fact else declared.y)
+    question = f"{title}: how does {y_name} change with {declared.x}?"
+    key = f"section-{spec.name}"
+    rows = frame[frame["workload"] == spec.name] if not frame.empty else frame
+    if rows.empty or declared.x not in rows.columns or declared.y not in rows.columns:
+        return Plot(key, title, question, why_not=f"No {spec.name} case recorded {declared.y} to plot.")
+    rows = _with_labels(rows.dropna(subset=[declared.y]))
+    rows = rows.assign(**{declared.y: pd.to_numeric(rows[declared.y], errors="coerce")})
+    style = declared.series if declared.series and declared.series in rows.columns else None
+    fig, (ax,) = _new_figure()
+    with sns.axes_style("whitegrid"), matplotlib.rc_context(RC):
+        sns.lineplot(data=rows, x=declared.x, y=declared.y, hue="device", style=style, markers=True,
+                     dashes=False, palette=palette or None, ax=ax, errorbar=None)  # fmt: skip
+        unit = (
+            rows["throughput_unit"].dropna() if declared.y == "throughput" else pd.Series([fact.unit if fact else ""])
+        )
+        ylabel = f"{y_name} ({unit.iloc[0]})" if not unit.empty and unit.iloc[0] else y_name
+        ax.set(xscale="log" if declared.logx else "linear", yscale="log" if declared.logy else "linear",
+               xlabel=declared.x, ylabel=ylabel)  # fmt: skip
+        ax.set_title(question)
+        _legend_outside(ax)
+    return Plot(key, title, question, image=svg_data_uri(fig))
+
+
 def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
     """Every plot of the report, in page order."""
     if not frame.empty:
@@ -693,4 +725,5 @@ def all_plots(frame: pd.DataFrame, nvml: pd.DataFrame) -> list[Plot]:
         palette = palette_for(list(frame["device_label"]))
     plots = [make(frame, palette) for make in FRAME_PLOTS]
     plots.insert(len(plots) - 1, nvml_timeline(nvml, frame, palette))
-    return plots + multidevice_plots(frame)
+    generic = [section_plot(frame, s.spec, palette) for s in sections.generic_sections(frame) if s.spec is not None]
+    return plots + multidevice_plots(frame) + [plot for plot in generic if plot is not None]

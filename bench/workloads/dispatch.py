@@ -18,7 +18,7 @@ import numpy as np
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import Fact, Section, WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 POINTS = 50
 DEGREE = 3
@@ -88,11 +88,6 @@ SPEC = WorkloadSpec(
         Fact(name="final_loss", description="the fit's loss after them", better="lower", format=".4g"),
         Fact(name="ops_counted_by", description="how the ops were counted", hint="text"),
         Fact(name="optimizer", description="the optimiser", hint="text"),
-    ),
-    section=Section(
-        title="Eager dispatch overhead",
-        table=("us_per_step", "ops_per_step", "us_per_op"),
-        note="A polynomial fit's Adam steps: per step and per op, eager against graph modes.",
     ),
 )
 
