@@ -38,7 +38,7 @@ def test_full_has_the_books_sizes_and_low_precision_only_on_gpus():
     gpu = runnable(make_cases(MATMUL, full, [GPU]))
     cpu = runnable(make_cases(MATMUL, full, [CPU]))
     assert {100, 10000, 16384} <= {n for _, n, _ in gpu}
-    assert max(full.matmul_sizes) >= 8192
+    assert max(MATMUL.sizes_for(full).sizes) >= 8192
     assert {d for _, _, d in gpu} == {"float32", "float16", "bfloat16"}
     assert {d for _, _, d in cpu} == {"float32"}
     assert (min(n for _, n, _ in cpu), max(n for _, n, _ in cpu)) == (100, 10000)
