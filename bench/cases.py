@@ -86,7 +86,9 @@ class Workload:
         return self.spec.throughput_unit
 
     def sizes_for(self, profile: Profile) -> Any:
-        """This workload's sizes under `profile` (SizesError when it declares none for that profile)."""
+        """This workload's sizes under `profile`: the profile's override, else its own (SizesError: none)."""
+        if self.name in profile.sizes:
+            return profile.sizes[self.name]
         try:
             return self.sizes[profile.name]
         except KeyError:

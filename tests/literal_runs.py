@@ -77,6 +77,10 @@ def run(
     data["benchmarks"] = [b.model_dump() for b in benches]
     data["devicebench"]["skipped"] = [s.model_dump() for s in skipped]
     data["devicebench"]["run"]["measured"] = len(benches)
+    # schema 3: the file describes each workload it holds, at the version its cases were measured with
+    described = data["devicebench"]["workloads"]
+    for info in [b.extra_info for b in benches]:
+        described[info.workload] = {**described[info.workload], "version": info.workload_version}
     return RunFile.model_validate(data)
 
 

@@ -156,7 +156,7 @@ def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, m
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     for name in ("test_mnist_amp", "test_mnist_batch"):
         pytester.makepyfile(**{name: (REPO / "bench" / "benchmarks" / f"{name}.py").read_text()})
-    batch = get_profile("smoke").training.sweep_batches_cpu[1]  # one sweep case
+    batch = MNIST_BATCH.sizes_for(get_profile("smoke")).batches_cpu[1]  # one sweep case
     result = pytester.runpytest_subprocess(
         "-p", "bench.plugin", "--profile", "smoke", "--devices", "cpu", "--results-dir", "results",
         "-k", f"mnist_amp or mnist_batch and b{batch}-", timeout=600,

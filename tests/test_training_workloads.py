@@ -107,11 +107,11 @@ def test_amp_cases_pair_every_mixed_case_with_a_float32_twin(cpu_has):
     assert {c.params["mode"] for c in standard} == {"function", "xla", "keras-fit"}
 
 
-@pytest.mark.parametrize("name", PROFILES)
+@pytest.mark.parametrize("name", [name for name, p in PROFILES.items() if p.runs("mnist_amp")])
 def test_profiles_pick_known_modes(name):
-    knobs = get_profile(name).training
-    assert set(knobs.amp_modes_tf) <= set(mnist_amp.TF_MODES)
-    assert set(knobs.amp_modes_torch) <= set(mnist_amp.TORCH_MODES)
+    knobs = mnist_amp.MNIST_AMP.sizes_for(get_profile(name))
+    assert set(knobs.modes_tf) <= set(mnist_amp.TF_MODES)
+    assert set(knobs.modes_torch) <= set(mnist_amp.TORCH_MODES)
 
 
 def test_amp_runs_bfloat16_on_a_cpu_that_has_it_and_torch_has_its_own_modes(cpu_has):
@@ -153,19 +153,22 @@ def test_sweep_trains_about_the_same_samples_per_call_whatever_the_batch():
     cases = make_cases(MNIST_BATCH, profile, [CPU, H100, TORCH_GPU])
     for case in cases:
         samples = case.params["steps_per_call"] * case.params["batch_size"]
-        wanted = profile.training.sweep_samples_per_call
+        wanted = MNIST_BATCH.sizes_for(profile).samples_per_call
         assert wanted <= samples < wanted + case.params["batch_size"]
-    assert [c.params["batch_size"] for c in cases if c.device == CPU] == list(profile.training.sweep_batches_cpu)
-    assert [c.params["batch_size"] for c in cases if c.device == H100] == list(profile.training.sweep_batches_gpu)
+    assert [c.params["batch_size"] for c in cases if c.device == CPU] == list(
+        MNIST_BATCH.sizes_for(profile).batches_cpu
+    )
+    assert [c.params["batch_size"] for c in cases if c.device == H100] == list(
+        MNIST_BATCH.sizes_for(profile).batches_gpu
+    )
     assert {c.params["mode"] for c in cases if c.device == TORCH_GPU} == {"eager"}
     assert {c.params["mode"] for c in cases if c.device == H100} == {"function"}
 
 
 def test_a_sweep_batch_larger_than_mnist_is_a_skip_with_the_reason():
     base = get_profile("smoke")
-    profile = dataclasses.replace(
-        base, training=dataclasses.replace(base.training, sweep_batches_gpu=(1024, 65536), sweep_samples_per_call=100)
-    )
+    sweep = dataclasses.replace(MNIST_BATCH.sizes_for(base), batches_gpu=(1024, 65536), samples_per_call=100)
+    profile = dataclasses.replace(base, sizes={"mnist_batch": sweep})
     cases = make_cases(MNIST_BATCH, profile, [H100])
     assert [(c.params["batch_size"], c.params["steps_per_call"], c.skip_reason) for c in cases] == [
         (1024, 1, None),

@@ -20,6 +20,7 @@ buffer before and after the timed calls) and a wrong element fails the case.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -52,18 +53,34 @@ def size_label(size: int) -> str:
     return f"{size}B"
 
 
+@dataclass(frozen=True)
+class AllreduceSizes:
+    """A profile's all-reduce cases: message sizes, the largest a CPU runs, and (warm-up calls, timed rounds)."""
+
+    sizes: tuple[int, ...]  # bytes per all-reduce
+    cpu_max: int  # larger messages are skipped on CPUs, with that reason
+    calls: tuple[int, int]  # the helpers follow a fixed schedule, so the calls are fixed too
+
+
+SIZES = {
+    "smoke": AllreduceSizes((8, 512, 32 * 2**10, 2**20), 2**20, (2, 10)),  # 8 B .. 1 MiB, x64 steps
+    "standard": AllreduceSizes(tuple(8 * 8**k for k in range(9)), 16 * 2**20, (3, 15)),  # 8 B .. 128 MiB, x8
+    "full": AllreduceSizes(tuple(8 * 8**k for k in range(10)), 128 * 2**20, (5, 20)),  # 8 B .. 1 GiB, x8 steps
+}
+
+
 def allreduce_params(profile: Profile, device: Device, peers: Sequence[Device]) -> list[tuple[Params, str | None]]:
     """Every profile size on 2 .. N replicas (GPUs) or the CPU's replicas; sizes above the CPU limit skipped."""
-    warmup, rounds = profile.allreduce_calls
+    size_of: AllreduceSizes = ALLREDUCE.sizes_for(profile)
+    warmup, rounds = size_of.calls
 
     def make(replicas: int) -> list[tuple[Params, str | None]]:
         out: list[tuple[Params, str | None]] = []
-        for size in profile.allreduce_sizes:
+        for size in size_of.sizes:
             reason = None
-            if device.kind == "cpu" and size > profile.allreduce_cpu_max:
+            if device.kind == "cpu" and size > size_of.cpu_max:
                 reason = (
-                    f"profile {profile.name}: {size_label(size)} is above its CPU limit "
-                    f"{size_label(profile.allreduce_cpu_max)}"
+                    f"profile {profile.name}: {size_label(size)} is above its CPU limit {size_label(size_of.cpu_max)}"
                 )
             params = {
                 "bytes": size,
@@ -172,11 +189,12 @@ ALLREDUCE = WORKLOAD = Workload(
     work_per_call=lambda p: float(p["collectives_per_call"]) * float(p["bytes"]),
     label=lambda p: f"r{p['replicas']}-{size_label(int(p['bytes']))}",
     # Fixed calls: torch's helper processes run exactly as many as the benchmark process (see torch_multi).
-    schedule=lambda profile, p: (profile.allreduce_calls[0], int(p["calls"]) - profile.allreduce_calls[0]),
+    schedule=lambda profile, p: (SIZES[profile.name].calls[0], int(p["calls"]) - SIZES[profile.name].calls[0]),
     check=allreduce_check,
     builders={
         "tensorflow": "bench.backends.tf_multi:build_allreduce",
         "torch": "bench.backends.torch_multi:build_multi",
     },
     text=lambda p: f"{fmt_bytes(float(p['bytes']))} r{int(p['replicas'])}",
+    sizes=SIZES,
 )

@@ -41,11 +41,15 @@ WEIGHT_BYTES: dict[tuple[str, str], int] = {
 }
 
 
+#: the models saved and restored, per profile
+MODELS = {"smoke": ("book",), "standard": ("book", "resnet50"), "full": ("book", "resnet50")}
+
+
 def checkpoint_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """Save and restore, in every format of the device's backend, for the profile's models."""
     return [
         ({"format": fmt, "direction": direction, "model": model}, None)
-        for model in profile.checkpoint_models
+        for model in CHECKPOINT.sizes_for(profile)
         for fmt in FORMATS.get(device.backend, ())
         for direction in DIRECTIONS
     ]
@@ -98,4 +102,5 @@ CHECKPOINT = WORKLOAD = Workload(
     schedule=checkpoint_schedule,
     check=checkpoint_check,
     text=lambda p: f"{p['format']} {p['direction']} {p['model']}",
+    sizes=MODELS,
 )

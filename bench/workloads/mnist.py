@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from dataclasses import dataclass
 from math import ceil
 from typing import Any
 
@@ -24,13 +25,25 @@ TF_GPU_MODES = ("split",)  # the book's variant: model on the GPU, label argmax 
 TORCH_MODES = ("eager", "compile")
 
 
+@dataclass(frozen=True)
+class MnistSizes:
+    """A profile's MNIST training: steps per call (None: whole epochs) and epochs."""
+
+    steps: int | None  # steps per epoch; None = the whole data set
+    epochs: int
+
+
+SIZES = {"smoke": MnistSizes(steps=30, epochs=2), "standard": MnistSizes(None, 1), "full": MnistSizes(None, 10)}
+
+
 def mnist_schedule(profile: Profile) -> tuple[int, int]:
     """(steps per timed call, calls in all) for a profile; the first call is the untimed warm-up."""
-    if profile.mnist_steps is not None:  # a few dozen steps per call
-        return profile.mnist_steps, 6
-    if profile.mnist_epochs == 1:  # one epoch, cut into ten calls so the spread can be judged
+    size: MnistSizes = MNIST.sizes_for(profile)
+    if size.steps is not None:  # a few dozen steps per call
+        return size.steps, 6
+    if size.epochs == 1:  # one epoch, cut into ten calls so the spread can be judged
         return ceil(STEPS_PER_EPOCH / 10), 10
-    return STEPS_PER_EPOCH, profile.mnist_epochs  # one call per epoch: the first is the first epoch
+    return STEPS_PER_EPOCH, size.epochs  # one call per epoch: the first is the first epoch
 
 
 def mnist_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
@@ -97,4 +110,5 @@ MNIST = WORKLOAD = Workload(
     schedule=lambda profile, p: (1, int(p["calls"]) - 1),
     check=mnist_check,
     text=lambda p: f"{p['mode']} b{int(p['batch_size'])}",
+    sizes=SIZES,
 )

@@ -7,6 +7,7 @@ speedup that mixed precision buys there. The batch indices and the data are on t
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from bench.cases import Params, Workload
@@ -22,11 +23,30 @@ TF_MODES = ("function", "xla", "keras-fit")  # the profiles pick from these
 TORCH_MODES = ("eager", "compile")
 
 
+@dataclass(frozen=True)
+class AmpSizes:
+    """A profile's mixed-precision MNIST cases: steps and calls, batches per device kind, modes per backend."""
+
+    steps: int  # steps per timed call
+    calls: int  # calls in all, the first an untimed warm-up
+    batches_cpu: tuple[int, ...]
+    batches_gpu: tuple[int, ...]
+    modes_tf: tuple[str, ...]  # of function, xla, keras-fit
+    modes_torch: tuple[str, ...]  # of eager, compile
+
+
+SIZES = {
+    "smoke": AmpSizes(10, 6, (64,), (64, 1024), ("function",), ("eager",)),
+    "standard": AmpSizes(30, 6, (64,), (64, 1024), ("function", "xla", "keras-fit"), ("eager", "compile")),
+    "full": AmpSizes(94, 11, (64, 1024), (64, 1024, 8192), ("function", "xla", "keras-fit"), ("eager", "compile")),
+}
+
+
 def amp_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """Each mode x precision x batch; mixed precisions a device cannot run well are skips with the reason."""
-    knobs = profile.training
-    modes = knobs.amp_modes_torch if device.backend == "torch" else knobs.amp_modes_tf
-    batches = knobs.amp_batches_gpu if device.kind == "gpu" else knobs.amp_batches_cpu
+    size: AmpSizes = MNIST_AMP.sizes_for(profile)
+    modes = size.modes_torch if device.backend == "torch" else size.modes_tf
+    batches = size.batches_gpu if device.kind == "gpu" else size.batches_cpu
     out: list[tuple[Params, str | None]] = []
     for precision, reason in precisions_for(device, cpu_flags()):
         for mode in modes:
@@ -35,8 +55,8 @@ def amp_params(profile: Profile, device: Device) -> list[tuple[Params, str | Non
                     "mode": mode,
                     "precision": precision,
                     "batch_size": batch,
-                    "steps_per_call": knobs.amp_steps,
-                    "calls": knobs.amp_calls,
+                    "steps_per_call": size.steps,
+                    "calls": size.calls,
                 }
                 out.append((params, reason))
     return out
@@ -85,4 +105,5 @@ MNIST_AMP = WORKLOAD = Workload(
         "torch": "bench.backends.torch_amp:build_mnist_train",
     },
     text=lambda p: f"{p['mode']} {p['precision']} b{int(p['batch_size'])}",
+    sizes=SIZES,
 )

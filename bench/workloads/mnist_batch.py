@@ -7,6 +7,7 @@ comparable time per call. A batch that does not fit is an out-of-memory skip and
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from math import ceil
 
 from bench.cases import Params, Workload
@@ -19,16 +20,33 @@ from results_format.workloads import WorkloadSpec
 MODES = {"tensorflow": "function", "torch": "eager"}
 
 
+@dataclass(frozen=True)
+class SweepSizes:
+    """A profile's batch-size sweep: the batches per device kind, the samples each call trains, the calls."""
+
+    batches_cpu: tuple[int, ...]
+    batches_gpu: tuple[int, ...]
+    samples_per_call: int  # each call trains about this many samples, whatever its batch
+    calls: int
+
+
+SIZES = {
+    "smoke": SweepSizes((64, 512, 4096), (64, 1024, 16384), 2048, 6),
+    "standard": SweepSizes((32, 128, 512, 2048, 8192), (16, 64, 256, 1024, 4096, 16384), 4096, 6),
+    "full": SweepSizes((16, 64, 256, 1024, 4096, 16384), (16, 64, 256, 1024, 4096, 16384, 32768), 16384, 11),
+}
+
+
 def sweep_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """One case per batch size of the profile's list for the device's kind."""
-    knobs = profile.training
-    batches = knobs.sweep_batches_gpu if device.kind == "gpu" else knobs.sweep_batches_cpu
+    size: SweepSizes = MNIST_BATCH.sizes_for(profile)
+    batches = size.batches_gpu if device.kind == "gpu" else size.batches_cpu
     out: list[tuple[Params, str | None]] = []
     for batch in batches:
         reason = None if batch <= TRAIN_SAMPLES else f"batch {batch} is larger than MNIST's {TRAIN_SAMPLES} samples"
-        steps = max(1, ceil(knobs.sweep_samples_per_call / batch))
+        steps = max(1, ceil(size.samples_per_call / batch))
         params = {"mode": MODES[device.backend], "batch_size": batch, "steps_per_call": steps}
-        params["calls"] = knobs.sweep_calls
+        params["calls"] = size.calls
         out.append((params, reason))
     return out
 
@@ -58,4 +76,5 @@ MNIST_BATCH = WORKLOAD = Workload(
         "torch": "bench.backends.torch_amp:build_mnist_train",
     },
     text=lambda p: f"{p['mode']} b{int(p['batch_size'])}",
+    sizes=SIZES,
 )

@@ -7,6 +7,8 @@ is also the ResNet-50 batch-size sweep: a batch that does not fit is an out-of-m
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
@@ -19,22 +21,43 @@ LEARNING_RATE = 0.01
 MOMENTUM = 0.9
 
 
+@dataclass(frozen=True)
+class ResnetSizes:
+    """A profile's ResNet-50 training: image size, batches and steps per device kind, calls, mixed on CPUs."""
+
+    image_size_cpu: int
+    batches_cpu: tuple[int, ...]
+    image_size_gpu: int
+    batches_gpu: tuple[int, ...]  # the batch-size sweep; an out-of-memory batch is a recorded skip
+    steps_cpu: int  # steps per timed call
+    steps_gpu: int
+    calls: int
+    cpu_mixed: bool  # also time mixed precision on CPUs that have bf16 (a second graph costs ~10-30 s there)
+
+
+SIZES = {
+    "smoke": ResnetSizes(32, (4, 16), 32, (32, 256), 1, 5, 6, cpu_mixed=False),
+    "standard": ResnetSizes(64, (8, 16, 32), 224, (32, 64, 128), 1, 5, 6, cpu_mixed=True),
+    "full": ResnetSizes(224, (16, 32, 64), 224, (16, 32, 64, 128, 256, 512, 1024), 2, 10, 7, cpu_mixed=True),
+}
+
+
 def resnet_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """Each precision x batch at the profile's image size for the device's kind."""
-    knobs = profile.training
+    knobs: ResnetSizes = RESNET50_TRAIN.sizes_for(profile)
     gpu = device.kind == "gpu"
-    size = knobs.resnet_image_size_gpu if gpu else knobs.resnet_image_size_cpu
-    batches = knobs.resnet_batches_gpu if gpu else knobs.resnet_batches_cpu
-    steps = knobs.resnet_steps_gpu if gpu else knobs.resnet_steps_cpu
+    size = knobs.image_size_gpu if gpu else knobs.image_size_cpu
+    batches = knobs.batches_gpu if gpu else knobs.batches_cpu
+    steps = knobs.steps_gpu if gpu else knobs.steps_cpu
     out: list[tuple[Params, str | None]] = []
-    for precision, reason in precisions_for(device, cpu_flags(), cpu_mixed=knobs.resnet_cpu_mixed):
+    for precision, reason in precisions_for(device, cpu_flags(), cpu_mixed=knobs.cpu_mixed):
         for batch in batches:
             params = {
                 "precision": precision,
                 "image_size": size,
                 "batch_size": batch,
                 "steps_per_call": steps,
-                "calls": knobs.resnet_calls,
+                "calls": knobs.calls,
             }
             out.append((params, reason))
     return out
@@ -71,4 +94,5 @@ RESNET50_TRAIN = WORKLOAD = Workload(
         "torch": "bench.backends.torch_resnet_train:build_resnet50_train",
     },
     text=lambda p: f"{p['precision']} {int(p['image_size'])}px b{int(p['batch_size'])}",
+    sizes=SIZES,
 )

@@ -14,6 +14,7 @@ synthetic batch made on each device, as tf_cnn_benchmarks' synthetic data) on GP
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -44,16 +45,34 @@ def scaling_case(model: str, image_size: int, replicas: int, global_batch: int, 
     }
 
 
+@dataclass(frozen=True)
+class ScalingSizes:
+    """A profile's scaling cases: MNIST's global batch, steps per call, (warm-up calls, timed rounds), ResNet-50."""
+
+    global_batch: int  # MNIST's global batch, split across the replicas
+    steps: int  # training steps per timed call
+    calls: tuple[int, int]  # the helpers follow a fixed schedule, so the calls are fixed too
+    resnet: tuple[int, int] | None  # ResNet-50's (image size, global batch) on GPUs; None: left out
+
+
+SIZES = {
+    "smoke": ScalingSizes(128, 10, (1, 5), None),
+    "standard": ScalingSizes(256, 20, (1, 8), (64, 256)),
+    "full": ScalingSizes(1024, 50, (2, 10), (128, 512)),
+}
+
+
 def scaling_params(profile: Profile, device: Device, peers: Sequence[Device]) -> list[tuple[Params, str | None]]:
     """MNIST on 1 .. N replicas of the device set, and ResNet-50 on GPUs where the profile has it."""
-    steps, calls = profile.scaling_steps, sum(profile.scaling_calls)
+    size_of: ScalingSizes = SCALING.sizes_for(profile)
+    steps, calls = size_of.steps, sum(size_of.calls)
 
     def make(replicas: int) -> list[tuple[Params, str | None]]:
         out: list[tuple[Params, str | None]] = [
-            (scaling_case("mnist", MNIST_IMAGE_SIZE, replicas, profile.scaling_global_batch, steps, calls), None)
+            (scaling_case("mnist", MNIST_IMAGE_SIZE, replicas, size_of.global_batch, steps, calls), None)
         ]
-        if profile.scaling_resnet is not None:
-            size, batch = profile.scaling_resnet
+        if size_of.resnet is not None:
+            size, batch = size_of.resnet
             reason = None
             if device.kind == "cpu":
                 reason = (
@@ -141,11 +160,12 @@ SCALING = WORKLOAD = Workload(
     work_per_call=samples_per_call,
     label=scaling_label,
     # Fixed calls: torch's helper processes run exactly as many as the benchmark process (see torch_multi).
-    schedule=lambda profile, p: (profile.scaling_calls[0], int(p["calls"]) - profile.scaling_calls[0]),
+    schedule=lambda profile, p: (SIZES[profile.name].calls[0], int(p["calls"]) - SIZES[profile.name].calls[0]),
     check=scaling_check,
     builders={
         "tensorflow": "bench.backends.tf_multi:build_scaling",
         "torch": "bench.backends.torch_multi:build_multi",
     },
     text=scaling_text,
+    sizes=SIZES,
 )

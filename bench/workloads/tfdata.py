@@ -15,10 +15,14 @@ HOST_VARIANTS = ("serial", "autotune", "autotune-prefetch", "autotune-cache-pref
 DEVICE_VARIANTS = ("to-device", "fed-step")
 
 
+#: elements through each pipeline per call, per profile
+ELEMENTS = {"smoke": 6_000, "standard": 60_000, "full": 60_000}
+
+
 def tfdata_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
     """Host variants on the CPU; feeding the device and the fed training step on every device."""
     variants = (HOST_VARIANTS if device.kind == "cpu" else ()) + DEVICE_VARIANTS
-    return [({"variant": v, "elements": profile.tfdata_elements, "batch_size": BATCH_SIZE}, None) for v in variants]
+    return [({"variant": v, "elements": TFDATA.sizes_for(profile), "batch_size": BATCH_SIZE}, None) for v in variants]
 
 
 def input_bound(pipeline_step_s: float, premade_step_s: float, tolerance: float = INPUT_BOUND_TOLERANCE) -> bool:
@@ -49,4 +53,5 @@ TFDATA = WORKLOAD = Workload(
         "tensorflow": "bench.backends.tf_data:build_tfdata",
     },
     text=lambda p: f"{p['variant']} b{int(p['batch_size'])}",
+    sizes=ELEMENTS,
 )
