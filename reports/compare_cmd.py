@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if not 0 < args.alpha < 1:
         print(f"error: --alpha must be between 0 and 1, got {args.alpha}", file=sys.stderr)
         return 2
-    problem = seed_problem(args.seed) or workload_problem("--threshold-for", (name for name, _ in args.threshold_for))
+    problem = seed_problem(args.seed)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
@@ -128,6 +128,11 @@ def run(args: argparse.Namespace) -> int:
             sides.append(read_side_runs(args.history))
     except ResultsFileError as exc:
         print(f"error: {exc}", file=sys.stderr)
+        return 2
+    # after reading: the runs' files describe their workloads, a new one included
+    problem = workload_problem("--threshold-for", (name for name, _ in args.threshold_for))
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
         return 2
     for side in sides[:2]:
         if not side.window and not accept_incomplete(

@@ -91,3 +91,14 @@ def test_the_terminal_summary_and_the_page_show_the_section(toy_run: Path, tmp_p
     assert "<h3>Toy multiply</h3>" in html and "A toy note." in html and "468.8 KiB" in html
     assert 'id="plot-section-toy"' in html and "how does throughput change with n?" in html
     assert "toy multiply: throughput" not in html  # no second, plain throughput table for it
+
+
+def test_compare_takes_a_threshold_for_a_workload_only_its_files_describe(toy_run: Path):
+    done = subprocess.run(
+        [sys.executable, "-m", "reports", "compare", str(toy_run), str(toy_run), "--threshold-for", "toy=0.2"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert "toy" in done.stdout  # its cases are judged with the threshold given
