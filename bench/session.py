@@ -24,7 +24,7 @@ from bench.backends import (
     parse_backends,
 )
 from bench.case_limits import GpuContext
-from bench.cases import Case, make_cases
+from bench.cases import Case, SizesError, make_cases
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
@@ -200,7 +200,10 @@ class DevicebenchSession:
         workload = WORKLOADS.get(workload_name)
         if workload is None:
             raise UsageError(f"unknown workload {workload_name!r}; workloads: {', '.join(WORKLOADS)}")
-        cases = make_cases(workload, self.profile, self.devices)
+        try:
+            cases = make_cases(workload, self.profile, self.devices)
+        except SizesError as exc:  # a profile added without this workload's sizes: one line, not a traceback
+            raise UsageError(str(exc)) from None
         for case in cases:
             self.cases[case.id] = case
         return cases

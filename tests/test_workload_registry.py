@@ -118,3 +118,14 @@ def test_every_existing_builder_is_found_by_convention_or_its_declared_path():
             assert Path(bench.backends.__path__[0], module.rsplit(".", 1)[1] + ".py").is_file(), module
             source = Path(bench.backends.__path__[0], module.rsplit(".", 1)[1] + ".py").read_text(encoding="utf-8")
             assert any(f"def {function}(" in source for function in functions), (workload.name, backend)
+
+
+def test_a_profile_without_a_workloads_sizes_is_one_usage_line_not_a_traceback():
+    from bench.session import DevicebenchSession, UsageError
+
+    session = object.__new__(DevicebenchSession)  # only what cases_for reads
+    session.profile = dataclasses.replace(get_profile("smoke"), name="tiny")
+    session.devices = [CPU]
+    session.cases = {}
+    with pytest.raises(UsageError, match=r"^workload matmul has no sizes for profile tiny \(it has: smoke, standard"):
+        session.cases_for("matmul")
