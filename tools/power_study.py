@@ -39,7 +39,7 @@ import numpy as np
 
 from reports.compare import Options, compare
 from reports.stats import CaseStats, case_stats, holm, relative_iqr
-from results_format import SCHEMA_VERSION, RunFile, Stats, run_folders
+from results_format import SCHEMA_VERSION, RunFile, Stats, WorkloadSpec, run_folders
 
 EFFECTS = (0.0, 0.02, 0.05, 0.10, 0.20, 0.50)
 PAIRINGS = ("across runs", "within a run")
@@ -107,6 +107,11 @@ def trim(runs: Sequence[Recorded], cases: int) -> dict[str, Any]:
 
 STUDY_DEVICE = {"backend": "study", "name": "CPU:0", "kind": "cpu", "model": "recorded rounds"}
 STUDY_BACKENDS = {"study": {"available": True, "version": "0"}}
+#: what the study's results file says its one workload is (schema 3 files describe their workloads)
+STUDY_SPEC = WorkloadSpec(
+    name="matmul", version=1, title="recorded rounds", params=("n", "dtype"), keys=("n", "dtype"),
+    work_unit="FLOP", throughput_unit="GFLOP/s",
+)  # fmt: skip
 
 
 def _case(name: str, rounds: Sequence[float]) -> dict[str, Any]:
@@ -142,7 +147,7 @@ def _results(cases: Mapping[str, Sequence[float]]) -> RunFile:
             "version": "0",
             "devicebench": {
                 "schema_version": SCHEMA_VERSION, "suite_version": "0", "profile": "study", "backends": STUDY_BACKENDS,
-                "devices": [STUDY_DEVICE], "nvml": {"enabled": False},
+                "devices": [STUDY_DEVICE], "nvml": {"enabled": False}, "workloads": {"matmul": STUDY_SPEC},
                 "run": {"state": "complete", "complete": True, "started": "1970-01-01T00:00:00+00:00",
                         "measured": len(cases)},
             },
