@@ -4,6 +4,7 @@ sizes live in it (not in Profile), and its spec (facts, section) is what the res
 from __future__ import annotations
 
 import dataclasses
+import json
 import sys
 import textwrap
 from collections.abc import Iterator
@@ -129,3 +130,16 @@ def test_a_profile_without_a_workloads_sizes_is_one_usage_line_not_a_traceback()
     session.cases = {}
     with pytest.raises(UsageError, match=r"^workload matmul has no sizes for profile tiny \(it has: smoke, standard"):
         session.cases_for("matmul")
+
+
+def test_every_declared_fact_is_a_key_the_workloads_cases_record():
+    """A spec's facts describe real extra_info keys (read from the golden runs, which the real plugin wrote)."""
+    recorded: dict[str, set[str]] = {}
+    for path in Path(__file__).parent.joinpath("data").glob("*/*/benchmarks.json"):
+        for case in json.loads(path.read_text(encoding="utf-8"))["benchmarks"]:
+            info = case["extra_info"]
+            recorded.setdefault(info["workload"], set()).update(info)
+    for name, workload in WORKLOADS.items():
+        missing = [f.name for f in workload.spec.facts if f.name not in recorded.get(name, set())]
+        assert not missing, (name, missing)
+        assert len({f.name for f in workload.spec.facts}) == len(workload.spec.facts), name

@@ -30,7 +30,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.multidevice import group_cases, replica_counts
 from results_format.text import fmt_bytes
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 DTYPE_BYTES = 4  # float32
 NCCL_TESTS_ITERS = 20  # nccl-tests' default iterations per measurement (-n 20)
@@ -177,6 +177,11 @@ SPEC = WorkloadSpec(
     keys=("replicas", "bytes"),
     work_unit="bytes",
     throughput_unit="GB/s",  # the algorithm bandwidth, nccl-tests' algbw
+    facts=(
+        Fact(name="time_per_allreduce_s", description="one all-reduce", hint="duration", better="lower"),
+        Fact(name="busbw_gbps", description="bus bandwidth (nccl-tests' busbw)", unit="GB/s", better="higher"),
+        Fact(name="correct", description="every element of the result was checked", hint="text"),
+    ),
 )
 
 

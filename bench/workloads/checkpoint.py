@@ -16,7 +16,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import HIDDEN
 from bench.workloads.mnist_data import CLASSES, IMAGE_PIXELS
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 FORMATS = {"tensorflow": ("tf-checkpoint", "keras"), "torch": ("torch-state-dict",)}
 FRAMEWORK_OF = {fmt: backend for backend, formats in FORMATS.items() for fmt in formats}
@@ -89,6 +89,12 @@ SPEC = WorkloadSpec(
         "book": "book model",
         "resnet50": "ResNet-50",
     },
+    facts=(
+        Fact(name="weight_bytes", description="the weights saved or restored (the work)", hint="bytes"),
+        Fact(name="file_bytes", description="the files written", hint="bytes"),
+        Fact(name="file_mb_per_s", description="file bytes per second", unit="MB/s", better="higher"),
+        Fact(name="weights_equal", description="the restored weights equal the saved ones", hint="text"),
+    ),
 )
 
 

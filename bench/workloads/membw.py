@@ -19,7 +19,7 @@ from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
 from results_format.text import fmt_bytes
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 KERNELS = ("copy", "triad")
 ARRAYS_MOVED = {"copy": 2, "triad": 3}  # arrays read + written per call
@@ -71,6 +71,12 @@ SPEC = WorkloadSpec(
     work_unit="bytes",  # read + written per call, as STREAM counts them
     throughput_unit="GB/s",
     labels={"copy": "copy (b = a)", "triad": "triad (a = b + s*c)"},
+    facts=(
+        Fact(name="verified", description="the result's values were checked", hint="text"),
+        Fact(name="in_place", description="the kernel wrote into the preallocated destination", hint="text"),
+        Fact(name="fresh_buffer", description="the output does not share the input's buffer", hint="text"),
+        Fact(name="buffers", description="how the arrays were allocated", hint="text"),
+    ),
 )
 
 

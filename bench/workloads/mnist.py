@@ -11,7 +11,7 @@ from typing import Any
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 BATCH_SIZE = 64
 LEARNING_RATE = 1e-3
@@ -97,6 +97,13 @@ SPEC = WorkloadSpec(
     keys=("mode", "batch_size"),
     work_unit="samples",
     throughput_unit="samples/s",
+    facts=(
+        Fact(name="initial_loss", description="the loss before training", format=".4g"),
+        Fact(name="final_loss", description="the loss after the timed calls", better="lower", format=".4g"),
+        Fact(name="final_accuracy", description="accuracy on the check samples after training", format=".3f"),
+        Fact(name="mnist_epoch_s_estimate", description="one epoch's time at this speed", hint="duration"),
+        Fact(name="data_source", description="real MNIST or synthetic data of its shape", hint="text"),
+    ),
 )
 
 

@@ -22,7 +22,7 @@ from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.matmul import FP8, FP8_MULTIPLE, fp8_unsupported
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 Shape = tuple[int, int, int]  # (M, N, K): an M x K by K x N multiply, 2 M N K FLOP
 
@@ -162,6 +162,13 @@ SPEC = WorkloadSpec(
     keys=("dtype",),
     work_unit="FLOP",  # of one call of the best shape found (2 M N K)
     throughput_unit="GFLOP/s",
+    facts=(
+        Fact(name="best_shape", description="the fastest (M, N, K) found", hint="text"),
+        Fact(name="search_best_gflops", description="its throughput during the search", unit="GFLOP/s"),
+        Fact(name="square_gflops", description="the best square shape's throughput", unit="GFLOP/s"),
+        Fact(name="shapes_tried", description="shapes the search timed", hint="count"),
+        Fact(name="search_s", description="the search's time", hint="duration"),
+    ),
 )
 
 

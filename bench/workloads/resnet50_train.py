@@ -14,7 +14,7 @@ from bench.devices import Device
 from bench.profiles import Profile
 from bench.workloads.mnist import mnist_check
 from bench.workloads.precision import cpu_flags, precisions_for
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 CLASSES = 1000
 LEARNING_RATE = 0.01
@@ -77,6 +77,12 @@ SPEC = WorkloadSpec(
     work_unit="images",
     throughput_unit="images/s",
     labels={"mixed_float16": "mixed float16 (loss-scaled)", "mixed_bfloat16": "mixed bfloat16"},
+    facts=(
+        Fact(name="ms_per_step", description="one training step", unit="ms", better="lower", format=".3g"),
+        Fact(name="initial_loss", description="the loss at the case's first step", format=".4g"),
+        Fact(name="final_loss", description="the loss at its last step", format=".4g"),
+        Fact(name="loss_scaling", description="dynamic loss scaling in effect", hint="text"),
+    ),
 )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, WorkloadSpec
 
 BATCH_SIZE = 1000  # the book's tf.data example
 INPUT_BOUND_TOLERANCE = 0.10
@@ -38,6 +38,11 @@ SPEC = WorkloadSpec(
     keys=("variant",),
     work_unit="elements",
     throughput_unit="elements/s",
+    facts=(
+        Fact(name="input_bound", description="the pipeline slows the training step by more than 10 %", hint="text"),
+        Fact(name="pipeline_step_s", description="a step fed by the pipeline", hint="duration", better="lower"),
+        Fact(name="premade_step_s", description="a step on pre-made batches", hint="duration", better="lower"),
+    ),
 )
 
 
