@@ -24,7 +24,10 @@ from typing import Any
 
 import numpy as np
 
+from bench.cases import Params, Workload
 from bench.devices import Device
+from bench.profiles import Profile
+from results_format.workloads import WorkloadSpec
 
 PASSES = ("forward", "forward+backward")
 BACKWARD_FACTOR = 2.5  # the backward pass's FLOPs per forward FLOP (FlashAttention-2, section 4.1)
@@ -199,3 +202,28 @@ def attention_check(facts: Mapping[str, Any]) -> str | None:
             f"{facts.get('dtype')} tolerance {facts.get('tolerance')}"
         )
     return None
+
+
+def attention_params_for(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
+    """The cases of `profile` on `device`, none skipped at collection (an unsupported dtype is skipped when built)."""
+    return [(params, None) for params in attention_params(profile.name, device)]
+
+
+ATTENTION = Workload(
+    spec=WorkloadSpec(
+        name="attention",
+        version=1,
+        title="causal attention",
+        params=("pass", "heads", "head_dim", "dtype", "seq_len", "batch"),
+        keys=("pass", "heads", "head_dim", "dtype", "seq_len"),
+        work_unit="FLOP",  # FlashAttention's count: the causal half, backward 2.5x forward
+        throughput_unit="GFLOP/s",
+    ),
+    throughput_scale=1e9,
+    backends=("tensorflow", "torch"),
+    params_for=attention_params_for,
+    work_per_call=attention_flops,
+    label=attention_label,
+    check=attention_check,
+    batched=True,
+)
