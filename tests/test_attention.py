@@ -157,7 +157,8 @@ def _case(backend, **overrides):
 
 def test_torch_records_the_sdpa_kernel_it_ran_and_checks_output_and_dq():
     pytest.importorskip("torch")
-    from bench.backends.torch_attention import build_attention, sdpa_backend
+    from bench.backends.torch_attention import build_attention
+    from bench.workloads.attention import sdpa_backend
 
     prepared = build_attention(_case("torch", pass_="forward+backward"), backend=None)
     dq, dk, dv = prepared.call()
@@ -195,7 +196,8 @@ def test_an_unsupported_dtype_is_skipped_before_anything_is_made_on_the_device()
 
 def test_tensorflow_compiles_the_pass_with_xla_and_checks_output_and_dq():
     pytest.importorskip("tensorflow")
-    from bench.backends.tf_attention import JIT, build_attention
+    from bench.backends.tf_attention import build_attention
+    from bench.workloads.attention import JIT
 
     prepared = build_attention(_case("tensorflow", pass_="forward+backward", dtype="bfloat16"), backend=None)
     out, dq, dk, dv = prepared.call()

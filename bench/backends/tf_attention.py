@@ -19,9 +19,7 @@ import tensorflow as tf
 from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.tf_common import DTYPES, tf_device
 from bench.cases import Case
-from bench.workloads.attention import check_rows, dtype_unsupported, reference_facts, reference_rows
-
-JIT = "XLA (tf.function(jit_compile=True))"
+from bench.workloads.attention import JIT, check_rows, dtype_unsupported, reference_facts, reference_rows
 
 
 def causal_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) -> tf.Tensor:

@@ -20,25 +20,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.torch_common import DTYPES, torch_device
 from bench.cases import Case
-from bench.workloads.attention import check_rows, dtype_unsupported, reference_facts, reference_rows
-
-#: the aten op of each fused SDPA kernel, and the backend it is (torch.nn.attention.SDPBackend's)
-SDPA_KERNELS = {
-    "_scaled_dot_product_flash_attention": "flash",
-    "_scaled_dot_product_flash_attention_for_cpu": "flash",
-    "_scaled_dot_product_efficient_attention": "memory-efficient",
-    "_scaled_dot_product_cudnn_attention": "cuDNN",
-    "_scaled_dot_product_fused_attention_overrideable": "overrideable",
-}
-MATH = "math"
-
-
-def sdpa_backend(ops: list[str]) -> tuple[str, str]:
-    """(backend, kernel) from the aten ops one forward call dispatched; no fused kernel among them: the math one."""
-    for op in ops:
-        if op in SDPA_KERNELS:
-            return SDPA_KERNELS[op], op
-    return MATH, "bmm + softmax (the math fallback)"
+from bench.workloads.attention import check_rows, dtype_unsupported, reference_facts, reference_rows, sdpa_backend
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -3,17 +3,17 @@
 One call is softmax(Q Kᵀ / √d + causal mask) V over `batch` x `heads` x `seq_len` x `head_dim` inputs made on the
 device in the case's dtype, and, for `forward+backward`, the gradients of Q, K and V for a fixed upstream gradient.
 The FLOP count is the FlashAttention papers' (Dao et al. 2022, arXiv:2205.14135; Dao 2023, FlashAttention-2,
-arXiv:2307.08691, section 4.1): the forward pass is 4·b·h·s²·d (two matmuls of 2·s²·d per head), halved for a
-causal mask, and the backward pass 2.5x the forward (five matmuls instead of two), so forward+backward counts
-3.5x the forward. Softmax, scaling and masking are not counted, as in the papers, and a kernel that computes the
-masked half anyway (a plain implementation) is still credited with the causal half only: the figure says how fast
-the useful work went, comparable across kernels.
+arXiv:2307.08691, section 4.1; `flops` in flash-attention's benchmarks/benchmark_flash_attention.py): the forward
+pass is 4·b·h·s²·d (two matmuls of 2·s²·d per head), halved for a causal mask, and the backward pass 2.5x the
+forward (five matmuls instead of two, the probabilities recomputed), so forward+backward counts 3.5x the forward.
+Softmax, scaling and masking are not counted, as in the papers; a kernel that computes the masked half anyway (a
+plain implementation) or keeps the probabilities for the backward pass is still credited with this count, so the
+figure says how fast the same useful work went, comparable across kernels.
 
 GPT-2-like heads are 12 x 64 and LLaMA-like 32 x 128; GPUs run 512..8192 tokens with a batch that keeps
 16384 tokens per call (FlashAttention-2's benchmark), CPUs 128..1024 tokens at batch 1, so the smoke profile keeps
 its time promise. Every case is checked once before timing: a slice of its output (and, with the backward pass,
-of dQ) against a float64 numpy reference on the same inputs; a wrong kernel fails the case.
-"""
+of dQ) against a float64 numpy reference on the same inputs; a wrong kernel fails the case."""
 
 from __future__ import annotations
 
@@ -131,6 +131,30 @@ def _capability(text: str | None) -> tuple[int, int] | None:
     except ValueError:
         return None
     return major, minor
+
+
+# --- what the backends record ---------------------------------------------------------------------------------
+
+#: how TensorFlow runs the pass
+JIT = "XLA (tf.function(jit_compile=True))"
+
+#: the aten op of each fused SDPA kernel, and the backend it is (torch.nn.attention.SDPBackend's)
+SDPA_KERNELS = {
+    "_scaled_dot_product_flash_attention": "flash",
+    "_scaled_dot_product_flash_attention_for_cpu": "flash",
+    "_scaled_dot_product_efficient_attention": "memory-efficient",
+    "_scaled_dot_product_cudnn_attention": "cuDNN",
+    "_scaled_dot_product_fused_attention_overrideable": "overrideable",
+}
+MATH = "math"
+
+
+def sdpa_backend(ops: list[str]) -> tuple[str, str]:
+    """(backend, kernel) from the aten ops one forward call dispatched; no fused kernel among them: the math one."""
+    for op in ops:
+        if op in SDPA_KERNELS:
+            return SDPA_KERNELS[op], op
+    return MATH, "bmm + softmax (the math fallback)"
 
 
 # --- the float64 reference --------------------------------------------------------------------------------------
