@@ -19,7 +19,7 @@ import tensorflow as tf
 from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.tf_common import DTYPES, tf_device
 from bench.cases import Case
-from bench.workloads.attention import JIT, check_rows, dtype_unsupported, reference_facts, reference_rows
+from bench.workloads.attention import JIT, LAYOUT, check_rows, dtype_unsupported, reference_facts, reference_rows
 
 
 def causal_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
@@ -73,7 +73,7 @@ def build_attention(case: Case, backend: Backend) -> Prepared:
     del result, out, dq
 
     def facts(median_s: float) -> dict[str, Any]:
-        return {"jit": JIT, "layout": "batch, heads, seq_len, head_dim", **checked}
+        return {"jit": JIT, "layout": LAYOUT, **checked}
 
     return Prepared(call, facts)
 

@@ -20,7 +20,14 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.torch_common import DTYPES, torch_device
 from bench.cases import Case
-from bench.workloads.attention import check_rows, dtype_unsupported, reference_facts, reference_rows, sdpa_backend
+from bench.workloads.attention import (
+    LAYOUT,
+    check_rows,
+    dtype_unsupported,
+    reference_facts,
+    reference_rows,
+    sdpa_backend,
+)
 
 
 def to_numpy(tensor: torch.Tensor) -> np.ndarray:
@@ -73,6 +80,6 @@ def build_attention(case: Case, backend: Backend) -> Prepared:
     del out
 
     def facts(median_s: float) -> dict[str, Any]:
-        return {"sdpa_backend": kind, "sdpa_kernel": kernel, "layout": "batch, heads, seq_len, head_dim", **checked}
+        return {"sdpa_backend": kind, "sdpa_kernel": kernel, "layout": LAYOUT, **checked}
 
     return Prepared(call, facts)

@@ -137,6 +137,8 @@ def _capability(text: str | None) -> tuple[int, int] | None:
 
 #: how TensorFlow runs the pass
 JIT = "XLA (tf.function(jit_compile=True))"
+#: the axes of Q, K, V and the output, as both backends lay them out
+LAYOUT = "batch, heads, seq_len, head_dim"
 
 #: the aten op of each fused SDPA kernel, and the backend it is (torch.nn.attention.SDPBackend's)
 SDPA_KERNELS = {
