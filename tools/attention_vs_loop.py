@@ -158,12 +158,12 @@ def suite_calls(params: Mapping[str, Any], backends: Sequence[str]) -> dict[str,
     """Each backend's attention call on its CPU, built as a run builds it, followed by the backend's sync."""
     from bench.backends import load_backend
     from bench.cases import Case
-    from bench.workloads.attention import ATTENTION
+    from bench.workloads.attention import WORKLOAD
 
     calls: dict[str, Callable[[], object]] = {}
     for name in backends:
         backend = load_backend(name)
-        prepared = backend.build(Case(ATTENTION, backend.devices()[0], dict(params)))
+        prepared = backend.build(Case(WORKLOAD, backend.devices()[0], dict(params)))
 
         def call(prepared_call: Callable[[], object] = prepared.call, sync: Callable[[], None] = backend.sync) -> None:
             prepared_call()

@@ -19,7 +19,15 @@ import tensorflow as tf
 from bench.backends.base import Backend, CaseSkipped, Prepared
 from bench.backends.tf_common import DTYPES, tf_device
 from bench.cases import Case
-from bench.workloads.attention import JIT, LAYOUT, check_rows, dtype_unsupported, reference_facts, reference_rows
+from bench.workloads.attention import (
+    JIT,
+    LAYOUT,
+    check_rows,
+    dtype_unsupported,
+    reference_facts,
+    reference_rows,
+    variant,
+)
 
 
 def causal_attention(q: tf.Tensor, k: tf.Tensor, v: tf.Tensor) -> tf.Tensor:
@@ -73,7 +81,7 @@ def build_attention(case: Case, backend: Backend) -> Prepared:
     del result, out, dq
 
     def facts(median_s: float) -> dict[str, Any]:
-        return {"jit": JIT, "layout": LAYOUT, **checked}
+        return {"jit": JIT, "layout": LAYOUT, "variant": variant(p), **checked}
 
     return Prepared(call, facts)
 

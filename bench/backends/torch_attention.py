@@ -27,6 +27,7 @@ from bench.workloads.attention import (
     reference_facts,
     reference_rows,
     sdpa_backend,
+    variant,
 )
 
 
@@ -80,6 +81,6 @@ def build_attention(case: Case, backend: Backend) -> Prepared:
     del out
 
     def facts(median_s: float) -> dict[str, Any]:
-        return {"sdpa_backend": kind, "sdpa_kernel": kernel, "layout": LAYOUT, **checked}
+        return {"sdpa_backend": kind, "sdpa_kernel": kernel, "layout": LAYOUT, "variant": variant(p), **checked}
 
     return Prepared(call, facts)

@@ -27,7 +27,7 @@ import numpy as np
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
-from results_format.workloads import WorkloadSpec
+from results_format.workloads import Fact, Plot, Section, WorkloadSpec
 
 PASSES = ("forward", "forward+backward")
 BACKWARD_FACTOR = 2.5  # the backward pass's FLOPs per forward FLOP (FlashAttention-2, section 4.1)
@@ -56,7 +56,7 @@ class AttentionSizes:
     tokens: int = 0  # tokens per call (batch = tokens // seq_len); 0: batch 1
 
 
-#: per profile, per device kind; a profile not listed (sustained, peaks) makes no attention case
+#: per profile, per device kind (the opt-in profiles, sustained and peaks, run no attention)
 SIZES: dict[str, dict[str, AttentionSizes]] = {
     "smoke": {
         "cpu": AttentionSizes((128, 512), (GPT2,), ("float32",)),
@@ -75,9 +75,8 @@ SIZES: dict[str, dict[str, AttentionSizes]] = {
 }
 
 
-def attention_params(profile_name: str, device: Device) -> list[dict[str, Any]]:
-    """Every case of a profile on a device: each pass, head shape, dtype and sequence length."""
-    sizes = SIZES.get(profile_name, {}).get(device.kind)
+def attention_cases(sizes: AttentionSizes | None) -> list[Params]:
+    """Every case of one profile on one kind of device: each pass, head shape, dtype and sequence length."""
     if sizes is None:
         return []
     return [
@@ -96,6 +95,12 @@ def attention_params(profile_name: str, device: Device) -> list[dict[str, Any]]:
     ]
 
 
+def attention_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
+    """The cases of `profile` on `device`, none skipped at collection (an unsupported dtype is skipped when built)."""
+    sizes: dict[str, AttentionSizes] = WORKLOAD.sizes_for(profile)
+    return [(params, None) for params in attention_cases(sizes.get(device.kind))]
+
+
 def attention_flops(params: Mapping[str, Any]) -> float:
     """FLOPs of one call by the FlashAttention count: 4·b·h·s²·d / 2 forward (causal), 3.5x that with backward."""
     b, h, s, d = (int(params[k]) for k in ("batch", "heads", "seq_len", "head_dim"))
@@ -107,6 +112,19 @@ def attention_label(params: Mapping[str, Any]) -> str:
     """The case label: `fwd-h12x64-s512-b1-float32` (`fwdbwd` with the backward pass)."""
     short = "fwdbwd" if params["pass"] == "forward+backward" else "fwd"
     return f"{short}-h{params['heads']}x{params['head_dim']}-s{params['seq_len']}-b{params['batch']}-{params['dtype']}"
+
+
+def attention_text(params: Mapping[str, Any]) -> str:
+    """The case as reports print it: `forward 12×64 s=512 b=1 float32`."""
+    return (
+        f"{params['pass']} {params['heads']}×{params['head_dim']} s={params['seq_len']} b={params['batch']} "
+        f"{params['dtype']}"
+    )
+
+
+def variant(params: Mapping[str, Any]) -> str:
+    """What one line of the report's plot is: the pass, the head shape and the dtype (`forward 12×64 float32`)."""
+    return f"{params['pass']} {params['heads']}×{params['head_dim']} {params['dtype']}"
 
 
 def dtype_unsupported(device: Device, dtype: str) -> str | None:
@@ -136,7 +154,7 @@ def _capability(text: str | None) -> tuple[int, int] | None:
 # --- what the backends record ---------------------------------------------------------------------------------
 
 #: how TensorFlow runs the pass
-JIT = "XLA (tf.function(jit_compile=True))"
+JIT = "XLA (jit_compile=True)"
 #: the axes of Q, K, V and the output, as both backends lay them out
 LAYOUT = "batch, heads, seq_len, head_dim"
 
@@ -230,26 +248,54 @@ def attention_check(facts: Mapping[str, Any]) -> str | None:
     return None
 
 
-def attention_params_for(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
-    """The cases of `profile` on `device`, none skipped at collection (an unsupported dtype is skipped when built)."""
-    return [(params, None) for params in attention_params(profile.name, device)]
-
-
-ATTENTION = Workload(
-    spec=WorkloadSpec(
-        name="attention",
-        version=1,
-        title="causal attention",
-        params=("pass", "heads", "head_dim", "dtype", "seq_len", "batch"),
-        keys=("pass", "heads", "head_dim", "dtype", "seq_len"),
-        work_unit="FLOP",  # FlashAttention's count: the causal half, backward 2.5x forward
-        throughput_unit="GFLOP/s",
+SPEC = WorkloadSpec(
+    name="attention",
+    version=1,
+    title="causal attention",
+    params=("pass", "heads", "head_dim", "dtype", "seq_len", "batch"),
+    keys=("pass", "heads", "head_dim", "dtype", "seq_len"),
+    work_unit="FLOP",  # FlashAttention's count: the causal half, the backward pass 2.5x the forward
+    throughput_unit="TFLOP/s",
+    facts=(
+        Fact(
+            name="pct_of_peak",
+            description="share of the peak for its dtype",
+            hint="percent",
+            better="higher",
+            headline=True,
+        ),  # not recorded: reports/limits.py judges every FLOP case against the SKU's peak (a CPU's estimate)
+        Fact(name="peak_basis", description="the peak it is judged against", hint="text"),
+        Fact(name="sdpa_backend", description="the torch SDPA kernel that ran", hint="text"),
+        Fact(name="sdpa_kernel", description="its aten op", hint="text"),
+        Fact(name="jit", description="how TensorFlow compiled the pass", hint="text"),
+        Fact(name="layout", description="the axes of Q, K, V and the output", hint="text"),
+        Fact(name="variant", description="pass, heads × head dim and dtype: one line of the plot", hint="text"),
+        Fact(name="reference", description="what the output was checked against", hint="text"),
+        Fact(name="reference_error", description="max |out − ref| / max |ref|", better="lower", format=".2g"),
+        Fact(name="tolerance", description="the largest reference_error the dtype may show", format=".2g"),
+        Fact(name="matches_reference", description="reference_error within the tolerance", hint="text"),
     ),
-    throughput_scale=1e9,
+    section=Section(
+        title="Causal attention",
+        table=("pct_of_peak", "peak_basis", "sdpa_backend", "jit"),
+        plot=Plot(x="seq_len", y="throughput", series="variant", logx=True),
+        note=(
+            "TFLOP/s by the FlashAttention count (4·b·h·s²·d halved for the causal mask; forward+backward 3.5x "
+            "forward); each case's output (and dQ) was checked against float64 numpy before timing."
+        ),
+    ),
+)
+
+
+ATTENTION = WORKLOAD = Workload(
+    spec=SPEC,
+    throughput_scale=1e12,
     backends=("tensorflow", "torch"),
-    params_for=attention_params_for,
+    params_for=attention_params,
     work_per_call=attention_flops,
     label=attention_label,
+    text=attention_text,
     check=attention_check,
+    sizes=SIZES,
     batched=True,
 )
