@@ -4,14 +4,17 @@ and the hand-written attention of tools/attention_vs_loop.py (tiny shapes; no ti
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
 
 from bench.devices import Device
+from bench.profiles import get_profile
 from bench.workloads.attention import (
     GPU_TOKENS,
     TOLERANCE,
+    attention_cases,
     attention_check,
     attention_flops,
     attention_label,
@@ -39,21 +42,21 @@ def test_the_flop_count_is_flashattentions_causal_half_with_backward_two_and_a_h
 
 
 def test_gpu_cases_keep_16k_tokens_a_call_and_cpu_cases_stay_small():
-    gpu = attention_params("standard", H100)
+    gpu = [p for p, reason in attention_params(get_profile("standard"), H100) if reason is None]
     assert {p["seq_len"] * p["batch"] for p in gpu} == {GPU_TOKENS}
     assert {(p["heads"], p["head_dim"]) for p in gpu} == {(12, 64), (32, 128)}
     assert {p["dtype"] for p in gpu} == {"float32", "bfloat16", "float16"}
     assert {p["pass"] for p in gpu} == {"forward", "forward+backward"}
-    assert max(p["seq_len"] for p in attention_params("full", H100)) == 8192
-    smoke_cpu = attention_params("smoke", CPU)
+    assert max(p["seq_len"] for p, _ in attention_params(get_profile("full"), H100)) == 8192
+    smoke_cpu = [p for p, _ in attention_params(get_profile("smoke"), CPU)]
     assert [attention_label(p) for p in smoke_cpu] == [
         "fwd-h12x64-s128-b1-float32",
         "fwd-h12x64-s512-b1-float32",
         "fwdbwd-h12x64-s128-b1-float32",
         "fwdbwd-h12x64-s512-b1-float32",
     ]
-    assert max(p["seq_len"] for p in attention_params("full", CPU)) == 1024
-    assert attention_params("sustained", CPU) == []
+    assert max(p["seq_len"] for p, _ in attention_params(get_profile("full"), CPU)) == 1024
+    assert attention_cases(None) == []
 
 
 def test_bfloat16_is_a_recorded_skip_on_a_gpu_before_ampere_only():
@@ -149,18 +152,39 @@ def test_the_hand_written_loops_match_the_reference_forward_and_backward(block):
 
 def _case(backend, **overrides):
     from bench.cases import Case
-    from bench.workloads.attention import ATTENTION
+    from bench.workloads.attention import WORKLOAD
 
     device = overrides.pop("device", Device(backend, "CPU:0", "cpu", "cpu"))
-    return Case(ATTENTION, device, params(**{"s": 24, "h": 2, "d": 8, **overrides}))
+    return Case(WORKLOAD, device, params(**{"s": 24, "h": 2, "d": 8, **overrides}))
 
 
-def test_torch_records_the_sdpa_kernel_it_ran_and_checks_output_and_dq():
+def _twin_facts(monkeypatch, backend, case):
+    """The facts the scripted twin (tests/fake_workloads.py) records for `case` on a CPU-only scripted host."""
+    from tests.fake_backend import FakeTensorFlowBackend, FakeTorchBackend
+
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "laptop")
+    twin = FakeTorchBackend() if backend == "torch" else FakeTensorFlowBackend()
+    prepared = twin.build(case)
+    prepared.call()
+    return prepared.facts(0.001)
+
+
+DESCRIBING = ("sdpa_backend", "sdpa_kernel", "jit", "layout", "variant", "reference", "tolerance", "matches_reference")
+
+
+def assert_twin_records_the_same(real, fake):
+    """The scripted twin writes the real builder's keys in its order, and the same describing values."""
+    assert list(fake) == list(real)
+    assert {k: fake[k] for k in DESCRIBING if k in real} == {k: real[k] for k in DESCRIBING if k in real}
+
+
+def test_torch_records_the_sdpa_kernel_it_ran_and_checks_output_and_dq(monkeypatch):
     pytest.importorskip("torch")
     from bench.backends.torch_attention import build_attention
     from bench.workloads.attention import sdpa_backend
 
-    prepared = build_attention(_case("torch", pass_="forward+backward"), backend=None)
+    case = _case("torch", pass_="forward+backward")
+    prepared = build_attention(case, backend=None)
     dq, dk, dv = prepared.call()
     assert dq.shape == dk.shape == dv.shape == (1, 2, 24, 8)
     facts = prepared.facts(0.001)
@@ -168,6 +192,7 @@ def test_torch_records_the_sdpa_kernel_it_ran_and_checks_output_and_dq():
     assert (facts["sdpa_backend"], facts["sdpa_kernel"]) == ("flash", "_scaled_dot_product_flash_attention_for_cpu")
     assert facts["matches_reference"] is True and facts["reference_error"] < 1e-5
     assert facts["reference"] == "float64 numpy on 16 query rows of head (0, 0), output and dQ"
+    assert_twin_records_the_same(facts, _twin_facts(monkeypatch, "torch", case))
     assert sdpa_backend(["mul", "bmm", "_safe_softmax", "bmm"]) == ("math", "bmm + softmax (the math fallback)")
     assert sdpa_backend(["_scaled_dot_product_efficient_attention"])[0] == "memory-efficient"
     assert sdpa_backend(["_scaled_dot_product_cudnn_attention"])[0] == "cuDNN"
@@ -194,14 +219,45 @@ def test_an_unsupported_dtype_is_skipped_before_anything_is_made_on_the_device()
     assert skipped.value.kind == "unsupported" and "7.5" in skipped.value.reason
 
 
-def test_tensorflow_compiles_the_pass_with_xla_and_checks_output_and_dq():
+def test_tensorflow_compiles_the_pass_with_xla_and_checks_output_and_dq(monkeypatch):
     pytest.importorskip("tensorflow")
     from bench.backends.tf_attention import build_attention
     from bench.workloads.attention import JIT
 
-    prepared = build_attention(_case("tensorflow", pass_="forward+backward", dtype="bfloat16"), backend=None)
+    case = _case("tensorflow", pass_="forward+backward", dtype="bfloat16")
+    prepared = build_attention(case, backend=None)
     out, dq, dk, dv = prepared.call()
     assert out.shape == dq.shape == dk.shape == dv.shape == (1, 2, 24, 8) and "CPU:0" in out.device
     facts = prepared.facts(0.001)
     assert facts["jit"] == JIT and facts["matches_reference"] is True
     assert 0 < facts["reference_error"] < TOLERANCE["bfloat16"]
+    assert_twin_records_the_same(facts, _twin_facts(monkeypatch, "tensorflow", case))
+
+
+# --- what a run's files give the report (the golden runs, made by the real plugin on the scripted twins) --------
+
+MIXEDBOX = Path(__file__).parent / "data" / "backends" / "20261123-100000-mixedbox"
+
+
+def test_the_report_judges_attention_against_the_skus_peak_in_its_own_unit_and_gives_it_a_section():
+    from reports import sections, specs
+    from reports.load import read_run, tidy
+
+    frame = tidy([read_run(MIXEDBOX)])
+    rows = frame[(frame["workload"] == "attention") & (frame["device_kind"] == "gpu")]
+    assert len(rows) == 16 and set(rows["throughput_unit"]) == {"TFLOP/s"}
+    for _, row in rows.iterrows():  # TFLOP/s against a peak in GFLOP/s
+        assert row["pct_of_peak"] == pytest.approx(100 * row["throughput"] * 1e3 / row["peak_gflops"])
+    bf16 = rows[rows["dtype"] == "bfloat16"].iloc[0]
+    assert str(bf16["peak_basis"]).startswith("BF16 tensor-core peak")
+    spec = specs.spec_of("attention")
+    table = sections.generic_table(frame, spec)
+    assert list(table.columns) == [
+        "device", "pass", "heads", "head_dim", "dtype", "seq_len", "TFLOP/s", "pct_of_peak", "peak_basis",
+        "sdpa_backend", "jit",
+    ]  # fmt: skip
+    torch_gpu = table[table["device"].str.startswith("torch GPU")]
+    assert set(torch_gpu["sdpa_backend"]) == {"flash", "memory-efficient"}
+    assert all(cell.endswith("%") for cell in table["pct_of_peak"])
+    findings = [line for line in sections.headlines(frame) if line.startswith("Causal attention on")]
+    assert any("GPU:0: best share of the peak for its dtype" in line for line in findings)
