@@ -261,3 +261,32 @@ def test_the_report_judges_attention_against_the_skus_peak_in_its_own_unit_and_g
     assert all(cell.endswith("%") for cell in table["pct_of_peak"])
     findings = [line for line in sections.headlines(frame) if line.startswith("Causal attention on")]
     assert any("GPU:0: best share of the peak for its dtype" in line for line in findings)
+
+
+def test_the_tool_reads_a_runs_figures_in_gflops_and_flags_a_timing_that_disagrees_with_them():
+    from tools.attention_vs_loop import measure, report, run_figures
+
+    laptop = Path(__file__).parent / "data" / "runs" / "20261120-090000-laptop"
+    found = run_figures(str(laptop))
+    assert [(p["pass"], p["seq_len"], sorted(f)) for p, f in found] == [
+        ("forward", 128, ["tensorflow"]),
+        ("forward", 512, ["tensorflow"]),
+        ("forward+backward", 128, ["tensorflow"]),
+        ("forward+backward", 512, ["tensorflow"]),
+    ]
+    params, figures = found[1]
+    seconds = attention_flops(params) / (figures["tensorflow"] * 1e9)  # the run's own figure, as a time
+    lines, ok = report(
+        params, {"tensorflow (the suite's call)": seconds * 1.04, "numpy loop": seconds * 3}, figures, 0.05
+    )
+    assert ok and "0.96x run's tensorflow" in lines[1] and "0.33x run's tensorflow" in lines[2]
+    lines, ok = report(params, {"tensorflow (the suite's call)": seconds * 1.06}, figures, 0.05)
+    assert not ok and lines[1].endswith("DISAGREES")
+    now = [0.0]
+
+    def advance(seconds):
+        now[0] += seconds
+
+    # each measurement runs calls back to back for MIN_SECONDS (0.05): 5 calls of a, 3 of b; the median per call
+    times = measure({"a": lambda: advance(0.01), "b": lambda: advance(0.02)}, passes=3, clock=lambda: now[0])
+    assert times == {"a": pytest.approx(0.01), "b": pytest.approx(0.02)}

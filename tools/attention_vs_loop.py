@@ -36,6 +36,7 @@ import numpy as np
 BLOCK = 64  # query rows per block: the diagonal block's masked half is computed and not credited (BLOCK / 2s)
 MIN_SECONDS = 0.05  # each measurement runs back-to-back calls for at least this long
 BACKENDS = ("tensorflow", "torch")
+GFLOPS_PER_UNIT = {"GFLOP/s": 1.0, "TFLOP/s": 1e3}  # the run records attention in TFLOP/s
 
 
 @dataclass(frozen=True)
@@ -190,7 +191,7 @@ def loop_calls(params: Mapping[str, Any]) -> dict[str, Callable[[], object]]:
 
 
 def run_figures(path: str) -> list[tuple[dict[str, Any], dict[str, float]]]:
-    """Each CPU float32 attention case of a run: its params and each backend's GFLOP/s there."""
+    """Each CPU float32 attention case of a run: its params and each backend's figure there, in GFLOP/s."""
     from results_format.io import read
 
     found: dict[str, tuple[dict[str, Any], dict[str, float]]] = {}
@@ -200,7 +201,7 @@ def run_figures(path: str) -> list[tuple[dict[str, Any], dict[str, float]]]:
             continue
         label = "-".join(str(info.params[k]) for k in ("pass", "heads", "head_dim", "seq_len", "batch"))
         entry = found.setdefault(label, (dict(info.params), {}))
-        entry[1][info.backend] = float(info.throughput)
+        entry[1][info.backend] = float(info.throughput) * GFLOPS_PER_UNIT.get(info.throughput_unit, 1.0)
     return list(found.values())
 
 
