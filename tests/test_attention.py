@@ -56,6 +56,7 @@ def test_gpu_cases_keep_16k_tokens_a_call_and_cpu_cases_stay_small():
         "fwdbwd-h12x64-s512-b1-float32",
     ]
     assert max(p["seq_len"] for p, _ in attention_params(get_profile("full"), CPU)) == 1024
+    assert len(attention_params(get_profile("standard"), CPU)) == 4  # float32 only: the standard run keeps its time
     assert attention_cases(None) == []
 
 
