@@ -27,8 +27,10 @@ from results_format import DTYPE_BYTES, MIN_ENERGY_WINDOW_S, Benchmark, DeviceRe
 if TYPE_CHECKING:
     from reports.load import Run
 
-#: workloads whose work is FLOPs: judged against a compute peak.
+#: workloads whose work is FLOPs: judged against a compute peak (so is any workload whose spec counts FLOP).
 COMPUTE_WORKLOADS = ("matmul", "sustained", "peaks")
+#: GFLOP/s per unit of a FLOP workload's throughput (peaks are in GFLOP/s; attention reports TFLOP/s)
+GFLOPS_PER_UNIT = {"GFLOP/s": 1.0, "TFLOP/s": 1e3}
 #: the measured best per device is taken over these workloads' cases (per dtype for matmul).
 BEST_KEYS = {"matmul": ("precision_label",), "membw": ()}  # float32 with TF32 on is its own precision
 DEVICE_KEYS = ["host", "run", "backend", "device"]
@@ -127,7 +129,8 @@ def case_facts(bench: Benchmark, run: Run) -> dict[str, Any]:
         "link_basis": None,
         "link_now": None,
     }
-    if info.workload in COMPUTE_WORKLOADS:
+    spec = run.record.devicebench.workloads.get(info.workload)
+    if info.workload in COMPUTE_WORKLOADS or (spec is not None and spec.work_unit == "FLOP"):
         facts.update(_peak(bench, run, device))
     facts.update(envelope.case_reference(bench, device))  # the best published figure this case measures
     if info.workload == "transfer" and info.device_kind == "gpu" and device is not None and device.host_link:
@@ -217,7 +220,8 @@ def add_limit_columns(frame: pd.DataFrame) -> pd.DataFrame:
         return frame
     out = frame.copy()
     throughput = pd.to_numeric(out["throughput"], errors="coerce").astype(float)
-    out["pct_of_peak"] = _ratio(throughput, _column(out, "peak_gflops"))
+    gflops = throughput * _column(out, "throughput_unit").map(GFLOPS_PER_UNIT).fillna(1.0).astype(float)
+    out["pct_of_peak"] = _ratio(gflops, _column(out, "peak_gflops"))
     out["pct_of_best"] = _ratio(throughput, measured_best(out))
     membw = out["workload"] == "membw"
     out["pct_of_bandwidth"] = _ratio(throughput.where(membw), _column(out, "spec_bandwidth_gbs"))

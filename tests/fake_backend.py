@@ -93,7 +93,7 @@ TF_MNIST_STEP_S = {
 }
 TF_MNIST_FIRST_S = {"eager": 0.35, "function": 1.1, "xla": 3.2, "keras-fit": 1.6, "split": 0.45}
 #: the workloads both frameworks run (TensorFlow also runs tfdata)
-SHARED_WORKLOADS = ("inference", "checkpoint", "dispatch", "mnist_amp", "mnist_batch", "resnet50_train")
+SHARED_WORKLOADS = ("inference", "checkpoint", "dispatch", "mnist_amp", "mnist_batch", "resnet50_train", "attention")
 TF_WORKLOADS = (
     "matmul", "mnist", "tfdata", "transfer", "membw", "sustained", "scaling", "allreduce", *SHARED_WORKLOADS,
 )  # fmt: skip
@@ -243,6 +243,7 @@ class ScriptedBackend(Backend):
             "mnist_amp": fake_training.build_mnist_train,
             "mnist_batch": fake_training.build_mnist_train,
             "resnet50_train": fake_training.build_resnet50_train,
+            "attention": fake_workloads.build_attention,
         }
         return {name: every[name] for name in self.flavour.workloads}
 

@@ -12,10 +12,21 @@ import math
 import random
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from bench.backends.base import Prepared
 from bench.cases import Case
 from bench.devices import Device
 from bench.runner import CaseSkipped
+from bench.workloads.attention import (
+    JIT,
+    LAYOUT,
+    attention_flops,
+    check_rows,
+    dtype_unsupported,
+    reference_facts,
+    variant,
+)
 from bench.workloads.matmul import FP8, fp8_unsupported
 from bench.workloads.membw import ARRAYS_MOVED, EXPECTED, TRIAD_SCALAR, verify
 from bench.workloads.mnist import EVAL_SAMPLES, STEPS_PER_EPOCH, samples_needed
@@ -309,3 +320,50 @@ def build_sustained(case: Case, backend: ScriptedBackend) -> Prepared:
 
     checker = RoundChecker(checksum, clock=CLOCK.peek)
     return Prepared(call, backend.finish(case, checker.facts), check_round=checker)
+
+
+#: the share of its matmul peak an attention kernel reaches at long sequences: flash kernels on GPUs, the CPU's flash
+#: kernel and XLA's unfused scores (which also move the seq_len² scores through memory)
+ATTENTION_SHARE = {("gpu", True): 0.55, ("gpu", False): 0.35, ("cpu", True): 0.3, ("cpu", False): 0.15}
+ATTENTION_HALF_SEQ = 512  # the sequence length at which a kernel reaches half that share
+
+
+def attention_kernel(device: Device, dtype: str) -> tuple[str, str]:
+    """(sdpa_backend, sdpa_kernel) as torch records them: its CPU flash kernel; on GPUs memory-efficient for float32
+    (the flash kernels take half types only), else flash."""
+    if device.kind == "cpu":
+        return "flash", "_scaled_dot_product_flash_attention_for_cpu"
+    if dtype == "float32":
+        return "memory-efficient", "_scaled_dot_product_efficient_attention"
+    return "flash", "_scaled_dot_product_flash_attention"
+
+
+def build_attention(case: Case, backend: ScriptedBackend) -> Prepared:
+    """Causal attention: a launch plus the FlashAttention FLOP count at a share of the matmul peak; checked as the
+    real builders check (an unsupported dtype a recorded skip; XLA's seq_len² scores count against GPU memory)."""
+    p, torch = case.params, backend.torch_like
+    dtype = str(p["dtype"])
+    reason = dtype_unsupported(case.device, dtype)
+    if reason is not None:
+        raise CaseSkipped("unsupported", reason)
+    b, h, s, d = (int(p[k]) for k in ("batch", "heads", "seq_len", "head_dim"))
+    backward = p["pass"] == "forward+backward"
+    scores = 0 if torch else b * h * s * s * (3 if backward else 2)  # XLA keeps the scores and probabilities
+    tensors = (4 + (3 if backward else 1)) * b * h * s * d  # q, k, v, d_out and the output (or the 3 gradients)
+    backend.prepare(case, (tensors + scores) * DTYPE_BYTES[dtype])
+    share = ATTENTION_SHARE[(case.device.kind, torch)] / (1 + ATTENTION_HALF_SEQ / s)
+    compute_s = attention_flops(p) / (backend.gflops(case.device, dtype) * 1e9 * share)
+    seconds = backend.flavour.dispatch_s[case.device.kind] + compute_s
+    util, load = matmul_activity(seconds, compute_s, share, dtype)
+    call, _ = backend.call(case, seconds, first_s=0.8 if not torch else 0.0, util=util, load=load)  # XLA compiles
+    ref = np.ones((len(check_rows(s)), d))  # a scripted error: the half types' rounding, float32's last bits
+    out = ref * (1 + (2e-3 if dtype != "float32" else 1e-7))
+    checked = reference_facts(dtype, out, ref, *((out, ref) if backward else ()))
+
+    def facts(median_s: float) -> dict[str, Any]:
+        if torch:
+            kind, kernel = attention_kernel(case.device, dtype)
+            return {"sdpa_backend": kind, "sdpa_kernel": kernel, "layout": LAYOUT, "variant": variant(p), **checked}
+        return {"jit": JIT, "layout": LAYOUT, "variant": variant(p), **checked}
+
+    return Prepared(call, backend.finish(case, facts))

@@ -130,8 +130,10 @@ def test_cpu_only_run_explains_missing_plots(tmp_path):
     assert "No GPU matmul cases ran, so there is no GPU memory to plot." in html
     drawn = [key for key, image in figures(html).items() if image]
     # every plot of what a CPU ran: its matmul and MNIST, the sweeps, tf.data, copies, the multi-device cases on
-    # its logical devices and its roofline; no speedup, GPU timeline or GPU memory
-    assert drawn == ["matmul", "mnist", "batch-sweep", "tfdata", "transfer", "scaling", "allreduce", "roofline"]
+    # its logical devices, its attention and its roofline; no speedup, GPU timeline or GPU memory
+    assert drawn == [
+        "matmul", "mnist", "batch-sweep", "tfdata", "transfer", "scaling", "allreduce", "section-attention", "roofline"
+    ]  # fmt: skip
     assert html.count('<img src="data:image/svg+xml;base64,') == len(drawn)
     assert "profile smoke: n=2048 is above its CPU limit n=1024" in html
     assert "TensorFlow is a CPU-only build (no CUDA): GPU cases not generated" in html  # the run's note

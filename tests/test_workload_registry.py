@@ -81,8 +81,8 @@ def toy(tmp_path: Path) -> Iterator[None]:
 
 def test_every_workload_module_is_found_without_a_list():
     assert sorted(WORKLOADS) == sorted(
-        ["allreduce", "checkpoint", "dispatch", "inference", "matmul", "membw", "mnist", "mnist_amp", "mnist_batch",
-         "peaks", "resnet50_train", "scaling", "sustained", "tfdata", "transfer"]
+        ["allreduce", "attention", "checkpoint", "dispatch", "inference", "matmul", "membw", "mnist", "mnist_amp",
+         "mnist_batch", "peaks", "resnet50_train", "scaling", "sustained", "tfdata", "transfer"]
     )  # fmt: skip
     for name, workload in WORKLOADS.items():
         assert sys.modules[f"bench.workloads.{name}"].WORKLOAD is workload

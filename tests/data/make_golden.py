@@ -26,7 +26,8 @@ It makes 22 runs:
     backends/20261123-100000-mixedbox    tensorflow and torch on one H100 host, smoke: torch's pinned and
                                          both-directions copies, CPU logical devices and gloo processes; inference
                                          latency, checkpoints, dispatch, mixed precision, the sweeps and ResNet-50
-                                         training of both backends on the GPU
+                                         training of both backends on the GPU, and their causal attention at 2048
+                                         tokens (torch's SDPA kernels, TensorFlow's XLA)
     history/202611DD-020000-nightly      five nightly runs of one L4 host (a few cases of each workload, smoke);
                                          matmul n512 on the GPU 35 % slower from the fourth run on
     compare/baseline, same, regressed, other-driver
@@ -77,9 +78,9 @@ SAMPLER = (
     "(matmul and float32) or (mnist and function and not amp and not batch) or fed-step or (transfer and 16MiB) "
     "or (membw and 64MiB)"
 )
-#: the workloads that serve and train (-k keywords): runs that compare hosts or backends on other workloads leave
-#: them out
-NEW_WORKLOADS = "(inference or checkpoint or dispatch or mnist_amp or mnist_batch or resnet50_train)"
+#: the workloads that serve and train, and attention (-k keywords): runs that compare hosts or backends on other
+#: workloads leave them out
+NEW_WORKLOADS = "(inference or checkpoint or dispatch or mnist_amp or mnist_batch or resnet50_train or attention)"
 COMPARE_CASES = (
     "CPU:0-n256-float32",
     "CPU:0-n512-float32",
@@ -145,7 +146,8 @@ RUNS = (
         "2026-11-23T10:00:00+00:00",
         "smoke",
         "tensorflow,torch",
-        select=f"not {NEW_WORKLOADS} or GPU",  # the serving and training workloads on the GPU (the laptop's on a CPU)
+        # the serving and training workloads on the GPU (the laptop's on a CPU); attention on it at 2048 tokens
+        select=f"not {NEW_WORKLOADS} or (GPU and not attention) or (GPU and attention and s2048)",
     ),
     *(
         GoldenRun(
