@@ -124,6 +124,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not sample GPUs with NVML (also: DEVICEBENCH_NVML=0)",
     )
     group.addoption(
+        "--no-health",
+        dest="devicebench_no_health",
+        action="store_true",
+        help="do not read the GPUs' health counters (ECC, remapped rows, PCIe, power limit, XIDs) around the run",
+    )
+    group.addoption(
         "--save-baseline",
         dest="devicebench_save_baseline",
         default=None,
@@ -485,4 +491,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         signal.signal(number, handler)
     session = _session(config)
     if session is not None:
+        session.health.close()
         session.telemetry.close()

@@ -28,6 +28,7 @@ from bench.cases import Case, make_cases
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
+from bench.health import HealthCheck
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import PROFILES, ProfileError, get_profile, with_peaks_seconds
@@ -150,6 +151,8 @@ class DevicebenchSession:
         self.telemetry = Telemetry.disabled(
             "turned off by --no-nvml" if self.nvml_off else NOT_STARTED, self.interval_s
         )
+        self.health_off = bool(getattr(options, "devicebench_no_health", False))
+        self.health = HealthCheck.off("turned off by --no-health" if self.health_off else NOT_STARTED)
         self.nvml_index: dict[str, int] = {}
         self.gpu_idle: dict[str, Any] = {}
         self.drift_start: list[float] | None = None
@@ -178,6 +181,8 @@ class DevicebenchSession:
         self.started_measuring = True
         if not self.nvml_off:  # else it stays the disabled one made with the session, saying so
             self.telemetry = Telemetry.start(self.interval_s)
+        if not self.health_off:  # every GPU's error counters before the first case, and critical XIDs from now on
+            self.health = HealthCheck.begin(self.telemetry)
         # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
         self.nvml_index = map_tf_gpus(
             [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
@@ -267,6 +272,7 @@ class DevicebenchSession:
 
     def finish(self, state: str, reason: str) -> Path | None:
         """Write the run's final state (when it measured anything) and keep a baseline if asked; the folder."""
+        self.health.end()  # before NVML shuts down: the counters after the last case
         self.telemetry.close()
         self.last_state, self.last_reason = state, reason
         if self.folder is None or not self.benchmarks:
@@ -313,6 +319,7 @@ class DevicebenchSession:
                     "drift": {"reference": REFERENCE, "start_s": self.drift_start, "end_s": self.drift_end}
                     if self.drift_start
                     else None,
+                    "health": self.health.record(self.links_seen()),
                     "nvml": {
                         "enabled": self.telemetry.enabled,
                         "reason": self.telemetry.reason,
@@ -322,6 +329,16 @@ class DevicebenchSession:
                 },
             }
         )
+
+    def links_seen(self) -> dict[int, tuple[int, int]]:
+        """The fastest PCIe link state each NVML GPU showed while cases ran (GPUs lower it when idle)."""
+        best: dict[int, tuple[int, int]] = {}
+        for bench in self.benchmarks:
+            for key, summary in (bench.extra_info.nvml or {}).items():
+                gen, width = getattr(summary, "pcie_link_gen", None), getattr(summary, "pcie_link_width", None)
+                if isinstance(gen, int) and isinstance(width, int) and key.isdigit():
+                    best[int(key)] = max(best.get(int(key), (0, 0)), (gen, width), key=lambda gw: gw[0] * gw[1])
+        return best
 
     def header_lines(self) -> list[str]:
         """The run header: profile, backends, devices and why anything is missing."""
@@ -338,6 +355,7 @@ class DevicebenchSession:
             cc = f", compute capability {d.compute_capability}" if d.compute_capability else ""
             lines.append(f"  device {d.backend}/{d.name}: {d.model}{mem}{cc}")
         lines.append(f"  {self.telemetry.header_line()}")
+        lines.append(f"  health: {self.health.header_line()}")
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  {self.mnist_line}")
         if self.folder is not None:
