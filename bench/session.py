@@ -25,10 +25,12 @@ from bench.backends import (
 )
 from bench.case_limits import GpuContext
 from bench.cases import Case, make_cases
+from bench.concurrent import ConcurrentError, run_concurrent, straggler_lines
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
 from bench.health import HealthCheck
+from bench.health_tools import dcgm_diag, nvbandwidth
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import PROFILES, ProfileError, get_profile, with_peaks_seconds
@@ -50,6 +52,10 @@ NOT_STARTED = "not started (--list and --collect-only measure nothing)"
 
 class UsageError(ValueError):
     """A bad option value; pytest shows its one-line message and exits with a usage error."""
+
+
+class NeedsGpu(UsageError):
+    """An option that needs GPUs on a host without one (exit status 2, one line)."""
 
 
 class CaseRecordError(ValueError):
@@ -124,6 +130,7 @@ class DevicebenchSession:
             if reason:
                 self.notes.append(f"{name}: {reason}: GPU cases not generated")
         every_device = [d for b in self.backends.values() for d in b.devices()]
+        self.all_gpus = [d for d in every_device if d.kind == "gpu"]  # --concurrent runs every one, selected or not
         try:
             self.devices: list[Device] = (
                 select_devices(options.devicebench_devices, every_device) if every_device else []
@@ -152,6 +159,12 @@ class DevicebenchSession:
             "turned off by --no-nvml" if self.nvml_off else NOT_STARTED, self.interval_s
         )
         self.health_off = bool(getattr(options, "devicebench_no_health", False))
+        self.concurrent = bool(getattr(options, "devicebench_concurrent", False))
+        self.dcgm_level: int | None = getattr(options, "devicebench_dcgm_diag", None)
+        self.nvbandwidth = bool(getattr(options, "devicebench_nvbandwidth", False))
+        if self.concurrent and not self.all_gpus:
+            why = "; ".join(self.notes) or "no GPU on this host"
+            raise NeedsGpu(f"--concurrent runs every GPU at once and needs GPUs: {why}")
         self.health = HealthCheck.off("turned off by --no-health" if self.health_off else NOT_STARTED)
         self.nvml_index: dict[str, int] = {}
         self.gpu_idle: dict[str, Any] = {}
@@ -183,6 +196,7 @@ class DevicebenchSession:
             self.telemetry = Telemetry.start(self.interval_s)
         if not self.health_off:  # every GPU's error counters before the first case, and critical XIDs from now on
             self.health = HealthCheck.begin(self.telemetry)
+        self.run_health_tools()
         # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
         self.nvml_index = map_tf_gpus(
             [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
@@ -193,6 +207,29 @@ class DevicebenchSession:
         self.gpu_idle = {k: v for k, v in self.telemetry.measure_idle().items() if int(k) in gpus} if gpus else {}
         # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
         self.drift_start = time_reference() if self.folder is not None else None
+
+    def run_health_tools(self) -> None:
+        """The asked-for checks before the first case: every GPU at once, dcgmi diag, nvbandwidth (recorded)."""
+        if self.concurrent:
+            backend = self.all_gpus[0].backend
+            try:
+                checks = run_concurrent(backend, [d.name for d in self.all_gpus if d.backend == backend])
+            except (OSError, ConcurrentError) as exc:
+                self.notes.append(f"--concurrent did not run: {exc}")
+            else:
+                self.health.extra["concurrent"] = checks
+                self.notes += straggler_lines(checks)
+        tools, facts = [], []
+        if self.dcgm_level is not None:
+            record, found = dcgm_diag(self.dcgm_level)
+            tools.append(record)
+            facts += found
+        if self.nvbandwidth:
+            tools.append(nvbandwidth())
+        if tools:
+            self.health.extra["tools"] = tools
+        if facts:
+            self.health.extra["facts"] = facts
 
     @property
     def run_dir(self) -> Path | None:

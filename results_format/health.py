@@ -60,7 +60,7 @@ class ToolRun(_Record):
 class GpuStanding(_Record):
     """One GPU's figure in the every-GPU-at-once check, against the host's median."""
 
-    index: Annotated[int, Field(ge=0)]
+    device: str  # the framework's name, GPU:5
     figure: Annotated[float, Field(ge=0)] | None
     vs_median: float | None = None  # figure / median - 1 (-0.12: 12 % below)
     robust_z: float | None = None  # (figure - median) / (1.4826 * MAD); None when the MAD is 0
@@ -76,7 +76,7 @@ class ConcurrentCheck(_Record):
     median: Annotated[float, Field(ge=0)] | None
     mad: Annotated[float, Field(ge=0)] | None
     gpus: list[GpuStanding]
-    stragglers: list[int] = Field(default_factory=list)
+    stragglers: list[str] = Field(default_factory=list)  # devices, GPU:5
 
 
 class HealthRecord(_Record):
