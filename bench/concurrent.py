@@ -84,7 +84,7 @@ def straggler_lines(checks: Sequence[ConcurrentCheck]) -> list[str]:
             if gpu.straggler:
                 lines.append(
                     f"{gpu.device} is a straggler in {check.workload}: {gpu.reason} "
-                    f"({gpu.figure:g} vs {check.median:g} {check.unit}, all GPUs at once)"
+                    f"({gpu.figure:.4g} vs {check.median:.4g} {check.unit}, all GPUs at once)"
                 )
     return lines
 

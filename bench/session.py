@@ -218,7 +218,6 @@ class DevicebenchSession:
                 self.notes.append(f"--concurrent did not run: {exc}")
             else:
                 self.health.extra["concurrent"] = checks
-                self.notes += straggler_lines(checks)
         tools, facts = [], []
         if self.dcgm_level is not None:
             record, found = dcgm_diag(self.dcgm_level)
@@ -393,6 +392,7 @@ class DevicebenchSession:
             lines.append(f"  device {d.backend}/{d.name}: {d.model}{mem}{cc}")
         lines.append(f"  {self.telemetry.header_line()}")
         lines.append(f"  health: {self.health.header_line()}")
+        lines += [f"  health: {line}" for line in straggler_lines(self.health.extra.get("concurrent", []))]
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  {self.mnist_line}")
         if self.folder is not None:

@@ -76,6 +76,21 @@ def _gpu_load_facts(run: Run, nvml_index: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+def _health_facts(run: Run) -> dict[str, Any]:
+    """The run's health verdict (a fact compared with the peers'), its reason, and its stragglers (GPU:5 matmul)."""
+    health = run.record.devicebench.health
+    if health is None:
+        return {"health": None, "health_reason": None, "stragglers": None}
+    stragglers = [
+        f"{gpu.device} in {check.workload}: {gpu.reason} ({gpu.figure:.4g} vs {check.median:.4g} {check.unit})"
+        for check in health.concurrent or []
+        for gpu in check.gpus
+        if gpu.straggler
+    ]
+    verdict = None if health.verdict == "unchecked" else health.verdict
+    return {"health": verdict, "health_reason": health.reason, "stragglers": "; ".join(stragglers) or None}
+
+
 def host_facts(run: Run) -> dict[str, Any]:
     """The environment of one run as the columns of reports.fleet.FACTS (None where unknown)."""
     info = run.record.machine_info
@@ -83,6 +98,7 @@ def host_facts(run: Run) -> dict[str, Any]:
     gpus = facts.nvml.gpus
     nvml_index = {f"{d.backend} {d.name}": d.nvml_index for d in facts.devices if d.nvml_index is not None}
     return {
+        **_health_facts(run),
         **_gpu_load_facts(run, nvml_index),
         "gpu_max_sm_clock_mhz": _joined(f"{g.max_sm_clock_mhz:g}" for g in gpus if g.max_sm_clock_mhz is not None),
         "gpu_power_limit_w": _joined(f"{g.power_limit_w:g}" for g in gpus if g.power_limit_w is not None),

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from reports import envelope
+from reports import envelope, health
 from reports import multidevice as md
 from reports import serving as sv
 from reports import speedup as sp
@@ -376,6 +376,7 @@ def build_page(
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": runs,
         "headlines": headlines,
+        "health": health.page_block(runs),  # first on the page: reports.health
         "verdicts": _verdicts(frame),
         "plots": plots,
         "tables": tables,
