@@ -3,8 +3,8 @@
 One weak GPU among eight is invisible when GPUs run one after another and no other host shows it. Here every
 GPU runs the same work at the same time (bench.concurrent_worker, a process per GPU, so no framework's
 scheduling couples them) and each GPU's figure is set against the host's median: a robust z-score
-(figure - median) / (1.4826 MAD) and its share below the median name the stragglers (more than 3 MADs or more
-than 5 % below). Pure statistics here; the processes are started by run_concurrent.
+(figure - median) / (1.4826 MAD, at least 1 % of the median) and its share below the median name the stragglers
+(more than 3 MADs or more than 5 % below). Pure statistics here; the processes are started by run_concurrent.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from results_format import ConcurrentCheck, GpuStanding
 
 MAX_MADS = 3.0
 MAX_BELOW = 0.05
+MAD_FLOOR = 0.01  # of the median: eight near-identical GPUs must not make a 0.5 % difference "3 MADs"
 #: what each GPU runs: the workload, its figure's unit
 WORKLOADS = {"matmul": "TFLOP/s", "membw": "GB/s"}
 SECONDS = 5.0  # timed seconds per workload and GPU
@@ -49,7 +50,8 @@ def standings(
             gpus.append(GpuStanding(device=device, figure=figure, reason=errors.get(device, "no figure")))
             continue
         below = figure / median - 1.0
-        z = (figure - median) / mad if mad else None
+        spread = max(mad or 0.0, MAD_FLOOR * median)
+        z = (figure - median) / spread
         far, low = z is not None and z < -MAX_MADS, below < -MAX_BELOW
         reasons = [f"{-below:.1%} below the median"] if far or low else []
         if far:
@@ -61,7 +63,7 @@ def standings(
                 device=device,
                 figure=round(figure, 3),
                 vs_median=round(below, 4),
-                robust_z=round(z, 2) if z is not None else None,
+                robust_z=round(z, 2),
                 straggler=bool(reasons),
                 reason=f"{reasons[0]} ({reasons[1]})" if len(reasons) == 2 else "".join(reasons),
             )

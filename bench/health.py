@@ -390,13 +390,9 @@ class HealthCheck:
         if not telemetry.enabled:
             return cls.off(f"NVML off: {telemetry.reason}")
         check = cls(handles=telemetry.handles())
-        for (index, handle), info in zip(check.handles, telemetry.gpus, strict=True):
+        for index, handle in check.handles:
             counters, unsupported = read_counters(handle)
-            check.gpus.append(
-                GpuHealth(
-                    index=index, name=info.get("name"), uuid=info.get("uuid"), before=counters, unsupported=unsupported
-                )
-            )
+            check.gpus.append(GpuHealth(index=index, before=counters, unsupported=unsupported))
         if watch_xids:
             check.watch = XidWatch(check.handles).start()
         return check
@@ -419,7 +415,8 @@ class HealthCheck:
             self.xids = self.watch.stop()
         for i, (gpu, (_, handle)) in enumerate(zip(self.gpus, self.handles, strict=True)):
             counters, unsupported = read_counters(handle)
-            self.gpus[i] = gpu.model_copy(update={"after": counters, "unsupported": {**gpu.unsupported, **unsupported}})
+            changed = {k: v for k, v in counters.items() if gpu.before.get(k, "absent") != v}  # the rest equal before
+            self.gpus[i] = gpu.model_copy(update={"after": changed, "unsupported": {**gpu.unsupported, **unsupported}})
 
     def close(self) -> None:
         """Stop the listener thread without reading anything (the run ends without finish)."""

@@ -82,7 +82,7 @@ def _health_facts(run: Run) -> dict[str, Any]:
     if health is None:
         return {"health": None, "health_reason": None, "stragglers": None}
     stragglers = [
-        f"{gpu.device} in {check.workload}: {gpu.reason} ({gpu.figure:.4g} vs {check.median:.4g} {check.unit})"
+        f"{gpu.device} in {check.workload} at {gpu.figure:.4g} vs {check.median:.4g} {check.unit}: {gpu.reason}"
         for check in health.concurrent or []
         for gpu in check.gpus
         if gpu.straggler

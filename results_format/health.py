@@ -40,11 +40,11 @@ class XidEvent(_Record):
 class GpuHealth(_Record):
     """One GPU's counters at the start and at the end of the run, and what its driver does not report (with why)."""
 
-    index: Annotated[int, Field(ge=0)]
-    name: str | None = None
-    uuid: str | None = None
+    index: Annotated[int, Field(ge=0)]  # NVML's (its name and uuid are in machine_info.devicebench.nvml.gpus)
     before: dict[str, CounterValue] = Field(default_factory=dict)
-    after: dict[str, CounterValue] | None = None  # None: the run has not ended (or was killed)
+    # the counters whose value at the end differs from `before` (the others were equal); None: the run has not
+    # ended (or was killed)
+    after: dict[str, CounterValue] | None = None
     unsupported: dict[str, str] = Field(default_factory=dict)  # counter -> why it was not read
 
 
@@ -63,7 +63,7 @@ class GpuStanding(_Record):
     device: str  # the framework's name, GPU:5
     figure: Annotated[float, Field(ge=0)] | None
     vs_median: float | None = None  # figure / median - 1 (-0.12: 12 % below)
-    robust_z: float | None = None  # (figure - median) / (1.4826 * MAD); None when the MAD is 0
+    robust_z: float | None = None  # (figure - median) / max(1.4826 MAD, 1 % of the median)
     straggler: bool = False
     reason: str = ""  # why it is a straggler, or why it has no figure
 

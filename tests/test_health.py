@@ -43,7 +43,7 @@ def test_a_clean_gpu_is_healthy_with_every_counter_read(monkeypatch: pytest.Monk
     assert record.reason == "1 GPU: no error counters, links and power limits at their maximum"
     gpu = record.gpus[0]
     assert gpu.before["ecc_volatile_uncorrected"] == 0
-    assert gpu.after is not None and gpu.after["pcie_gen"] == 5
+    assert gpu.after == {}  # nothing changed during the run
     assert gpu.before["power_limit_w"] == 700.0
     assert gpu.before["hbm_temp_c"] == 40
     assert gpu.unsupported == {"nvlink": "Not Supported"}  # a PCIe board without NVLink
