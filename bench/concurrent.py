@@ -79,14 +79,14 @@ def standings(
 
 
 def straggler_lines(checks: Sequence[ConcurrentCheck]) -> list[str]:
-    """One line per straggler: "GPU:5 is a straggler in matmul: 12% below the median (585 vs 665 TFLOP/s)"."""
+    """One line per straggler: "GPU:5 is a straggler in matmul at 585 vs 665 TFLOP/s (all GPUs at once): ..."."""
     lines = []
     for check in checks:
         for gpu in check.gpus:
             if gpu.straggler:
                 lines.append(
-                    f"{gpu.device} is a straggler in {check.workload}: {gpu.reason} "
-                    f"({gpu.figure:.4g} vs {check.median:.4g} {check.unit}, all GPUs at once)"
+                    f"{gpu.device} is a straggler in {check.workload} at {gpu.figure:.4g} vs {check.median:.4g} "
+                    f"{check.unit} (all GPUs at once): {gpu.reason}"
                 )
     return lines
 

@@ -120,9 +120,19 @@ def _power(h: Any) -> Counters:
     }
 
 
+def _nvlink_errors(h: Any, link: int) -> int | None:
+    """The data-link error counters of one NVLink link, summed; None where the driver does not count them."""
+    try:
+        return sum(int(_call("nvmlDeviceGetNvLinkErrorCounter", h, link, c)) for c in NVLINK_ERRORS)
+    except Exception as err:
+        if _is_unsupported(err):  # newer GPUs report them as field values only: the link states still count
+            return None
+        raise
+
+
 def _nvlink(h: Any) -> Counters:
     states: list[int] = []
-    errors = 0
+    errors: list[int | None] = []
     for link in range(getattr(pynvml, "NVML_NVLINK_MAX_LINKS", 18)):
         try:
             states.append(int(_call("nvmlDeviceGetNvLinkState", h, link)))
@@ -131,8 +141,9 @@ def _nvlink(h: Any) -> Counters:
                 break  # past the last link
             raise
         if states[-1]:
-            errors += sum(int(_call("nvmlDeviceGetNvLinkErrorCounter", h, link, c)) for c in NVLINK_ERRORS)
-    return {"nvlink_links": len(states), "nvlink_active": sum(states), "nvlink_errors": errors}
+            errors.append(_nvlink_errors(h, link))
+    total = None if any(e is None for e in errors) else sum(e for e in errors if e is not None)
+    return {"nvlink_links": len(states), "nvlink_active": sum(states), "nvlink_errors": total}
 
 
 def _hbm_temp(h: Any) -> Counters:

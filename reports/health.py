@@ -50,8 +50,8 @@ def straggler_lines(health: HealthRecord | None) -> list[str]:
         for gpu in check.gpus:
             if gpu.straggler:
                 lines.append(
-                    f"{gpu.device} is a straggler in {check.workload} (all GPUs at once): {gpu.reason}, "
-                    f"{gpu.figure:.4g} vs the host's median {check.median:.4g} {check.unit}"
+                    f"{gpu.device} is a straggler in {check.workload} at {gpu.figure:.4g} vs the host's median "
+                    f"{check.median:.4g} {check.unit} (all GPUs at once): {gpu.reason}"
                 )
     return lines
 

@@ -105,6 +105,12 @@ def test_nvlink_links_down_and_their_errors(monkeypatch: pytest.MonkeyPatch) -> 
     assert record.gpus[0].before["nvlink_links"] == 18
 
 
+def test_nvlink_states_count_where_the_error_counters_are_not_supported(monkeypatch: pytest.MonkeyPatch) -> None:
+    FakeNvml([]).install(monkeypatch.setattr)
+    counters, unsupported = read_counters(FakeGpu(nvlink_links=[True] * 18, nvlink_errors=None))
+    assert (counters["nvlink_active"], counters["nvlink_errors"], unsupported) == (18, None, {})
+
+
 def test_what_the_driver_does_not_support_is_recorded_with_its_reason_never_a_crash(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -89,7 +89,9 @@ def test_the_summary_says_health_first(capsys: pytest.CaptureFixture) -> None:
     assert code == 0
     bullets = [line for line in out.splitlines() if line.startswith("• ")]
     assert bullets[0].startswith("• health: UNHEALTHY: GPU 2: a row remap is pending")
-    assert bullets[1].startswith("• health: GPU:5 is a straggler in matmul (all GPUs at once): 11.")
+    assert bullets[1].startswith(
+        "• health: GPU:5 is a straggler in matmul at 692.6 vs the host's median 782.1 TFLOP/s (all GPUs at once): 11."
+    )
     assert bullets[2].startswith("• health: GPU:5 is a straggler in membw")
 
 

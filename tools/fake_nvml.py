@@ -84,7 +84,7 @@ class FakeGpu:
     remapped_rows: tuple[int, int, int, int] | None = (0, 0, 0, 0)  # correctable, uncorrectable, pending, failure
     pcie_replay: int | None = 0
     nvlink_links: list[bool] | None = None  # each link's state (None: no NVLink)
-    nvlink_errors: int = 0  # every error counter of every link reads this
+    nvlink_errors: int | None = 0  # every error counter of every link reads this (None: not supported)
     hbm_temp_c: int | None = 40
     has_events: bool = True  # the driver supports critical-XID events on this GPU
     xids: list[int] = field(default_factory=list)  # critical XIDs waiting to be delivered to an event set
@@ -401,7 +401,7 @@ class FakeNvml:
         gpu = self._gpu(handle)
         if link >= len(_reported(gpu.nvlink_links)):
             raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
-        return gpu.nvlink_errors
+        return _reported(gpu.nvlink_errors)
 
     # --- events --------------------------------------------------------------------------------------------
 
