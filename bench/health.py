@@ -434,26 +434,35 @@ class HealthCheck:
         if self.watch is not None and not self.ended:
             self.watch.stop()
 
+    def _watch_status(self) -> str:
+        """How critical XIDs were watched (empty when the check is off)."""
+        if self.reason:
+            return ""
+        return self.watch.status if self.watch is not None else "critical XIDs not watched"
+
     def record(self, link_seen: Mapping[int, tuple[int, int]] | None = None) -> HealthRecord:
         """The run's health as the results file keeps it (the XIDs so far while the run goes on)."""
+        others = {k: v for k, v in self.extra.items() if k != "facts"}
+        tool_facts: list[HealthFact] = list(self.extra.get("facts", []))  # e.g. a failed dcgmi diag test
         if self.reason:
-            return HealthRecord(verdict="unchecked", reason=self.reason, **self.extra)
-        xids = self.xids if self.ended or self.watch is None else list(self.watch.events)
-        verdict, reason, facts = judge(self.gpus, xids, link_seen)
-        extra_facts = self.extra.get("facts", [])
-        facts = facts + extra_facts
-        if extra_facts:
-            verdict = max(
-                [verdict, *(f.level for f in extra_facts)], key=lambda v: _rank(v) if v != "unchecked" else -1
-            )
-            if verdict != "healthy":
-                reason = "; ".join(f.message for f in facts if f.level == verdict)
+            verdict, reason, facts, xids = "unchecked", self.reason, [], []
+        else:
+            xids = self.xids if self.ended or self.watch is None else list(self.watch.events)
+            verdict, reason, facts = judge(self.gpus, xids, link_seen)
+        if tool_facts:
+            facts = facts + tool_facts
+            verdict = max([verdict, *(f.level for f in tool_facts)], key=_rank)
+            reason = "; ".join(f.message for f in facts if f.level == verdict)
         return HealthRecord(
             verdict=verdict,  # type: ignore[arg-type]
             reason=reason,
             facts=facts,
             gpus=self.gpus,
             xids=xids,
-            xid_watch=self.watch.status if self.watch is not None else "critical XIDs not watched",
-            **{k: v for k, v in self.extra.items() if k != "facts"},
+            xid_watch=""
+            if self.reason
+            else self.watch.status
+            if self.watch is not None
+            else "critical XIDs not watched",
+            **others,
         )

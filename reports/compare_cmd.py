@@ -192,6 +192,9 @@ def run(args: argparse.Namespace) -> int:
             _write(args.markdown, markdown)
         if args.json:
             verdicts = across.to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
+            if gate is not None:
+                verdicts["health"] = {"unhealthy_sides": list(gate.sides), "reasons": list(gate.reasons)}
+                verdicts["exit_code"] = exit_code
             _write(args.json, json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)

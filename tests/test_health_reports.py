@@ -122,8 +122,11 @@ def test_compare_refuses_to_call_a_regression_on_an_unhealthy_side(tmp_path: Pat
     base = DATA / "compare" / "baseline"
     sick = derive(DATA / "compare" / "regressed", tmp_path / "regressed", make_unhealthy)
     history = scaled_window(tmp_path / "history", base)
-    code, out, err = cli_run("compare", str(base), str(sick), "--history", str(history))
+    verdicts = tmp_path / "verdicts.json"
+    code, out, err = cli_run("compare", str(base), str(sick), "--history", str(history), "--json", str(verdicts))
     assert code == EXIT_UNHEALTHY_SIDE == 3
+    document = json.loads(verdicts.read_text())
+    assert (document["exit_code"], document["health"]["unhealthy_sides"]) == (3, ["current"])
     assert out.startswith("**Health: the current ran on an unhealthy host** (current: GPU 0: a row remap is pending")
     regressed = [line for line in out.splitlines() if line.startswith("| ") and "regression" in line]
     assert regressed and all("not called a regression: the current host was unhealthy" in r for r in regressed)
@@ -290,3 +293,27 @@ def test_nvbandwidth_records_its_host_device_matrices(monkeypatch: pytest.Monkey
 def test_a_tool_that_fails_is_recorded_with_its_last_line(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     tool_on_path(monkeypatch, tmp_path, "nvbandwidth", "ERROR: cudaErrorNoDevice\n", code=1)
     assert (nvbandwidth().status, nvbandwidth().reason) == ("error", "exit 1: ERROR: cudaErrorNoDevice")
+
+
+def test_the_plugin_records_the_tools_and_a_failed_dcgm_test_even_with_health_counters_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    failing = json.dumps(DCGM_JSON).replace('"gpu_id": "1", "status": "Pass"', '"gpu_id": "1", "status": "Fail"')
+    tool_on_path(monkeypatch, tmp_path, "dcgmi", failing, code=226)
+    env = {**os.environ, "PYTHONPATH": str(REPO), "DEVICEBENCH_FAKE_HOST": "cibox"}
+    command = [sys.executable, "-m", "pytest", "bench", "-p", "tests.golden_plugin", "-p", "no:cacheprovider", "-q"]
+    options = ["--results-dir", str(tmp_path / "results"), "-k", "matmul and n128 and CPU"]
+    proc = subprocess.run(
+        [*command, *options, "--no-health", "--dcgm-diag", "1", "--nvbandwidth"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    health = read_run(tmp_path / "results" / "latest").record.devicebench.health
+    assert health is not None
+    assert (health.verdict, health.reason) == ("unhealthy", "dcgmi diag -r 1 failed: PCIe")
+    assert health.gpus == []  # the counters were turned off
+    assert [(t.tool, t.status) for t in health.tools] == [("dcgmi diag -r 1", "fail"), ("nvbandwidth", "skipped")]
