@@ -17,7 +17,6 @@ import time
 from collections.abc import Mapping, Sequence
 
 import numpy as np
-from scipy.stats import median_abs_deviation
 
 from results_format import ConcurrentCheck, GpuStanding
 
@@ -39,6 +38,8 @@ def standings(
     workload: str, unit: str, figures: Mapping[str, float | None], errors: Mapping[str, str] = {}
 ) -> ConcurrentCheck:
     """Each GPU's figure against the median of all of them: robust z-score, share below, straggler or not."""
+    from scipy.stats import median_abs_deviation  # on first use: only --concurrent runs need scipy here
+
     known = {d: f for d, f in figures.items() if f is not None}
     values = np.array(list(known.values()), dtype=float)
     median = float(np.median(values)) if values.size else None
