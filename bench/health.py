@@ -309,7 +309,7 @@ def gpu_facts(gpu: GpuHealth, link_seen: tuple[int, int] | None = None) -> list[
     start, end = _n(before.get("ecc_volatile_corrected")), _n(after.get("ecc_volatile_corrected"))
     if start is not None and end is not None and end > start:
         add("degraded", "ecc_corrected_rose", f"corrected ECC errors rose from {start} to {end} during the run")
-    facts += _link_facts(g, now, link_seen)
+    facts += _link_facts(g, [before, now], link_seen)
     limit, default = _n(now.get("power_limit_w")), _n(now.get("power_default_limit_w"))
     if limit is not None and default and limit < default * 0.99:
         add(
@@ -323,15 +323,21 @@ def gpu_facts(gpu: GpuHealth, link_seen: tuple[int, int] | None = None) -> list[
     return facts
 
 
-def _link_facts(g: int, now: Mapping[str, Any], link_seen: tuple[int, int] | None) -> list[HealthFact]:
-    """A PCIe link trained below what the GPU and its slot support (the fastest state seen, as GPUs idle at gen1)."""
-    readings = [(now.get("pcie_gen"), now.get("pcie_width")), link_seen or (None, None)]
-    seen = [(gen, width) for gen, width in readings if gen and width]
-    max_gen, max_width = _n(now.get("pcie_max_gen")), _n(now.get("pcie_max_width"))
+def _link_facts(g: int, readings: Sequence[Mapping[str, Any]], link_seen: tuple[int, int] | None) -> list[HealthFact]:
+    """A PCIe link trained below what the GPU and its slot support, in the fastest state seen.
+
+    GPUs lower their link generation when idle (to Gen1), so a generation counts only as seen while a case ran
+    on the GPU (`link_seen`); a width below the maximum counts in any reading.
+    """
+    last = readings[-1]
+    max_gen, max_width = _n(last.get("pcie_max_gen")), _n(last.get("pcie_max_width"))
+    states = [(r.get("pcie_gen"), r.get("pcie_width")) for r in readings] + [link_seen or (None, None)]
+    seen = [(gen, width) for gen, width in states if gen and width]
     if not seen or not max_gen or not max_width:
         return []
     gen, width = max(seen, key=lambda gw: pcie_gbs_per_direction(*gw) or 0.0)
-    if gen >= max_gen and width >= max_width:
+    slow_gen = link_seen is not None and max(link_seen[0], gen) < max_gen
+    if not slow_gen and width >= max_width:
         return []
     have, could = pcie_gbs_per_direction(gen, width), pcie_gbs_per_direction(int(max_gen), int(max_width))
     share = f" ({have / could:.0%} of its bandwidth)" if have and could else ""

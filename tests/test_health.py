@@ -70,10 +70,15 @@ def test_a_gen4_x8_link_on_a_gen5_x16_board_is_degraded(monkeypatch: pytest.Monk
     assert record.reason == "GPU 0: PCIe link at Gen4 x8, below the Gen5 x16 it supports (25% of its bandwidth)"
 
 
-def test_the_fastest_link_seen_in_a_case_counts_not_the_idle_one() -> None:
+def test_an_idle_gpu_at_gen1_is_not_degraded_but_a_slow_link_under_load_is() -> None:
     idle = GpuHealth(index=0, before={"pcie_gen": 1, "pcie_width": 16, "pcie_max_gen": 5, "pcie_max_width": 16})
+    assert judge([idle])[0] == "healthy"  # GPUs drop to Gen1 when idle: no case ran on it
     assert judge([idle], link_seen={0: (5, 16)})[0] == "healthy"
-    assert judge([idle])[0] == "degraded"
+    verdict, reason, _ = judge([idle], link_seen={0: (4, 16)})
+    assert (verdict, reason) == (
+        "degraded",
+        "GPU 0: PCIe link at Gen4 x16, below the Gen5 x16 it supports (50% of its bandwidth)",
+    )
 
 
 def test_an_xid_79_during_the_run_is_unhealthy(monkeypatch: pytest.MonkeyPatch) -> None:
