@@ -29,6 +29,7 @@ from bench.concurrent import ConcurrentError, run_concurrent, straggler_lines
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
+from bench.hardware.links import pcie_gbs_per_direction
 from bench.health import HealthCheck
 from bench.health_tools import dcgm_diag, nvbandwidth
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
@@ -52,6 +53,11 @@ NOT_STARTED = "not started (--list and --collect-only measure nothing)"
 
 class UsageError(ValueError):
     """A bad option value; pytest shows its one-line message and exits with a usage error."""
+
+
+def _link_speed(link: tuple[int, int]) -> float:
+    """A PCIe (generation, width)'s GB/s per direction, for picking the fastest state seen."""
+    return pcie_gbs_per_direction(*link) or 0.0
 
 
 class NeedsGpu(UsageError):
@@ -373,7 +379,7 @@ class DevicebenchSession:
             for key, summary in (bench.extra_info.nvml or {}).items():
                 gen, width = getattr(summary, "pcie_link_gen", None), getattr(summary, "pcie_link_width", None)
                 if isinstance(gen, int) and isinstance(width, int) and key.isdigit():
-                    best[int(key)] = max(best.get(int(key), (0, 0)), (gen, width), key=lambda gw: gw[0] * gw[1])
+                    best[int(key)] = max(best.get(int(key), (1, 1)), (gen, width), key=_link_speed)
         return best
 
     def header_lines(self) -> list[str]:

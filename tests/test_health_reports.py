@@ -317,3 +317,21 @@ def test_the_plugin_records_the_tools_and_a_failed_dcgm_test_even_with_health_co
     assert (health.verdict, health.reason) == ("unhealthy", "dcgmi diag -r 1 failed: PCIe")
     assert health.gpus == []  # the counters were turned off
     assert [(t.tool, t.status) for t in health.tools] == [("dcgmi diag -r 1", "fail"), ("nvbandwidth", "skipped")]
+
+
+def test_a_gen4_x8_link_seen_while_a_case_ran_makes_the_run_degraded(tmp_path: Path) -> None:
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(REPO),
+        "DEVICEBENCH_FAKE_HOST": "cibox",
+        "DEVICEBENCH_FAKE_HEALTH": "GPU:0=gen4_x8",
+    }
+    command = [sys.executable, "-m", "pytest", "bench", "-p", "tests.golden_plugin", "-p", "no:cacheprovider", "-q"]
+    options = ["--results-dir", str(tmp_path / "results"), "-k", "matmul and n128 and GPU"]
+    proc = subprocess.run([*command, *options], cwd=REPO, env=env, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stdout[-2000:]
+    run = read_run(tmp_path / "results" / "latest")
+    assert health_badge(run) == (
+        "degraded",
+        "GPU 0: PCIe link at Gen4 x8, below the Gen5 x16 it supports (25% of its bandwidth)",
+    )
