@@ -54,9 +54,8 @@ def measure(backend: str, workload: str, gpu: int, seconds: float, start_at: flo
     for _ in range(3):
         call()
     sync()
-    late = max(0.0, time.time() - start_at)
-    if not late:
-        time.sleep(start_at - time.time())
+    late = max(0.0, time.time() - start_at)  # a worker that warmed up past the common start starts at once
+    time.sleep(max(0.0, start_at - time.time()))
     calls, start = 0, time.perf_counter()
     while True:
         for _ in range(10):
