@@ -493,6 +493,10 @@ class Telemetry:
         """Each NVML GPU's static facts (index, name, uuid, pci_bus_id, memory, power limit, max clocks)."""
         return [dict(g.info) for g in self._gpus]
 
+    def handles(self) -> list[tuple[int, Any]]:
+        """(NVML index, handle) of every GPU, for the health check's own reads (bench.health)."""
+        return [(g.index, g.handle) for g in self._gpus]
+
     @property
     def gpu_info(self) -> dict[int, dict[str, Any]]:
         """The same facts keyed by NVML index."""

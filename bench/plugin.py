@@ -17,7 +17,7 @@ from bench.cases import Case
 from bench.progress import case_line, list_rows, skip_line, what_width
 from bench.run_folder import BASELINE_WINDOW, BaselineSaveError
 from bench.runner import CaseFailed, CaseSkipped, run_case
-from bench.session import CaseRecordError, DevicebenchSession, UsageError
+from bench.session import CaseRecordError, DevicebenchSession, NeedsGpu, UsageError
 from results_format import Benchmark, ResultsWriteError
 
 SESSION_KEY = pytest.StashKey[DevicebenchSession]()
@@ -124,6 +124,35 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="do not sample GPUs with NVML (also: DEVICEBENCH_NVML=0)",
     )
     group.addoption(
+        "--no-health",
+        dest="devicebench_no_health",
+        action="store_true",
+        help="do not read the GPUs' health counters (ECC, remapped rows, PCIe, power limit, XIDs) around the run",
+    )
+    group.addoption(
+        "--concurrent",
+        dest="devicebench_concurrent",
+        action="store_true",
+        help="before the cases, run matmul (bfloat16) and membw (triad) on every GPU at once, one process per GPU, "
+        "and name the stragglers (more than 3 MADs or 5%% below the host's median); needs GPUs",
+    )
+    group.addoption(
+        "--dcgm-diag",
+        dest="devicebench_dcgm_diag",
+        type=int,
+        choices=(1, 2),
+        default=None,
+        metavar="LEVEL",
+        help="also run `dcgmi diag -r LEVEL` (1 or 2) before the cases and record each test's pass/fail "
+        "(a recorded skip where dcgmi is not on PATH)",
+    )
+    group.addoption(
+        "--nvbandwidth",
+        dest="devicebench_nvbandwidth",
+        action="store_true",
+        help="also record nvbandwidth's host-device copy matrices (a recorded skip where it is not installed)",
+    )
+    group.addoption(
         "--save-baseline",
         dest="devicebench_save_baseline",
         default=None,
@@ -171,6 +200,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--results-dir writes <run>/benchmarks.json itself; drop --benchmark-json")
     try:
         session = DevicebenchSession(config.option)
+    except NeedsGpu as exc:
+        pytest.exit(f"devicebench: {exc}", returncode=2)
     except UsageError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[SESSION_KEY] = session
@@ -485,4 +516,5 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         signal.signal(number, handler)
     session = _session(config)
     if session is not None:
+        session.health.close()
         session.telemetry.close()

@@ -25,9 +25,13 @@ from bench.backends import (
 )
 from bench.case_limits import GpuContext
 from bench.cases import Case, SizesError, make_cases
+from bench.concurrent import ConcurrentError, run_concurrent, straggler_lines
 from bench.devices import Device, DeviceSelectionError, select_devices
 from bench.drift import REFERENCE, time_reference
 from bench.hardware.cpu_peak import host_cpu_peak
+from bench.hardware.links import pcie_gbs_per_direction
+from bench.health import HealthCheck
+from bench.health_tools import dcgm_diag, nvbandwidth
 from bench.hostinfo import container_image, cpu_facts, host_name, thread_env
 from bench.nvml import Telemetry, map_tf_gpus
 from bench.profiles import PROFILES, ProfileError, get_profile, with_peaks_seconds
@@ -50,6 +54,15 @@ NOT_STARTED = "not started (--list and --collect-only measure nothing)"
 
 class UsageError(ValueError):
     """A bad option value; pytest shows its one-line message and exits with a usage error."""
+
+
+def _link_speed(link: tuple[int, int]) -> float:
+    """A PCIe (generation, width)'s GB/s per direction, for picking the fastest state seen."""
+    return pcie_gbs_per_direction(*link) or 0.0
+
+
+class NeedsGpu(UsageError):
+    """An option that needs GPUs on a host without one (exit status 2, one line)."""
 
 
 class CaseRecordError(ValueError):
@@ -124,6 +137,7 @@ class DevicebenchSession:
             if reason:
                 self.notes.append(f"{name}: {reason}: GPU cases not generated")
         every_device = [d for b in self.backends.values() for d in b.devices()]
+        self.all_gpus = [d for d in every_device if d.kind == "gpu"]  # --concurrent runs every one, selected or not
         try:
             self.devices: list[Device] = (
                 select_devices(options.devicebench_devices, every_device) if every_device else []
@@ -151,6 +165,14 @@ class DevicebenchSession:
         self.telemetry = Telemetry.disabled(
             "turned off by --no-nvml" if self.nvml_off else NOT_STARTED, self.interval_s
         )
+        self.health_off = bool(getattr(options, "devicebench_no_health", False))
+        self.concurrent = bool(getattr(options, "devicebench_concurrent", False))
+        self.dcgm_level: int | None = getattr(options, "devicebench_dcgm_diag", None)
+        self.nvbandwidth = bool(getattr(options, "devicebench_nvbandwidth", False))
+        if self.concurrent and not self.all_gpus:
+            why = "; ".join(self.notes) or "no GPU on this host"
+            raise NeedsGpu(f"--concurrent runs every GPU at once and needs GPUs: {why}")
+        self.health = HealthCheck.off("turned off by --no-health" if self.health_off else NOT_STARTED)
         self.nvml_index: dict[str, int] = {}
         self.gpu_idle: dict[str, Any] = {}
         self.drift_start: list[float] | None = None
@@ -179,6 +201,9 @@ class DevicebenchSession:
         self.started_measuring = True
         if not self.nvml_off:  # else it stays the disabled one made with the session, saying so
             self.telemetry = Telemetry.start(self.interval_s)
+        if not self.health_off:  # every GPU's error counters before the first case, and critical XIDs from now on
+            self.health = HealthCheck.begin(self.telemetry)
+        self.run_health_tools()
         # backend GPU name -> NVML index, by PCI bus id (never by index: CUDA and NVML order GPUs differently)
         self.nvml_index = map_tf_gpus(
             [{"device": d.name, "pci_bus_id": d.pci_bus_id} for d in self.devices if d.kind == "gpu"],
@@ -189,6 +214,28 @@ class DevicebenchSession:
         self.gpu_idle = {k: v for k, v in self.telemetry.measure_idle().items() if int(k) in gpus} if gpus else {}
         # the machine's pace at the start; timed again at the end of a complete run (see bench.drift)
         self.drift_start = time_reference() if self.folder is not None else None
+
+    def run_health_tools(self) -> None:
+        """The asked-for checks before the first case: every GPU at once, dcgmi diag, nvbandwidth (recorded)."""
+        if self.concurrent:
+            backend = self.all_gpus[0].backend
+            try:
+                checks = run_concurrent(backend, [d.name for d in self.all_gpus if d.backend == backend])
+            except (OSError, ConcurrentError) as exc:
+                self.notes.append(f"--concurrent did not run: {exc}")
+            else:
+                self.health.extra["concurrent"] = checks
+        tools, facts = [], []
+        if self.dcgm_level is not None:
+            record, found = dcgm_diag(self.dcgm_level)
+            tools.append(record)
+            facts += found
+        if self.nvbandwidth:
+            tools.append(nvbandwidth())
+        if tools:
+            self.health.extra["tools"] = tools
+        if facts:
+            self.health.extra["facts"] = facts
 
     @property
     def run_dir(self) -> Path | None:
@@ -271,6 +318,7 @@ class DevicebenchSession:
 
     def finish(self, state: str, reason: str) -> Path | None:
         """Write the run's final state (when it measured anything) and keep a baseline if asked; the folder."""
+        self.health.end()  # before NVML shuts down: the counters after the last case
         self.telemetry.close()
         self.last_state, self.last_reason = state, reason
         if self.folder is None or not self.benchmarks:
@@ -317,6 +365,7 @@ class DevicebenchSession:
                     "drift": {"reference": REFERENCE, "start_s": self.drift_start, "end_s": self.drift_end}
                     if self.drift_start
                     else None,
+                    "health": self.health.record(self.links_seen()),
                     "nvml": {
                         "enabled": self.telemetry.enabled,
                         "reason": self.telemetry.reason,
@@ -333,6 +382,16 @@ class DevicebenchSession:
         names = [b.extra_info.workload for b in self.benchmarks] + [s.workload for s in self.skipped]
         return {name: (known.get(name) or WORKLOADS[name]).spec for name in dict.fromkeys(names)}
 
+    def links_seen(self) -> dict[int, tuple[int, int]]:
+        """The fastest PCIe link state each NVML GPU showed while cases ran (GPUs lower it when idle)."""
+        best: dict[int, tuple[int, int]] = {}
+        for bench in self.benchmarks:
+            for key, summary in (bench.extra_info.nvml or {}).items():
+                gen, width = getattr(summary, "pcie_link_gen", None), getattr(summary, "pcie_link_width", None)
+                if isinstance(gen, int) and isinstance(width, int) and key.isdigit():
+                    best[int(key)] = max(best.get(int(key), (1, 1)), (gen, width), key=_link_speed)
+        return best
+
     def header_lines(self) -> list[str]:
         """The run header: profile, backends, devices and why anything is missing."""
         lines = [f"devicebench {__version__}: profile {self.profile.name} ({self.profile.description})"]
@@ -348,6 +407,8 @@ class DevicebenchSession:
             cc = f", compute capability {d.compute_capability}" if d.compute_capability else ""
             lines.append(f"  device {d.backend}/{d.name}: {d.model}{mem}{cc}")
         lines.append(f"  {self.telemetry.header_line()}")
+        lines.append(f"  health: {self.health.header_line()}")
+        lines += [f"  health: {line}" for line in straggler_lines(self.health.extra.get("concurrent", []))]
         lines += [f"  note: {n}" for n in self.notes]
         lines.append(f"  {self.mnist_line}")
         if self.folder is not None:

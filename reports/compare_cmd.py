@@ -1,4 +1,4 @@
-"""Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input).
+"""Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input, 3 unhealthy).
 
 Each side is a run or a window of runs (a folder of run folders, e.g. results/baselines/NAME/); every
 judged case gets its verdict across runs (reports.across, reports.runs_model). Exit 1 also when a baseline
@@ -6,16 +6,20 @@ case is missing from the current run and the run recorded no reason for it (unle
 interrupted or killed run is refused with exit 2 (unless --allow-incomplete); in a window, incomplete runs
 are left out and counted in a note.
 Exit 2 also when no case could be judged (none measured on both sides with enough rounds): nothing passed.
+Exit 3 when a regression would have been called but a run of either side recorded an unhealthy GPU host
+(bench.health): the slowdown is not called a regression (each such case says why, and a top line names the
+side and its reason); a sick GPU's numbers say nothing about the code.
 """
 
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import sys
 from pathlib import Path
 
-from reports import across
+from reports import across, health
 from reports.compare import EXIT_NOTHING_JUDGED, Options, compare, nothing_judged_line, pool_runs
 from reports.load import ResultsFileError, accept_incomplete
 from reports.option_checks import seed_problem, workload_problem
@@ -177,20 +181,43 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for diff in diffs:
         print(f"warning: machine changed: {diff}", file=sys.stderr)
+    gate = health.compare_gate(sides[0].records, sides[1].records)
+    exit_code = comparison.exit_code
+    if gate is not None:
+        comparison, refused = _refuse_regressions(comparison, gate.case_note)
+        if refused and exit_code == 1:
+            exit_code = health.EXIT_UNHEALTHY_SIDE
+        print(f"warning: {gate.top_line.replace('**', '')}", file=sys.stderr)
     markdown = across.to_markdown(comparison, allowed_machine_change=bool(diffs))
+    if gate is not None:
+        markdown = f"{gate.top_line}\n\n{markdown}"
     sys.stdout.write(markdown)
     try:
         if args.markdown:
             _write(args.markdown, markdown)
         if args.json:
             verdicts = across.to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
+            if gate is not None:
+                verdicts["health"] = {"unhealthy_sides": list(gate.sides), "reasons": list(gate.reasons)}
+                verdicts["exit_code"] = exit_code
             _write(args.json, json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
     if comparison.exit_code == EXIT_NOTHING_JUDGED:
         print(f"error: {nothing_judged_line(comparison.comparison)}", file=sys.stderr)
-    return comparison.exit_code
+    return exit_code
+
+
+def _refuse_regressions(comparison: across.AcrossComparison, note: str) -> tuple[across.AcrossComparison, int]:
+    """Each regressed case with the note that an unhealthy side keeps it from being called one; how many."""
+    cases = [
+        dataclasses.replace(case, notes=(*case.notes, note)) if case.verdict == "regression" else case
+        for case in comparison.comparison.cases
+    ]
+    refused = sum(case.verdict == "regression" for case in cases)
+    inner = dataclasses.replace(comparison.comparison, cases=cases)
+    return dataclasses.replace(comparison, comparison=inner), refused
 
 
 def _pooled(side: Side) -> RunFile:

@@ -24,7 +24,10 @@ The rule, per device model (a GPU model, or the CPU model for CPU cases):
    not make every small difference infinite. It is shown beside the verdict, not part of it: in a
    fleet split in two halves nobody is an outlier, yet the slow half is still slow.
 6. Likely causes of a slow unit: the environment facts in which its host differs from the
-   majority of the other hosts of its model (driver, CUDA/cuDNN, framework versions, clocks, ...).
+   majority of the other hosts of its model (GPU health first, driver, CUDA/cuDNN, framework versions, clocks).
+7. A host whose own run recorded an unhealthy GPU (bench.health) is flagged on its own, whatever its speed;
+   the GPUs of a host that ran `--concurrent` are each set against that host's median, and its stragglers
+   are listed (a slow GPU in a healthy host is named even when no other host has its model).
 
 A host is listed as missing when an expected host (a hosts file, or a count) has no run.
 """
@@ -79,6 +82,7 @@ class Fact:
 
 #: the environment columns (from reports.fleet_facts.host_facts) that may explain a slow host, most likely first.
 FACTS: tuple[Fact, ...] = (
+    Fact("health", "GPU health (bench.health)", gpu_only=True),
     Fact("throttled", "GPU clock-event (throttle) reasons", gpu_only=True),
     Fact("sm_clock_mhz", "SM clock under load (MHz)", gpu_only=True, compare="measured"),
     Fact("pcie_link", "PCIe link under load", gpu_only=True),
@@ -122,6 +126,8 @@ class FleetResult:
     missing_count: int = 0
     unexpected: list[str] = field(default_factory=list)
     options: Options = field(default_factory=Options)
+    unhealthy: dict[str, str] = field(default_factory=dict)  # host -> the reason its own run recorded
+    stragglers: dict[str, str] = field(default_factory=dict)  # host -> its GPUs behind its median, all at once
 
     @property
     def slow_hosts(self) -> list[str]:
@@ -137,8 +143,8 @@ class FleetResult:
 
     @property
     def exit_code(self) -> int:
-        """1 when a host is slow or an expected host has no run; else 2 when no unit was judged; else 0 (healthy)."""
-        if self.slow_hosts or self.missing_count:
+        """1 when a host is slow or unhealthy or an expected host has no run; else 2 when no unit was judged; else 0."""
+        if self.slow_hosts or self.missing_count or self.unhealthy:
             return EXIT_UNHEALTHY
         return EXIT_HEALTHY if self.judged else EXIT_NOTHING_JUDGED
 
@@ -398,7 +404,10 @@ def judge(
     units = units.assign(causes=causes, run_state=run_states)
     hosts = sorted(frame["host"].dropna().unique()) if not frame.empty else []
     missing, missing_count, unexpected = missing_hosts(hosts, expected, expect_count)
+    unhealthy, stragglers = _health_flags(frame)
     return FleetResult(
+        unhealthy=unhealthy,
+        stragglers=stragglers,
         units=units,
         ratios=ratios,
         hosts=hosts,
@@ -407,6 +416,20 @@ def judge(
         unexpected=unexpected,
         options=options,
     )
+
+
+def _health_flags(frame: pd.DataFrame) -> tuple[dict[str, str], dict[str, str]]:
+    """Hosts whose own run was unhealthy (with its reason), and hosts with stragglers: flagged whatever the peers."""
+    if frame.empty or "health" not in frame.columns:
+        return {}, {}
+    hosts = frame.drop_duplicates("host").set_index("host")
+    unhealthy = {
+        str(host): str(row.get("health_reason") or "")
+        for host, row in hosts.iterrows()
+        if row.get("health") == "unhealthy"
+    }
+    stragglers = {str(host): str(text) for host, text in hosts.get("stragglers", pd.Series()).items() if _text(text)}
+    return dict(sorted(unhealthy.items())), dict(sorted(stragglers.items()))
 
 
 def _ratio_text(value: float) -> str:
@@ -452,6 +475,10 @@ def summary_line(result: FleetResult) -> str:
     slow = result.slow_hosts
     text = f"{len(result.hosts)} host(s)"
     text += f"; slow: {', '.join(slow)}" if slow else "; no slow host"
+    if result.unhealthy:
+        text += f"; unhealthy: {', '.join(result.unhealthy)}"
+    if result.stragglers:
+        text += f"; stragglers on {', '.join(result.stragglers)}"
     if result.missing_count:
         names = f" ({', '.join(result.missing)})" if result.missing else ""
         text += f"; {result.missing_count} expected host(s) without a run{names}"
@@ -471,6 +498,14 @@ def to_markdown(result: FleetResult) -> str:
         f"(bootstrap over cases) stays below {1 - o.floor:.2f}x.",
         "",
     ]
+    if result.unhealthy:
+        lines += ["**Unhealthy hosts** (their own runs' GPU health, whatever their speed):"]
+        lines += [f"- {host}: {reason}" for host, reason in result.unhealthy.items()]
+        lines.append("")
+    if result.stragglers:
+        lines += ["**Stragglers** (each GPU against its own host's median, all GPUs at once: --concurrent):"]
+        lines += [f"- {host}: {text}" for host, text in result.stragglers.items()]
+        lines.append("")
     if not result.units.empty:
         order = {"slow": 0, "fast": 1, "ok": 2, "not judged": 3}
         units = result.units.sort_values(
@@ -558,6 +593,8 @@ def to_json(result: FleetResult) -> dict[str, Any]:
         },
         "hosts": result.hosts,
         "slow_hosts": result.slow_hosts,
+        "unhealthy_hosts": result.unhealthy,
+        "stragglers": result.stragglers,
         "missing_hosts": result.missing,
         "missing_count": result.missing_count,
         "unexpected_hosts": result.unexpected,

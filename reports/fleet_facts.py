@@ -76,6 +76,26 @@ def _gpu_load_facts(run: Run, nvml_index: Mapping[str, int]) -> dict[str, Any]:
     }
 
 
+def health_notes(run: Run) -> dict[str, Any]:
+    """The run's health reason and its --concurrent stragglers, for the fleet to flag the host on its own."""
+    health = run.record.devicebench.health
+    if health is None:
+        return {"health_reason": None, "stragglers": None}
+    stragglers = [
+        f"{gpu.device} in {check.workload} at {gpu.figure:.4g} vs {check.median:.4g} {check.unit}: {gpu.reason}"
+        for check in health.concurrent or []
+        for gpu in check.gpus
+        if gpu.straggler
+    ]
+    return {"health_reason": health.reason, "stragglers": "; ".join(stragglers) or None}
+
+
+def _health_verdict(run: Run) -> str | None:
+    """The run's health verdict (compared with the peers' as a likely cause); None where not checked."""
+    health = run.record.devicebench.health
+    return None if health is None or health.verdict == "unchecked" else health.verdict
+
+
 def host_facts(run: Run) -> dict[str, Any]:
     """The environment of one run as the columns of reports.fleet.FACTS (None where unknown)."""
     info = run.record.machine_info
@@ -83,6 +103,7 @@ def host_facts(run: Run) -> dict[str, Any]:
     gpus = facts.nvml.gpus
     nvml_index = {f"{d.backend} {d.name}": d.nvml_index for d in facts.devices if d.nvml_index is not None}
     return {
+        "health": _health_verdict(run),
         **_gpu_load_facts(run, nvml_index),
         "gpu_max_sm_clock_mhz": _joined(f"{g.max_sm_clock_mhz:g}" for g in gpus if g.max_sm_clock_mhz is not None),
         "gpu_power_limit_w": _joined(f"{g.power_limit_w:g}" for g in gpus if g.power_limit_w is not None),
@@ -124,7 +145,12 @@ def fleet_frame(runs: Sequence[Run]) -> tuple[pd.DataFrame, list[Run]]:
     kept_ids = {id(run) for run in kept.values()}
     older = [run for run in runs if id(run) not in kept_ids]
     frame = everything.merge(newest, on=["host", "run"]).drop_duplicates(["host", "device", "name"])
-    facts = pd.DataFrame([{"host": run.host, **host_facts(run), "run_state": run.state_text} for run in kept.values()])
+    facts = pd.DataFrame(
+        [
+            {"host": run.host, **host_facts(run), **health_notes(run), "run_state": run.state_text}
+            for run in kept.values()
+        ]
+    )
     # A host's facts replace the per-case columns of the same name (the tidy frame's own `throttled` is each
     # case's record): merged side by side they would both be renamed, and the fleet would lose its causes.
     frame = frame.drop(columns=[c for c in facts.columns if c != "host" and c in frame.columns])

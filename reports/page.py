@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 import jinja2
 import pandas as pd
 
-from reports import envelope, sections, specs
+from reports import envelope, health, sections, specs
 from reports import multidevice as md
 from reports import serving as sv
 from reports import speedup as sp
@@ -392,6 +392,7 @@ def build_page(
         "generated": (generated or dt.datetime.now(dt.UTC)).strftime("%Y-%m-%d %H:%M UTC"),
         "runs": runs,
         "headlines": headlines,
+        "health": health.page_block(runs),  # first on the page: reports.health
         "verdicts": _verdicts(frame),
         "plots": plots,
         "tables": tables,

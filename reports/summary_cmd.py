@@ -18,8 +18,8 @@ from typing import Any
 
 import pandas as pd
 
+from reports import health, sections, serving, specs, summary, training
 from reports import multidevice as md
-from reports import sections, serving, specs, summary, training
 from reports import speedup as sp
 from reports.fmt import cell, fmt_ratio
 from reports.labels import several_backends
@@ -120,6 +120,8 @@ def run(args: argparse.Namespace) -> int:
     left_out = skipped(runs)
     console = Console(highlight=False, width=None if sys.stdout.isatty() else 160)
     console.rule(Text(f"devicebench summary: {', '.join(r.name for r in runs)}"), style="bold")
+    for line in health.summary_lines(runs):  # first of all: a sick GPU's numbers are not its SKU's
+        console.print(f"• {line}", markup=False, style="bold red" if "UNHEALTHY" in line else None)
     several = len(runs) > 1
     for run_name, note in notes(runs):  # first: an incomplete or drifting run colours every number below
         console.print(f"• note{f' ({run_name})' if several else ''}: {note}", markup=False)

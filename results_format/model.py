@@ -35,6 +35,7 @@ from results_format.hardware import (
     SkuRecord,
     SustainedCheck,
 )
+from results_format.health import HealthRecord
 from results_format.reference import ReferenceEnvelope
 from results_format.workloads import WorkloadSpec
 
@@ -427,6 +428,7 @@ class RunBlock(Record):
     skipped: list[SkipRecord] = Field(default_factory=list)
     nvml: NvmlStatus
     drift: Drift | None = None
+    health: HealthRecord | None = None  # NVML health counters and the verdict (results_format.health); optional
 
 
 class RunFile(OpenRecord):

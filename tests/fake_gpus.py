@@ -90,6 +90,8 @@ class ScriptedGpus:
                 compute_capability=tuple(int(part) for part in model.compute_capability.split(".")),
                 board_part_number=None,
             )
+            for fault in script.health.get(f"GPU:{index}", ()):
+                break_health(gpu, fault)
             self.gpus[normalise_bus_id(slot.pci_bus_id) or slot.pci_bus_id] = _Gpu(slot, gpu, energy_mj=gpu.energy_mj)
         for bus, state in self.gpus.items():
             self._show_memory(bus)
@@ -172,6 +174,22 @@ class ScriptedGpus:
             clock, events = clock * THROTTLED_CLOCK, events | SW_THERMAL
         gpu.power_mw = int((model.idle_w + (model.max_w - model.idle_w) * draw) * 1000)
         gpu.sm_clock_mhz, gpu.clock_events = int(model.max_sm_mhz * clock), events
+
+
+def break_health(gpu: FakeGpu, fault: str) -> None:
+    """Give a scripted GPU one of the health faults of DEVICEBENCH_FAKE_HEALTH (tests/fake_hosts.py)."""
+    if fault == "ecc_rising":
+        gpu.ecc_corrected_step = 7  # every read of the corrected counters finds 7 more
+    elif fault == "ecc_uncorrected":
+        gpu.ecc = {(1, 0): 2, (1, 1): 2}
+    elif fault == "remap_pending":
+        gpu.remapped_rows = (3, 0, 1, 0)
+    elif fault == "gen4_x8":
+        gpu.pcie_gen, gpu.pcie_width = 4, 8
+    elif fault == "xid79":
+        gpu.xids.append(79)
+    elif fault == "power500":
+        gpu.power_limit_mw = 500_000
 
 
 GPUS = ScriptedGpus()

@@ -14,6 +14,7 @@ A run picks its host with `DEVICEBENCH_FAKE_HOST` (default `testbox`) and adjust
     DEVICEBENCH_FAKE_HEAT=5               poor cooling: a GPU reaches its thermal limit after 5 s at full load
     DEVICEBENCH_FAKE_VERSIONS='tensorflow=2.20.0'                   another framework version
     DEVICEBENCH_FAKE_FAULTS='oom_from_n=1024;signal=SIGTERM@3'      fault switches (Faults)
+    DEVICEBENCH_FAKE_HEALTH='GPU:2=remap_pending;GPU:6=xid79,ecc_rising'  GPU health faults (HEALTH_FAULTS)
 
 The numbers are made up but shaped like real hardware: small matmuls are dispatch-bound, a GPU wins from some
 n on, MNIST's eager loop is dominated by per-step overhead, a GPU training step fed by tf.data waits for its input,
@@ -246,6 +247,27 @@ HOSTS: dict[str, Host] = {
         Host("cibox", EPYC_7763, (GpuSlot(H100, "00000000:41:00.0"),), "555.42.06", True, IMAGE),
         Host("nightly", EPYC_7313P, (GpuSlot(L4, "00000000:01:00.0"),), "550.90.07", True, IMAGE),
         Host("fleet", XEON_6338, (GpuSlot(A100, "00000000:4B:00.0"),), "550.90.07", True, IMAGE),
+        Host(  # eight H100 SXM: the health faults of DEVICEBENCH_FAKE_HEALTH and --concurrent's stragglers
+            "sickbox",
+            XEON_8480,
+            tuple(
+                GpuSlot(H100, f"00000000:{bus:02X}:00.0") for bus in (0x18, 0x2A, 0x3A, 0x5D, 0x9A, 0xAB, 0xBA, 0xDB)
+            ),
+            "560.35.03",
+            True,
+            IMAGE,
+            ("torch",),
+        ),
+        Host(  # the fleet's A100 host with eight of them (for --concurrent)
+            "fleet8",
+            XEON_6338,
+            tuple(
+                GpuSlot(A100, f"00000000:{bus:02X}:00.0") for bus in (0x07, 0x0F, 0x47, 0x4E, 0x87, 0x90, 0xB7, 0xBD)
+            ),
+            "550.90.07",
+            True,
+            IMAGE,
+        ),
         Host(
             "fleet-hot",
             XEON_6338,
@@ -258,6 +280,10 @@ HOSTS: dict[str, Host] = {
         ),
     )
 }
+
+
+#: the GPU health faults DEVICEBENCH_FAKE_HEALTH can give a GPU, as changes to its FakeGpu (tests/fake_gpus.py)
+HEALTH_FAULTS = ("ecc_rising", "remap_pending", "gen4_x8", "xid79", "power500", "ecc_uncorrected")
 
 
 class ScriptError(ValueError):
@@ -315,6 +341,7 @@ class Script:
     faults: Faults = field(default_factory=Faults)
     drift: float = 1.0  # the reference case's time at the end of the run / at its start
     heat_s: float | None = None  # seconds at full load after which a GPU reaches its thermal limit (None: never)
+    health: Mapping[str, tuple[str, ...]] = field(default_factory=dict)  # GPU:2 -> its health faults
 
     @classmethod
     def from_env(cls, env: Mapping[str, str] | None = None) -> Script:
@@ -343,6 +370,7 @@ class Script:
             faults=Faults.parse(get("FAULTS")),
             drift=_number(get("DRIFT"), "DRIFT", float) if get("DRIFT") else 1.0,
             heat_s=_number(get("HEAT"), "HEAT", float) if get("HEAT") else None,
+            health=_health(get("HEALTH")),
         )
 
     def time_factor(self, case_id: str) -> float:
@@ -364,6 +392,18 @@ class Script:
     def seed_for(self, host_name: str, case_id: str) -> int:
         """A stable seed per host, run seed and case (Python's own hash() differs per process)."""
         return zlib.crc32(f"{host_name}|{self.seed}|{case_id}".encode())
+
+
+def _health(text: str) -> dict[str, tuple[str, ...]]:
+    """DEVICEBENCH_FAKE_HEALTH: `GPU:2=remap_pending;GPU:6=xid79,ecc_rising`."""
+    faults = {}
+    for device, names in _pairs(text, "HEALTH"):
+        listed = tuple(n.strip() for n in names.split(",") if n.strip())
+        unknown = [n for n in listed if n not in HEALTH_FAULTS]
+        if unknown:
+            raise ScriptError(f"{ENV_PREFIX}HEALTH: unknown fault {unknown[0]!r}; faults: {', '.join(HEALTH_FAULTS)}")
+        faults[device] = listed
+    return faults
 
 
 def gpu_uuid(host_name: str, slot: int) -> str:

@@ -36,6 +36,7 @@ from typing import Any
 import pynvml
 import pytest
 
+import bench.concurrent
 import bench.nvml
 import bench.run_folder
 import bench.session
@@ -98,11 +99,19 @@ def pytest_configure(config: pytest.Config) -> None:
     patch.setattr(bench.session, "time_reference", scripted_reference(script))
     for module in (bench.workloads.mnist_amp, bench.workloads.resnet50_train):  # mixed precision by the CPU's ISA
         patch.setattr(module, "cpu_flags", lambda: frozenset(host.cpu.flags))
+    patch.setattr(bench.concurrent, "worker_command", fake_worker_command)
+    patch.setattr(bench.concurrent, "START_MARGIN_S", 0.0)
     nvml_available.cache_clear()
     if host.gpus:
         script_nvml(patch, config, script)
     else:
         FakeNvml([], init_error=pynvml.NVMLError_LibraryNotFound()).install(patch.setattr)
+
+
+def fake_worker_command(backend: str, workload: str, index: int, seconds: float, start_at: float) -> list[str]:
+    """--concurrent's worker on the scripted host: tests.fake_concurrent instead of bench.concurrent_worker."""
+    arguments = ["--backend", backend, "--workload", workload, "--gpu", str(index), "--seconds", f"{seconds:g}"]
+    return [sys.executable, "-m", "tests.fake_concurrent", *arguments, "--start-at", f"{start_at:.3f}"]
 
 
 def scripted_reference(script: Script) -> Callable[..., list[float]]:

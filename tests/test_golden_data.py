@@ -10,7 +10,7 @@ import results_format
 from bench.workloads.matmul import FP8, TF_NO_FP8
 
 DATA = Path(__file__).parent / "data"
-GROUPS = ("runs", "backends", "history", "compare", "fleet", "incomplete", "sustained", "peaks")
+GROUPS = ("runs", "backends", "history", "compare", "fleet", "incomplete", "sustained", "peaks", "health")
 
 
 def make_golden():
@@ -42,7 +42,7 @@ def test_every_golden_run_reads_and_ended_as_scripted(run):
     gpus = [d for d in data.devicebench.devices if d.kind == "gpu"]
     assert (folder / "nvml.csv").is_file() == bool(gpus) == data.devicebench.nvml.enabled
     assert all(d.nvml_index is not None for d in gpus)  # matched by PCI bus id
-    assert (folder / "benchmarks.json").stat().st_size < 1_100_000  # schema 3 adds specs and case labels (~1 %)
+    assert (folder / "benchmarks.json").stat().st_size < 1_100_000  # schema 3 specs, case labels, health
 
 
 def test_the_scripted_hosts_show_what_the_reports_explain():

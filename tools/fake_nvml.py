@@ -14,6 +14,7 @@ nvidia-ml-py's own `NVMLError_*` classes, so the code under test runs its real p
 from __future__ import annotations
 
 import contextlib
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -76,6 +77,27 @@ class FakeGpu:
     lost: bool = False
     lose_after_reads: int | None = None
     reads: int = 0
+    # health counters (bench.health); None: the driver does not report it
+    ecc: dict[tuple[int, int], int] | None = field(default_factory=dict)  # (error type, counter type) -> count
+    retired_pages: dict[int, int] | None = field(default_factory=dict)  # cause -> pages retired
+    retired_pending: int | None = 0
+    remapped_rows: tuple[int, int, int, int] | None = (0, 0, 0, 0)  # correctable, uncorrectable, pending, failure
+    pcie_replay: int | None = 0
+    nvlink_links: list[bool] | None = None  # each link's state (None: no NVLink)
+    nvlink_errors: int | None = 0  # every error counter of every link reads this (None: not supported)
+    hbm_temp_c: int | None = 40
+    has_events: bool = True  # the driver supports critical-XID events on this GPU
+    xids: list[int] = field(default_factory=list)  # critical XIDs waiting to be delivered to an event set
+    # a counter that moves while the GPU is in use: every read of ecc/replay adds these
+    ecc_corrected_step: int = 0
+
+
+@dataclass
+class FakeEventSet:
+    """An NVML event set: the GPUs registered on it and the event types each listens to."""
+
+    gpus: list[FakeGpu] = field(default_factory=list)
+    freed: bool = False
 
 
 class FakeNvml:
@@ -297,6 +319,10 @@ class FakeNvml:
                 slot.nvmlReturn = pynvml.NVML_SUCCESS
                 slot.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
                 slot.value.uiVal = gpu.power_mw
+            elif field_id == pynvml.NVML_FI_DEV_MEMORY_TEMP and gpu.hbm_temp_c is not None:
+                slot.nvmlReturn = pynvml.NVML_SUCCESS
+                slot.valueType = pynvml.NVML_VALUE_TYPE_UNSIGNED_INT
+                slot.value.uiVal = gpu.hbm_temp_c
             else:
                 slot.nvmlReturn = pynvml.NVML_ERROR_NOT_SUPPORTED
         return values
@@ -333,3 +359,92 @@ class FakeNvml:
     def nvmlDeviceGetCurrentClocksThrottleReasons(self, handle: Any) -> int:
         """pynvml.nvmlDeviceGetCurrentClocksThrottleReasons, scripted."""
         return self._gpu(handle).clock_events
+
+    # --- health counters ----------------------------------------------------------------------------------
+
+    def nvmlDeviceGetTotalEccErrors(self, handle: Any, error_type: int, counter_type: int) -> int:
+        """pynvml.nvmlDeviceGetTotalEccErrors, scripted (corrected counts grow by ecc_corrected_step per read)."""
+        gpu = self._gpu(handle)
+        counts = _reported(gpu.ecc)
+        key = (error_type, counter_type)
+        if error_type == pynvml.NVML_MEMORY_ERROR_TYPE_CORRECTED and gpu.ecc_corrected_step:
+            counts[key] = counts.get(key, 0) + gpu.ecc_corrected_step
+        return counts.get(key, 0)
+
+    def nvmlDeviceGetRetiredPages(self, handle: Any, cause: int) -> list[int]:
+        """pynvml.nvmlDeviceGetRetiredPages, scripted (page addresses)."""
+        pages = _reported(self._gpu(handle).retired_pages)
+        return [0x1000 * (i + 1) for i in range(pages.get(cause, 0))]
+
+    def nvmlDeviceGetRetiredPagesPendingStatus(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetRetiredPagesPendingStatus, scripted."""
+        return _reported(self._gpu(handle).retired_pending)
+
+    def nvmlDeviceGetRemappedRows(self, handle: Any) -> tuple[int, int, int, int]:
+        """pynvml.nvmlDeviceGetRemappedRows, scripted."""
+        return _reported(self._gpu(handle).remapped_rows)
+
+    def nvmlDeviceGetPcieReplayCounter(self, handle: Any) -> int:
+        """pynvml.nvmlDeviceGetPcieReplayCounter, scripted."""
+        return _reported(self._gpu(handle).pcie_replay)
+
+    def nvmlDeviceGetNvLinkState(self, handle: Any, link: int) -> int:
+        """pynvml.nvmlDeviceGetNvLinkState, scripted (links past the last raise INVALID_ARGUMENT, as the driver)."""
+        gpu = self._gpu(handle)
+        links = _reported(gpu.nvlink_links)
+        if link >= len(links):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return int(links[link])
+
+    def nvmlDeviceGetNvLinkErrorCounter(self, handle: Any, link: int, counter: int) -> int:
+        """pynvml.nvmlDeviceGetNvLinkErrorCounter, scripted."""
+        gpu = self._gpu(handle)
+        if link >= len(_reported(gpu.nvlink_links)):
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_INVALID_ARGUMENT)
+        return _reported(gpu.nvlink_errors)
+
+    # --- events --------------------------------------------------------------------------------------------
+
+    def nvmlEventSetCreate(self) -> FakeEventSet:
+        """pynvml.nvmlEventSetCreate, scripted."""
+        return FakeEventSet()
+
+    def nvmlDeviceRegisterEvents(self, handle: Any, event_types: int, event_set: FakeEventSet) -> None:
+        """pynvml.nvmlDeviceRegisterEvents, scripted (NOT_SUPPORTED where the GPU has no events)."""
+        gpu = self._gpu(handle)
+        if not gpu.has_events:
+            raise pynvml.NVMLError(pynvml.NVML_ERROR_NOT_SUPPORTED)
+        event_set.gpus.append(gpu)
+
+    def nvmlEventSetWait_v2(self, event_set: FakeEventSet, timeout_ms: int) -> Any:
+        """pynvml.nvmlEventSetWait_v2, scripted: the next queued XID, else TIMEOUT at once (nobody waits)."""
+        for gpu in event_set.gpus:
+            if gpu.xids:
+                data = pynvml.c_nvmlEventData_t()
+                data.eventType = pynvml.nvmlEventTypeXidCriticalError
+                data.eventData = gpu.xids.pop(0)
+                return _EventData(gpu, data)
+        time.sleep(min(timeout_ms, 2) / 1000)  # a listener thread polling an empty set must not spin a core
+        raise pynvml.NVMLError(pynvml.NVML_ERROR_TIMEOUT)
+
+    def nvmlEventSetFree(self, event_set: FakeEventSet) -> None:
+        """pynvml.nvmlEventSetFree, scripted."""
+        event_set.freed = True
+
+
+@dataclass
+class _EventData:
+    """c_nvmlEventData_t with a FakeGpu as its device (ctypes cannot hold a Python object)."""
+
+    device: FakeGpu
+    data: Any
+
+    @property
+    def eventType(self) -> int:
+        """The event type bits."""
+        return int(self.data.eventType)
+
+    @property
+    def eventData(self) -> int:
+        """The XID."""
+        return int(self.data.eventData)

@@ -5,7 +5,7 @@
 Each run is `python -m pytest bench -p tests.golden_plugin ...` in a subprocess: the real devicebench plugin on
 the scripted backends of tests/fake_backend.py, on a host from tests/fake_hosts.py, timed on a virtual clock (so
 the files are the same on every machine and every regeneration). Its run folder is then moved to a stable name.
-It makes 22 runs:
+It makes 25 runs:
 
     runs/20261120-090000-laptop          CPU-only host, tensorflow (a CPU-only build), smoke: every workload, the
                                          multi-device ones on two logical devices of the CPU; the serving and
@@ -46,6 +46,14 @@ It makes 22 runs:
     peaks/20261126-120000-mixedbox       the peaks profile with torch on the H100 host, 5 s per GPU dtype: the best
                                          searched shape per dtype (FP8 included) beats square n by ~5 %; the
                                          H100's reference envelope recorded, every searched figure in line
+    health/20261127-090000-sickbox       eight H100 SXM, their health read around the run and --concurrent: GPU 2 has
+                                         a pending row remap and GPU 6 an XID 79 during the run (unhealthy), GPU 3
+                                         trained its link at Gen4 x8 (degraded), GPU 5 is 12 % slow when all eight
+                                         run at once (a straggler); cases on CPU:0 and GPU:0 only
+    health/20261124-032000-node-e        a fifth A100 host of the fleet with a pending row remap: as fast as its
+                                         peers, flagged unhealthy on its own
+    health/20261124-032500-node-f        the fleet's A100 host with eight GPUs and --concurrent: GPU 5 12 % slow,
+                                         named as a straggler of its healthy host
 
 and derives the files under bad/ that the results format must refuse from compare/baseline cut to its first case
 (the hand-written corrupt.json, foreign.json and empty-folder/ stay as they are).
@@ -220,6 +228,31 @@ RUNS = (
         env={"FAULTS": "corrupt=*GPU:0*@3"},
         options=("--sustained-minutes", "0.02"),
         exit_codes=(1,),
+    ),
+    GoldenRun(
+        "health/20261127-090000-sickbox",
+        "sickbox",
+        "2026-11-27T09:00:00+00:00",
+        select=SAMPLER,
+        options=("--devices", "CPU:0,GPU:0", "--concurrent"),
+        env={"HEALTH": "GPU:2=remap_pending;GPU:6=xid79;GPU:3=gen4_x8", "SLOW": "concurrent-*-GPU:5=1.1364"},
+    ),
+    GoldenRun(
+        "health/20261124-032000-node-e",
+        "fleet",
+        "2026-11-24T03:20:00+00:00",
+        select=SAMPLER,
+        name="node-e",
+        env={"SEED": "20", "HEALTH": "GPU:0=remap_pending"},
+    ),
+    GoldenRun(
+        "health/20261124-032500-node-f",
+        "fleet8",
+        "2026-11-24T03:25:00+00:00",
+        select=SAMPLER,
+        name="node-f",
+        options=("--devices", "CPU:0,GPU:0", "--concurrent"),
+        env={"SEED": "25", "SLOW": "concurrent-*-GPU:5=1.1364"},
     ),
     GoldenRun(
         "peaks/20261126-120000-mixedbox",
