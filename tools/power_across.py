@@ -68,7 +68,7 @@ def trial(
         if current is not None and all(x is not None for x in window_runs):
             summaries[n] = ([x for x in window_runs if x], current)
     prior = machine_prior([dl_between(between_groups(w, [c])) for w, c in summaries.values()])
-    flagged, regressions, mdes = [], [], {}
+    flagged, regressions, mdes, own_mdes = [], [], {}, {}
     own_flagged, own_regressions = [], []
     for n, (window_runs, current) in summaries.items():
         verdict = judge_across(across(window_runs, [current], confidence=confidence, prior=prior), threshold)
@@ -78,6 +78,7 @@ def trial(
         if verdict.verdict == "regression":
             regressions.append(n)
         own = judge_across(across(window_runs, [current], confidence=confidence), threshold)
+        own_mdes[n] = own.mde
         if own.confirm:
             own_flagged.append(n)
         if own.verdict == "regression":
@@ -104,10 +105,17 @@ def trial(
         "flagged": flagged,
         "confirmed": confirmed,
         "mde": mdes,
+        "own_mde": own_mdes,
         "own_regressions": own_regressions,
         "own_flagged": own_flagged,
         "own_confirmed": own_confirmed,
     }
+
+
+def _median_pct(values: Sequence[float]) -> str:
+    """The median of the finite values as a percentage, or ∞."""
+    finite = [m for m in values if math.isfinite(m)]
+    return f"{float(np.median(finite)):.0%}" if finite else "∞"
 
 
 def study(
@@ -132,6 +140,7 @@ def study(
     ]
     per_case: dict[str, dict[float, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     mdes: dict[str, list[float]] = defaultdict(list)
+    own_mdes: dict[str, list[float]] = defaultdict(list)
     for e_index, effect in enumerate(effects):
         rng = np.random.default_rng([seed, e_index])
         one = reg = flag = final = cases_confirmed = own_reg = own_flag = own_final = 0
@@ -152,6 +161,8 @@ def study(
                 cell[2] += n in out["confirmed"]  # type: ignore[operator]
             for n, m in out["mde"].items():  # type: ignore[attr-defined]
                 mdes[n].append(m)
+            for n, m in out["own_mde"].items():  # type: ignore[attr-defined]
+                own_mdes[n].append(m)
         kind = "A/A: false alarm" if effect == 0 else ("false alarm" if effect < threshold else "detection")
         rows.append(
             f"| {effect:.0%} | {kind} | {one / trials:.1%} | {own_reg / trials:.1%} | {own_flag / trials:.1%} "
@@ -159,12 +170,11 @@ def study(
             f"| **{final / trials:.1%}** | {cases_confirmed / (trials * len(names)):.1%} |"
         )
     case_rows = [
-        "| case | median MDE across runs (pooled τ²) | " + " | ".join(f"{e:.0%}" for e in effects) + " |",
+        "| case | median MDE across runs, own τ² / pooled τ² | " + " | ".join(f"{e:.0%}" for e in effects) + " |",
         "|---|---:|" + "---:|" * len(effects),
     ]
     for n in names:
-        finite = [m for m in mdes[n] if math.isfinite(m)]
-        mde = f"{float(np.median(finite)):.0%}" if finite else "∞"
+        mde = f"{_median_pct(own_mdes[n])} / {_median_pct(mdes[n])}"
         cells = ["{:.0%} / {:.0%} / {:.0%}".format(*(x / trials for x in per_case[n][e])) for e in effects]
         case_rows.append(f"| `{n}` | {mde} | " + " | ".join(cells) + " |")
     head = (
