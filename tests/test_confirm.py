@@ -153,8 +153,11 @@ def test_the_interleave_plugin_replaces_the_batched_round_loop_of_this_runner(
     from tools import interleave_plugin
 
     monkeypatch.setattr(bench.runner, "time_rounds", bench.runner.time_rounds)
+    monkeypatch.setattr(bench.runner, "single_call_reason", bench.runner.single_call_reason)
     interleave_plugin.pytest_configure(None)
     assert bench.runner.time_rounds is interleave_plugin.time_rounds
+    # both sides time one call per round: batches picked by each process's own warm-up would not pair
+    assert "interleaved confirmation" in bench.runner.single_call_reason(None, None, False, False)
     answers, thread = _driven(tmp_path, monkeypatch, 3)
     marks: list[int] = []
     rounds = bench.runner.time_rounds(lambda: ("out", 0.5, 0.25), None, None, lambda: marks.append(1))
