@@ -137,6 +137,10 @@ class Prior:
     df_sum: int  # their degrees of freedom together
 
 
+#: the range in which d0/2 is solved for; beyond it d0 is infinite (the cases agree) or nil (nothing to lend).
+HALF_D0_MIN, HALF_D0_MAX = 1e-8, 1e8
+
+
 def _trigamma(x: float) -> float:
     """The trigamma function."""
     return float(polygamma(1, x))
@@ -156,10 +160,14 @@ def machine_prior(cases: Sequence[Between]) -> Prior | None:
     e = np.log([b.total for b in usable]) - digamma(d / 2) + np.log(d / 2)
     excess = float(e.var(ddof=1)) - float(np.mean([_trigamma(x / 2) for x in d]))
     df_sum = int(d.sum())
-    if excess <= 0:
+    if excess <= _trigamma(HALF_D0_MAX):  # no more spread than sampling explains (d0 beyond any use)
         pooled = sum(b.df * b.total for b in usable) / df_sum
         return Prior(float(pooled), math.inf, len(usable), df_sum)
-    half = brentq(lambda x: _trigamma(x) - excess, 1e-8, 1e8)
+    half = (
+        HALF_D0_MIN
+        if excess >= _trigamma(HALF_D0_MIN)
+        else brentq(lambda x: _trigamma(x) - excess, HALF_D0_MIN, HALF_D0_MAX)
+    )
     d0 = 2 * half
     return Prior(float(math.exp(e.mean() + digamma(half) - math.log(half))), d0, len(usable), df_sum)
 

@@ -159,3 +159,9 @@ def test_pooling_lets_a_five_run_window_see_a_real_slowdown_and_keeps_a_a_undeci
     # no history at all: a prior cannot make one run per side judgeable
     none = across(runs(1.0), runs(1.9), prior=prior)
     assert not none.between_known and judge_across(none, 0.10).verdict == "inconclusive"
+
+
+def test_cases_a_thousandfold_apart_lend_each_other_nothing() -> None:
+    prior = machine_prior([Between(1e-4, 1e-6, 4), Between(1e-1, 1e-6, 4), Between(1e2, 1e-6, 4)])
+    assert prior is not None and 0 < prior.df < 1
+    assert moderate(Between(1e-1, 1e-6, 4), prior) == (pytest.approx(1e-1 - 1e-6), 4)  # d0 rounds down to 0
