@@ -17,11 +17,15 @@ from reports import compare as cmp
 from reports.compare import EXIT_NOTHING_JUDGED, CaseResult, Comparison
 from reports.runs_model import (
     Across,
+    Prior,
     RunSummary,
     Verdict,
     aa_false_alarms,
     across,
+    between_groups,
+    dl_between,
     judge_across,
+    machine_prior,
     run_summary,
     window_start,
 )
@@ -51,6 +55,7 @@ class AcrossComparison:
     cases: dict[str, AcrossCase]
     notes: list[str] = field(default_factory=list)  # window notes: left-out runs, unknown between-run noise
     history_runs: int = 0
+    prior: Prior | None = None  # the machine's run-level variance, from every judged case
 
     @property
     def exit_code(self) -> int:
@@ -88,24 +93,30 @@ def judge_runs(
     judged = {c.name for c in within.cases if math.isfinite(c.p_holm) and c.name in per_base and c.name in per_cur}
     confidence = 1 - options.alpha / max(len(judged), 1)
     names = list(base_names) or [f"run {i + 1}" for i in range(len(base))]
+    # First pass: each judged case's runs, cut at its latest change point. The level comes from the runs after
+    # the cut; tau^2 from the whole window, steps included: on a shared machine a "step" is as often a load
+    # regime that comes back as a lasting change.
+    plan: dict[str, tuple[list[RunSummary], list[RunSummary], list[list[RunSummary]], int, list[int]]] = {}
+    for case in within.cases:
+        if case.name in judged:
+            window = per_base[case.name]
+            start, steps = window_start([r.log_median for r in window]) if len(window) >= 3 else (0, [])
+            hist = [per_hist[case.name]] if case.name in per_hist else []
+            plan[case.name] = (window, window[start:], hist, start, steps)
+    # The machine's run-level variance from every judged case: it lends each case degrees of freedom.
+    prior = machine_prior([dl_between(between_groups(b, per_cur[n], h, [w])) for n, (w, b, h, _, _) in plan.items()])
     cases: dict[str, AcrossCase] = {}
     results: list[CaseResult] = []
     for case in within.cases:
         if case.name not in judged:
             results.append(case)
             continue
-        runs_b = per_base[case.name]
-        start, steps = window_start([r.log_median for r in runs_b]) if len(runs_b) >= 3 else (0, [])
-        # The level comes from the runs after the cut; tau^2 from the whole window, steps included: on a shared
-        # machine a "step" is as often a load regime that comes back as a lasting change.
-        window = runs_b
-        runs_b = runs_b[start:]
-        hist = [per_hist[case.name]] if case.name in per_hist else []
-        est = across(runs_b, per_cur[case.name], hist, confidence=confidence, scatter=[window])
+        window, runs_b, hist, start, steps = plan[case.name]
+        est = across(runs_b, per_cur[case.name], hist, confidence=confidence, scatter=[window], prior=prior)
         verdict = judge_across(est, case.threshold)
         # A/A among the baseline window's runs; a single baseline run borrows its history's
         flagged, pairs = aa_false_alarms(
-            runs_b if len(runs_b) >= 3 else per_hist.get(case.name, []), case.threshold, confidence
+            runs_b if len(runs_b) >= 3 else per_hist.get(case.name, []), case.threshold, confidence, prior
         )
         step_names = tuple(names[i] if i < len(names) else f"run {i + 1}" for i in steps)
         cases[case.name] = AcrossCase(est, verdict, case.verdict, flagged, pairs, step_names, start)
@@ -132,7 +143,7 @@ def judge_runs(
             "between-run noise unknown: one run per side and no history (save a baseline window with "
             "--save-baseline, or pass --history); cases are at most inconclusive"
         )
-    return AcrossComparison(replace(within, cases=results), cases, all_notes, len(history))
+    return AcrossComparison(replace(within, cases=results), cases, all_notes, len(history), prior)
 
 
 def _fmt_interval(est: Across) -> str:
@@ -146,10 +157,19 @@ def _gate_line(result: AcrossComparison) -> str:
     """The rule across runs in one paragraph."""
     opts = result.comparison.options
     level = next(iter(result.cases.values())).estimate.confidence if result.cases else math.nan
+    prior = result.prior
+    if prior is None:
+        pooled = ""
+    else:
+        d0 = "∞" if math.isinf(prior.df) else f"{prior.df:.1f}"
+        pooled = (
+            f", moderated toward the machine's run-level variance from all {prior.cases} cases (empirical Bayes: "
+            f"prior sd {math.sqrt(prior.total):.1%} on {d0} degrees of freedom, at most the other cases')"
+        )
     return (
         f"Gate across runs: threshold {opts.threshold:.0%}, α = {opts.alpha:g}. Per case, each run's log median "
         "and its within-run error, the between-run variance from the runs of each side and any history "
-        f"(DerSimonian-Laird), and a {level * 100:.4g}% Student-t interval of the time ratio (Bonferroni over "
+        f"(DerSimonian-Laird){pooled}, and a {level * 100:.4g}% Student-t interval of the time ratio (Bonferroni over "
         f"{len(result.cases)} cases): `regression` when it lies above 1 and the estimate is at least 1 + threshold; "
         "`unchanged` when it lies inside the band and the MDE across runs is at most the threshold; "
         "`inconclusive` otherwise. Cases estimated slower whose interval reaches 1 + threshold go to confirmation "
@@ -247,4 +267,10 @@ def to_json(
     data["to_confirm"] = result.to_confirm
     data["notes"] = result.notes
     data["history_runs"] = result.history_runs
+    prior = result.prior
+    data["between_prior"] = (
+        None
+        if prior is None
+        else cmp._clean({"total": prior.total, "df": prior.df, "cases": prior.cases, "df_sum": prior.df_sum})
+    )
     return data

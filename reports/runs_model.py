@@ -9,10 +9,18 @@ moment estimator, each group keeping its own level (a one-way random-effects mod
 fixed effect). A side's level is the random-effects mean of its runs (weights 1/(v + tau^2)), so a side
 of one run carries tau^2 in full: its run is one draw from the machine's run-to-run scatter.
 
+A window of five runs gives one case's tau^2 only four degrees of freedom (runs minus groups). The runs
+of one machine move together, so the cases of a comparison lend each other theirs: each case's
+run-level variance s^2 = Q/c (tau^2 plus the within-run part df/c) is moderated toward the machine's
+s0^2 with d0 prior degrees of freedom, both estimated from the spread of every case's s^2 (empirical
+Bayes with a scaled inverse chi-square prior, Smyth's limma): s~^2 = (df·s^2 + d0·s0^2)/(df + d0) on
+df + d0 degrees of freedom, d0 at most the other cases' degrees of freedom (:func:`machine_prior`,
+:func:`moderate`). Cases whose scatter differs more than sampling explains get a small d0 and keep
+mostly their own.
+
 The interval of the time ratio is exp(d ± q·se) with d the difference of the levels, se² the sum of
-both sides' variances and q a Student t quantile on the degrees of freedom of tau^2 (runs minus
-groups): with five runs in the window, four. Without any between-run information (one run per side,
-no history) there is no interval across runs: see :func:`judge_across`.
+both sides' variances and q a Student t quantile on those degrees of freedom. Without any between-run
+information (one run per side, no history) there is no interval across runs: see :func:`judge_across`.
 
 Cuts at change points (:func:`window_start`) reuse the step detection of :mod:`reports.history`
 (asv's ``step_detect`` idea). Like asv's module, everything here takes plain numbers.
@@ -25,6 +33,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
+from scipy.optimize import brentq
+from scipy.special import digamma, polygamma
 from scipy.stats import norm
 from scipy.stats import t as student_t
 
@@ -32,13 +42,19 @@ from reports.steps import detect_steps
 
 __all__ = [
     "Across",
+    "Between",
+    "Prior",
     "RunSummary",
     "Verdict",
     "aa_false_alarms",
     "across",
+    "between_groups",
+    "dl_between",
     "dl_tau2",
     "judge_across",
+    "machine_prior",
     "mde_across",
+    "moderate",
     "run_summary",
     "side_level",
     "window_start",
@@ -72,8 +88,22 @@ def run_summary(rounds: Sequence[float]) -> RunSummary | None:
     return RunSummary(float(math.log(np.median(x))), se * se, int(n))
 
 
-def dl_tau2(groups: Sequence[Sequence[RunSummary]]) -> tuple[float, int]:
-    """Between-run variance tau^2 (DerSimonian-Laird, each group its own level) and its degrees of freedom."""
+@dataclass(frozen=True)
+class Between:
+    """One case's between-run moments (DerSimonian-Laird): run-level variance Q/c, its within-run part df/c, df."""
+
+    total: float  # Q/c: tau^2 plus the typical within-run variance of a run's log median
+    within: float  # df/c
+    df: int  # runs minus groups
+
+    @property
+    def tau2(self) -> float:
+        """DerSimonian-Laird's tau^2 = (Q - df)/c, at least 0; nan without degrees of freedom."""
+        return max(0.0, self.total - self.within) if self.df else math.nan
+
+
+def dl_between(groups: Sequence[Sequence[RunSummary]]) -> Between:
+    """Between-run moments of one case from groups of runs of the same code (each group its own level)."""
     q = 0.0
     c = 0.0
     df = 0
@@ -86,9 +116,75 @@ def dl_tau2(groups: Sequence[Sequence[RunSummary]]) -> tuple[float, int]:
         q += float((w * (y - mean) ** 2).sum())
         c += float(w.sum() - (w * w).sum() / w.sum())
         df += len(runs) - 1
-    if df == 0:
-        return math.nan, 0
-    return max(0.0, (q - df) / c) if c > 0 else 0.0, df
+    if df == 0 or c <= 0:
+        return Between(math.nan if df == 0 else 0.0, math.nan if df == 0 else 0.0, df)
+    return Between(q / c, df / c, df)
+
+
+def dl_tau2(groups: Sequence[Sequence[RunSummary]]) -> tuple[float, int]:
+    """Between-run variance tau^2 (DerSimonian-Laird, each group its own level) and its degrees of freedom."""
+    between = dl_between(groups)
+    return between.tau2, between.df
+
+
+@dataclass(frozen=True)
+class Prior:
+    """The machine's run-level variance s0^2 with d0 prior degrees of freedom, from the cases of one comparison."""
+
+    total: float  # s0^2
+    df: float  # d0; inf when the cases' s^2 differ no more than their sampling noise
+    cases: int  # cases it was estimated from
+    df_sum: int  # their degrees of freedom together
+
+
+#: the range in which d0/2 is solved for; beyond it d0 is infinite (the cases agree) or nil (nothing to lend).
+HALF_D0_MIN, HALF_D0_MAX = 1e-8, 1e8
+
+
+def _trigamma(x: float) -> float:
+    """The trigamma function."""
+    return float(polygamma(1, x))
+
+
+def machine_prior(cases: Sequence[Between]) -> Prior | None:
+    """Empirical-Bayes prior of the cases' run-level variances (Smyth 2004, limma's fitFDist); None below 2 cases.
+
+    With e = log s^2 - digamma(df/2) + log(df/2) per case: trigamma(d0/2) = var(e) - mean(trigamma(df/2)) and
+    log s0^2 = mean(e) + digamma(d0/2) - log(d0/2). When var(e) is no more than sampling explains, d0 is
+    infinite (the cases share one variance) and s0^2 is their pooled variance, sum(df·s^2)/sum(df).
+    """
+    usable = [b for b in cases if b.df > 0 and b.total > 0 and math.isfinite(b.total)]
+    if len(usable) < 2:
+        return None
+    d = np.array([b.df for b in usable], dtype=float)
+    e = np.log([b.total for b in usable]) - digamma(d / 2) + np.log(d / 2)
+    excess = float(e.var(ddof=1)) - float(np.mean([_trigamma(x / 2) for x in d]))
+    df_sum = int(d.sum())
+    if excess <= _trigamma(HALF_D0_MAX):  # no more spread than sampling explains (d0 beyond any use)
+        pooled = sum(b.df * b.total for b in usable) / df_sum
+        return Prior(float(pooled), math.inf, len(usable), df_sum)
+    half = (
+        HALF_D0_MIN
+        if excess >= _trigamma(HALF_D0_MIN)
+        else brentq(lambda x: _trigamma(x) - excess, HALF_D0_MIN, HALF_D0_MAX)
+    )
+    d0 = 2 * half
+    return Prior(float(math.exp(e.mean() + digamma(half) - math.log(half))), d0, len(usable), df_sum)
+
+
+def moderate(own: Between, prior: Prior | None) -> tuple[float, int]:
+    """A case's tau^2 moderated toward the machine's and its degrees of freedom (df + d0).
+
+    d0 is the prior's, at most the other cases' degrees of freedom (the prior knows no more than their runs),
+    rounded down. Without a prior, or without runs of its own to scale it (df 0), the case's own estimate.
+    """
+    if prior is None or own.df == 0:
+        return own.tau2, own.df
+    d0 = int(min(prior.df, max(prior.df_sum - own.df, 0)))
+    if d0 == 0:
+        return own.tau2, own.df
+    total = (own.df * own.total + d0 * prior.total) / (own.df + d0)
+    return max(0.0, total - own.within), own.df + d0
 
 
 def side_level(runs: Sequence[RunSummary], tau2: float) -> tuple[float, float]:
@@ -114,6 +210,8 @@ class Across:
     confidence: float
     median_base: float  # exp(level), seconds
     median_cur: float
+    df_case: int = 0  # degrees of freedom of the case's own runs (df minus what the machine's prior lent)
+    tau_case: float = math.nan  # between-run sd from the case's own runs alone
 
     @property
     def between_known(self) -> bool:
@@ -128,15 +226,18 @@ def across(
     *,
     confidence: float = 0.99,
     scatter: Sequence[Sequence[RunSummary]] | None = None,
+    prior: Prior | None = None,
 ) -> Across:
     """Compare two sides of runs with tau^2 from both sides' own runs and any history groups.
 
     `scatter`, when given, replaces the base side's own runs in tau^2's estimate (e.g. a whole baseline
-    window when the level comes only from its runs after a change point).
+    window when the level comes only from its runs after a change point). `prior`, the machine's
+    run-level variance from every case of the comparison (:func:`machine_prior`), moderates tau^2.
     """
     if not base or not cur:
         raise ValueError("each side needs at least one run")
-    tau2, df = dl_tau2([*(scatter if scatter is not None else [base]), cur, *history])
+    own = dl_between(between_groups(base, cur, history, scatter))
+    tau2, df = moderate(own, prior)
     level_b, var_b = side_level(base, tau2)
     level_c, var_c = side_level(cur, tau2)
     d, se = level_c - level_b, math.sqrt(var_b + var_c)
@@ -157,7 +258,19 @@ def across(
         confidence=confidence,
         median_base=math.exp(level_b),
         median_cur=math.exp(level_c),
+        df_case=own.df,
+        tau_case=math.sqrt(own.tau2) if math.isfinite(own.tau2) else math.nan,
     )
+
+
+def between_groups(
+    base: Sequence[RunSummary],
+    cur: Sequence[RunSummary],
+    history: Sequence[Sequence[RunSummary]] = (),
+    scatter: Sequence[Sequence[RunSummary]] | None = None,
+) -> list[Sequence[RunSummary]]:
+    """The groups of runs of one code that tau^2 is estimated from (as :func:`across` takes them)."""
+    return [*(scatter if scatter is not None else [base]), cur, *history]
 
 
 def mde_across(est: Across, power: float = POWER) -> float:
@@ -237,12 +350,15 @@ def window_start(log_medians: Sequence[float], min_change: float = 0.05) -> tupl
     return (usable[-1] if usable else 0), steps
 
 
-def aa_false_alarms(runs: Sequence[RunSummary], threshold: float, confidence: float) -> tuple[int, int]:
+def aa_false_alarms(
+    runs: Sequence[RunSummary], threshold: float, confidence: float, prior: Prior | None = None
+) -> tuple[int, int]:
     """A/A within a window: each run against the others (leave one out); (regressions flagged, pairs judged)."""
     if len(runs) < 3:
         return 0, 0
     flagged = 0
     for i, run in enumerate(runs):
         others = [r for j, r in enumerate(runs) if j != i]
-        flagged += judge_across(across(others, [run], confidence=confidence), threshold).verdict == "regression"
+        est = across(others, [run], confidence=confidence, prior=prior)
+        flagged += judge_across(est, threshold).verdict == "regression"
     return flagged, len(runs)

@@ -38,12 +38,14 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
     assert md.read_text() == out
     assert "history of 5 runs" in out
     rows = [line for line in out.splitlines() if line.startswith("| ") and "verdict" not in line]
-    # n512 was `unchanged` on its rounds alone; across runs (4 degrees of freedom) its MDE is above 10 %.
+    # n512 was `unchanged` on its rounds alone; across runs (its 4 degrees of freedom and 16 lent by the other
+    # four cases) its MDE is above 10 %.
     assert [row.split("|")[1].split()[-1] for row in rows] == [
         "regression", "missing", "inconclusive", "inconclusive", "inconclusive", "improvement", "new",
     ]  # fmt: skip
     assert "test_matmul[tensorflow-CPU:0-n256-float32]" in rows[0]
-    assert "+100% time across runs, interval +70 … +135%" in rows[0]
+    # before pooling the cases' between-run variance (4 degrees of freedom): +70 … +135 %
+    assert "+100% time across runs, interval +85 … +116%" in rows[0]
     assert "oom: out of memory on GPU:0: ResourceExhaustedError: OOM when allocating tensor" in rows[1]
     assert "within runs alone: unchanged" in next(row for row in rows if "n512" in row)
     data = json.loads(verdicts.read_text())
@@ -53,7 +55,10 @@ def test_regressed_run_exits_1_with_markdown_and_json(tmp_path: Path, capsys: py
         "unchanged": 0,
     }  # fmt: skip
     n256 = data["cases"][0]["across"]
-    assert n256["df"] == 4 and n256["confirm"] and n256["runs_base"] == 1
+    assert n256["df"] == 20 and n256["df_case"] == 4 and n256["confirm"] and n256["runs_base"] == 1
+    # every case's history scaled alike: the cases agree, so the prior lends all the other cases' degrees of freedom
+    assert data["between_prior"]["cases"] == 5 and data["between_prior"]["df_sum"] == 20
+    assert data["between_prior"]["df"] is None  # infinite: JSON null
     assert n256["aa_false_alarms"] == {"flagged": 0, "pairs": 5}  # from the history window
     # estimated slower, with a slowdown of 10 % not ruled out across runs: n256 (+100 %) and tfdata (+2 %); n512's
     # estimate is a hair faster in the golden runs (batched rounds), so it is not re-timed
@@ -236,7 +241,8 @@ def test_a_change_point_in_the_window_moves_the_level_but_keeps_the_scatter(tmp_
     out = capsys.readouterr().out
     assert "change point in the baseline window at 20261120-080002-gpubox: the window starts at" in out
     n512 = next(c for c in json.loads(verdicts.read_text())["cases"] if "CPU:0-n512" in c["name"])
-    assert n512["across"]["runs_base"] == 4 and n512["across"]["df"] == 5  # tau^2 from all 6 runs of the window
+    # tau^2 from all 6 runs of the window (5 degrees of freedom), and the five other cases' lent to it
+    assert n512["across"]["runs_base"] == 4 and n512["across"]["df_case"] == 5 and n512["across"]["df"] == 30
     assert n512["across"]["ratio"] < 0.6  # against the level after the step (2x), not the whole window
     assert n512["across"]["tau"] > 0.3  # the step is part of the scatter
     assert n512["verdict"] == "inconclusive"

@@ -71,7 +71,7 @@ def test_two_single_runs_are_paired_round_by_round(tmp_path: Path, capsys: pytes
     assert main(["confirm", str(BASELINE), str(BASELINE), "--case", name]) == 0
 
 
-def test_the_interleave_plugin_times_a_round_per_go_and_stops_on_stop(
+def test_the_interleave_plugin_times_a_round_per_go_and_stops_on_stop_in_the_older_runners_shape(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import os
@@ -109,8 +109,79 @@ def test_the_interleave_plugin_times_a_round_per_go_and_stops_on_stop(
     ticks = iter(range(100))
     driver_thread = threading.Thread(target=drive)
     driver_thread.start()
-    times, why = interleave_plugin.time_rounds(Bench(), lambda: None, lambda: float(next(ticks)), None)
+    times, why = interleave_plugin.time_rounds_benchmark(Bench(), lambda: None, lambda: float(next(ticks)), None)
     driver_thread.join(5)
     interleave_plugin._pipes.clear()
     assert times == [1.0, 1.0, 1.0] and why == "rounds"
     assert answers == ["ready", "1.0", "1.0", "1.0"]
+
+
+def _driven(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, rounds: int) -> tuple[list[str], object]:
+    """FIFOs for the interleave plugin and a thread that sends `go` `rounds` times, then `stop`."""
+    import os
+    import threading
+
+    from tools import interleave_plugin
+
+    fifo_in, fifo_out = tmp_path / "in", tmp_path / "out"
+    os.mkfifo(fifo_in)
+    os.mkfifo(fifo_out)
+    monkeypatch.setenv("DEVICEBENCH_INTERLEAVE_IN", str(fifo_in))
+    monkeypatch.setenv("DEVICEBENCH_INTERLEAVE_OUT", str(fifo_out))
+    interleave_plugin._pipes.clear()
+    answers: list[str] = []
+
+    def drive() -> None:
+        with open(fifo_in, "w", buffering=1) as pipe_in, open(fifo_out) as pipe_out:
+            answers.append(pipe_out.readline().strip())
+            for _ in range(rounds):
+                pipe_in.write("go\n")
+                answers.append(pipe_out.readline().strip())
+            pipe_in.write("stop\n")
+
+    thread = threading.Thread(target=drive, daemon=True)
+    thread.start()
+    return answers, thread
+
+
+def test_the_interleave_plugin_replaces_the_batched_round_loop_of_this_runner(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # bench.runner.time_rounds(one_round, policy, check, after_round) -> Rounds since the batched rounds: the plugin
+    # written for the older shape failed every case ("'function' object has no attribute '_make_stats'")
+    import bench.runner
+    from tools import interleave_plugin
+
+    monkeypatch.setattr(bench.runner, "time_rounds", bench.runner.time_rounds)
+    monkeypatch.setattr(bench.runner, "single_call_reason", bench.runner.single_call_reason)
+    interleave_plugin.pytest_configure(None)
+    assert bench.runner.time_rounds is interleave_plugin.time_rounds
+    # both sides time one call per round: batches picked by each process's own warm-up would not pair
+    assert "interleaved confirmation" in bench.runner.single_call_reason(None, None, False, False)
+    answers, thread = _driven(tmp_path, monkeypatch, 3)
+    marks: list[int] = []
+    rounds = bench.runner.time_rounds(lambda: ("out", 0.5, 0.25), None, None, lambda: marks.append(1))
+    thread.join(5)  # type: ignore[attr-defined]
+    interleave_plugin._pipes.clear()
+    assert isinstance(rounds, bench.runner.Rounds)
+    assert (rounds.host_s, rounds.device_s, rounds.stopped_by) == ([0.5] * 3, [0.25] * 3, "rounds")
+    assert answers == ["ready", "0.5", "0.5", "0.5"] and marks == [1, 1, 1]
+
+
+def test_the_driver_does_not_wait_for_ever_on_a_worker_that_ended_before_its_first_round(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
+    import argparse
+    import threading
+
+    from tools import confirm as driver
+
+    args = argparse.Namespace(
+        out=tmp_path / "out", base_src=tmp_path, head_src=tmp_path, python="false", pairs=3
+    )  # `false -m pytest …` exits 1 at once, as a pytest whose cases all fail before timing
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(driver.interleave_rounds(args, ["x"], [], 0.0)), daemon=True)
+    thread.start()
+    thread.join(20)
+    assert codes == [2]
+    assert "the base process ended (exit 1) before its first round" in capsys.readouterr().err

@@ -7,12 +7,16 @@ import math
 import pytest
 
 from reports.runs_model import (
+    Between,
     RunSummary,
     aa_false_alarms,
     across,
+    dl_between,
     dl_tau2,
     judge_across,
+    machine_prior,
     mde_across,
+    moderate,
     run_summary,
     window_start,
 )
@@ -96,3 +100,68 @@ def test_window_starts_after_the_latest_change_point_that_leaves_three_runs() ->
     late = [math.log(x) for x in (1.0, 1.01, 0.99, 1.0, 1.01, 2.0, 2.02)]
     start, steps = window_start(late)
     assert steps == [5] and start == 0  # two runs after the step: reported, not cut at
+
+
+def test_between_moments_split_the_run_level_variance_into_tau2_and_the_within_part() -> None:
+    between = dl_between([runs(1.0, 1.2, 0.9, 1.1), runs(2.0)])  # a group of one run adds nothing
+    logs = [math.log(x) for x in (1.0, 1.2, 0.9, 1.1)]
+    ss = sum((y - sum(logs) / 4) ** 2 for y in logs)
+    # equal within-run variances v: Q/c is the runs' sample variance SS/df, df/c is v
+    assert between.df == 3 and between.total == pytest.approx(ss / 3) and between.within == pytest.approx(1e-6)
+    assert between.tau2 == pytest.approx(ss / 3 - 1e-6)
+    assert dl_between([runs(1.0), runs(2.0)]).df == 0 and math.isnan(dl_between([runs(1.0)]).tau2)
+
+
+def test_machine_prior_of_cases_that_agree_is_their_pooled_variance_on_infinite_prior_df() -> None:
+    # the same run-level variance in every case: var(e) = 0 is below trigamma(2) = 0.645, so d0 is infinite
+    prior = machine_prior([Between(0.010, 0.001, 4), Between(0.012, 0.001, 4), Between(0.014, 0.001, 2)])
+    assert prior is not None and prior.df == math.inf and prior.cases == 3 and prior.df_sum == 10
+    assert prior.total == pytest.approx((4 * 0.010 + 4 * 0.012 + 2 * 0.014) / 10)  # 0.0116
+    assert machine_prior([Between(0.01, 0.001, 4)]) is None  # one case lends nothing
+    assert machine_prior([Between(0.01, 0.001, 4), Between(math.nan, math.nan, 0)]) is None
+
+
+def test_machine_prior_of_cases_that_differ_lends_few_degrees_of_freedom() -> None:
+    # variances 1:4:16 at 4 df: var(log s^2) = log(4)^2 = 1.922; minus trigamma(2) = 0.645 gives trigamma(d0/2) = 1.277
+    prior = machine_prior([Between(0.01, 0.001, 4), Between(0.04, 0.001, 4), Between(0.16, 0.001, 4)])
+    assert prior is not None and prior.df == pytest.approx(2.387, abs=1e-3)
+    assert prior.total == pytest.approx(0.03263, rel=1e-3)  # exp(mean(e) + digamma(d0/2) - log(d0/2))
+    tau2, df = moderate(Between(0.16, 0.001, 4), prior)
+    assert df == 4 + 2  # d0 rounded down: a case unlike the others keeps mostly its own variance
+    assert tau2 == pytest.approx((4 * 0.16 + 2 * 0.03263) / 6 - 0.001, rel=1e-3)
+
+
+def test_moderation_lends_at_most_the_other_cases_degrees_of_freedom() -> None:
+    prior = machine_prior([Between(0.01, 0.001, 4)] * 3)
+    assert prior is not None and prior.total == pytest.approx(0.01) and prior.df == math.inf
+    tau2, df = moderate(Between(0.04, 0.001, 4), prior)
+    assert df == 12  # 4 of its own + 8 of the two other cases, not infinitely many
+    assert tau2 == pytest.approx((4 * 0.04 + 8 * 0.01) / 12 - 0.001)  # 0.019
+    assert moderate(Between(0.04, 0.001, 4), None) == (pytest.approx(0.039), 4)  # no prior: its own
+    # a case without runs of its own to scale the prior stays unknown: never judged on within-run noise alone
+    unknown = moderate(Between(math.nan, math.nan, 0), prior)
+    assert math.isnan(unknown[0]) and unknown[1] == 0
+
+
+def test_pooling_lets_a_five_run_window_see_a_real_slowdown_and_keeps_a_a_undecided() -> None:
+    window = runs(1.0, 1.25, 0.8, 1.1, 0.9)  # between-run sd about 17 %
+    own = dl_between([window, runs(1.9)])
+    prior = machine_prior([own, own, own])  # three cases of one machine, alike
+    alone = across(window, runs(1.9), confidence=0.99)
+    pooled = across(window, runs(1.9), confidence=0.99, prior=prior)
+    assert (alone.df, pooled.df, pooled.df_case) == (4, 12, 4)
+    assert judge_across(alone, 0.10).verdict == "inconclusive"  # +90 %, interval -20 … +356 % on 4 df
+    assert judge_across(pooled, 0.10).verdict == "regression" and pooled.ci_low > 1  # +7 … +240 % on 12 df
+    assert mde_across(pooled) < mde_across(alone)
+    same = judge_across(across(window, runs(1.0), confidence=0.99, prior=prior), 0.10)
+    assert same.verdict == "inconclusive"  # A/A: neither a regression nor an improvement
+    assert aa_false_alarms(window, 0.10, 0.99, prior) == (0, 5)
+    # no history at all: a prior cannot make one run per side judgeable
+    none = across(runs(1.0), runs(1.9), prior=prior)
+    assert not none.between_known and judge_across(none, 0.10).verdict == "inconclusive"
+
+
+def test_cases_a_thousandfold_apart_lend_each_other_nothing() -> None:
+    prior = machine_prior([Between(1e-4, 1e-6, 4), Between(1e-1, 1e-6, 4), Between(1e2, 1e-6, 4)])
+    assert prior is not None and 0 < prior.df < 1
+    assert moderate(Between(1e-1, 1e-6, 4), prior) == (pytest.approx(1e-1 - 1e-6), 4)  # d0 rounds down to 0

@@ -19,6 +19,7 @@ or a run that failed. Prints the wall time the step took.
 from __future__ import annotations
 
 import argparse
+import errno
 import json
 import os
 import shutil
@@ -26,7 +27,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 from reports.cli import main as reports_main
 
@@ -88,6 +89,27 @@ def _read(pipe: Any, what: str) -> str:
     return line.strip()
 
 
+def _open_writer(path: Path, proc: subprocess.Popen[Any], what: str) -> TextIO:
+    """Open a FIFO for writing once the worker opened it for reading; RuntimeError when the worker ended first.
+
+    A plain open() would wait for ever for a worker that failed before its first timed round.
+    """
+    while True:
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_NONBLOCK)
+        except OSError as exc:
+            if exc.errno != errno.ENXIO:  # ENXIO: no reader yet
+                raise
+            if proc.poll() is not None:
+                raise RuntimeError(
+                    f"the {what} process ended (exit {proc.returncode}) before its first round"
+                ) from None
+            time.sleep(0.05)
+            continue
+        os.set_blocking(fd, True)
+        return os.fdopen(fd, "w", buffering=1)
+
+
 def interleave_rounds(args: argparse.Namespace, ids: list[str], extra: list[str], started: float) -> int:
     """Both checkouts' pytest at once, their rounds started alternately by this process; 0 or 2."""
     plugin_dir = args.out / "plugin"
@@ -109,7 +131,8 @@ def interleave_rounds(args: argparse.Namespace, ids: list[str], extra: list[str]
         procs[side] = subprocess.Popen(cmd, cwd=src, env=env, stdout=log, stderr=subprocess.STDOUT)
     try:
         for side in ("base", "head"):  # the order the plugin opens them in: in, then out
-            pipes[side] = (open(args.out / f"{side}.in", "w", buffering=1), open(args.out / f"{side}.out"))  # noqa: SIM115
+            writer = _open_writer(args.out / f"{side}.in", procs[side], side)
+            pipes[side] = (writer, open(args.out / f"{side}.out"))  # noqa: SIM115
         for name in ids:
             for side in ("base", "head"):
                 if _read(pipes[side][1], side) != "ready":

@@ -8,17 +8,19 @@
 #    window ($OUT_DIR/window/, five runs, as --save-baseline keeps it).
 # 2. Five A/A pairs: run against run, with the window as --history (the between-run noise it shows).
 # 3. The window against the sixth run of the same code (the second run of pair 5).
-# 4. taskset A/B: the window against a run pinned to core 0 (`taskset -c 0`).
-# 5. busy-loop A/B: the window against a run pinned to core 0 while a busy loop also runs on core 0:
-#    a real slowdown the gate should flag.
+# 4. taskset A/B: a normal run (ab-normal) then a run pinned to core 0 (`taskset -c 0`): the pinned run
+#    against the window, and against the normal run just before it (run against run, --history window).
+# 5. busy-loop A/B: a run pinned to core 0 while a busy loop also runs on core 0 (a real slowdown the gate
+#    should flag), against the window and against ab-normal (run against run, --history window).
 # Prints the load (uptime) before and after, each comparison's exit code and its n = 128/512/1024 rows
-# (for the A/A pairs the first line and any regression or improvement row). A compare that exits 1 does
+# (for the A/A pairs the first line and any regression or improvement row), and for the run-against-run
+# pairs each case's verdict on the two runs' rounds alone (the within-run rule, kept in the row's note). A compare that exits 1 does
 # not stop the script. OUT_DIR (new or empty) gets one results folder per run (NAME/), its pytest log
 # (NAME.log) and run folder path (NAME.path), and each comparison's Markdown (aa1.md ... aa5.md, sixth.md,
-# ab.md, ab-hog.md; stderr in .err) and JSON (.json).
+# ab.md, ab-pair.md, ab-hog.md, ab-hog-pair.md; stderr in .err) and JSON (.json).
 # PYTHON (default python3) must have the suite and TensorFlow installed (e.g. .nox/tests/bin/python);
 # needs taskset (util-linux) and at least 2 CPU cores. About 2 minutes on the 2-core development VM
-# (12 runs of 7-9 s each, idle machine); longer under load. Exit status: 0 when every run measured its
+# (13 runs of 7-9 s each, idle machine); longer under load. Exit status: 0 when every run measured its
 # cases (whatever the comparisons said), 1 when a run failed, 2 on a usage error.
 set -eu
 
@@ -85,6 +87,16 @@ rows() {
     grep -E "n1024|n512|n128" "$1" || true
 }
 
+# within FILE: each case's verdict on the two runs' rounds alone (the within-run rule, kept in each row's note)
+within() {
+    line="  within runs alone:"
+    for n in n128 n512 n1024; do
+        v="$(grep -E "$n-" "$1" | grep -o "within runs alone: [a-z-]*" | head -n1 | cut -d' ' -f4)"
+        line="$line $n ${v:-none}"
+    done
+    echo "$line"
+}
+
 uptime
 for i in 1 2 3 4 5; do
     run "aa$i-a"
@@ -98,19 +110,29 @@ for i in 1 2 3 4 5; do
     compare "aa$i" "aa$i-a" "aa$i-b" --history "$out/window"
     echo "A/A pair $i exit $code: $(grep -m1 'devicebench compare' "$out/aa$i.md" || true)"
     { grep -E "^\| (🔴|🟢)" "$out/aa$i.md" || true; } | cut -c1-200
+    within "$out/aa$i.md"
 done
 compare sixth "$out/window" aa5-b
 echo "window of 5 runs against a sixth run exit $code"
 rows "$out/sixth.md" | cut -c1-260
+run ab-normal
 run ab-pinned taskset -c 0
 compare ab "$out/window" ab-pinned
-echo "taskset A/B exit $code"
+echo "taskset A/B, window against the pinned run, exit $code"
 rows "$out/ab.md" | cut -c1-260
+compare ab-pair ab-normal ab-pinned --history "$out/window"
+echo "taskset A/B, run against run, exit $code"
+rows "$out/ab-pair.md" | cut -c1-260
+within "$out/ab-pair.md"
 taskset -c 0 sh -c 'while :; do :; done' &
 hog=$!
 run ab-hog taskset -c 0
 stop_hog
 compare ab-hog "$out/window" ab-hog
-echo "busy-loop A/B exit $code"
+echo "busy-loop A/B, window against the slowed run, exit $code"
 rows "$out/ab-hog.md" | cut -c1-260
+compare ab-hog-pair ab-normal ab-hog --history "$out/window"
+echo "busy-loop A/B, run against run, exit $code"
+rows "$out/ab-hog-pair.md" | cut -c1-260
+within "$out/ab-hog-pair.md"
 uptime

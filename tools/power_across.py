@@ -9,12 +9,15 @@ order, that is in the order they were recorded. A trial, for slowdown e:
 1. picks a random position s: the baseline window is runs s … s+K-1 and the current run is run s+K (the
    next run, as in CI); every run's rounds are resampled (bootstrap) and the current's multiplied by 1 + e;
 2. judges it with the one-run gate of f2917fb (the last window run against the current run, rounds only:
-   reports.compare) and with the window model (reports.runs_model: `regression`, and the cases to confirm);
+   reports.compare) and with the window model (reports.runs_model: `regression`, and the cases to confirm),
+   twice: each case's tau^2 from its own runs alone (the rule before pooling) and moderated toward the
+   machine's from every case of the trial (reports.runs_model.machine_prior: the gate's rule);
 3. simulates the confirmation for the cases to confirm, judged by reports.confirm: with ``--confirm rounds``
    (the default, as tools/confirm.py --mode rounds) N pairs of rounds (default 40) drawn from one recorded
    run at a random position, the head's × (1 + e): rounds timed alternately see the same machine; with
    ``--confirm runs``, N pairs of whole runs (default 5) from 2N consecutive recorded runs (even runs the
    base, odd runs the head). A comparison exits 1 after confirmation when any of its cases is confirmed.
+   Both rules' flagged cases are judged on the same re-timed pairs.
 
 Slowdowns below the threshold count as false alarms when flagged, at and above it as detections.
 """
@@ -31,7 +34,7 @@ from pathlib import Path
 import numpy as np
 
 from reports.confirm import confirm_case, pair_log_ratios
-from reports.runs_model import across, judge_across, run_summary
+from reports.runs_model import RunSummary, across, between_groups, dl_between, judge_across, machine_prior, run_summary
 from tools.power_study import EFFECTS, InputError, Recorded, new_rule, read_recorded, shared_cases
 
 
@@ -58,23 +61,32 @@ def trial(
     cur = {n: _resample(rng, runs[s + window].cases[n], 1 + effect) for n in names}
     one_run = new_rule(base_runs[-1], cur, threshold=threshold, alpha=alpha)
     confidence = 1 - alpha / len(names)
-    flagged, regressions, mdes = [], [], {}
+    summaries: dict[str, tuple[list[RunSummary], RunSummary]] = {}
     for n in names:
-        summaries = [run_summary(r[n]) for r in base_runs]
+        window_runs = [run_summary(r[n]) for r in base_runs]
         current = run_summary(cur[n])
-        if current is None or any(x is None for x in summaries):
-            continue
-        verdict = judge_across(across([x for x in summaries if x], [current], confidence=confidence), threshold)
+        if current is not None and all(x is not None for x in window_runs):
+            summaries[n] = ([x for x in window_runs if x], current)
+    prior = machine_prior([dl_between(between_groups(w, [c])) for w, c in summaries.values()])
+    flagged, regressions, mdes, own_mdes = [], [], {}, {}
+    own_flagged, own_regressions = [], []
+    for n, (window_runs, current) in summaries.items():
+        verdict = judge_across(across(window_runs, [current], confidence=confidence, prior=prior), threshold)
         mdes[n] = verdict.mde
         if verdict.confirm:
             flagged.append(n)
         if verdict.verdict == "regression":
             regressions.append(n)
-    confirmed = []
-    if flagged:
-        level = 1 - alpha / len(flagged)
+        own = judge_across(across(window_runs, [current], confidence=confidence), threshold)
+        own_mdes[n] = own.mde
+        if own.confirm:
+            own_flagged.append(n)
+        if own.verdict == "regression":
+            own_regressions.append(n)
+    confirmed, own_confirmed = [], []
+    if flagged or own_flagged:
         c = int(rng.integers(0, len(runs) - (2 * pairs if mode == "runs" else 1) + 1))
-        for n in flagged:
+        for n in sorted(set(flagged) | set(own_flagged)):
             if mode == "runs":
                 base = [_resample(rng, runs[c + 2 * k].cases[n]) for k in range(pairs)]
                 head = [_resample(rng, runs[c + 2 * k + 1].cases[n], 1 + effect) for k in range(pairs)]
@@ -82,15 +94,28 @@ def trial(
                 rounds = np.asarray(runs[c].cases[n])
                 base = [[x] for x in rng.choice(rounds, size=pairs)]
                 head = [[x * (1 + effect)] for x in rng.choice(rounds, size=pairs)]
-            if confirm_case(n, pair_log_ratios(base, head), threshold, level).confirmed:
-                confirmed.append(n)
+            ratios = pair_log_ratios(base, head)
+            # the same re-timed pairs judged for each rule, at its own Bonferroni level
+            for chosen, out in ((flagged, confirmed), (own_flagged, own_confirmed)):
+                if n in chosen and confirm_case(n, ratios, threshold, 1 - alpha / len(chosen)).confirmed:
+                    out.append(n)
     return {
         "one_run": [n for n, (v, _) in one_run.items() if v == "regression"],
         "regressions": regressions,
         "flagged": flagged,
         "confirmed": confirmed,
         "mde": mdes,
+        "own_mde": own_mdes,
+        "own_regressions": own_regressions,
+        "own_flagged": own_flagged,
+        "own_confirmed": own_confirmed,
     }
+
+
+def _median_pct(values: Sequence[float]) -> str:
+    """The median of the finite values as a percentage, or ∞."""
+    finite = [m for m in values if math.isfinite(m)]
+    return f"{float(np.median(finite)):.0%}" if finite else "∞"
 
 
 def study(
@@ -108,15 +133,17 @@ def study(
     """The study's Markdown tables."""
     names = shared_cases(runs)
     rows = [
-        "| slowdown | a flag is | one-run gate exits 1 | window model exits 1 | flagged for confirmation "
-        "| exits 1 after confirmation | cases confirmed |",
-        "|---:|---|---:|---:|---:|---:|---:|",
+        "| slowdown | a flag is | one-run gate exits 1 | own τ²: window model exits 1 | own τ²: flagged "
+        "| own τ²: exits 1 after confirmation | pooled τ²: window model exits 1 | pooled τ²: flagged "
+        "| pooled τ²: exits 1 after confirmation | pooled τ²: cases confirmed |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     per_case: dict[str, dict[float, list[int]]] = defaultdict(lambda: defaultdict(lambda: [0, 0, 0]))
     mdes: dict[str, list[float]] = defaultdict(list)
+    own_mdes: dict[str, list[float]] = defaultdict(list)
     for e_index, effect in enumerate(effects):
         rng = np.random.default_rng([seed, e_index])
-        one = reg = flag = final = cases_confirmed = 0
+        one = reg = flag = final = cases_confirmed = own_reg = own_flag = own_final = 0
         for _ in range(trials):
             out = trial(runs, names, rng, effect=effect, window=window, pairs=pairs, threshold=threshold, alpha=alpha)
             one += bool(out["one_run"])
@@ -124,6 +151,9 @@ def study(
             flag += bool(out["flagged"])
             final += bool(out["confirmed"])
             cases_confirmed += len(out["confirmed"])  # type: ignore[arg-type]
+            own_reg += bool(out["own_regressions"])
+            own_flag += bool(out["own_flagged"])
+            own_final += bool(out["own_confirmed"])
             for n in names:
                 cell = per_case[n][effect]
                 cell[0] += n in out["one_run"]  # type: ignore[operator]
@@ -131,18 +161,20 @@ def study(
                 cell[2] += n in out["confirmed"]  # type: ignore[operator]
             for n, m in out["mde"].items():  # type: ignore[attr-defined]
                 mdes[n].append(m)
+            for n, m in out["own_mde"].items():  # type: ignore[attr-defined]
+                own_mdes[n].append(m)
         kind = "A/A: false alarm" if effect == 0 else ("false alarm" if effect < threshold else "detection")
         rows.append(
-            f"| {effect:.0%} | {kind} | {one / trials:.1%} | {reg / trials:.1%} | {flag / trials:.1%} "
+            f"| {effect:.0%} | {kind} | {one / trials:.1%} | {own_reg / trials:.1%} | {own_flag / trials:.1%} "
+            f"| {own_final / trials:.1%} | {reg / trials:.1%} | {flag / trials:.1%} "
             f"| **{final / trials:.1%}** | {cases_confirmed / (trials * len(names)):.1%} |"
         )
     case_rows = [
-        "| case | median MDE across runs | " + " | ".join(f"{e:.0%}" for e in effects) + " |",
+        "| case | median MDE across runs, own τ² / pooled τ² | " + " | ".join(f"{e:.0%}" for e in effects) + " |",
         "|---|---:|" + "---:|" * len(effects),
     ]
     for n in names:
-        finite = [m for m in mdes[n] if math.isfinite(m)]
-        mde = f"{float(np.median(finite)):.0%}" if finite else "∞"
+        mde = f"{_median_pct(own_mdes[n])} / {_median_pct(mdes[n])}"
         cells = ["{:.0%} / {:.0%} / {:.0%}".format(*(x / trials for x in per_case[n][e])) for e in effects]
         case_rows.append(f"| `{n}` | {mde} | " + " | ".join(cells) + " |")
     head = (
@@ -150,7 +182,7 @@ def study(
         f"{pairs} confirmation pairs of {mode}, "
         f"{trials} trials per slowdown, threshold {threshold:.0%}, alpha {alpha:g}, seed {seed}."
     )
-    note = "Per case: one-run gate regression / flagged for confirmation / confirmed, at each slowdown."
+    note = "Per case, pooled τ²: one-run gate regression / flagged for confirmation / confirmed, at each slowdown."
     return "\n".join([head, "", *rows, "", note, "", *case_rows]) + "\n"
 
 
