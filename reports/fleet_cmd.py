@@ -18,13 +18,13 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from reports.fleet_facts import fleet_frame
-from reports.load import RESULTS_FILE, ResultsFileError
+from reports.load import ResultsFileError, Run, expand
 from reports.option_checks import seed_problem
+from reports.store import StoreError
 
 EXIT_BAD_INPUT = 2
 
@@ -54,7 +54,16 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `fleet`."""
     parser.add_argument(
-        "paths", nargs="+", metavar="RESULTS", help="run folder, benchmarks.json, results folder or fleet folder"
+        "paths", nargs="*", metavar="RESULTS", help="run folder, benchmarks.json, results folder or fleet folder"
+    )
+    parser.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH|URL",
+        help="judge each host's newest complete run in the results store (default $DEVICEBENCH_RESULTS/"
+        "devicebench.duckdb) instead of RESULTS",
     )
     parser.add_argument(
         "--threshold", type=_fraction, default=0.10, help="how much slower than its peers is slow (default 0.10)"
@@ -91,32 +100,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _is_run(path: Path) -> bool:
-    """Whether `path` is a benchmarks.json or a folder (or link to one) holding one."""
-    return path.is_file() or (path / RESULTS_FILE).is_file()
-
-
-def _child_runs(folder: Path) -> list[Path]:
-    """Run folders directly inside `folder`: real folders (not `latest` links) with a benchmarks.json."""
-    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
-
-
-def expand(paths: Sequence[str | Path]) -> list[Path]:
-    """Run paths from RESULTS: runs as given; a folder's run folders, one or two levels down (not baselines/)."""
-    found: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if not path.is_dir() or _is_run(path):
-            found.append(path)  # a run, or something read_runs will explain
-            continue
-        runs = _child_runs(path)
-        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and p.name != "baselines"):
-            if not (sub / RESULTS_FILE).is_file():
-                runs += _child_runs(sub)
-        found += runs or [path]
-    return list(dict.fromkeys(found))
-
-
 def read_hosts_file(path: Path) -> list[str]:
     """Host names, one per line; blank lines and # comments ignored."""
     try:
@@ -128,6 +111,16 @@ def read_hosts_file(path: Path) -> list[str]:
     if not hosts:
         raise ResultsFileError(path, "the hosts file names no host")
     return hosts
+
+
+def _stored_runs(location: str) -> list[Run]:
+    """Each host's newest complete run (its newest when none is complete) from the results store."""
+    from reports.store import default_store, detail_runs
+    from reports.store.db import opened
+    from reports.store.queries import newest_complete_runs
+
+    with opened(location or default_store()) as store:
+        return detail_runs(store, newest_complete_runs(store))
 
 
 def _write(path: Path, text: str) -> None:
@@ -149,14 +142,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         expected = read_hosts_file(args.hosts_file) if args.hosts_file else []
-        runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
-    except ResultsFileError as exc:
+        if args.store is not None:
+            runs, bad = _stored_runs(args.store), []
+        elif not args.paths:
+            print("error: name the RESULTS to judge (or --store)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        else:
+            runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
+    except (ResultsFileError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for error in bad:
         print(f"skipped: {error}", file=sys.stderr)
     if not runs:
-        print(f"error: {args.paths[0]}: no readable runs among the inputs", file=sys.stderr)
+        print(f"error: {(args.paths or [args.store])[0]}: no readable runs among the inputs", file=sys.stderr)
         return EXIT_BAD_INPUT
     frame, older = fleet_frame(runs)
     left_out = {id(run) for run in older}

@@ -36,6 +36,7 @@ __all__ = [
     "ResultsFileError",
     "Run",
     "case_row",
+    "expand",
     "notes",
     "read_run",
     "read_runs",
@@ -298,3 +299,29 @@ def workload_title(workload: str) -> str:
     """A workload's title from the results format ('MNIST training'); the name for unknown ones."""
     spec = WORKLOAD_SPECS.get(workload)
     return spec.title if spec else workload
+
+
+def _is_run(path: Path) -> bool:
+    """Whether `path` is a benchmarks.json or a folder (or link to one) holding one."""
+    return path.is_file() or (path / RESULTS_FILE).is_file()
+
+
+def _child_runs(folder: Path) -> list[Path]:
+    """Run folders directly inside `folder`: real folders (not `latest` links) with a benchmarks.json."""
+    return sorted(p for p in folder.iterdir() if p.is_dir() and not p.is_symlink() and (p / RESULTS_FILE).is_file())
+
+
+def expand(paths: Sequence[str | Path]) -> list[Path]:
+    """Run paths from RESULTS: runs as given; a folder's run folders, one or two levels down (not baselines/)."""
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if not path.is_dir() or _is_run(path):
+            found.append(path)  # a run, or something read_runs will explain
+            continue
+        runs = _child_runs(path)
+        for sub in sorted(p for p in path.iterdir() if p.is_dir() and not p.is_symlink() and p.name != "baselines"):
+            if not (sub / RESULTS_FILE).is_file():
+                runs += _child_runs(sub)
+        found += runs or [path]
+    return list(dict.fromkeys(found))
