@@ -167,10 +167,11 @@ def write_report(
     """
     from reports import page, plots, summary
     from reports.fleet_page import fleet_section
-    from reports.history import history_section
+    from reports.history import history_frame, history_section
     from reports.labels import several_backends
     from reports.limits_page import limits_section
     from reports.load import notes, skipped, tidy
+    from reports.scorecard import cards
 
     frame = tidy(runs)
     left_out = skipped(runs)
@@ -194,6 +195,7 @@ def write_report(
         notes=[*notes(runs), *unreadable],
         csv_name=csv_path.name,
         exports=export_names,
+        scorecard=cards(frame, runs, history if history is not None else history_frame(runs)),
         total_runs=total,
         history=history_section(runs) if history is None else history_section(frame=history),
         versus_plot=plots.versus(frame) if several_backends(frame) else None,

@@ -1,10 +1,10 @@
 """Put runs into the results store (a DuckDB file, or PostgreSQL with --store postgresql://...).
 
-RUN is a run folder, benchmarks.json, or a results folder (its run folders are ingested). Every run is
-validated first: one that is not a readable results file is refused with one line, and nothing is written
-(the store is unchanged) unless --skip-bad leaves it out. The same run twice is one run (keyed by host and
-folder, with the file's content hash); a run whose file changed replaces its old copy. --rebuild empties the
-store and ingests RUN... (with no RUN, the run files it was built from). The default store is
+RUN is a run folder, benchmarks.json, or a results folder (its run folders are ingested). Every run is validated by
+the results format; all of them go in one transaction, so one that is not a readable results file is refused with
+one line and nothing is written (the store is unchanged) unless --skip-bad leaves it out. The same run twice is one
+run (keyed by host and folder, with the file's content hash); a run whose file changed replaces its old copy.
+--rebuild empties the store and ingests RUN... (with no RUN, the run files it was built from). The default store is
 devicebench.duckdb in $DEVICEBENCH_RESULTS, else in ./results. Exit codes: 0 ok, 2 bad input or store.
 """
 
@@ -12,8 +12,10 @@ from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
-from reports.load import ResultsFileError, expand, read_runs
+from reports.load import ResultsFileError, Run, expand, read_run
 from reports.store import StoreError, default_store
 from reports.store.db import opened
 from reports.store.ingest import ingest_runs, rebuild, stored_sources
@@ -34,6 +36,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def one_at_a_time(paths: Sequence[Path], skip_bad: bool) -> Iterator[Run]:
+    """The runs read and validated one by one; a bad one raises (or, with skip_bad, is listed and left out)."""
+    for path in paths:
+        try:
+            yield read_run(path)
+        except ResultsFileError as exc:
+            if not skip_bad:
+                raise
+            print(f"skipped: {exc}", file=sys.stderr)
+
+
 def run(args: argparse.Namespace) -> int:
     """Validate the runs, then write them in one transaction; print what changed."""
     location = args.store or default_store()
@@ -43,9 +56,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         with opened(location, write=True) as store:
             paths = expand(args.paths) if args.paths else stored_sources(store)
-            runs, bad = read_runs(paths, skip_bad=args.skip_bad)
-            for error in bad:
-                print(f"skipped: {error}", file=sys.stderr)
+            runs = one_at_a_time(paths, args.skip_bad)
             result = rebuild(store, runs) if args.rebuild else ingest_runs(store, runs)
     except ResultsFileError as exc:
         print(f"error: {exc} (nothing ingested; the store is unchanged)", file=sys.stderr)

@@ -358,6 +358,7 @@ def build_page(
     limits: Mapping[str, Any] | None = None,
     exports: Sequence[str] = (),
     total_runs: int | None = None,
+    scorecard: Sequence[Any] = (),
 ) -> str:
     """The whole report page as one HTML string (history: reports.history.history_section).
 
@@ -388,6 +389,7 @@ def build_page(
         "bad": [str(b) for b in bad],
         "notes": notes,
         "csv_name": csv_name,
+        "scorecard": scorecard,  # reports.scorecard.cards: the first screen
         "exports": exports,  # every run's data beside the page (CSV, Parquet): build_cmd.write_exports
         "total_runs": total_runs if total_runs and total_runs > len(runs) else None,
         "history": history,

@@ -10,7 +10,7 @@ import datetime as dt
 import hashlib
 import math
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -119,8 +119,11 @@ def _insert(store: Store, run: Run, key: str, digest: str) -> None:
     store.executemany(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES ({marks})", case_rows(run, key, started_s))
 
 
-def ingest_runs(store: Store, runs: Sequence[Run]) -> IngestResult:
-    """Add runs already read and validated, all in one transaction (none of them on an error)."""
+def ingest_runs(store: Store, runs: Iterable[Run]) -> IngestResult:
+    """Add runs, all in one transaction: a run that fails to read (an error from `runs`) leaves none of them.
+
+    `runs` may be a generator reading one run at a time, so a long history never sits in memory at once.
+    """
     result = IngestResult()
     with store.transaction():
         for run in runs:
@@ -139,7 +142,7 @@ def ingest_runs(store: Store, runs: Sequence[Run]) -> IngestResult:
     return result
 
 
-def rebuild(store: Store, runs: Sequence[Run]) -> IngestResult:
+def rebuild(store: Store, runs: Iterable[Run]) -> IngestResult:
     """Empty the store and ingest `runs` (one transaction: on an error the old contents stay)."""
     result = IngestResult()
     with store.transaction():
