@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -144,6 +145,14 @@ def _from_store(args: argparse.Namespace) -> int:
     return write_report(runs, output, bad, history=history, total=int(total))
 
 
+def gate_link(runs: Sequence[Run], output: Path) -> str | None:
+    """The gate page (`compare --html <run>/gate.html`) of a run shown, relative to the report; None without one."""
+    for run in runs:
+        if (run.folder / "gate.html").is_file():
+            return os.path.relpath(run.folder / "gate.html", output.resolve().parent)
+    return None
+
+
 def write_exports(history: pd.DataFrame, output: Path) -> list[str]:
     """Every run's throughput per case beside the page as <name>-history.csv and .parquet; their file names."""
     csv_path = output.with_name(f"{output.stem}-history.csv")  # the names build_page links
@@ -195,6 +204,7 @@ def write_report(
         notes=[*notes(runs), *unreadable],
         csv_name=csv_path.name,
         exports=export_names,
+        gate=gate_link(runs, output),
         scorecard=cards(frame, runs, history if history is not None else history_frame(runs)),
         total_runs=total,
         history=history_section(runs) if history is None else history_section(frame=history),
