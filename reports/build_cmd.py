@@ -168,11 +168,13 @@ def write_report(
     bad: Sequence[ResultsFileError] = (),
     history: pd.DataFrame | None = None,
     total: int | None = None,
+    fleet_runs: Sequence[Run] | None = None,
 ) -> int:
     """Build the page of runs already read and the CSV beside it; print where they went; 0, or 2 if unwritable.
 
     `history` (reports.history.history_frame's columns, over every run of the hosts, not only `runs`) feeds the
-    History section and the export files; `total` is how many runs it covers.
+    History section and the export files; `total` is how many runs it covers. `fleet_runs` (default `runs`) are
+    the runs the Fleet section judges: every host's, while only some of them are shown in detail.
     """
     from reports import page, plots, summary
     from reports.fleet_page import fleet_section
@@ -209,7 +211,7 @@ def write_report(
         total_runs=total,
         history=history_section(runs) if history is None else history_section(frame=history),
         versus_plot=plots.versus(frame) if several_backends(frame) else None,
-        fleet=fleet_section(runs),
+        fleet=fleet_section(runs if fleet_runs is None else fleet_runs),
         limits=limits_section(runs, frame, nvml),
     )
     try:

@@ -3,7 +3,7 @@
 RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run folders,
 or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest complete run
 of each host is used (its newest run when none is complete). --html writes the HTML report of
-exactly those runs, with its Fleet section. Per device model, each host's throughput per case is
+those runs: its Fleet section judges all of them, and the newest few are shown in detail. Per device model, each host's throughput per case is
 divided by the fleet median of that case; a host is slow when its median ratio is at least
 --threshold below 1 and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model
 needs 3 hosts before any is judged. Likely causes are the environment facts (driver, CUDA, framework
@@ -187,10 +187,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.html:
-        from reports.build_cmd import write_report
+        from reports.build_cmd import DETAIL_RUNS, newest_first, write_report
 
+        shown = newest_first(judged, DETAIL_RUNS)  # the page stays small: the Fleet section judges every host
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
-            if write_report(judged, args.html) != 0:
+            if write_report(shown, args.html, fleet_runs=judged) != 0:
                 return EXIT_BAD_INPUT
     if result.exit_code == fleet.EXIT_NOTHING_JUDGED:
         print(f"error: {result.nothing_judged_text()}", file=sys.stderr)

@@ -29,6 +29,11 @@ HEADLINES: tuple[tuple[str, Callable[[pd.DataFrame], pd.Series], str], ...] = (
     ("training", lambda f: f["workload"].isin(["resnet50_train", "mnist", "mnist_amp"]), "pct_of_peak"),
     ("inference", lambda f: f["workload"] == "inference", "pct_of_peak"),
 )
+#: the tidy columns the cards read
+CARD_COLUMNS = (
+    "host", "run", "backend", "device", "device_kind", "device_name", "workload", "name", "precision_label",
+    "throughput", "throughput_unit", "pct_of_peak", "pct_of_bandwidth", "pct_of_link", "ref_value",
+)  # fmt: skip
 #: a change since the previous run this large is shown as a change (smaller ones are run-to-run noise)
 CHANGED = 0.05
 
@@ -130,7 +135,8 @@ def cards(frame: pd.DataFrame, runs: Sequence[Run], history: pd.DataFrame | None
     for run in sorted(runs, key=lambda r: (r.record.datetime, r.name)):
         newest[run.host] = run
     newest_names = {host: run.name for host, run in newest.items()}
-    keep = frame[[newest_names.get(h) == r for h, r in zip(frame["host"], frame["run"], strict=True)]]
+    wanted = [c for c in CARD_COLUMNS if c in frame.columns]  # a narrow frame: the row filters below stay cheap
+    keep = frame[[newest_names.get(h) == r for h, r in zip(frame["host"], frame["run"], strict=True)]][wanted]
     labels = device_labels(frame).loc[keep.index]
     out = []
     for label, part in keep.groupby(labels, sort=True):

@@ -156,3 +156,14 @@ def test_postgresql_store_ingest_report_history_and_fleet(tmp_path: Path, capsys
     assert _ingest(*fleet, "--store", PG) == 0
     assert main(["fleet", "--store", PG, "--html", str(tmp_path / "fleet.html")]) in (0, 1)
     assert "node-c" in (tmp_path / "fleet.html").read_text(encoding="utf-8")
+
+
+def test_without_a_store_the_page_details_the_newest_runs_and_history_covers_all(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["build", *map(str, HISTORY), "--detail", "2", "-o", str(out)]) == 0
+    import pandas as pd
+
+    assert sorted(pd.read_csv(tmp_path / "report.csv")["run"].unique()) == [p.name for p in HISTORY[-2:]]
+    html = out.read_text(encoding="utf-8")
+    assert "Throughput over 5 runs of" in html and "History covers 5 runs" in html
+    assert pd.read_parquet(tmp_path / "report-history.parquet")["run"].nunique() == 5
