@@ -3,8 +3,9 @@
 RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run folders,
 or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest complete run
 of each host is used (its newest run when none is complete). --html writes the HTML report of
-those runs: its Fleet section judges all of them, and the newest few are shown in detail. Per device model, each host's throughput per case is
-divided by the fleet median of that case; a host is slow when its median ratio is at least
+those runs: its Fleet section judges all of them, and the newest few are shown in detail. With --store,
+each host's newest complete run comes from the results store. Per device model, each host's throughput
+per case is divided by the fleet median of that case; a host is slow when its median ratio is at least
 --threshold below 1 and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model
 needs 3 hosts before any is judged. Likely causes are the environment facts (driver, CUDA, framework
 versions, clocks, throttling) in which a slow host differs from the majority of its peers. With
