@@ -18,12 +18,13 @@ import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Any
 
 import pandas as pd
 
 from reports.load import ResultsFileError, Run
 
-DETAIL_RUNS = 12
+DETAIL_RUNS = 6
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -169,12 +170,14 @@ def write_report(
     history: pd.DataFrame | None = None,
     total: int | None = None,
     fleet_runs: Sequence[Run] | None = None,
+    fleet_judged: Any = None,
 ) -> int:
     """Build the page of runs already read and the CSV beside it; print where they went; 0, or 2 if unwritable.
 
     `history` (reports.history.history_frame's columns, over every run of the hosts, not only `runs`) feeds the
     History section and the export files; `total` is how many runs it covers. `fleet_runs` (default `runs`) are
-    the runs the Fleet section judges: every host's, while only some of them are shown in detail.
+    the runs the Fleet section judges: every host's, while only some of them are shown in detail; `fleet_judged`
+    (reports.fleet_page.fleet_section's `judged`) their verdicts when already judged.
     """
     from reports import page, plots, summary
     from reports.fleet_page import fleet_section
@@ -211,7 +214,7 @@ def write_report(
         total_runs=total,
         history=history_section(runs) if history is None else history_section(frame=history),
         versus_plot=plots.versus(frame) if several_backends(frame) else None,
-        fleet=fleet_section(runs if fleet_runs is None else fleet_runs),
+        fleet=fleet_section(runs if fleet_runs is None else fleet_runs, fleet_judged),
         limits=limits_section(runs, frame, nvml),
     )
     try:

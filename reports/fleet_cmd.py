@@ -192,7 +192,7 @@ def run(args: argparse.Namespace) -> int:
 
         shown = newest_first(judged, DETAIL_RUNS)  # the page stays small: the Fleet section judges every host
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
-            if write_report(shown, args.html, fleet_runs=judged) != 0:
+            if write_report(shown, args.html, fleet_runs=judged, fleet_judged=(result, frame, len(older))) != 0:
                 return EXIT_BAD_INPUT
     if result.exit_code == fleet.EXIT_NOTHING_JUDGED:
         print(f"error: {result.nothing_judged_text()}", file=sys.stderr)
