@@ -112,51 +112,70 @@ def _headline_rows(part: pd.DataFrame) -> list[tuple[str, pd.Series, str]]:
     return found
 
 
-def _previous(history: pd.DataFrame | None, host: str, run: str) -> tuple[str | None, pd.DataFrame]:
-    """The run of `host` just before `run` in the history, and its rows (None and empty without one)."""
+def _previous(
+    history: pd.DataFrame | None, host: str, run: str, profile: str | None
+) -> tuple[str | None, pd.DataFrame]:
+    """The run of `host` with the same profile just before `run` in the history, and its rows (None and empty
+    without one): a peaks run is not the previous run of a standard one."""
+    none = None, pd.DataFrame(columns=["name", "throughput"])
     if history is None or history.empty:
-        return None, pd.DataFrame(columns=["name", "throughput"])
+        return none
     mine = history[history["host"] == host]
+    if profile is not None and "profile" in mine.columns:
+        mine = mine[mine["profile"] == profile]
     at = mine.loc[mine["run"] == run, "position"]
     if at.empty:
-        return None, pd.DataFrame(columns=["name", "throughput"])
+        return none
     before = mine[mine["position"] < int(at.iloc[0])]
     if before.empty:
-        return None, pd.DataFrame(columns=["name", "throughput"])
+        return none
     last = before[before["position"] == before["position"].max()]
     return str(last["run"].iloc[0]), last
 
 
 def cards(frame: pd.DataFrame, runs: Sequence[Run], history: pd.DataFrame | None = None) -> list[Card]:
-    """One card per device of each host's newest run (a tidy frame of `runs`; `history`: history_frame columns)."""
+    """One card per device of each host: each headline from the host's newest run that measured it (a tidy frame
+    of `runs`; `history`: history_frame columns, for the change since the previous run of the same profile)."""
     if frame.empty:
         return []
+    order = sorted(runs, key=lambda r: (r.record.datetime, r.name), reverse=True)
+    rank = {(run.host, run.name): i for i, run in enumerate(order)}
+    profiles = {(run.host, run.name): run.record.devicebench.profile for run in runs}
     newest = {}
-    for run in sorted(runs, key=lambda r: (r.record.datetime, r.name)):
+    for run in reversed(order):
         newest[run.host] = run
-    newest_names = {host: run.name for host, run in newest.items()}
     wanted = [c for c in CARD_COLUMNS if c in frame.columns]  # a narrow frame: the row filters below stay cheap
-    keep = frame[[newest_names.get(h) == r for h, r in zip(frame["host"], frame["run"], strict=True)]][wanted]
-    labels = device_labels(frame).loc[keep.index]
+    keep = frame[wanted]
+    labels = device_labels(frame)
     out = []
     for label, part in keep.groupby(labels, sort=True):
-        host, run_name = str(part["host"].iloc[0]), str(part["run"].iloc[0])
+        host = str(part["host"].iloc[0])
         model = part["device_name"].dropna()
-        previous_run, previous = _previous(history, host, run_name)
         card = Card(
             title=f"{label}: {model.iloc[0]}" if not model.empty else str(label),
-            run=run_name,
-            health=HEALTH(newest[host]),
-            previous=previous_run,
+            run="",
+            health=HEALTH(newest[host]) if host in newest else None,
+            previous=None,
         )
-        for figure, row, column in _headline_rows(part):
-            versus, kind = _versus(row)
-            since, changed = _since(row, previous)
-            card.rows.append(
-                [figure, _measured(float(row["throughput"]), str(row["throughput_unit"] or "")),
-                 _percent(row.get(column)), versus, since]
-            )  # fmt: skip
-            card.kinds.append(kind or ("changed" if changed else ""))
+        used: list[str] = []
+        before: list[str] = []
+        seen: set[str] = set()
+        for run_name in sorted(part["run"].unique(), key=lambda r: rank.get((host, r), 0)):
+            previous_run, previous = _previous(history, host, run_name, profiles.get((host, run_name)))
+            for figure, row, column in _headline_rows(part[part["run"] == run_name]):
+                if figure in seen:
+                    continue
+                seen.add(figure)
+                used += [run_name] if run_name not in used else []
+                before += [previous_run] if previous_run and previous_run not in before else []
+                versus, kind = _versus(row)
+                since, changed = _since(row, previous)
+                card.rows.append(
+                    [figure, _measured(float(row["throughput"]), str(row["throughput_unit"] or "")),
+                     _percent(row.get(column)), versus, since]
+                )  # fmt: skip
+                card.kinds.append(kind or ("changed" if changed else ""))
+        card.run, card.previous = ", ".join(used), ", ".join(before) or None
         if card.rows:
             out.append(_without_empty_columns(card))
     return out

@@ -42,3 +42,13 @@ def test_the_health_hook_shows_on_the_page(tmp_path: Path, monkeypatch: pytest.M
     assert html.index('<section id="scorecard">') < html.index('<section id="findings">')
     assert "Health: healthy (gpubox)" in html
     assert '<section id="tables">\n<details open><summary><h2>Tables</h2></summary>' in html  # collapsible
+
+
+def test_each_headline_comes_from_the_newest_run_that_measured_it() -> None:
+    real = DATA / "real" / "20261126-h200"
+    runs = [read_run(real / name) for name in ("main", "peaks", "peaks-tf32")]
+    (gpu,) = [c for c in scorecard.cards(tidy(runs), runs, history_frame(runs)) if c.title.startswith("GPU:0")]
+    figures = [row[0] for row in gpu.rows]
+    assert {"memory bandwidth", "host link", "training", "inference"} <= set(figures)  # from main
+    assert "matmul float32 (TF32)" in figures and "peaks-tf32" in gpu.run and "main" in gpu.run
+    assert "main" not in (gpu.previous or "")  # a standard run is not the previous run of a full-profile one

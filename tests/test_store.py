@@ -167,3 +167,17 @@ def test_without_a_store_the_page_details_the_newest_runs_and_history_covers_all
     html = out.read_text(encoding="utf-8")
     assert "Throughput over 5 runs of" in html and "History covers 5 runs" in html
     assert pd.read_parquet(tmp_path / "report-history.parquet")["run"].nunique() == 5
+
+
+def test_the_store_and_the_files_give_the_same_history_frame(duck: Path) -> None:
+    from reports.history import history_frame as from_files
+    from reports.load import read_run
+    from reports.store import history_frame
+
+    assert _ingest(*HISTORY, "--store", duck) == 0
+    with opened(duck) as store:
+        stored = history_frame(store)
+    files = from_files([read_run(p) for p in HISTORY])
+    assert list(stored.columns) == list(files.columns)
+    columns = ["host", "run", "position", "name", "throughput", "profile"]
+    assert stored[columns].equals(files[columns])

@@ -12,11 +12,16 @@ import results_format
 from reports.load import Run
 from reports.store.db import Store
 
+#: reports.history.HISTORY_COLUMNS (that module is a page, above this one)
+HISTORY_COLUMNS = [
+    "host", "run", "datetime", "position", "name", "workload", "workload_version", "backend", "device",
+    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile",
+]  # fmt: skip
 HISTORY_SQL = """
 SELECT c.host, c.run, c.started_s, c.name, c.workload, c.workload_version, c.backend, c.device,
-       c.throughput, c.throughput_unit, c.median_s, c.iqr_rel,
+       c.throughput, c.throughput_unit, c.median_s, c.iqr_rel, r.profile,
        DENSE_RANK() OVER (PARTITION BY c.host ORDER BY c.started_s NULLS FIRST, c.run) - 1 AS position
-FROM cases c {where}
+FROM cases c JOIN runs r ON r.run_key = c.run_key {where}
 ORDER BY c.host, position, c.name
 """
 
@@ -89,11 +94,11 @@ def history_frame(store: Store, hosts: Sequence[str] | None = None) -> pd.DataFr
     rows = store.execute(HISTORY_SQL.format(where=where), params)
     columns = [
         "host", "run", "started_s", "name", "workload", "workload_version", "backend", "device", "throughput",
-        "throughput_unit", "median_s", "iqr_rel", "position",
+        "throughput_unit", "median_s", "iqr_rel", "profile", "position",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     frame["datetime"] = pd.to_datetime(frame["started_s"], unit="s", utc=True)
     frame["throughput"] = frame["throughput"].astype(float)
     frame["iqr_rel"] = frame["iqr_rel"].astype(float)
     frame["position"] = frame["position"].astype(int)
-    return frame.drop(columns="started_s")
+    return frame.drop(columns="started_s")[HISTORY_COLUMNS]
