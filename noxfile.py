@@ -66,7 +66,7 @@ def bench(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """Run the unit and integration tests (pytest args after --)."""
     session.install(TORCH_PIN)
-    session.install("-e", ".[cpu,torch,dev]")
+    session.install("-e", ".[cpu,torch,dev,postgres]")  # postgres: the store's server test
     session.run("python", "-m", "pytest", "tests", *session.posargs)
 
 

@@ -1,10 +1,10 @@
 """`python -m bench run [--suite PATH]... [pytest args]`: run the suite, then the summary and the report of that run.
 
-The one "run, summary, report" path of the nox `bench` session, the container entrypoint and
-tools/gpu-check.sh. Each step is a child process (pytest, then `python -m reports summary RUN` and
-`python -m reports RUN`; bench never imports reports). SIGTERM, SIGINT and SIGHUP are forwarded to the step
-running, so a stopped run ends `interrupted` with what it measured, and its summary and report.html are still
-written. This process may be a container's PID 1, which the kernel shields from every signal it has no handler
+The one "run, summary, report" path of the nox `bench` session, the container entrypoint and tools/gpu-check.sh. Each
+step is a child process (pytest, then `python -m reports ingest RUN` into the results store, `python -m reports summary
+RUN` and `python -m reports RUN --store STORE`; bench never imports reports). SIGTERM, SIGINT and SIGHUP are forwarded
+to the step running, so a stopped run ends `interrupted` with what it measured, and its summary and report.html are
+still written. This process may be a container's PID 1, which the kernel shields from every signal it has no handler
 for: without the forwarding `docker stop` would wait out its grace period and SIGKILL the run.
 """
 
@@ -31,9 +31,12 @@ build its report.html (python -m reports RUN), each as a child process.
   pytest args    passed on after the defaults, so they win: --profile, --devices, -k, --results-dir, ...
                  (default --results-dir: $DEVICEBENCH_RESULTS, else results)
 
-The summary and report are of the run just made (pytest names its folder in --run-path-file), never of an
-older one. SIGTERM, SIGINT (Ctrl-C) and SIGHUP are passed to pytest: the run stops as `interrupted`,
-keeps every finished case, and still gets its summary and report. With --collect-only, --co or --list
+The run is ingested into the results store (python -m reports ingest RUN --store STORE; STORE is
+$DEVICEBENCH_STORE, a DuckDB file or postgresql:// URL, else devicebench.duckdb in the results folder), and
+the report's History shows every stored run of this host. The summary and report are of the run just made
+(pytest names its folder in --run-path-file), never of an older one. SIGTERM, SIGINT (Ctrl-C) and SIGHUP are
+passed to pytest: the run stops as `interrupted`, keeps every finished case, and still gets its summary and
+report. With --collect-only, --co or --list
 only pytest runs.
 
 Exit status: pytest's when it failed (2: interrupted); 1 when the run measured no case; else the report's.
@@ -154,6 +157,12 @@ def main(argv: Sequence[str], python: str = sys.executable) -> int:
         return run_and_report(steps, pytest, args, python)
 
 
+def store_location(args: Sequence[str]) -> str:
+    """The results store runs go into: $DEVICEBENCH_STORE, else devicebench.duckdb in the run's results folder."""
+    results = option_value(args, "--results-dir") or os.environ.get("DEVICEBENCH_RESULTS") or "results"
+    return os.environ.get("DEVICEBENCH_STORE") or str(Path(results) / "devicebench.duckdb")
+
+
 def run_and_report(steps: Forwarder, pytest: list[str], args: list[str], python: str) -> int:
     """pytest, then the summary and report of the run it made; the exit status (see USAGE)."""
     if option_value(args, "--results-dir") is None:
@@ -179,11 +188,16 @@ def run_and_report(steps: Forwarder, pytest: list[str], args: list[str], python:
             f"devicebench: this run measured no case (pytest exited {bench_status}); no report built", file=sys.stderr
         )
         return bench_status or 1
-    # The findings and throughput tables on the terminal (informational), then report.html. A stop signal now
-    # (docker stop after pytest ended) lets them finish: the grace period is for this; a second one stops them.
+    # Into the store, the findings and throughput tables on the terminal (informational), then report.html. A stop
+    # signal now (docker stop after pytest ended) lets them finish: the grace period is for this; a second one
+    # stops them.
+    store = store_location(args)
+    stored = steps.run([python, "-m", "reports", "ingest", run_dir, "--store", store], hold=1) == 0
+    if not stored:
+        print(f"devicebench: the run was not ingested into {store} (the report reads its file alone)", file=sys.stderr)
     if steps.run([python, "-m", "reports", "summary", run_dir], hold=1) != 0:
         print("devicebench: the summary failed (the report follows)", file=sys.stderr)
-    report_status = steps.run([python, "-m", "reports", run_dir], hold=1)
+    report_status = steps.run([python, "-m", "reports", run_dir, *(["--store", store] if stored else [])], hold=1)
     print(f"devicebench: run folder {run_dir}", flush=True)
     if bench_status != 0:
         why = "were stopped" if bench_status == INTERRUPTED else "did not all pass"

@@ -16,7 +16,7 @@ from types import ModuleType
 
 from reports.load import ResultsFileError
 
-SUBCOMMANDS = ("build", "summary", "compare", "confirm", "export", "fleet")
+SUBCOMMANDS = ("build", "summary", "compare", "confirm", "export", "fleet", "ingest")
 DEFAULT = "build"
 
 EXIT_OK = 0

@@ -16,11 +16,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import sys
 from pathlib import Path
 
 from reports import across, health
 from reports.compare import EXIT_NOTHING_JUDGED, Options, compare, nothing_judged_line, pool_runs
+from reports.gate_page import gate_page
 from reports.load import ResultsFileError, accept_incomplete
 from reports.option_checks import seed_problem, workload_problem
 from reports.window import BASELINES, Side, machine_change, read_side_runs, resolve_side, run_folders
@@ -86,6 +88,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the JSON verdict file here")
+    parser.add_argument(
+        "--html",
+        type=Path,
+        metavar="OUT.html",
+        help="write the gate page here: the verdicts, each case's interval and MDE against the threshold band "
+        "(as <current run>/gate.html, the run's report links it)",
+    )
     parser.add_argument(
         "--allow-machine-change",
         action="store_true",
@@ -195,12 +204,14 @@ def run(args: argparse.Namespace) -> int:
     try:
         if args.markdown:
             _write(args.markdown, markdown)
+        verdicts = across.to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
+        if gate is not None:
+            verdicts["health"] = {"unhealthy_sides": list(gate.sides), "reasons": list(gate.reasons)}
+            verdicts["exit_code"] = exit_code
         if args.json:
-            verdicts = across.to_json(comparison, base, cur, allowed_machine_change=bool(diffs))
-            if gate is not None:
-                verdicts["health"] = {"unhealthy_sides": list(gate.sides), "reasons": list(gate.reasons)}
-                verdicts["exit_code"] = exit_code
             _write(args.json, json.dumps(verdicts, indent=1, ensure_ascii=False) + "\n")
+        if args.html:
+            _write(args.html, gate_page(verdicts, report=_report_link(args.html, sides[1])))
     except OSError as exc:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return 2
@@ -218,6 +229,13 @@ def _refuse_regressions(comparison: across.AcrossComparison, note: str) -> tuple
     refused = sum(case.verdict == "regression" for case in cases)
     inner = dataclasses.replace(comparison.comparison, cases=cases)
     return dataclasses.replace(comparison, comparison=inner), refused
+
+
+def _report_link(page: Path, side: Side) -> str | None:
+    """The current run's report.html relative to the gate page, when one run is compared and it has one."""
+    if side.window or not (side.runs[0].folder / "report.html").is_file():
+        return None
+    return os.path.relpath(side.runs[0].folder / "report.html", page.resolve().parent)
 
 
 def _pooled(side: Side) -> RunFile:

@@ -3,8 +3,9 @@
 RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run folders,
 or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest complete run
 of each host is used (its newest run when none is complete). --html writes the HTML report of
-exactly those runs, with its Fleet section. Per device model, each host's throughput per case is
-divided by the fleet median of that case; a host is slow when its median ratio is at least
+those runs: its Fleet section judges all of them, and the newest few are shown in detail. With --store,
+each host's newest complete run comes from the results store. Per device model, each host's throughput
+per case is divided by the fleet median of that case; a host is slow when its median ratio is at least
 --threshold below 1 and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model
 needs 3 hosts before any is judged. Likely causes are the environment facts (driver, CUDA, framework
 versions, clocks, throttling) in which a slow host differs from the majority of its peers. With
@@ -18,14 +19,13 @@ import argparse
 import contextlib
 import json
 import sys
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 from reports.fleet_facts import fleet_frame
-from reports.load import RESULTS_FILE, ResultsFileError
+from reports.load import ResultsFileError, Run, expand
 from reports.option_checks import seed_problem
-from results_format import run_folders
+from reports.store import StoreError
 
 EXIT_BAD_INPUT = 2
 
@@ -55,7 +55,16 @@ def _positive(text: str) -> int:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `fleet`."""
     parser.add_argument(
-        "paths", nargs="+", metavar="RESULTS", help="run folder, benchmarks.json, results folder or fleet folder"
+        "paths", nargs="*", metavar="RESULTS", help="run folder, benchmarks.json, results folder or fleet folder"
+    )
+    parser.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH|URL",
+        help="judge each host's newest complete run in the results store (default $DEVICEBENCH_RESULTS/"
+        "devicebench.duckdb) instead of RESULTS",
     )
     parser.add_argument(
         "--threshold", type=_fraction, default=0.10, help="how much slower than its peers is slow (default 0.10)"
@@ -92,23 +101,6 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _is_run(path: Path) -> bool:
-    """Whether `path` is a benchmarks.json or a folder (or link to one) holding one."""
-    return path.is_file() or (path / RESULTS_FILE).is_file()
-
-
-def expand(paths: Sequence[str | Path]) -> list[Path]:
-    """Run paths from RESULTS: runs as given; a folder's run folders, one or two levels down (not baselines/)."""
-    found: list[Path] = []
-    for text in paths:
-        path = Path(text)
-        if not path.is_dir() or _is_run(path):
-            found.append(path)  # a run, or something read_runs will explain
-            continue
-        found += run_folders(path, levels=2, skip=("baselines",)) or [path]
-    return list(dict.fromkeys(found))
-
-
 def read_hosts_file(path: Path) -> list[str]:
     """Host names, one per line; blank lines and # comments ignored."""
     try:
@@ -120,6 +112,16 @@ def read_hosts_file(path: Path) -> list[str]:
     if not hosts:
         raise ResultsFileError(path, "the hosts file names no host")
     return hosts
+
+
+def _stored_runs(location: str) -> list[Run]:
+    """Each host's newest complete run (its newest when none is complete) from the results store."""
+    from reports.store import default_store, detail_runs
+    from reports.store.db import opened
+    from reports.store.queries import newest_complete_runs
+
+    with opened(location or default_store()) as store:
+        return detail_runs(store, newest_complete_runs(store))
 
 
 def _write(path: Path, text: str) -> None:
@@ -141,14 +143,20 @@ def run(args: argparse.Namespace) -> int:
         return EXIT_BAD_INPUT
     try:
         expected = read_hosts_file(args.hosts_file) if args.hosts_file else []
-        runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
-    except ResultsFileError as exc:
+        if args.store is not None:
+            runs, bad = _stored_runs(args.store), []
+        elif not args.paths:
+            print("error: name the RESULTS to judge (or --store)", file=sys.stderr)
+            return EXIT_BAD_INPUT
+        else:
+            runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
+    except (ResultsFileError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for error in bad:
         print(f"skipped: {error}", file=sys.stderr)
     if not runs:
-        print(f"error: {args.paths[0]}: no readable runs among the inputs", file=sys.stderr)
+        print(f"error: {(args.paths or [args.store])[0]}: no readable runs among the inputs", file=sys.stderr)
         return EXIT_BAD_INPUT
     frame, older = fleet_frame(runs)
     left_out = {id(run) for run in older}
@@ -180,10 +188,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.html:
-        from reports.build_cmd import write_report
+        from reports.build_cmd import DETAIL_RUNS, newest_first, write_report
 
+        shown = newest_first(judged, DETAIL_RUNS)  # the page stays small: the Fleet section judges every host
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
-            if write_report(judged, args.html) != 0:
+            if write_report(shown, args.html, fleet_runs=judged, fleet_judged=(result, frame, len(older))) != 0:
                 return EXIT_BAD_INPUT
     if result.exit_code == fleet.EXIT_NOTHING_JUDGED:
         print(f"error: {result.nothing_judged_text()}", file=sys.stderr)

@@ -12,6 +12,7 @@ from reports.page import Table
 from reports.plots import RC, Plot, svg_data_uri
 
 if TYPE_CHECKING:
+    import pandas as pd
     from matplotlib.figure import Figure
 
     from reports.fleet import FleetResult
@@ -77,16 +78,27 @@ def plot_fleet(result: FleetResult) -> Figure | None:
     return fig
 
 
-def fleet_section(runs: Sequence[Run]) -> dict[str, Any] | None:
+def fleet_section(
+    runs: Sequence[Run], judged: tuple[FleetResult, pd.DataFrame, int] | None = None
+) -> dict[str, Any] | None:
     """The report's Fleet section (summary, plot, verdict table, rule), or None unless two hosts share a device
-    model (hosts with nothing in common, a laptop and a GPU server, are not a fleet)."""
+    model (hosts with nothing in common, a laptop and a GPU server, are not a fleet).
+
+    `judged` (the verdicts, their fleet frame and how many older runs were left out), from `python -m reports
+    fleet`, saves judging again and keeps the page's verdicts those of the command's options.
+    """
     if len({run.host for run in runs}) < 2:
         return None
 
-    frame, older = fleet_frame(runs)
+    if judged is None:
+        frame, older_runs = fleet_frame(runs)
+        older = len(older_runs)
+    else:
+        result, frame, older = judged
     if frame.empty or frame.groupby("device_name")["host"].nunique().max() < 2:
         return None
-    result = fleet.judge(frame)
+    if judged is None:
+        result = fleet.judge(frame)
     figure = plot_fleet(result)
     question = "Which host is slower than its peers with the same device model?"
     plot = Plot(
@@ -123,7 +135,7 @@ def fleet_section(runs: Sequence[Run]) -> dict[str, Any] | None:
         f"{o.min_peer_hosts + 1} hosts. `python -m reports fleet` gives the same table with exit codes."
     )
     if older:
-        note += f" The newest run of each host is used ({len(older)} older run(s) left out)."
+        note += f" The newest run of each host is used ({older} older run(s) left out)."
     table = Table(
         "Hosts against the fleet median",
         ["verdict", "device model", "host", "device", "vs peers", "interval", "outlier z", "cases", "notes"],

@@ -20,9 +20,11 @@ if TYPE_CHECKING:
 
 __all__ = ["history_frame", "history_host", "plot_history", "steps_frame"]
 
+MAX_PLOT_POINTS = 200  # per case: enough to see a year of nightly runs, and the page stays small
+
 HISTORY_COLUMNS = [
     "host", "run", "datetime", "position", "name", "workload", "workload_version", "backend", "device",
-    "throughput", "throughput_unit", "median_s", "iqr_rel",
+    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile",
 ]  # fmt: skip
 
 
@@ -55,6 +57,7 @@ def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
                     "throughput_unit": info.throughput_unit,
                     "median_s": stats.median,
                     "iqr_rel": stats.iqr / stats.median,
+                    "profile": run.record.devicebench.profile,
                 }
             )
     frame = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "position"])
@@ -133,8 +136,27 @@ def version_changes(frame: pd.DataFrame) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
-def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
-    """Throughput per case over the runs of one host, one panel per workload, change points marked."""
+def downsample(case: pd.DataFrame, points: int = MAX_PLOT_POINTS) -> pd.DataFrame:
+    """A case's series (sorted by position) with at most `points` points: medians of consecutive bins of runs."""
+    if len(case) <= points:
+        return case
+    size = math.ceil(len(case) / points)
+    bins = np.arange(len(case)) // size
+    return case.groupby(bins).agg(position=("position", "mean"), throughput=("throughput", "median"))
+
+
+def _run_ticks(ax: Any, labels: list[str], most: int = 16) -> None:
+    """Label the x axis with run names: all of them when few, else `most` evenly spaced."""
+    ticks = list(range(len(labels))) if len(labels) <= most else np.linspace(0, len(labels) - 1, most).astype(int)
+    ax.set_xticks(list(ticks), [labels[int(t)] for t in ticks], rotation=30, ha="right", fontsize=7)
+
+
+def plot_history(frame: pd.DataFrame, host: str | None = None, steps: pd.DataFrame | None = None) -> Figure | None:
+    """Throughput per case over the runs of one host, one panel per workload, change points marked.
+
+    A long history is drawn downsampled (at most MAX_PLOT_POINTS points per case); `steps` (steps_frame of
+    this host) saves finding the change points again.
+    """
     host = host or history_host(frame)
     if host is None:
         return None
@@ -142,7 +164,7 @@ def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
     if data["run"].nunique() < 2:
         return None
 
-    steps = steps_frame(data)
+    steps = steps_frame(data) if steps is None else steps
     workloads = sorted(data["workload"].dropna().unique())
     fig = Figure(figsize=(8, 2.6 * len(workloads)), layout="constrained")
     axes = fig.subplots(len(workloads), 1, squeeze=False)[:, 0]
@@ -153,7 +175,9 @@ def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
         for (name, version), case in part.groupby(["name", "workload_version"], sort=True):
             case = case.sort_values("position")
             label = f"{name} (v{version})" if several_versions else str(name)
-            ax.plot(case["position"], case["throughput"], marker="o", ms=3, label=label)
+            shown = downsample(case)
+            marker = "o" if len(shown) <= 60 else None
+            ax.plot(shown["position"], shown["throughput"], marker=marker, ms=3, lw=1, label=label)
             marks = steps[steps["name"] == name]
             for _, step in marks.iterrows():
                 y = case.loc[case["position"] == step["position"], "throughput"]
@@ -161,23 +185,26 @@ def plot_history(frame: pd.DataFrame, host: str | None = None) -> Figure | None:
         units = part["throughput_unit"].dropna().unique()
         ax.set_title(f"{workload} on {host}", fontsize=10)
         ax.set_ylabel(units[0] if len(units) == 1 else "throughput")
-        ax.set_xticks(range(len(labels)), labels, rotation=30, ha="right", fontsize=7)
+        _run_ticks(ax, labels)
         ax.legend(fontsize=6, loc="best")
     axes[-1].set_xlabel("run (red ▼: change point)")
     return fig
 
 
-def history_section(runs: Sequence[Run]) -> dict[str, Any] | None:
-    """The report's History section (plot and change-point table), or None without ≥2 runs of one host."""
-    frame = history_frame(runs)
+def history_section(runs: Sequence[Run] = (), frame: pd.DataFrame | None = None) -> dict[str, Any] | None:
+    """The report's History section (plot and change-point table), or None without ≥2 runs of one host.
+
+    `frame` (history_frame's columns, e.g. from the results store) stands in for reading `runs`.
+    """
+    frame = history_frame(runs) if frame is None else frame
     host = history_host(frame)
     if host is None:
         return None
-
-    fig = plot_history(frame, host)
+    data = frame[frame["host"] == host]
+    steps = steps_frame(data)  # once: the plot marks them and the table lists them
+    fig = plot_history(frame, host, steps)
     if fig is None:
         return None
-    data = frame[frame["host"] == host]
     n_runs = data["run"].nunique()
     plot = Plot(
         "history",
@@ -185,7 +212,6 @@ def history_section(runs: Sequence[Run]) -> dict[str, Any] | None:
         "Did any case get faster or slower from one run to the next?",
         image=svg_data_uri(fig),
     )
-    steps = steps_frame(data)
     units = data.drop_duplicates("name").set_index("name")["throughput_unit"].to_dict()
     rows = [
         [

@@ -25,6 +25,7 @@ from results_format import (
     RunFile,
     read,
     resolve,
+    run_folders,
 )
 
 __all__ = [
@@ -35,6 +36,7 @@ __all__ = [
     "ResultsFileError",
     "Run",
     "case_row",
+    "expand",
     "notes",
     "read_run",
     "read_runs",
@@ -298,3 +300,20 @@ def notes(runs: Sequence[Run]) -> list[tuple[str, str]]:
 def workload_title(workload: str) -> str:
     """A workload's title from the results format ('MNIST training'); the name for unknown ones."""
     return specs.title(workload)
+
+
+def _is_run(path: Path) -> bool:
+    """Whether `path` is a benchmarks.json or a folder (or link to one) holding one."""
+    return path.is_file() or (path / RESULTS_FILE).is_file()
+
+
+def expand(paths: Sequence[str | Path]) -> list[Path]:
+    """Run paths from RESULTS: runs as given; a folder's run folders, one or two levels down (not baselines/)."""
+    found: list[Path] = []
+    for text in paths:
+        path = Path(text)
+        if not path.is_dir() or _is_run(path):
+            found.append(path)  # a run, or something read_runs will explain
+            continue
+        found += run_folders(path, levels=2, skip=("baselines",)) or [path]
+    return list(dict.fromkeys(found))

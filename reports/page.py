@@ -375,6 +375,10 @@ def build_page(
     versus_plot: Plot | None = None,
     fleet: Mapping[str, Any] | None = None,
     limits: Mapping[str, Any] | None = None,
+    exports: Sequence[str] = (),
+    total_runs: int | None = None,
+    scorecard: Sequence[Any] = (),
+    gate: str | None = None,
 ) -> str:
     """The whole report page as one HTML string (history: reports.history.history_section).
 
@@ -403,6 +407,10 @@ def build_page(
         "bad": [str(b) for b in bad],
         "notes": notes,
         "csv_name": csv_name,
+        "scorecard": scorecard,
+        "gate": gate,  # the gate page of a run shown (compare --html), relative to the page
+        "exports": exports,  # every run's data beside the page (CSV, Parquet): build_cmd.write_exports
+        "total_runs": total_runs if total_runs and total_runs > len(runs) else None,
         "history": history,
         "fleet": fleet,
         "limits": limits,  # reports.limits_page.limits_section

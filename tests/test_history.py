@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from reports.history import history_frame, history_host, plot_history, steps_frame
@@ -121,3 +122,22 @@ def test_a_run_of_fed_step_cases_alone_gets_only_the_input_bound_panel(monkeypat
     assert set(frame[frame["workload"] == "tfdata"]["variant"]) == {"fed-step"}  # the nightly runs' only tf.data
     plots.tfdata(frame.assign(device_label=frame["device"]), {})
     assert drawn == [["training step: input-bound?"]]
+
+
+def test_the_cost_matrix_is_the_l1_cost_of_every_piece() -> None:
+    from reports.steps import _l1_cost_matrix
+
+    y = np.array([3.0, 1.0, 4.0, 1.0, 5.0, 9.0, 2.0, 6.0])
+    cost = _l1_cost_matrix(y)
+    for i in range(len(y)):
+        for j in range(i + 1, len(y) + 1):
+            assert cost[i, j] == pytest.approx(np.abs(y[i:j] - np.median(y[i:j])).sum())
+
+
+def test_a_long_series_is_fitted_on_bins_and_the_step_placed_within_one() -> None:
+    from reports.steps import MAX_POINTS
+
+    n = 1000
+    series = [100 + NOISE[i % len(NOISE)] for i in range(600)] + [80 + NOISE[i % len(NOISE)] for i in range(n - 600)]
+    (step,) = detect_steps(series)
+    assert abs(step - 600) <= n // MAX_POINTS + 1

@@ -51,6 +51,9 @@ fi
 if [ "$3" = summary ]; then
     exit "${FAKE_SUMMARY_STATUS:-0}"
 fi
+if [ "$3" = ingest ]; then
+    exit "${FAKE_INGEST_STATUS:-0}"
+fi
 echo report > "$3/report.html"
 exit "$FAKE_REPORT_STATUS"
 """
@@ -94,7 +97,9 @@ def test_runs_pytest_then_the_summary_then_the_report_of_that_run(fake_env: Path
     run = (tmp_path / "results" / "latest").resolve()
     assert re.fullmatch(r"-m pytest /src/bench --run-path-file \S+ --results-dir results --devices CPU:0 -k matmul",
                         calls[0])  # fmt: skip
-    assert calls[1:] == [f"-m reports summary {run}", f"-m reports {run}"]
+    store = "results/devicebench.duckdb"
+    assert calls[1:] == [f"-m reports ingest {run} --store {store}", f"-m reports summary {run}",
+                         f"-m reports {run} --store {store}"]  # fmt: skip
     assert (run / "report.html").read_text() == "report\n"
     assert f"devicebench: run folder {run}" in capsys.readouterr().out
     path_file = calls[0].split("--run-path-file ")[1].split()[0]
@@ -123,7 +128,7 @@ def test_listing_runs_pytest_only(fake_env: Path) -> None:
 
 def test_a_bench_failure_still_gets_its_report_and_its_status(fake_env: Path, tmp_path: Path, capsys) -> None:
     code, calls = bench_run(fake_env, FAKE_BENCH_STATUS=1, FAKE_REPORT_STATUS=0)
-    assert code == 1 and len(calls) == 3
+    assert code == 1 and len(calls) == 4
     assert (tmp_path / "results" / "latest" / "report.html").exists()
     assert "the benchmarks did not all pass (pytest exited 1)" in capsys.readouterr().err
 
@@ -132,9 +137,17 @@ def test_a_failed_report_is_the_status_of_a_passing_run(fake_env: Path) -> None:
     assert bench_run(fake_env, FAKE_REPORT_STATUS=2)[0] == 2
 
 
+def test_a_failed_ingest_is_said_and_the_report_built_from_the_file(fake_env: Path, tmp_path: Path, capsys) -> None:
+    code, calls = bench_run(fake_env, FAKE_INGEST_STATUS=2, DEVICEBENCH_STORE="postgresql://ci@db/bench")
+    run = (tmp_path / "results" / "latest").resolve()
+    assert code == 0 and calls[1] == f"-m reports ingest {run} --store postgresql://ci@db/bench"
+    assert calls[-1] == f"-m reports {run}"  # no --store: the store does not have this run
+    assert "was not ingested into postgresql://ci@db/bench" in capsys.readouterr().err
+
+
 def test_a_failed_summary_is_said_and_the_report_still_built(fake_env: Path, capsys) -> None:
     code, calls = bench_run(fake_env, FAKE_SUMMARY_STATUS=1)
-    assert code == 0 and len(calls) == 3
+    assert code == 0 and len(calls) == 4
     assert "the summary failed (the report follows)" in capsys.readouterr().err
 
 
@@ -181,7 +194,9 @@ def test_a_stop_signal_goes_to_pytest_once_and_the_report_is_still_built(fake_en
         proc.kill()
     calls = (tmp_path / "calls.log").read_text().splitlines()
     run = (tmp_path / "results" / "latest").resolve()
-    assert calls[1:] == [f"got {stop.name[3:]}", f"-m reports summary {run}", f"-m reports {run}"]  # once
+    assert calls[1] == f"got {stop.name[3:]}"  # once
+    assert [c.split(" --store")[0] for c in calls[2:]] == [f"-m reports ingest {run}", f"-m reports summary {run}",
+                                                           f"-m reports {run}"]  # fmt: skip
     assert (run / "report.html").exists()
 
 

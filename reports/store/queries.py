@@ -1,0 +1,104 @@
+"""Reading the store: only what a page shows (the newest runs' documents, the history series as one query)."""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Sequence
+from pathlib import Path
+
+import pandas as pd
+
+import results_format
+from reports.load import Run
+from reports.store.db import Store
+
+#: reports.history.HISTORY_COLUMNS (that module is a page, above this one)
+HISTORY_COLUMNS = [
+    "host", "run", "datetime", "position", "name", "workload", "workload_version", "backend", "device",
+    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile",
+]  # fmt: skip
+HISTORY_SQL = """
+SELECT c.host, c.run, c.started_s, c.name, c.workload, c.workload_version, c.backend, c.device,
+       c.throughput, c.throughput_unit, c.median_s, c.iqr_rel, r.profile,
+       DENSE_RANK() OVER (PARTITION BY c.host ORDER BY c.started_s NULLS FIRST, c.run) - 1 AS position
+FROM cases c JOIN runs r ON r.run_key = c.run_key {where}
+ORDER BY c.host, position, c.name
+"""
+
+
+def run_count(store: Store) -> tuple[int, int]:
+    """(runs, hosts) in the store."""
+    runs, hosts = store.execute("SELECT count(*), count(DISTINCT host) FROM runs")[0]
+    return int(runs), int(hosts)
+
+
+def latest_runs(store: Store, per_host: int = 1, hosts: int | None = None) -> list[str]:
+    """Run keys of the newest `per_host` runs of each host, newest first, of the `hosts` hosts run last."""
+    rows = store.execute(
+        """SELECT run_key, host FROM (
+               SELECT run_key, host, started_s, ROW_NUMBER() OVER (
+                   PARTITION BY host ORDER BY started_s DESC NULLS LAST, name DESC) AS newest
+               FROM runs) AS ranked
+           WHERE newest <= ? ORDER BY started_s DESC NULLS LAST, run_key DESC""",
+        [per_host],
+    )
+    chosen: list[str] = []
+    seen: list[str] = []
+    for key, host in rows:
+        if host not in seen:
+            if hosts is not None and len(seen) >= hosts:
+                continue
+            seen.append(host)
+        chosen.append(str(key))
+    return chosen
+
+
+def newest_complete_runs(store: Store) -> list[str]:
+    """Run keys of each host's newest complete run (its newest run when none is complete), by host."""
+    rows = store.execute(
+        """SELECT run_key FROM (
+               SELECT run_key, host, ROW_NUMBER() OVER (
+                   PARTITION BY host ORDER BY complete DESC, started_s DESC NULLS LAST, name DESC) AS newest
+               FROM runs) AS ranked
+           WHERE newest = 1 ORDER BY host"""
+    )
+    return [str(row[0]) for row in rows]
+
+
+def detail_runs(store: Store, keys: Sequence[str]) -> list[Run]:
+    """The runs of `keys` from their stored documents (validated again by results_format), in `keys` order."""
+    if not keys:
+        return []
+    marks = ", ".join("?" for _ in keys)
+    rows = store.execute(f"SELECT run_key, host, name, source, document FROM runs WHERE run_key IN ({marks})", keys)
+    found = {}
+    for key, host, name, source, document in rows:
+        path = Path(source)
+        record = results_format.parse(zlib.decompress(bytes(document)).decode("utf-8"), path)
+        nvml = path.parent / results_format.NVML_FILE
+        found[key] = Run(
+            json_path=path,
+            folder=path.parent,
+            name=name,
+            host=host,
+            record=record,
+            nvml_csv=nvml if nvml.is_file() else None,
+        )
+    return [found[key] for key in keys if key in found]
+
+
+def history_frame(store: Store, hosts: Sequence[str] | None = None) -> pd.DataFrame:
+    """The history columns (reports.history.HISTORY_COLUMNS) of every stored run of `hosts` (default: all)."""
+    params: list[str] = list(hosts or [])
+    where = f"WHERE c.host IN ({', '.join('?' for _ in params)})" if params else ""
+    rows = store.execute(HISTORY_SQL.format(where=where), params)
+    columns = [
+        "host", "run", "started_s", "name", "workload", "workload_version", "backend", "device", "throughput",
+        "throughput_unit", "median_s", "iqr_rel", "profile", "position",
+    ]  # fmt: skip
+    frame = pd.DataFrame(rows, columns=columns)
+    frame["datetime"] = pd.to_datetime(frame["started_s"], unit="s", utc=True)
+    frame["throughput"] = frame["throughput"].astype(float)
+    frame["iqr_rel"] = frame["iqr_rel"].astype(float)
+    frame["position"] = frame["position"].astype(int)
+    return frame.drop(columns="started_s")[HISTORY_COLUMNS]

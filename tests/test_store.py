@@ -1,0 +1,183 @@
+"""The results store (reports/store): ingest, idempotence, migrations, bad input, two writers, reports on it.
+
+DuckDB always; PostgreSQL when DEVICEBENCH_TEST_PG names a server (.ci/run starts one and sets it).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from reports.cli import main
+from reports.store import SCHEMA_VERSION, StoreError, open_store, run_count
+from reports.store.db import migrate, opened
+from tests.golden_runs import BAD, DATA, derive
+
+HISTORY = sorted((DATA / "history").iterdir())
+ROOT = Path(__file__).resolve().parent.parent
+PG = os.environ.get("DEVICEBENCH_TEST_PG")
+
+
+def _rows(location: str | Path) -> tuple[int, int]:
+    """(runs, cases) in a store."""
+    with opened(location) as store:
+        return store.execute("SELECT count(*) FROM runs")[0][0], store.execute("SELECT count(*) FROM cases")[0][0]
+
+
+def _ingest(*args: str | Path) -> int:
+    """`python -m reports ingest ...` in-process."""
+    return main(["ingest", *map(str, args)])
+
+
+@pytest.fixture
+def duck(tmp_path: Path) -> Path:
+    """A fresh DuckDB store's path."""
+    return tmp_path / "results" / "devicebench.duckdb"
+
+
+def test_the_same_run_twice_is_one_run(duck: Path, capsys) -> None:
+    assert _ingest(*HISTORY[:3], "--store", duck) == 0
+    assert "3 run(s) added" in capsys.readouterr().out
+    assert _ingest(DATA / "history", "--store", duck) == 0  # a results folder: its run folders
+    assert "2 run(s) added, 0 replaced (their file changed), 3 already in the store" in capsys.readouterr().out
+    runs, cases = _rows(duck)
+    assert runs == 5 and cases == 5 * 21
+
+
+def test_a_rewritten_run_replaces_its_old_copy(duck: Path, tmp_path: Path, capsys) -> None:
+    run = derive(HISTORY[0], tmp_path / "r" / HISTORY[0].name, lambda data: None)
+    assert _ingest(run, "--store", duck) == 0
+    derive(HISTORY[1], run, lambda data: None)  # the same folder, another file
+    assert _ingest(run, "--store", duck) == 0
+    assert "0 run(s) added, 1 replaced" in capsys.readouterr().out.splitlines()[-1]
+    assert _rows(duck) == (1, 21)
+
+
+def test_a_corrupt_run_is_refused_with_one_line_and_the_store_unchanged(duck: Path, capsys) -> None:
+    assert _ingest(HISTORY[0], "--store", duck) == 0
+    capsys.readouterr()
+    assert _ingest(HISTORY[1], BAD / "corrupt.json", "--store", duck) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "corrupt.json: corrupt JSON" in err and "the store is unchanged" in err
+    assert _rows(duck) == (1, 21)  # not even the good run beside it
+    assert _ingest(HISTORY[1], BAD / "corrupt.json", "--store", duck, "--skip-bad") == 0
+    assert _rows(duck) == (2, 42)
+
+
+def test_a_store_from_a_newer_devicebench_is_refused(duck: Path, capsys) -> None:
+    assert _ingest(HISTORY[0], "--store", duck) == 0
+    with opened(duck, write=True) as store:
+        store.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION + 1, "later"])
+    capsys.readouterr()
+    assert _ingest(HISTORY[1], "--store", duck) == 2
+    assert main(["build", "--store", str(duck), "-o", str(duck.parent / "r.html")]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 2 and all(f"store schema {SCHEMA_VERSION + 1} is from a newer devicebench" in e for e in err)
+
+
+def test_an_old_store_is_migrated_on_the_next_ingest(duck: Path) -> None:
+    duck.parent.mkdir(parents=True)
+    import duckdb
+
+    from reports.store.db import Store
+
+    store = Store("duckdb", str(duck), duckdb.connect(str(duck)))
+    assert migrate(store, upto=1) == 1  # what the first devicebench with a store made
+    store.close()
+    with pytest.raises(StoreError, match="store schema 1 is older"):
+        open_store(duck)  # a reader does not migrate
+    assert _ingest(HISTORY[0], "--store", duck) == 0
+    with opened(duck) as store:
+        assert store.version() == SCHEMA_VERSION == 2
+        assert [r[0] for r in store.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+
+
+def test_two_writers_at_once_both_get_in(duck: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": f"{ROOT}{os.pathsep}{os.environ.get('PYTHONPATH', '')}"}
+    command = [sys.executable, "-m", "reports", "ingest", "--store", str(duck)]
+    writers = [subprocess.Popen([*command, str(run)], env=env, stderr=subprocess.PIPE, text=True) for run in HISTORY]
+    problems = [w.communicate(timeout=120)[1] for w in writers]
+    assert [w.returncode for w in writers] == [0] * len(HISTORY), problems
+    assert _rows(duck) == (5, 105)
+
+
+def test_rebuild_rereads_the_run_files(duck: Path, capsys) -> None:
+    assert _ingest(*HISTORY, "--store", duck) == 0
+    assert _ingest("--rebuild", "--store", duck) == 0
+    assert "5 run(s) added" in capsys.readouterr().out
+    assert _ingest(HISTORY[0], "--rebuild", "--store", duck) == 0
+    assert _rows(duck) == (1, 21)
+
+
+def test_no_store_and_a_missing_store_are_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["build", "--store", str(tmp_path / "none.duckdb")]) == 2
+    assert "no store here" in capsys.readouterr().err
+    (tmp_path / "junk.duckdb").write_text("not a database")
+    assert _ingest(HISTORY[0], "--store", tmp_path / "junk.duckdb") == 2
+    assert capsys.readouterr().err.count("\n") == 1
+
+
+def _report_from_store(location: str | Path, out: Path) -> str:
+    """Ingest the history runs, build the report from the store; the page's text."""
+    assert _ingest(*HISTORY, "--store", location) == 0
+    assert main(["build", "--store", str(location), "-o", str(out)]) == 0
+    return out.read_text(encoding="utf-8")
+
+
+def test_the_report_from_the_store_shows_the_newest_run_and_the_whole_history(duck: Path, tmp_path: Path) -> None:
+    html = _report_from_store(duck, tmp_path / "report.html")
+    assert 'id="history"' in html and "Throughput over 5 runs of" in html
+    assert "History covers 5 runs; only the newest are shown in detail." in html
+    assert 'href="report-history.parquet"' in html
+    import pandas as pd
+
+    exported = pd.read_parquet(tmp_path / "report-history.parquet")
+    assert exported["run"].nunique() == 5 and len(exported) == 105
+    assert pd.read_csv(tmp_path / "report.csv")["run"].unique().tolist() == [HISTORY[-1].name]
+
+
+@pytest.mark.skipif(not PG, reason="set DEVICEBENCH_TEST_PG=postgresql://... to test against a PostgreSQL server")
+def test_postgresql_store_ingest_report_history_and_fleet(tmp_path: Path, capsys) -> None:
+    assert PG is not None
+    with opened(PG, write=True) as store:
+        for table in ("cases", "runs", "schema_version"):
+            store.execute(f"DROP TABLE IF EXISTS {table}")
+    html = _report_from_store(PG, tmp_path / "report.html")
+    assert "Throughput over 5 runs of" in html
+    assert _ingest(*HISTORY, "--store", PG) == 0
+    assert "5 already in the store" in capsys.readouterr().out
+    with opened(PG) as store:
+        assert run_count(store) == (5, 1) and store.version() == SCHEMA_VERSION
+    fleet = sorted((DATA / "fleet").iterdir())
+    assert _ingest(*fleet, "--store", PG) == 0
+    assert main(["fleet", "--store", PG, "--html", str(tmp_path / "fleet.html")]) in (0, 1)
+    assert "node-c" in (tmp_path / "fleet.html").read_text(encoding="utf-8")
+
+
+def test_without_a_store_the_page_details_the_newest_runs_and_history_covers_all(tmp_path: Path) -> None:
+    out = tmp_path / "report.html"
+    assert main(["build", *map(str, HISTORY), "--detail", "2", "-o", str(out)]) == 0
+    import pandas as pd
+
+    assert sorted(pd.read_csv(tmp_path / "report.csv")["run"].unique()) == [p.name for p in HISTORY[-2:]]
+    html = out.read_text(encoding="utf-8")
+    assert "Throughput over 5 runs of" in html and "History covers 5 runs" in html
+    assert pd.read_parquet(tmp_path / "report-history.parquet")["run"].nunique() == 5
+
+
+def test_the_store_and_the_files_give_the_same_history_frame(duck: Path) -> None:
+    from reports.history import history_frame as from_files
+    from reports.load import read_run
+    from reports.store import history_frame
+
+    assert _ingest(*HISTORY, "--store", duck) == 0
+    with opened(duck) as store:
+        stored = history_frame(store)
+    files = from_files([read_run(p) for p in HISTORY])
+    assert list(stored.columns) == list(files.columns)
+    columns = ["host", "run", "position", "name", "throughput", "profile"]
+    assert stored[columns].equals(files[columns])
