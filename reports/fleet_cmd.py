@@ -1,4 +1,4 @@
-"""Fleet health: flag hosts slower than their peers with the same GPU model (exit 0 ok, 1 slow or missing, 2 bad input).
+"""Fleet health: slow hosts among same-GPU peers, unhealthy ones (exit 0 ok, 1 slow, unhealthy or missing, 2 bad input).
 
 RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run folders,
 or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest complete run
