@@ -94,9 +94,12 @@ def test_the_summary_names_the_cut_run_once_and_gives_the_gpu_findings(capsys) -
 
 
 def test_the_report_of_the_real_runs_builds(tmp_path, frame) -> None:
+    from reports.build_cmd import add_arguments
     from reports.build_cmd import run as build_run
 
-    args = argparse.Namespace(paths=[str(p) for p in RUNS], output=tmp_path / "report.html", skip_bad=False)
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)  # the command's own defaults (--store, --detail, --reference)
+    args = parser.parse_args([*(str(p) for p in RUNS), "-o", str(tmp_path / "report.html")])
     assert build_run(args) == 0
     html = (tmp_path / "report.html").read_text()
     for section in ('id="limits"', 'id="per-watt"', "Roofline", "NVIDIA H200"):
