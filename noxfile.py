@@ -62,12 +62,19 @@ def bench(session: nox.Session) -> None:
     session.run("python", "-m", "bench", "run", "--suite", "bench", *args, interrupt_timeout=None)
 
 
+def xdist_workers() -> str:
+    """pytest-xdist's worker count for `nox -s tests`: one per CPU, at most 4 (each worker loads TF and torch)."""
+    cpus = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    return "0" if cpus < 2 else str(min(cpus, 4))
+
+
 @nox.session
 def tests(session: nox.Session) -> None:
-    """Run the unit and integration tests (pytest args after --)."""
+    """Run the unit and integration tests (pytest args after --; `-- -n 0` runs them in one process)."""
     session.install(TORCH_PIN)
     session.install("-e", ".[cpu,torch,dev,postgres]")  # postgres: the store's server test
-    session.run("python", "-m", "pytest", "tests", *session.posargs)
+    # -n: the suite on every CPU (pytest-xdist); a later -n in the posargs wins
+    session.run("python", "-m", "pytest", "tests", "-n", xdist_workers(), *session.posargs)
 
 
 @nox.session

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-import io
 import math
 import re
 import statistics
@@ -215,12 +213,9 @@ def test_findings_and_speedups_are_per_backend():
 
 
 @pytest.fixture(scope="module")
-def mixed_page(tmp_path_factory) -> str:
-    """The report of the golden run with both backends."""
-    out = tmp_path_factory.mktemp("mixed") / "report.html"
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert cli.main(["build", str(MIXED), "-o", str(out)]) == 0
-    return out.read_text()
+def mixed_page(golden_page) -> str:
+    """The report of the golden run with both backends (built once a session: tests/conftest.py)."""
+    return golden_page(MIXED).read_text()
 
 
 def test_mixed_report_has_the_tensorflow_vs_pytorch_section(mixed_page):
@@ -278,11 +273,8 @@ def test_mixed_report_tables_say_the_backend(mixed_page):
     assert "<th>host</th><th>backend</th><th>device</th><th>workload</th>" in html  # skipped cases
 
 
-def test_one_backend_page_has_no_backend_section_or_columns(tmp_path):
-    out = tmp_path / "r.html"
-    with contextlib.redirect_stdout(io.StringIO()):
-        assert cli.main(["build", str(GPUBOX), "-o", str(out)]) == 0
-    html = out.read_text()
+def test_one_backend_page_has_no_backend_section_or_columns(golden_page):
+    html = golden_page(GPUBOX).read_text()
     assert 'id="versus"' not in html and "TensorFlow vs PyTorch" not in html
     assert "<th>backend</th>" not in html and "tensorflow GPU:0" not in html
 

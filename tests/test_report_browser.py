@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from reports import cli
 from tests.golden_runs import GPUBOX, MIXED
 
 DATA = GPUBOX.parent
@@ -42,10 +41,9 @@ pytestmark = pytest.mark.skipif(
     ],
     ids=["gpubox", "golden-runs", "both-backends"],
 )
-def test_report_renders_in_chromium(tmp_path, runs, shot, images):
+def test_report_renders_in_chromium(tmp_path, golden_page, runs, shot, images):
     sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
-    page_path = tmp_path / "report.html"
-    assert cli.main([*runs, "-o", str(page_path)]) == 0
+    page_path = golden_page(*runs)  # `python -m reports RUN... -o`, built once a session (tests/conftest.py)
 
     console_errors: list[str] = []
     page_errors: list[str] = []

@@ -151,11 +151,29 @@ def test_placement_is_checked_against_the_asked_device(backend):
         backend.check_placement(loss, cpu.__class__("tensorflow", "GPU:0", "gpu", "pretend"))
 
 
+# The run's conftest: the sweep case trains one batch per call for 3 calls (its own sizes: 2048 samples, 6 calls),
+# and the learning check evaluates 512 samples as `small_eval` does; mnist_amp keeps its steps (its loss must fall).
+SMALL_SMOKE = """
+from dataclasses import replace
+
+from bench.backends import tf_amp
+from bench.profiles import PROFILES
+from bench.workloads import WORKLOADS
+
+tf_amp.EVAL_SAMPLES = 512
+smoke = PROFILES["smoke"]
+sweep = WORKLOADS["mnist_batch"].sizes_for(smoke)
+one_step = replace(sweep, samples_per_call=sweep.batches_cpu[1], calls=3)
+PROFILES["smoke"] = replace(smoke, sizes={"mnist_batch": one_step})
+"""
+
+
 def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, monkeypatch):
     """The plugin runs the new workloads (smoke, CPU), the results format takes them and the report shows them."""
     monkeypatch.setenv("PYTHONPATH", str(REPO))
     for name in ("test_mnist_amp", "test_mnist_batch"):
         pytester.makepyfile(**{name: (REPO / "bench" / "benchmarks" / f"{name}.py").read_text()})
+    pytester.makeconftest(SMALL_SMOKE)
     batch = MNIST_BATCH.sizes_for(get_profile("smoke")).batches_cpu[1]  # one sweep case
     result = pytester.runpytest_subprocess(
         "-p", "bench.plugin", "--profile", "smoke", "--devices", "cpu", "--results-dir", "results",

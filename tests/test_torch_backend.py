@@ -99,8 +99,46 @@ def test_batch_order_shuffles_each_epoch_and_drops_the_remainder():
     assert np.array_equal(order, batch_order(n=10, batches=7, batch_size=3))
 
 
+# The smoke profile at tiny sizes and few rounds, loaded as the run's conftest: the test proves that every
+# workload runs end to end on torch and that the file is right, not what the smoke profile's own sizes cost
+# (bench/profiles.py: a Profile's `sizes` replaces a workload's own).
+TINY_SMOKE = """
+from dataclasses import replace
+
+from bench.profiles import PROFILES
+from bench.workloads import WORKLOADS
+
+smoke = PROFILES["smoke"]
+
+
+def tiny(name, **fields):
+    return replace(WORKLOADS[name].sizes_for(smoke), **fields)
+
+
+attention = WORKLOADS["attention"].sizes_for(smoke)
+PROFILES["smoke"] = replace(
+    smoke,
+    warmup_calls=1,
+    min_rounds=2,
+    max_rounds=3,
+    target_seconds=0.01,
+    sizes={
+        "matmul": tiny("matmul", sizes=(64, 128, 256), cpu_max=128),
+        # mnist, mnist_amp and scaling keep their steps: they check that the loss falls (fewer steps can raise it)
+        "mnist_batch": tiny("mnist_batch", batches_cpu=(64, 256), samples_per_call=256, calls=3),  # finite loss only
+        "allreduce": tiny("allreduce", sizes=(8, 512), calls=(1, 2)),
+        "attention": {**attention, "cpu": replace(attention["cpu"], seq_lens=(16, 32))},
+        "membw": (1, 2),
+        "transfer": (1, 2),
+        "inference": tiny("inference", requests=5, batch=8),
+        "dispatch": 4,
+    },
+)
+"""
+
+
 def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
-    """Every torch smoke case on the CPU: the real benchmark files, the plugin, results written and sane."""
+    """Every torch smoke case on the CPU, at tiny sizes: the real benchmark files, the plugin, results right."""
     monkeypatch.delenv("DEVICEBENCH_MNIST", raising=False)
     monkeypatch.setenv("HOME", str(pytester.path))  # no ~/.keras MNIST: the synthetic data, always
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join([str(REPO), os.environ.get("PYTHONPATH", "")]))
@@ -109,6 +147,7 @@ def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
     monkeypatch.setenv("OMP_NUM_THREADS", "1")
     for path in sorted((REPO / "bench" / "benchmarks").glob("test_*.py")):
         pytester.makepyfile(**{path.stem: path.read_text()})
+    pytester.makeconftest(TINY_SMOKE)
     result = pytester.runpytest_subprocess(
         "-p", "bench.plugin", "--backend", "torch", "--profile", "smoke", "--results-dir", "results", timeout=900
     )

@@ -38,7 +38,7 @@ def membw_params(profile: Profile, device: Device) -> list[tuple[Params, str | N
     """copy and triad at the profile's sizes on every device (sizes above CPU_MAX_MIB skipped on the CPU)."""
     out: list[tuple[Params, str | None]] = []
     for kernel in KERNELS:
-        for mib in SIZES_MIB.get(profile.name, ()):
+        for mib in MEMBW.sizes_for(profile):
             reason = None
             if device.kind == "cpu" and mib > CPU_MAX_MIB:
                 reason = f"profile {profile.name}: {mib} MiB arrays are above the CPU limit of {CPU_MAX_MIB} MiB"
@@ -85,6 +85,7 @@ MEMBW = WORKLOAD = Workload(
     throughput_scale=1e9,
     backends=("tensorflow", "torch"),
     params_for=membw_params,
+    sizes=SIZES_MIB,
     work_per_call=bytes_moved,
     label=lambda p: f"{p['kernel']}-{int(p['bytes']) // 2**20}MiB",
     check=membw_check,
