@@ -4,7 +4,8 @@ Shows throughput per device and size (matmul) or mode/variant/direction (other w
 the GPU/CPU speedup where a GPU ran, the book's matmul claims next to this run's, TensorFlow vs
 PyTorch where both backends ran, the runs' notes (an unavailable backend, a run that did not finish),
 and the skipped cases with their reasons. PATH is a run folder,
-results/latest or a benchmarks.json.
+results/latest or a benchmarks.json. With --store (and no PATH), each host's newest run comes from the
+results store instead: the same summary as of those runs' files.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pandas as pd
 
@@ -25,10 +26,24 @@ from reports.fmt import cell, fmt_ratio
 from reports.labels import several_backends
 from reports.sections import Section
 
+if TYPE_CHECKING:
+    from reports.load import Run
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `summary`."""
-    parser.add_argument("paths", nargs="+", metavar="PATH", help="run folder, results/latest or benchmarks.json")
+    parser.add_argument(
+        "paths", nargs="*", metavar="PATH", help="run folder, results/latest or benchmarks.json (or none, with --store)"
+    )
+    parser.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH|URL",
+        help="summarise each host's newest run in the results store (default $DEVICEBENCH_RESULTS/"
+        "devicebench.duckdb) instead of PATHs",
+    )
     parser.add_argument(
         "--reference",
         type=Path,
@@ -104,6 +119,21 @@ def terminal_tables(
     return []
 
 
+def _stored_runs(location: str) -> list[Run] | str:
+    """Each host's newest run from the results store (by host), or the one-line problem."""
+    from reports.store import StoreError, default_store, detail_runs, latest_runs
+    from reports.store.db import opened
+
+    try:
+        with opened(location or default_store()) as store:
+            runs = detail_runs(store, latest_runs(store, per_host=1))
+            if not runs:
+                return f"{store.location}: no runs in the store (ingest some first)"
+    except StoreError as exc:
+        return str(exc)
+    return sorted(runs, key=lambda run: run.host)
+
+
 def run(args: argparse.Namespace) -> int:
     """Print findings, throughput tables, speedups and skipped cases."""
     from rich.console import Console
@@ -111,7 +141,21 @@ def run(args: argparse.Namespace) -> int:
 
     from reports.load import notes, read_runs, skipped, tidy
 
-    runs, _ = read_runs(args.paths)
+    location = getattr(args, "store", None)  # a Namespace built by a caller may not have it
+    if location is not None:
+        if args.paths:
+            print("error: name PATHs or --store, not both", file=sys.stderr)
+            return 2
+        stored = _stored_runs(location)
+        if isinstance(stored, str):
+            print(f"error: {stored}", file=sys.stderr)
+            return 2
+        runs = stored
+    elif not args.paths:
+        print("error: name at least one PATH (or read the results store with --store)", file=sys.stderr)
+        return 2
+    else:
+        runs, _ = read_runs(args.paths)
     if getattr(args, "reference", None) is not None:
         from reports.envelope import add_reference
 

@@ -280,3 +280,29 @@ def test_an_empty_frame_judges_nothing_and_says_it_saw_no_host():
     assert result.units.empty and result.hosts == [] and result.exit_code == 2
     assert fleet.summary_line(result) == "0 host(s); no slow host; nothing judged (no measured case)"
     assert math.isnan(fleet.case_ratios(fleet_frame({"a": 1, "b": 1}), Options()).iloc[0]["ratio"])
+
+
+def test_the_fleet_plot_draws_one_artist_per_verdict_and_every_host_labelled():
+    """256 hosts drew 256 error bars and measured every label several times (seconds): now one per colour."""
+    from reports.fleet_page import plot_fleet
+
+    hosts = {f"n{i:03d}": 1.0 for i in range(40)} | {"slow": 0.7}
+    result = judge(fleet_frame(hosts, noise=0.01))
+    figure = plot_fleet(result)
+    ax = figure.axes[0]
+    assert len(ax.containers) == 2  # ok and slow
+    labels = [tick.get_text() for tick in ax.get_yticklabels()]
+    assert sorted(labels) == sorted(f"{host} GPU:0" for host in hosts)
+    assert labels[-1] == "slow GPU:0"  # by ratio, the slowest last
+    assert ax.get_ylim() == (40.5, -0.5)  # first unit on top, no empty rows at the ends
+
+
+def test_the_workloads_of_every_unit_are_its_median_ratio_per_workload():
+    per_case = {
+        ("n2", "GPU:1", "mnist[tensorflow-{d}-eager]"): 0.5,
+        ("n2", "GPU:1", "mnist[tensorflow-{d}-function]"): 0.7,
+    }
+    frame = fleet_frame({"n1": 1.0, "n2": 1.0, "n3": 1.0}, devices=("GPU:0", "GPU:1"), per_case=per_case)
+    units = judge(frame).units.set_index(["host", "device"])
+    assert units.at[("n2", "GPU:1"), "workloads"] == "matmul 1.00x, mnist 0.60x, transfer 1.00x"
+    assert units.at[("n2", "GPU:0"), "workloads"] == "matmul 1.00x, mnist 1.00x, transfer 1.00x"

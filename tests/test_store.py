@@ -181,3 +181,22 @@ def test_the_store_and_the_files_give_the_same_history_frame(duck: Path) -> None
     assert list(stored.columns) == list(files.columns)
     columns = ["host", "run", "position", "name", "throughput", "profile"]
     assert stored[columns].equals(files[columns])
+
+
+def test_summary_from_the_store_is_the_summary_of_each_hosts_newest_run_file(duck: Path, capsys) -> None:
+    fleet = sorted((DATA / "fleet").iterdir())  # four hosts, one run each
+    assert _ingest(*HISTORY, *fleet, "--store", duck) == 0
+    capsys.readouterr()
+    assert main(["summary", str(HISTORY[-1]), *map(str, fleet)]) == 0
+    from_files = capsys.readouterr().out
+    assert main(["summary", "--store", str(duck)]) == 0
+    from_store = capsys.readouterr().out
+    assert from_store == from_files and HISTORY[-1].name in from_store and HISTORY[-2].name not in from_store
+
+
+def test_summary_from_a_missing_store_or_with_paths_too_is_one_line(tmp_path: Path, capsys) -> None:
+    assert main(["summary", "--store", str(tmp_path / "none.duckdb")]) == 2
+    assert main(["summary", str(HISTORY[0]), "--store", str(tmp_path / "none.duckdb")]) == 2
+    assert main(["summary"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 3 and "no store here" in err[0] and "not both" in err[1] and "--store" in err[2]
