@@ -24,7 +24,7 @@ MAX_PLOT_POINTS = 200  # per case: enough to see a year of nightly runs, and the
 
 HISTORY_COLUMNS = [
     "host", "run", "datetime", "position", "name", "workload", "workload_version", "backend", "device",
-    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile",
+    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile", "tf32",
 ]  # fmt: skip
 
 
@@ -58,6 +58,7 @@ def history_frame(runs: Sequence[Run]) -> pd.DataFrame:
                     "median_s": stats.median,
                     "iqr_rel": stats.iqr / stats.median,
                     "profile": run.record.devicebench.profile,
+                    "tf32": info.precision.tf32,
                 }
             )
     frame = pd.DataFrame(rows, columns=[c for c in HISTORY_COLUMNS if c != "position"])

@@ -32,7 +32,7 @@ HEADLINES: tuple[tuple[str, Callable[[pd.DataFrame], pd.Series], str], ...] = (
 #: the tidy columns the cards read
 CARD_COLUMNS = (
     "host", "run", "backend", "device", "device_kind", "device_name", "workload", "name", "precision_label",
-    "throughput", "throughput_unit", "pct_of_peak", "pct_of_bandwidth", "pct_of_link", "ref_value",
+    "tf32", "throughput", "throughput_unit", "pct_of_peak", "pct_of_bandwidth", "pct_of_link", "ref_value",
 )  # fmt: skip
 #: a change since the previous run this large is shown as a change (smaller ones are run-to-run noise)
 CHANGED = 0.05
@@ -86,7 +86,11 @@ def _versus(row: pd.Series) -> tuple[str, str]:
 
 def _since(row: pd.Series, previous: pd.DataFrame) -> tuple[str, bool]:
     """('+12 %' or '±0 %', whether it changed) against the same case in the previous run; ('', False) without."""
-    match = previous[previous["name"] == row["name"]]["throughput"].dropna() if not previous.empty else previous
+    same = previous["name"] == row["name"] if not previous.empty else None
+    if same is not None and "tf32" in previous.columns and row.get("tf32") is not None and not pd.isna(row["tf32"]):
+        # float32 with TF32 on and off are two precisions: never the "change" from one to the other
+        same &= previous["tf32"].isna() | (previous["tf32"] == bool(row["tf32"]))
+    match = previous[same]["throughput"].dropna() if same is not None else previous
     if match.empty or not math.isfinite(float(match.iloc[0])) or not float(match.iloc[0]):
         return "", False
     change = float(row["throughput"]) / float(match.iloc[0]) - 1

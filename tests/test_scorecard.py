@@ -53,3 +53,15 @@ def test_each_headline_comes_from_the_newest_run_that_measured_it() -> None:
     assert {"memory bandwidth", "host link", "training", "inference"} <= set(figures)  # from main
     assert "matmul float32 (TF32)" in figures and "peaks-tf32" in gpu.run and "main" in gpu.run
     assert "main" not in (gpu.previous or "")  # a standard run is not the previous run of a full-profile one
+
+
+def test_tf32_on_is_never_the_change_from_tf32_off() -> None:
+    """The H200's TF32 run follows its TF32-off run of the same profile: matmul float32 (TF32) has no previous figure
+    (it was +604 % when the two were matched by case name alone), from the files and from the store alike."""
+    real = DATA / "real" / "20261126-h200"
+    runs = [read_run(real / name) for name in ("main", "peaks", "peaks-tf32")]
+    history = history_frame(runs)
+    assert set(history.loc[history["run"] == "peaks-tf32", "tf32"]) == {True}
+    (gpu,) = [c for c in scorecard.cards(tidy(runs), runs, history) if c.title.startswith("GPU:0")]
+    row = next(r for r in gpu.rows if r[0] == "matmul float32 (TF32)")
+    assert "since previous run" not in gpu.columns or row[gpu.columns.index("since previous run")] == ""

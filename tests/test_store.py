@@ -92,8 +92,9 @@ def test_an_old_store_is_migrated_on_the_next_ingest(duck: Path) -> None:
         open_store(duck)  # a reader does not migrate
     assert _ingest(HISTORY[0], "--store", duck) == 0
     with opened(duck) as store:
-        assert store.version() == SCHEMA_VERSION == 2
-        assert [r[0] for r in store.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2]
+        assert store.version() == SCHEMA_VERSION == 3
+        assert [r[0] for r in store.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert store.execute("SELECT count(*) FROM cases WHERE tf32 IS NULL")[0][0] == 0  # written since migration 3
 
 
 def test_two_writers_at_once_both_get_in(duck: Path) -> None:

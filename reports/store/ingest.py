@@ -21,7 +21,7 @@ from reports.store.db import Store
 
 CASE_COLUMNS = (
     "run_key", "host", "run", "started_s", "name", "workload", "workload_version", "backend", "device",
-    "device_kind", "device_name", "dtype", "throughput", "throughput_unit", "median_s", "iqr_rel", "rounds",
+    "device_kind", "device_name", "dtype", "throughput", "throughput_unit", "median_s", "iqr_rel", "rounds", "tf32",
 )  # fmt: skip
 RUN_COLUMNS = (
     "run_key", "host", "name", "source", "started", "started_s", "content_hash", "complete", "profile", "cases",
@@ -95,6 +95,7 @@ def case_rows(run: Run, key: str, started_s: float | None) -> list[tuple[Any, ..
                 stats.median,
                 _finite(stats.iqr / stats.median) if stats.median else None,
                 stats.rounds,
+                info.precision.tf32,
             )
         )
     return rows

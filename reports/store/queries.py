@@ -15,11 +15,11 @@ from reports.store.db import Store
 #: reports.history.HISTORY_COLUMNS (that module is a page, above this one)
 HISTORY_COLUMNS = [
     "host", "run", "datetime", "position", "name", "workload", "workload_version", "backend", "device",
-    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile",
+    "throughput", "throughput_unit", "median_s", "iqr_rel", "profile", "tf32",
 ]  # fmt: skip
 HISTORY_SQL = """
 SELECT c.host, c.run, c.started_s, c.name, c.workload, c.workload_version, c.backend, c.device,
-       c.throughput, c.throughput_unit, c.median_s, c.iqr_rel, r.profile,
+       c.throughput, c.throughput_unit, c.median_s, c.iqr_rel, r.profile, c.tf32,
        DENSE_RANK() OVER (PARTITION BY c.host ORDER BY c.started_s NULLS FIRST, c.run) - 1 AS position
 FROM cases c JOIN runs r ON r.run_key = c.run_key {where}
 ORDER BY c.host, position, c.name
@@ -107,7 +107,7 @@ def history_frame(store: Store, hosts: Sequence[str] | None = None) -> pd.DataFr
     rows = store.execute(HISTORY_SQL.format(where=where), params)
     columns = [
         "host", "run", "started_s", "name", "workload", "workload_version", "backend", "device", "throughput",
-        "throughput_unit", "median_s", "iqr_rel", "profile", "position",
+        "throughput_unit", "median_s", "iqr_rel", "profile", "tf32", "position",
     ]  # fmt: skip
     frame = pd.DataFrame(rows, columns=columns)
     frame["datetime"] = pd.to_datetime(frame["started_s"], unit="s", utc=True)

@@ -52,5 +52,10 @@ MIGRATIONS: tuple[Migration, ...] = (
             "CREATE INDEX cases_host ON cases (host, name)",
         ),
     ),
+    Migration(
+        3,
+        "cases.tf32: float32 with TF32 on is another precision, kept apart when runs are compared (NULL before)",
+        ("ALTER TABLE cases ADD COLUMN tf32 BOOLEAN",),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
