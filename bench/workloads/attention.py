@@ -27,6 +27,7 @@ import numpy as np
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
+from bench.workloads.precision import compute_capability
 from results_format.workloads import Fact, Plot, Section, WorkloadSpec
 
 PASSES = ("forward", "forward+backward")
@@ -131,7 +132,7 @@ def dtype_unsupported(device: Device, dtype: str) -> str | None:
     """Why `device` cannot run attention in `dtype` (None: it can): bfloat16 on a GPU older than Ampere."""
     if device.kind != "gpu" or dtype != "bfloat16":
         return None
-    cc = _capability(device.compute_capability)
+    cc = compute_capability(device.compute_capability)
     if cc is None:
         return f"bfloat16 attention needs compute capability 8.0 or newer; {device.name} did not report its capability"
     if cc < BF16_MIN_CC:
@@ -140,15 +141,6 @@ def dtype_unsupported(device: Device, dtype: str) -> str | None:
             f"({device.model}) is {cc[0]}.{cc[1]}"
         )
     return None
-
-
-def _capability(text: str | None) -> tuple[int, int] | None:
-    """'9.0' -> (9, 0); None for a missing or malformed value."""
-    try:
-        major, minor = (int(part) for part in str(text).split(".")[:2])
-    except ValueError:
-        return None
-    return major, minor
 
 
 # --- what the backends record ---------------------------------------------------------------------------------

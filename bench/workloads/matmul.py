@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bench.cases import Params, Workload
 from bench.devices import Device
 from bench.profiles import Profile
+from bench.workloads.precision import compute_capability
 from results_format.workloads import WorkloadSpec
 
 FP8 = "float8_e4m3fn"
@@ -43,7 +44,7 @@ def fp8_unsupported(device: Device) -> str | None:
         return TF_NO_FP8
     if device.kind != "gpu":
         return f"FP8 matmul needs a GPU with FP8 tensor cores (compute capability 8.9 or newer); {device.name} is a CPU"
-    cc = _capability(device.compute_capability)
+    cc = compute_capability(device.compute_capability)
     if cc is None:
         return f"FP8 matmul needs compute capability 8.9 or newer; {device.name} did not report its capability"
     if cc < FP8_MIN_CC:
@@ -52,15 +53,6 @@ def fp8_unsupported(device: Device) -> str | None:
             f"({device.model}) is {cc[0]}.{cc[1]}"
         )
     return None
-
-
-def _capability(text: str | None) -> tuple[int, int] | None:
-    """'9.0' -> (9, 0); None for a missing or malformed value."""
-    try:
-        major, minor = (int(part) for part in str(text).split(".")[:2])
-    except ValueError:
-        return None
-    return major, minor
 
 
 def matmul_params(profile: Profile, device: Device) -> list[tuple[Params, str | None]]:
