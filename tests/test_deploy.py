@@ -267,3 +267,10 @@ def test_the_report_job_writes_markdown_json_and_html_and_exits_with_the_verdict
 @pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
 def test_slurm_scripts_pass_shellcheck():
     subprocess.run(["shellcheck", "-S", "warning", *map(str, sorted(SLURM.glob("*")))], check=True)
+
+
+@pytest.mark.skipif(shutil.which("shellcheck") is None, reason="shellcheck not installed")
+def test_ci_container_and_tool_scripts_pass_shellcheck():
+    """CI's script, the container scripts and the shell tools (a comment starting `# shellcheck` is a directive)."""
+    scripts = [ROOT / ".ci" / "run", *sorted((ROOT / "docker").glob("*.sh")), *sorted((ROOT / "tools").glob("*.sh"))]
+    subprocess.run(["shellcheck", "-S", "warning", *map(str, scripts)], check=True)
