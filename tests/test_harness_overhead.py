@@ -91,3 +91,13 @@ def test_an_unknown_workload_is_one_line_and_exit_2(capsys):
     assert main(["--workload", "nope", "--case", "x"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("harness_overhead: unknown workload 'nope' (known: ") and err.count("\n") == 1
+
+
+@pytest.mark.parametrize(
+    ("backend", "message"),
+    [("jax", "--backend: unknown backend jax; backends: tensorflow, torch"), ("tensorflow,torch", "name one backend")],
+)
+def test_a_bad_backend_is_one_line_and_exit_2_before_any_framework_loads(capsys, backend, message):
+    assert main(["--backend", backend]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("harness_overhead: ") and message in err and err.count("\n") == 1

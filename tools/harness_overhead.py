@@ -31,6 +31,8 @@ from pathlib import Path
 from time import perf_counter
 from typing import Any
 
+from bench.devices import Device
+
 BENCHMARKS = Path(__file__).resolve().parents[1] / "bench" / "benchmarks"
 
 
@@ -116,7 +118,7 @@ def bare_median(call: Callable[[], Any], sync: Callable[[], None], rounds: int, 
     return statistics.median(times), min(times)
 
 
-def suite_median(node: str, out: Path, options: Options, device: str) -> tuple[float, float, int]:
+def suite_median(node: str, out: Path, options: Options, device: Device) -> tuple[float, float, int]:
     """(median seconds, min seconds, rounds) of the case's node run through pytest and the devicebench plugin."""
     import pytest
 
@@ -131,9 +133,9 @@ def suite_median(node: str, out: Path, options: Options, device: str) -> tuple[f
             "--profile",
             options.profile,
             "--backend",
-            options.backend,
+            device.backend,
             "--devices",
-            device,
+            device.name,
             "--results-dir",
             str(out),
             "--run-path-file",
@@ -149,7 +151,7 @@ def suite_median(node: str, out: Path, options: Options, device: str) -> tuple[f
 
 def compare(options: Options) -> int:
     """Run the interleaved pairs and print each pair, the throughputs and the median ratio."""
-    from bench.backends import load_backend
+    from bench.backends import load_backend, parse_backends
     from bench.cases import make_cases
     from bench.profiles import get_profile
     from bench.workloads import WORKLOADS
@@ -157,11 +159,14 @@ def compare(options: Options) -> int:
     if options.workload not in WORKLOADS:
         raise SelectionError(f"unknown workload {options.workload!r} (known: {', '.join(WORKLOADS)})")
     workload = WORKLOADS[options.workload]
-    backend = load_backend(options.backend)
+    names = parse_backends(options.backend)
+    if len(names) != 1:
+        raise SelectionError(f"--backend: name one backend, not {options.backend!r}")
+    backend = load_backend(names[0])
     devices = backend.devices()
     chosen = [d for d in devices if options.device in (None, d.name)][:1]
     if not chosen:
-        raise SelectionError(f"{options.backend} has no device {options.device} ({', '.join(d.name for d in devices)})")
+        raise SelectionError(f"{names[0]} has no device {options.device} ({', '.join(d.name for d in devices)})")
     device = chosen[0]
     case = select_case(make_cases(workload, get_profile(options.profile), [device]), options.case)
     node = f"{benchmark_node(workload.name)}[{case.id}]"
@@ -174,11 +179,11 @@ def compare(options: Options) -> int:
         for i in range(options.pairs):
             out = Path(tmp) / f"run{i}"
             if i % 2 == 0:  # alternate which side goes first, so drift does not favour one
-                s_med, s_min, rounds = suite_median(node, out, options, device.name)
+                s_med, s_min, rounds = suite_median(node, out, options, device)
                 b_med, b_min = bare_median(prepared.call, backend.sync, rounds)
             else:
                 b_med, b_min = bare_median(prepared.call, backend.sync, rounds)
-                s_med, s_min, rounds = suite_median(node, out, options, device.name)
+                s_med, s_min, rounds = suite_median(node, out, options, device)
             ratios.append(s_med / b_med)
             min_ratios.append(s_min / b_min)
             print(
@@ -188,7 +193,7 @@ def compare(options: Options) -> int:
             )
     ratio, min_ratio = statistics.median(ratios), statistics.median(min_ratios)
     print(
-        f"{workload.name} {case.workload.label(params)} on {options.backend} {device.name}: suite/bare = {ratio:.4f} "
+        f"{workload.name} {case.workload.label(params)} on {device.backend} {device.name}: suite/bare = {ratio:.4f} "
         f"({(ratio - 1) * 100:+.2f} %, median of {options.pairs} per-pair ratios of medians); "
         f"of minimums {min_ratio:.4f} ({(min_ratio - 1) * 100:+.2f} %)"
     )
@@ -197,11 +202,16 @@ def compare(options: Options) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the interleaved comparison; a bad workload, backend, device or case is one line and exit 2."""
+    from bench.backends.base import BackendUnavailable, CaseSkipped
+
     options = parse_args(argv)
     try:
         return compare(options)
-    except (SelectionError, LookupError, ValueError) as exc:
+    except (SelectionError, LookupError, ValueError, BackendUnavailable) as exc:
         print(f"harness_overhead: {exc}", file=sys.stderr)
+        return 2
+    except CaseSkipped as exc:  # e.g. a dtype the device does not support, found when the case is built
+        print(f"harness_overhead: the case cannot run here: {exc}", file=sys.stderr)
         return 2
 
 
