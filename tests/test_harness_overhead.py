@@ -8,7 +8,7 @@ from bench.cases import make_cases
 from bench.devices import Device
 from bench.profiles import get_profile
 from bench.workloads import WORKLOADS
-from tools.harness_overhead import SelectionError, benchmark_node, main, parse_args, select_case
+from tools.harness_overhead import SelectionError, bare_median, benchmark_node, main, parse_args, select_case
 
 CPU = Device("torch", "CPU:0", "cpu", "a test CPU")
 
@@ -101,3 +101,9 @@ def test_a_bad_backend_is_one_line_and_exit_2_before_any_framework_loads(capsys,
     assert main(["--backend", backend]) == 2
     err = capsys.readouterr().err
     assert err.startswith("harness_overhead: ") and message in err and err.count("\n") == 1
+
+
+def test_the_bare_loop_times_rounds_of_the_suites_calls_with_one_sync_each():
+    events: list[str] = []
+    bare_median(lambda: events.append("call"), lambda: events.append("sync"), rounds=3, calls=2, warmup=1)
+    assert events == ["call", "sync"] + ["call", "call", "sync"] * 3

@@ -6,16 +6,16 @@
         --case fwd-h12x64-s512-b1-float32 --pairs 7
 
 The case is one of the profile's cases for the workload on the backend's device: --case names it by its label
-(`fwd-h12x64-s512-b1-float32`), its pytest id (`torch-cpu:0-fwd-...`), its node id (`...::test_attention[ID]`)
-or any part of the id that only one case has; matmul's default is `n<--n>-float32`. Both sides run in this one
-process, with the same device sync after every call: the bare side builds the call with the backend's builder
-for the workload (bench.backends load_backend(...).build, as a run does) and times `perf_counter(); call();
-sync(); perf_counter()` in a plain loop for as many rounds as the suite kept; the suite side runs the case's
-node id through pytest.main (warm-up, placement check, the output check, pytest-benchmark's rounds, short calls
-batched). Pairs alternate which side goes first; the figure is the median of the per-pair ratios of medians
-(suite / bare), with every pair shown in the workload's throughput unit, and the same for the minimums (the
-least noise-prone estimate of a fixed cost on a busy machine). Set the thread counts (OMP_NUM_THREADS,
-TF_NUM_INTRAOP_THREADS, ...) in the environment: both sides share them.
+(`fwd-h12x64-s512-b1-float32`), its pytest id (`torch-CPU:0-fwd-...`), its node id (`...::test_attention[ID]`) or
+any part of the id that only one case has; matmul's default is `n<--n>-float32`. Both sides run in this one process,
+with a device sync after every round: the bare side builds the call with the backend's builder for the workload
+(bench.backends load_backend(...).build, as a run does) and times `perf_counter(); call(); sync(); perf_counter()`
+in a plain loop for as many rounds as the suite kept, a round as many calls as the suite's (one sync a round, the
+time divided by the calls); the suite side runs the case's node id through pytest.main (warm-up, placement check,
+the output check, pytest-benchmark's rounds, short calls batched). Pairs alternate which side goes first; the figure
+is the median of the per-pair ratios of medians (suite / bare), with every pair shown in the workload's throughput
+unit, and the same for the minimums (the least noise-prone estimate of a fixed cost on a busy machine). Set the
+thread counts (OMP_NUM_THREADS, TF_NUM_INTRAOP_THREADS, ...) in the environment: both sides share them.
 """
 
 from __future__ import annotations
@@ -104,22 +104,29 @@ def benchmark_node(workload: str, folder: Path = BENCHMARKS) -> str:
     raise SelectionError(f"no benchmark in {folder} is marked with workload {workload!r}")
 
 
-def bare_median(call: Callable[[], Any], sync: Callable[[], None], rounds: int, warmup: int = 2) -> tuple[float, float]:
-    """(median, min) seconds of `rounds` bare calls, each followed by the device sync."""
+def bare_median(
+    call: Callable[[], Any], sync: Callable[[], None], rounds: int, calls: int = 1, warmup: int = 2
+) -> tuple[float, float]:
+    """(median, min) seconds a call over `rounds` bare rounds of `calls` calls and one device sync.
+
+    `calls` is the suite's calls per round (bench.batching): on a busy CPU a short round is less often preempted
+    than a long one, so timing single calls against the suite's batched rounds would favour the bare side.
+    """
     for _ in range(warmup):
         call()
         sync()
     times = []
     for _ in range(rounds):
         start = perf_counter()
-        call()
+        for _ in range(calls):
+            call()
         sync()
-        times.append(perf_counter() - start)
+        times.append((perf_counter() - start) / calls)
     return statistics.median(times), min(times)
 
 
-def suite_median(node: str, out: Path, options: Options, device: Device) -> tuple[float, float, int]:
-    """(median seconds, min seconds, rounds) of the case's node run through pytest and the devicebench plugin."""
+def suite_median(node: str, out: Path, options: Options, device: Device) -> tuple[float, float, int, int]:
+    """(median s, min s, rounds, calls per round) of the case's node run through pytest and the devicebench plugin."""
     import pytest
 
     import results_format
@@ -146,7 +153,9 @@ def suite_median(node: str, out: Path, options: Options, device: Device) -> tupl
     if code != 0:
         raise SelectionError(f"the suite run of {node} failed (pytest exit {code})")
     (bench,) = results_format.read((out / "run-path").read_text().strip()).benchmarks
-    return bench.stats.median, bench.stats.min, bench.stats.rounds
+    timing = bench.extra_info.timing
+    calls = timing.calls_per_round if timing is not None and timing.calls_per_round else 1
+    return bench.stats.median, bench.stats.min, bench.stats.rounds, calls
 
 
 def compare(options: Options) -> int:
@@ -179,17 +188,17 @@ def compare(options: Options) -> int:
         for i in range(options.pairs):
             out = Path(tmp) / f"run{i}"
             if i % 2 == 0:  # alternate which side goes first, so drift does not favour one
-                s_med, s_min, rounds = suite_median(node, out, options, device)
-                b_med, b_min = bare_median(prepared.call, backend.sync, rounds)
+                s_med, s_min, rounds, calls = suite_median(node, out, options, device)
+                b_med, b_min = bare_median(prepared.call, backend.sync, rounds, calls)
             else:
-                b_med, b_min = bare_median(prepared.call, backend.sync, rounds)
-                s_med, s_min, rounds = suite_median(node, out, options, device)
+                b_med, b_min = bare_median(prepared.call, backend.sync, rounds, calls)
+                s_med, s_min, rounds, calls = suite_median(node, out, options, device)
             ratios.append(s_med / b_med)
             min_ratios.append(s_min / b_min)
             print(
                 f"pair {i + 1}: suite {s_med * 1e3:8.3f} ms {workload.throughput(params, s_med):9.4g} {unit}  "
                 f"bare {b_med * 1e3:8.3f} ms {workload.throughput(params, b_med):9.4g} {unit}  "
-                f"median ratio {ratios[-1]:.4f}  min ratio {min_ratios[-1]:.4f}  ({rounds} rounds)"
+                f"median ratio {ratios[-1]:.4f}  min ratio {min_ratios[-1]:.4f}  ({rounds} rounds of {calls})"
             )
     ratio, min_ratio = statistics.median(ratios), statistics.median(min_ratios)
     print(
