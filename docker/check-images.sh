@@ -67,13 +67,17 @@ unshare --net buildah run --isolation chroot --volume "$results:/results:rw" "$c
 [ -s "$results/latest/benchmarks.json" ] || fail "no results/latest/benchmarks.json"
 [ -s "$results/latest/report.html" ] || fail "no results/latest/report.html"
 python3 - "$results/latest/benchmarks.json" "$cpu_tag" <<'EOF'
-import json, sys
+import json, re, sys
 
 data = json.load(open(sys.argv[1]))
 benchmarks = data["benchmarks"]
 assert benchmarks, "benchmarks.json holds no benchmarks"
 run = data["devicebench"]["run"]
-assert data["devicebench"]["schema_version"] == 2 and run["complete"], f"the run is not complete: {run}"
+# the schema this checkout writes, read from its source (the image's python is not this one)
+expected = int(re.search(r"^SCHEMA_VERSION = (\d+)", open("results_format/model.py").read(), re.M).group(1))
+version = data["devicebench"]["schema_version"]
+assert version == expected, f"the image wrote results schema {version}, this checkout writes {expected}"
+assert run["complete"], f"the run is not complete: {run}"
 image = data["machine_info"].get("devicebench", {}).get("container_image")
 assert image == sys.argv[2], f"machine_info.devicebench.container_image is {image!r}, not {sys.argv[2]!r}"
 print(f"smoke run: {len(benchmarks)} benchmarks, container_image {image}")
