@@ -23,6 +23,7 @@ from typing import Any
 import pandas as pd
 
 from reports.load import ResultsFileError, Run
+from reports.store import add_store_option
 
 DETAIL_RUNS = 6
 
@@ -32,14 +33,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="run folder, results/latest or benchmarks.json (or none, with --store)"
     )
-    parser.add_argument(
-        "--store",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="PATH|URL",
-        help="read from the results store (default $DEVICEBENCH_RESULTS/devicebench.duckdb): with no PATH its "
-        "newest runs in detail; History and the export cover every stored run of the hosts shown",
+    add_store_option(
+        parser,
+        "read from the results store: with no PATH its newest runs in detail; History and the export cover every "
+        "stored run of the hosts shown",
     )
     parser.add_argument(
         "--detail",

@@ -25,7 +25,7 @@ from typing import Any
 from reports.fleet_facts import fleet_frame
 from reports.load import ResultsFileError, Run, expand
 from reports.option_checks import seed_problem
-from reports.store import StoreError
+from reports.store import StoreError, add_store_option
 
 EXIT_BAD_INPUT = 2
 
@@ -57,14 +57,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", metavar="RESULTS", help="run folder, benchmarks.json, results folder or fleet folder"
     )
-    parser.add_argument(
-        "--store",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="PATH|URL",
-        help="judge each host's newest complete run in the results store (default $DEVICEBENCH_RESULTS/"
-        "devicebench.duckdb) instead of RESULTS",
+    add_store_option(
+        parser,
+        "judge each host's newest complete run in the results store instead of RESULTS",
     )
     parser.add_argument(
         "--threshold", type=_fraction, default=0.10, help="how much slower than its peers is slow (default 0.10)"

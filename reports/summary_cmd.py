@@ -25,6 +25,7 @@ from reports import speedup as sp
 from reports.fmt import cell, fmt_ratio
 from reports.labels import several_backends
 from reports.sections import Section
+from reports.store import add_store_option
 
 if TYPE_CHECKING:
     from reports.load import Run
@@ -35,14 +36,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "paths", nargs="*", metavar="PATH", help="run folder, results/latest or benchmarks.json (or none, with --store)"
     )
-    parser.add_argument(
-        "--store",
-        nargs="?",
-        const="",
-        default=None,
-        metavar="PATH|URL",
-        help="summarise each host's newest run in the results store (default $DEVICEBENCH_RESULTS/"
-        "devicebench.duckdb) instead of PATHs",
+    add_store_option(
+        parser,
+        "summarise each host's newest run in the results store instead of PATHs",
     )
     parser.add_argument(
         "--reference",

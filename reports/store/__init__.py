@@ -3,7 +3,7 @@
 The run files stay the source of truth; the store is rebuilt from them with `ingest --rebuild`.
 """
 
-from reports.store.db import DEFAULT_NAME, Store, StoreError, default_store, open_store
+from reports.store.db import DEFAULT_NAME, Store, StoreError, add_store_option, default_store, open_store
 from reports.store.ingest import IngestResult, ingest_runs, rebuild
 from reports.store.queries import detail_runs, history_frame, latest_runs, run_count
 from reports.store.schema import SCHEMA_VERSION
@@ -14,6 +14,7 @@ __all__ = [
     "IngestResult",
     "Store",
     "StoreError",
+    "add_store_option",
     "default_store",
     "detail_runs",
     "history_frame",

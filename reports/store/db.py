@@ -6,6 +6,7 @@ a store (a locked or corrupt file, a server that refuses, a newer schema) is one
 
 from __future__ import annotations
 
+import argparse
 import contextlib
 import fcntl
 import os
@@ -234,3 +235,15 @@ def opened(location: str | Path, write: bool = False) -> Iterator[Store]:
         yield store
     finally:
         store.close()
+
+
+def add_store_option(parser: argparse.ArgumentParser, what: str) -> None:
+    """A reading command's `--store [PATH|URL]`: None without it, '' for the default store; `what` ends the help."""
+    parser.add_argument(
+        "--store",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH|URL",
+        help=f"{what} (the default store: $DEVICEBENCH_RESULTS/{DEFAULT_NAME})",
+    )
