@@ -1,10 +1,12 @@
 """Compare a run against a baseline and gate regressions (exit 0 clean, 1 regression, 2 bad input, 3 unhealthy).
 
 Each side is a run or a window of runs (a folder of run folders, e.g. results/baselines/NAME/); every
-judged case gets its verdict across runs (reports.across, reports.runs_model). Exit 1 also when a baseline
-case is missing from the current run and the run recorded no reason for it (unless --allow-missing); an
-interrupted or killed run is refused with exit 2 (unless --allow-incomplete); in a window, incomplete runs
-are left out and counted in a note.
+judged case gets its verdict across runs (reports.across, reports.runs_model). With --store, only CURRENT
+is named and the baseline window comes from the results store: the --window N newest complete runs of
+CURRENT's host (or --host's) started no later than CURRENT, never CURRENT itself.
+Exit 1 also when a baseline case is missing from the current run and the run recorded no reason for it
+(unless --allow-missing); an interrupted or killed run is refused with exit 2 (unless --allow-incomplete);
+in a window, incomplete runs are left out and counted in a note.
 Exit 2 also when no case could be judged (none measured on both sides with enough rounds): nothing passed.
 Exit 3 when a regression would have been called but a run of either side recorded an unhealthy GPU host
 (bench.health): the slowdown is not called a regression (each such case says why, and a top line names the
@@ -25,10 +27,13 @@ from reports.compare import EXIT_NOTHING_JUDGED, Options, compare, nothing_judge
 from reports.gate_page import gate_page
 from reports.load import ResultsFileError, accept_incomplete
 from reports.option_checks import seed_problem, workload_problem
-from reports.window import BASELINES, Side, machine_change, read_side_runs, resolve_side, run_folders
+from reports.store import add_store_option
+from reports.window import BASELINES, Side, machine_change, read_side_runs, resolve_side, run_folders, window_of
 from results_format import RunFile
 
 __all__ = ["BASELINES", "add_arguments", "resolve_side", "run", "run_folders"]
+
+STORE_WINDOW = 5  # runs in a baseline window from the store, as --baseline-window keeps a saved one
 
 
 def _fraction(text: str) -> float:
@@ -39,6 +44,17 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 <= value < 10:
         raise argparse.ArgumentTypeError(f"expected a fraction such as 0.10, got {text!r}")
+    return value
+
+
+def _positive(text: str) -> int:
+    """argparse type: a whole number of runs, at least 1."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected at least 1 run, got {text!r}")
     return value
 
 
@@ -54,10 +70,33 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add the compare options to `parser`."""
     parser.add_argument(
         "baseline",
+        nargs="?",
         help="baseline run folder, benchmarks.json, a name under results/baselines/, "
-        "or a results folder whose runs are pooled (interleaved mode)",
+        "or a results folder whose runs are pooled (interleaved mode); with --store, name only CURRENT",
     )
-    parser.add_argument("current", help="current run folder, benchmarks.json (e.g. results/latest) or results folder")
+    parser.add_argument(
+        "current", nargs="?", help="current run folder, benchmarks.json (e.g. results/latest) or results folder"
+    )
+    add_store_option(
+        parser,
+        "take the baseline window from the results store: the --window newest complete runs of CURRENT's host "
+        "started no later than CURRENT (CURRENT itself never among them; incomplete runs left out and counted); "
+        "name CURRENT alone, e.g. `compare --store --window 30 results/latest`",
+    )
+    parser.add_argument(
+        "--window",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help=f"with --store: how many complete runs the baseline window holds (default {STORE_WINDOW}; "
+        "fewer when the store has fewer, with a note)",
+    )
+    parser.add_argument(
+        "--host",
+        metavar="NAME",
+        help="with --store: the baseline window is this host's runs, not CURRENT's "
+        "(a different machine: needs --allow-machine-change)",
+    )
     parser.add_argument(
         "--threshold",
         type=_fraction,
@@ -120,6 +159,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+def _sides_problem(args: argparse.Namespace) -> str | None:
+    """What is wrong with the paths and store options named (one line), or None."""
+    store = getattr(args, "store", None)  # a Namespace built by a caller may lack the store options
+    if store is None:
+        if getattr(args, "window", None) is not None or getattr(args, "host", None) is not None:
+            return "--window and --host choose runs from the results store: add --store"
+        if args.baseline is None or args.current is None:
+            return "name BASELINE and CURRENT (or CURRENT and --store, for a baseline window from the results store)"
+        return None
+    if args.baseline is None:
+        return "name the CURRENT run (`compare --store --window N CURRENT`; a path right after --store is the store's)"
+    if args.current is not None:
+        return "with --store the baseline comes from the store: name CURRENT alone, not BASELINE and CURRENT"
+    return None
+
+
+def _store_window(location: str, current: Side, count: int, host: str | None) -> Side | str:
+    """The baseline window from the results store for `current` (one run), or the one-line problem."""
+    from reports import specs
+    from reports.store import StoreError, default_store
+    from reports.store.db import opened
+    from reports.store.ingest import content_hash, run_key, started_seconds
+    from reports.store.queries import host_run_count, window_runs
+
+    if current.window:
+        return f"{current.label}: with --store, CURRENT is one run, not a folder of runs"
+    run = current.runs[0]
+    host = host or run.host
+    try:
+        with opened(location or default_store()) as store:
+            runs = window_runs(
+                store, host, count, started_seconds(run.record.datetime), run_key(run), content_hash(run)
+            )
+            if not runs:
+                if not host_run_count(store, host):
+                    return f"{store.location}: no run of host {host} in the store (ingest its runs first)"
+                return f"{store.location}: no run of host {host} started before {current.label}: no baseline for it"
+            side = window_of(f"{host} in {store.location}", runs, wanted=count)
+    except StoreError as exc:
+        return str(exc)
+    if not side.runs:
+        return f"{side.label}: no complete run in this window ({len(side.left_out)} incomplete)"
+    for each in side.runs:
+        specs.remember(each.record)  # as reading its file does: a workload only these runs describe is known
+    return side
+
+
 def _write(path: Path, text: str) -> None:
     """Write an output file, creating its folder."""
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -135,8 +221,20 @@ def run(args: argparse.Namespace) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return 2
+    problem = _sides_problem(args)
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
     try:
-        sides = [read_side_runs(args.baseline), read_side_runs(args.current)]
+        if args.store is not None:
+            current = read_side_runs(args.baseline)  # the one path named
+            stored = _store_window(args.store, current, args.window or STORE_WINDOW, args.host)
+            if isinstance(stored, str):
+                print(f"error: {stored}", file=sys.stderr)
+                return 2
+            sides = [stored, current]
+        else:
+            sides = [read_side_runs(args.baseline), read_side_runs(args.current)]
         if args.history:
             sides.append(read_side_runs(args.history))
     except ResultsFileError as exc:
@@ -255,6 +353,11 @@ def _window_notes(sides: list[Side]) -> list[str]:
         if side.left_out:
             left = "; ".join(side.left_out)
             notes.append(f"{role} window {side.label}: {len(side.left_out)} incomplete run(s) left out: {left}")
+        if side.wanted is not None and len(side.runs) < side.wanted:
+            notes.append(
+                f"{role} window {side.label}: {len(side.runs)} complete run(s) of the {side.wanted} asked for "
+                "(--window): the store holds no more of this host before the current run"
+            )
         if side.window and len(side.runs) == 1:
             notes.append(f"{role} window {side.label} holds one complete run: its between-run noise is unknown")
     return notes

@@ -1,7 +1,8 @@
 """Read one side of a comparison as a list of runs: a run folder, or a window of run folders (I/O at the edge).
 
 A window is a folder whose sub-folders are runs (``results/baselines/NAME/`` as ``--save-baseline``
-keeps it, or a results folder). Its incomplete runs are left out and counted; its runs must come from
+keeps it, or a results folder), or runs a caller read elsewhere (``compare --store``: the newest runs of a
+host in the results store). Its incomplete runs are left out and counted; its runs must come from
 one machine (the first fact that differs is named) unless the caller allows a machine change.
 """
 
@@ -14,7 +15,7 @@ import results_format
 from reports.compare import machine_differences
 from reports.load import ResultsFileError, Run, read_run
 
-__all__ = ["BASELINES", "Side", "WindowError", "read_side_runs", "resolve_side", "run_folders"]
+__all__ = ["BASELINES", "Side", "WindowError", "read_side_runs", "resolve_side", "run_folders", "window_of"]
 
 BASELINES = Path("results") / "baselines"
 
@@ -31,6 +32,7 @@ class Side:
     runs: list[Run]
     window: bool  # read from a folder of runs
     left_out: list[str] = field(default_factory=list)  # incomplete runs of a window, with why
+    wanted: int | None = None  # the complete runs asked for (compare --store --window N); None: the folder's all
 
     @property
     def records(self) -> list:
@@ -57,12 +59,18 @@ def read_side_runs(text: str) -> Side:
     folders = run_folders(path)
     if not folders:
         return Side(text, [read_run(path)], window=False)
-    runs = sorted((read_run(folder) for folder in folders), key=lambda r: (r.record.datetime, r.name))
-    kept = [run for run in runs if run.complete]
-    left_out = [f"{run.name} ({run.state_text})" for run in runs if not run.complete]
-    if not kept:
-        raise ResultsFileError(path, f"no complete run in this window ({len(runs)} incomplete)")
-    return Side(text, kept, window=True, left_out=left_out)
+    side = window_of(text, [read_run(folder) for folder in folders])
+    if not side.runs:
+        raise ResultsFileError(path, f"no complete run in this window ({len(side.left_out)} incomplete)")
+    return side
+
+
+def window_of(label: str, runs: list[Run], wanted: int | None = None) -> Side:
+    """A window of these runs (any order): the complete ones oldest first; the incomplete ones left out, with why."""
+    ordered = sorted(runs, key=lambda r: (r.record.datetime, r.name))
+    kept = [run for run in ordered if run.complete]
+    left_out = [f"{run.name} ({run.state_text})" for run in ordered if not run.complete]
+    return Side(label, kept, window=True, left_out=left_out, wanted=wanted)
 
 
 def machine_change(sides: list[Side]) -> str | None:

@@ -115,3 +115,35 @@ def history_frame(store: Store, hosts: Sequence[str] | None = None) -> pd.DataFr
     frame["iqr_rel"] = frame["iqr_rel"].astype(float)
     frame["position"] = frame["position"].astype(int)
     return frame.drop(columns="started_s")[HISTORY_COLUMNS]
+
+
+# A host's runs started no later than a given run, newest first, each numbered by the complete runs up to it:
+# the `count` newest complete runs, and the incomplete ones among them (a window leaves those out and counts them).
+WINDOW_SQL = """
+SELECT run_key, host, name, source, document FROM (
+    SELECT run_key, host, name, source, document, complete,
+           SUM(CASE WHEN complete THEN 1 ELSE 0 END) OVER (
+               ORDER BY started_s DESC NULLS LAST, name DESC ROWS BETWEEN UNBOUNDED PRECEDING AND CURRENT ROW
+           ) AS complete_rank
+    FROM runs WHERE host = ? AND run_key <> ? AND content_hash <> ? {before}) AS ranked
+WHERE complete_rank < ? OR (complete AND complete_rank = ?)
+"""
+
+
+def window_runs(store: Store, host: str, count: int, started_s: float | None, not_key: str, not_hash: str) -> list[Run]:
+    """The `count` newest complete runs of `host` started no later than `started_s` (None: any time), and the
+    incomplete runs among them, in one query; never the run stored as `not_key` or with content hash `not_hash`."""
+    before = "" if started_s is None else "AND started_s <= ?"
+    params: list[object] = [host, not_key, not_hash, *([] if started_s is None else [started_s]), count, count]
+    runs = []
+    for _key, run_host, name, source, document in store.execute(WINDOW_SQL.format(before=before), params):
+        path = Path(source)
+        record = _stored_record(zlib.decompress(bytes(document)), path)
+        nvml = path.parent / results_format.NVML_FILE
+        runs.append(Run(path, path.parent, name, run_host, record, nvml if nvml.is_file() else None))
+    return runs
+
+
+def host_run_count(store: Store, host: str) -> int:
+    """How many runs of `host` the store holds."""
+    return int(store.execute("SELECT count(*) FROM runs WHERE host = ?", [host])[0][0])
