@@ -1,0 +1,177 @@
+"""compare --store: the baseline window read from the results store judges as the folder window of the same runs.
+
+The runs are the golden nightly history (one host, five runs a day apart), written by the real writer; the store
+holds them, an incomplete run among them, the current run itself, a byte-identical copy of it and a later run.
+DuckDB always; PostgreSQL too when DEVICEBENCH_TEST_PG names a server (.ci/run starts one and sets it).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from reports.cli import main
+from reports.store import SCHEMA_VERSION
+from reports.store.db import opened
+from tests.golden_runs import DATA, derive
+
+HISTORY = sorted((DATA / "history").iterdir())
+CURRENT = HISTORY[-1]
+PG = os.environ.get("DEVICEBENCH_TEST_PG")
+
+
+def _interrupted(data: dict[str, Any]) -> None:
+    """An evening run of the third day, stopped by SIGTERM."""
+    data["datetime"] = "2026-11-03T14:00:00+00:00"
+    data["devicebench"]["run"].update(
+        state="interrupted", complete=False, reason="stopped by SIGTERM", started=data["datetime"], ended=None
+    )
+
+
+def _later(data: dict[str, Any]) -> None:
+    """A run of the day after the current one."""
+    data["datetime"] = data["devicebench"]["run"]["started"] = "2026-11-06T02:00:00+00:00"
+    data["devicebench"]["run"]["ended"] = "2026-11-06T02:00:06+00:00"
+
+
+@pytest.fixture(scope="module")
+def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """A window folder of the four runs before CURRENT (and the incomplete one), and every run, to ingest."""
+    root = tmp_path_factory.mktemp("history")
+    window = root / "window"
+    for run in HISTORY[:-1]:
+        shutil.copytree(run, window / run.name)
+    derive(HISTORY[2], window / "20261103-140000-nightly", _interrupted)
+    later = derive(HISTORY[0], root / "later" / "20261106-020000-nightly", _later)
+    copy = shutil.copytree(CURRENT, root / "copy" / "20261105-020000-nightly-copy")
+    return {"window": window, "later": later, "copy": copy}
+
+
+def _all_runs(history: dict[str, Path]) -> list[str]:
+    """Every run the store gets: the window's, CURRENT, its copy and the later run."""
+    runs = [*sorted(history["window"].iterdir()), CURRENT, history["copy"], history["later"]]
+    return [str(run) for run in runs]
+
+
+@pytest.fixture(scope="module")
+def duck(history: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> str:
+    """A DuckDB store holding every run (CURRENT already ingested)."""
+    store = str(tmp_path_factory.mktemp("store") / "devicebench.duckdb")
+    assert main(["ingest", *_all_runs(history), "--store", store]) == 0
+    return store
+
+
+def _verdicts(tmp_path: Path, *args: str) -> tuple[int, dict[str, Any]]:
+    """compare's exit code and JSON verdict file."""
+    out = tmp_path / f"verdicts-{len(list(tmp_path.iterdir()))}.json"
+    code = main(["compare", *args, "--json", str(out)])
+    return code, json.loads(out.read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def from_folder(history: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) -> tuple[int, dict[str, Any]]:
+    """compare's verdicts against the folder window."""
+    return _verdicts(tmp_path_factory.mktemp("folder"), str(history["window"]), str(CURRENT))
+
+
+def _as_folder(verdicts: dict[str, Any], label: str, folder: Path) -> dict[str, Any]:
+    """The verdicts with the store window's label written as the folder window's."""
+    return json.loads(json.dumps(verdicts).replace(json.dumps(label)[1:-1], json.dumps(str(folder))[1:-1]))
+
+
+def test_the_store_window_judges_as_the_folder_window_of_the_same_runs(
+    history: dict[str, Path], duck: str, from_folder: tuple[int, dict[str, Any]], tmp_path: Path, capsys
+) -> None:
+    code, verdicts = _verdicts(tmp_path, "--store", duck, "--window", "4", str(CURRENT))
+    assert (code, _as_folder(verdicts, f"nightly in {duck}", history["window"])) == from_folder
+    # CURRENT, its byte-identical copy and the later run are in the store, but not in its window
+    assert verdicts["pooled_runs"] == [4, 1] and verdicts["baseline"]["path"] == f"nightly in {duck} (4 runs)"
+    assert verdicts["notes"] == [
+        f"baseline window nightly in {duck}: 1 incomplete run(s) left out: "
+        "20261103-140000-nightly (incomplete (interrupted): stopped by SIGTERM)"
+    ]
+    assert sum(case["verdict"] == "unchanged" for case in verdicts["cases"]) == 18
+    assert "(4 runs)" in capsys.readouterr().out
+
+
+def test_a_window_longer_than_the_history_uses_what_there_is_with_a_note(
+    history: dict[str, Path], duck: str, from_folder: tuple[int, dict[str, Any]], tmp_path: Path
+) -> None:
+    code, verdicts = _verdicts(tmp_path, "--store", duck, "--window", "30", str(CURRENT))
+    asked = (
+        f"baseline window nightly in {duck}: 4 complete run(s) of the 30 asked for (--window): "
+        "the store holds no more of this host before the current run"
+    )
+    assert asked in verdicts["notes"]
+    verdicts["notes"].remove(asked)
+    assert (code, _as_folder(verdicts, f"nightly in {duck}", history["window"])) == from_folder
+
+
+def test_the_window_ends_before_the_current_run(duck: str, tmp_path: Path) -> None:
+    # judged against the first three days: the run of day 4 is current, day 5's is newer than it
+    _, verdicts = _verdicts(tmp_path, "--store", duck, "--window", "2", str(HISTORY[3]))
+    assert verdicts["pooled_runs"] == [2, 1]
+    assert verdicts["baseline"]["datetime"] == "2026-11-02T02:00:00+00:00"  # its oldest run: days 2 and 3
+    assert verdicts["notes"] == [
+        f"baseline window nightly in {duck}: 1 incomplete run(s) left out: "
+        "20261103-140000-nightly (incomplete (interrupted): stopped by SIGTERM)"
+    ]
+
+
+def _error(capsys: pytest.CaptureFixture, *args: str) -> str:
+    """compare's one error line, asserting exit 2."""
+    assert main(["compare", *args]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1, err
+    return err[0]
+
+
+def test_no_store_an_absent_host_or_no_earlier_run_is_one_line(duck: str, tmp_path: Path, capsys) -> None:
+    missing = tmp_path / "none.duckdb"
+    assert _error(capsys, "--store", str(missing), str(CURRENT)) == (
+        f"error: {missing}: no store here (make one with `python -m reports ingest RUN... --store {missing}`)"
+    )
+    assert _error(capsys, "--store", duck, "--host", "gpubox", str(CURRENT)) == (
+        f"error: {duck}: no run of host gpubox in the store (ingest its runs first)"
+    )
+    assert _error(capsys, "--store", duck, str(HISTORY[0])).startswith(
+        f"error: {duck}: no run of host nightly started before {HISTORY[0]}"
+    )
+    assert not missing.exists()
+
+
+def test_store_options_without_a_store_or_with_two_paths_are_one_line(duck: str, capsys) -> None:
+    assert "add --store" in _error(capsys, "--window", "3", str(HISTORY[0]), str(CURRENT))
+    assert "name CURRENT alone" in _error(capsys, "--store", duck, str(HISTORY[0]), str(CURRENT))
+    assert "name the CURRENT run" in _error(capsys, "--store", str(CURRENT))  # the path went to --store
+    assert "name BASELINE and CURRENT" in _error(capsys, str(CURRENT))
+
+
+def test_a_store_from_a_newer_devicebench_is_refused(history: dict[str, Path], tmp_path: Path, capsys) -> None:
+    store = str(tmp_path / "devicebench.duckdb")
+    assert main(["ingest", str(HISTORY[0]), "--store", store]) == 0
+    with opened(store, write=True) as db:
+        db.execute("INSERT INTO schema_version VALUES (?, ?)", [SCHEMA_VERSION + 1, "later"])
+    capsys.readouterr()
+    assert f"store schema {SCHEMA_VERSION + 1} is from a newer devicebench" in _error(
+        capsys, "--store", store, str(CURRENT)
+    )
+
+
+@pytest.mark.skipif(not PG, reason="set DEVICEBENCH_TEST_PG=postgresql://... to test against a PostgreSQL server")
+def test_a_postgresql_store_window_judges_as_the_folder_window(
+    history: dict[str, Path], from_folder: tuple[int, dict[str, Any]], tmp_path: Path
+) -> None:
+    assert PG is not None
+    with opened(PG, write=True) as store:
+        for table in ("cases", "runs", "schema_version"):
+            store.execute(f"DROP TABLE IF EXISTS {table}")
+    assert main(["ingest", *_all_runs(history), "--store", PG]) == 0
+    code, verdicts = _verdicts(tmp_path, "--store", PG, "--window", "4", str(CURRENT))
+    label = f"nightly in postgresql://…@{PG.split('@')[-1]}"
+    assert (code, _as_folder(verdicts, label, history["window"])) == from_folder
