@@ -95,7 +95,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--host",
         metavar="NAME",
         help="with --store: the baseline window is this host's runs, not CURRENT's "
-        "(a different machine: needs --allow-machine-change)",
+        "(where its machine differs, add --allow-machine-change)",
     )
     parser.add_argument(
         "--threshold",

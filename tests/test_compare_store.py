@@ -18,7 +18,7 @@ import pytest
 from reports.cli import main
 from reports.store import SCHEMA_VERSION
 from reports.store.db import opened
-from tests.golden_runs import DATA, derive
+from tests.golden_runs import DATA, derive, rename_host
 
 HISTORY = sorted((DATA / "history").iterdir())
 CURRENT = HISTORY[-1]
@@ -49,12 +49,16 @@ def history(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     derive(HISTORY[2], window / "20261103-140000-nightly", _interrupted)
     later = derive(HISTORY[0], root / "later" / "20261106-020000-nightly", _later)
     copy = shutil.copytree(CURRENT, root / "copy" / "20261105-020000-nightly-copy")
-    return {"window": window, "later": later, "copy": copy}
+    for run in HISTORY[:2]:  # another host's first two days
+        derive(
+            run, root / "gpu-ref" / run.name.replace("nightly", "gpu-ref"), lambda data: rename_host(data, "gpu-ref")
+        )
+    return {"window": window, "later": later, "copy": copy, "gpu-ref": root / "gpu-ref"}
 
 
 def _all_runs(history: dict[str, Path]) -> list[str]:
-    """Every run the store gets: the window's, CURRENT, its copy and the later run."""
-    runs = [*sorted(history["window"].iterdir()), CURRENT, history["copy"], history["later"]]
+    """Every run the store gets: the window's, CURRENT, its copy, the later run and another host's two."""
+    runs = [*sorted(history["window"].iterdir()), CURRENT, history["copy"], history["later"], history["gpu-ref"]]
     return [str(run) for run in runs]
 
 
@@ -120,6 +124,15 @@ def test_the_window_ends_before_the_current_run(duck: str, tmp_path: Path) -> No
     assert verdicts["notes"] == [
         f"baseline window nightly in {duck}: 1 incomplete run(s) left out: "
         "20261103-140000-nightly (incomplete (interrupted): stopped by SIGTERM)"
+    ]
+
+
+def test_host_takes_another_hosts_runs_as_the_baseline(duck: str, tmp_path: Path) -> None:
+    _, verdicts = _verdicts(tmp_path, "--store", duck, "--host", "gpu-ref", str(CURRENT))
+    assert verdicts["pooled_runs"] == [2, 1] and verdicts["baseline"]["host"] == "gpu-ref"
+    assert verdicts["notes"] == [
+        f"baseline window gpu-ref in {duck}: 2 complete run(s) of the 5 asked for (--window): "
+        "the store holds no more of this host before the current run"
     ]
 
 
