@@ -180,11 +180,15 @@ def test_a_store_from_a_newer_devicebench_is_refused(history: dict[str, Path], t
 def test_a_postgresql_store_window_judges_as_the_folder_window(
     history: dict[str, Path], from_folder: tuple[int, dict[str, Any]], tmp_path: Path
 ) -> None:
+    import psycopg
+
     assert PG is not None
-    with opened(PG, write=True) as store:
-        for table in ("cases", "runs", "schema_version"):
-            store.execute(f"DROP TABLE IF EXISTS {table}")
-    assert main(["ingest", *_all_runs(history), "--store", PG]) == 0
-    code, verdicts = _verdicts(tmp_path, "--store", PG, "--window", "4", str(CURRENT))
-    label = f"nightly in postgresql://…@{PG.split('@')[-1]}"
+    # a schema of its own: tests/test_store.py empties the public one, maybe at the same time (pytest-xdist)
+    with psycopg.connect(PG, autocommit=True) as connection:
+        connection.execute("DROP SCHEMA IF EXISTS compare_store CASCADE")
+        connection.execute("CREATE SCHEMA compare_store")
+    url = f"{PG}{'&' if '?' in PG else '?'}options=-csearch_path%3Dcompare_store"
+    assert main(["ingest", *_all_runs(history), "--store", url]) == 0
+    code, verdicts = _verdicts(tmp_path, "--store", url, "--window", "4", str(CURRENT))
+    label = f"nightly in postgresql://…@{url.split('@')[-1]}"
     assert (code, _as_folder(verdicts, label, history["window"])) == from_folder
