@@ -158,7 +158,10 @@ def test_no_store_an_absent_host_or_no_earlier_run_is_one_line(duck: str, tmp_pa
     assert not missing.exists()
 
 
-def test_store_options_without_a_store_or_with_two_paths_are_one_line(duck: str, capsys) -> None:
+def test_store_options_without_a_store_or_with_two_paths_are_one_line(
+    history: dict[str, Path], duck: str, capsys
+) -> None:
+    assert "CURRENT is one run, not a folder of runs" in _error(capsys, "--store", duck, str(history["window"]))
     assert "add --store" in _error(capsys, "--window", "3", str(HISTORY[0]), str(CURRENT))
     assert "name CURRENT alone" in _error(capsys, "--store", duck, str(HISTORY[0]), str(CURRENT))
     assert "name the CURRENT run" in _error(capsys, "--store", str(CURRENT))  # the path went to --store
