@@ -91,9 +91,10 @@ def fleet_section(
     model (hosts with nothing in common, a laptop and a GPU server, are not a fleet).
 
     `judged` (the verdicts, their fleet frame and how many older runs were left out), from `python -m reports
-    fleet`, saves judging again and keeps the page's verdicts those of the command's options.
+    fleet`, saves judging again and keeps the page's verdicts those of the command's options; the hosts are
+    then those of its frame, and `runs` (those shown in detail) are not read.
     """
-    if len({run.host for run in runs}) < 2:
+    if judged is None and len({run.host for run in runs}) < 2:
         return None
 
     if judged is None:
@@ -101,7 +102,7 @@ def fleet_section(
         older = len(older_runs)
     else:
         result, frame, older = judged
-    if frame.empty or frame.groupby("device_name")["host"].nunique().max() < 2:
+    if frame.empty or frame["host"].nunique() < 2 or frame.groupby("device_name")["host"].nunique().max() < 2:
         return None
     if judged is None:
         result = fleet.judge(frame)
