@@ -394,16 +394,6 @@ def test_html_is_the_report_of_the_runs_judged(four_hosts: Path, tmp_path: Path)
     assert {Path(folder).name for folder in used.values()} == {p.name for p in FLEET_RUNS}
 
 
-def test_html_shows_the_newest_run_in_detail_and_judges_every_host(four_hosts: Path, tmp_path: Path):
-    page = tmp_path / "fleet.html"
-    code, _, stderr = fleet(str(four_hosts), "--html", str(page))
-    assert code == 1 and "from 1 run(s))" in stderr  # --detail 1 by default: the Fleet section is the page
-    html = page.read_text()
-    section = html[html.index('<section id="fleet">') : html.index("</section>", html.index('<section id="fleet">'))]
-    assert "<p>4 host(s); slow: node-c.</p>" in section
-    assert all(f"<td>{host}</td>" in section for host in ("node-a", "node-b", "node-c", "node-d"))
-
-
 def _store_of(*runs: Path, store: Path) -> Path:
     """A DuckDB store with `runs` ingested."""
     with contextlib.redirect_stdout(io.StringIO()):
@@ -429,7 +419,7 @@ def test_the_store_gives_the_verdicts_of_the_run_files(four_hosts: Path, tmp_pat
     assert note in stored_err.splitlines() and note in err.splitlines()
 
 
-def test_the_store_reads_only_the_runs_shown_in_detail(four_hosts: Path, tmp_path: Path, monkeypatch):
+def test_the_store_reads_only_the_run_shown_and_judges_every_host(four_hosts: Path, tmp_path: Path, monkeypatch):
     from reports.store import queries
 
     store = _store_of(*sorted(four_hosts.glob("*/latest")), store=tmp_path / "s.duckdb")
@@ -439,9 +429,12 @@ def test_the_store_reads_only_the_runs_shown_in_detail(four_hosts: Path, tmp_pat
         "reports.store.fleet_rows.detail_runs", lambda s, keys: read.extend(keys) or detail_runs(s, keys)
     )
     page = tmp_path / "fleet.html"
-    code, _, stderr = fleet("--store", str(store), "--html", str(page), "--detail", "2")
-    assert code == 1 and "from 2 run(s))" in stderr and len(read) == 2
-    assert "<p>4 host(s); slow: node-c.</p>" in page.read_text()
+    code, _, stderr = fleet("--store", str(store), "--html", str(page))
+    assert code == 1 and "from 1 run(s))" in stderr and len(read) == 1  # --detail 1 by default
+    html = page.read_text()
+    section = html[html.index('<section id="fleet">') : html.index("</section>", html.index('<section id="fleet">'))]
+    assert "<p>4 host(s); slow: node-c.</p>" in section  # every host judged, from the stored rows
+    assert all(f"<td>{host}</td>" in section for host in ("node-a", "node-b", "node-c", "node-d"))
 
 
 def test_a_store_without_the_fleet_facts_of_a_run_reads_its_document(four_hosts: Path, tmp_path: Path):
