@@ -3,8 +3,9 @@
 RESULTS are run folders, benchmarks.json files, or folders of them: a results folder of run folders,
 or a fleet folder with one results folder per host (<fleet>/<host>/<run>/); the newest complete run
 of each host is used (its newest run when none is complete). --html writes the HTML report of
-those runs: its Fleet section judges all of them, and the newest few are shown in detail. With --store,
-each host's newest complete run comes from the results store. Per device model, each host's throughput
+those runs: its Fleet section judges all of them, and the newest (--detail N) is shown in detail. With
+--store, each host's newest complete run comes from the results store, judged from its stored rows (cases
+and fleet facts); only the runs shown in detail are read in full. Per device model, each host's throughput
 per case is divided by the fleet median of that case; a host is slow when its median ratio is at least
 --threshold below 1 and the 95 % bootstrap interval over its cases stays below 1 - --floor. A model
 needs 3 hosts before any is judged. Likely causes are the environment facts (driver, CUDA, framework
@@ -20,14 +21,22 @@ import contextlib
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from reports.fleet_facts import fleet_frame
 from reports.load import ResultsFileError, Run, expand
 from reports.option_checks import seed_problem
 from reports.store import StoreError, add_store_option
 
+if TYPE_CHECKING:
+    import pandas as pd
+
+    from reports.store.fleet_rows import StoredRun
+
 EXIT_BAD_INPUT = 2
+#: runs shown in detail on the --html page: a fleet page is for the Fleet section (every host), and each run in
+#: detail costs its plots and limits (about a second each at 256 hosts on a 2-core VM)
+DETAIL_RUNS = 1
 
 
 def _fraction(text: str) -> float:
@@ -94,6 +103,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="OUT.html",
         help="also write the HTML report of the runs judged (one per host), with its Fleet section",
     )
+    parser.add_argument(
+        "--detail",
+        type=_positive,
+        default=DETAIL_RUNS,
+        metavar="N",
+        help=f"with --html, show the N newest of the runs judged in detail (default {DETAIL_RUNS})",
+    )
 
 
 def read_hosts_file(path: Path) -> list[str]:
@@ -109,14 +125,16 @@ def read_hosts_file(path: Path) -> list[str]:
     return hosts
 
 
-def _stored_runs(location: str) -> list[Run]:
-    """Each host's newest complete run (its newest when none is complete) from the results store."""
-    from reports.store import default_store, detail_runs
+def _stored_fleet(location: str, detail: int) -> tuple[pd.DataFrame, list[StoredRun], list[Run]]:
+    """From the results store: the fleet frame of each host's newest complete run (its newest when none is
+    complete), those runs, and the documents of the `detail` newest of them (none for 0)."""
+    from reports.store import default_store
     from reports.store.db import opened
-    from reports.store.queries import newest_complete_runs
+    from reports.store.fleet_rows import fleet_rows, shown_runs
 
     with opened(location or default_store()) as store:
-        return detail_runs(store, newest_complete_runs(store))
+        frame, judged = fleet_rows(store)
+        return frame, judged, shown_runs(store, judged, detail) if detail and judged else []
 
 
 def _write(path: Path, text: str) -> None:
@@ -128,6 +146,7 @@ def _write(path: Path, text: str) -> None:
 def run(args: argparse.Namespace) -> int:
     """Judge the fleet, print the Markdown table, write the outputs; return 0, 1 or 2."""
     from reports import fleet
+    from reports.build_cmd import newest_first
     from reports.load import read_runs
 
     if args.min_hosts < 2:
@@ -139,28 +158,34 @@ def run(args: argparse.Namespace) -> int:
     try:
         expected = read_hosts_file(args.hosts_file) if args.hosts_file else []
         if args.store is not None:
-            runs, bad = _stored_runs(args.store), []
+            frame, stored, shown = _stored_fleet(args.store, args.detail if args.html else 0)
+            bad, older = [], 0
+            judged: list[Run] | list[StoredRun] = stored
+            states = {run.host: run.state for run in stored}
         elif not args.paths:
             print("error: name the RESULTS to judge (or --store)", file=sys.stderr)
             return EXIT_BAD_INPUT
         else:
             runs, bad = read_runs(expand(args.paths), skip_bad=args.skip_bad)
+            frame, older_runs = fleet_frame(runs)
+            left_out = {id(run) for run in older_runs}
+            judged = [run for run in runs if id(run) not in left_out]
+            states = {run.host: run.state_text for run in judged}
+            older = len(older_runs)
+            shown = newest_first(judged, args.detail) if judged else []
     except (ResultsFileError, StoreError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
     for error in bad:
         print(f"skipped: {error}", file=sys.stderr)
-    if not runs:
+    if not judged:
         print(f"error: {(args.paths or [args.store])[0]}: no readable runs among the inputs", file=sys.stderr)
         return EXIT_BAD_INPUT
-    frame, older = fleet_frame(runs)
-    left_out = {id(run) for run in older}
-    judged = [run for run in runs if id(run) not in left_out]
     if older:
-        print(f"note: using the newest complete run of each host; left out {len(older)} other run(s)", file=sys.stderr)
-    for run in judged:
-        if not run.complete:
-            print(f"note: {run.host} has no complete run; judged on its newest, {run.state_text}", file=sys.stderr)
+        print(f"note: using the newest complete run of each host; left out {older} other run(s)", file=sys.stderr)
+    for host, state in states.items():
+        if state != "complete":
+            print(f"note: {host} has no complete run; judged on its newest, {state}", file=sys.stderr)
     options = fleet.Options(
         threshold=args.threshold,
         floor=args.floor,
@@ -183,11 +208,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"error: cannot write {exc.filename}: {exc.strerror}", file=sys.stderr)
         return EXIT_BAD_INPUT
     if args.html:
-        from reports.build_cmd import DETAIL_RUNS, newest_first, write_report
+        from reports.build_cmd import write_report
 
-        shown = newest_first(judged, DETAIL_RUNS)  # the page stays small: the Fleet section judges every host
         with contextlib.redirect_stdout(sys.stderr):  # stdout is the Markdown table
-            if write_report(shown, args.html, fleet_runs=judged, fleet_judged=(result, frame, len(older))) != 0:
+            # the Fleet section judges every host from `frame`; only `shown` are read in full
+            if write_report(shown, args.html, fleet_runs=shown, fleet_judged=(result, frame, older)) != 0:
                 return EXIT_BAD_INPUT
     if result.exit_code == fleet.EXIT_NOTHING_JUDGED:
         print(f"error: {result.nothing_judged_text()}", file=sys.stderr)

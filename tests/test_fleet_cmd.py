@@ -383,7 +383,8 @@ def test_html_is_the_report_of_the_runs_judged(four_hosts: Path, tmp_path: Path)
     stopped = four_hosts / "node-c" / "20261125-030000-node-c"
     derive(fleet_run("node-a"), stopped, stopped_by_sigterm("node-c", "2026-11-25T03:00:00+00:00"))
     page = tmp_path / "out" / "fleet.html"
-    code, stdout, stderr = fleet(str(four_hosts), "--html", str(page), "--json", str(tmp_path / "fleet.json"))
+    json_path = str(tmp_path / "fleet.json")
+    code, stdout, stderr = fleet(str(four_hosts), "--html", str(page), "--json", json_path, "--detail", "4")
     assert code == 1 and stdout.startswith("## Fleet: 4 host(s); slow: node-c")
     assert f"wrote {page} and fleet.csv (" in stderr and "from 4 run(s))" in stderr
     html = page.read_text()
@@ -391,3 +392,56 @@ def test_html_is_the_report_of_the_runs_judged(four_hosts: Path, tmp_path: Path)
     assert stopped.name not in html  # the interrupted run is not among the runs shown
     used = json.loads((tmp_path / "fleet.json").read_text())["runs"]
     assert {Path(folder).name for folder in used.values()} == {p.name for p in FLEET_RUNS}
+
+
+def _store_of(*runs: Path, store: Path) -> Path:
+    """A DuckDB store with `runs` ingested."""
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert cli.main(["ingest", *map(str, runs), "--store", str(store)]) == 0
+    return store
+
+
+def test_the_store_gives_the_verdicts_of_the_run_files(four_hosts: Path, tmp_path: Path):
+    stopped = four_hosts / "node-c" / "20261125-030000-node-c"  # newer, interrupted: not the run judged
+    derive(fleet_run("node-a"), stopped, stopped_by_sigterm("node-c", "2026-11-25T03:00:00+00:00"))
+    only = tmp_path / "e" / "20261120-030000-node-e"  # a host with no complete run: judged on it, and says so
+    derive(fleet_run("node-a"), only, stopped_by_sigterm("node-e", "2026-11-20T03:00:00+00:00"))
+    runs = [*sorted(four_hosts.glob("*/2*")), only]
+    store = _store_of(*runs, store=tmp_path / "s.duckdb")
+    options = ["--threshold", "0.05", "--expect-hosts", "6"]
+    code, md, err = fleet(*map(str, runs), "--json", str(tmp_path / "files.json"), *options)
+    stored_code, stored_md, stored_err = fleet("--store", str(store), "--json", str(tmp_path / "s.json"), *options)
+    assert code == stored_code == 1 and md == stored_md and "slow: node-c" in md
+    assert "likely causes: GPU clock-event (throttle) reasons: sw_thermal_slowdown" in md
+    files, stored = (json.loads((tmp_path / name).read_text()) for name in ("files.json", "s.json"))
+    assert files == stored
+    note = "note: node-e has no complete run; judged on its newest, incomplete (interrupted): stopped by SIGTERM"
+    assert note in stored_err.splitlines() and note in err.splitlines()
+
+
+def test_the_store_reads_only_the_run_shown_and_judges_every_host(four_hosts: Path, tmp_path: Path, monkeypatch):
+    from reports.store import queries
+
+    store = _store_of(*sorted(four_hosts.glob("*/latest")), store=tmp_path / "s.duckdb")
+    read: list[str] = []
+    detail_runs = queries.detail_runs
+    monkeypatch.setattr(
+        "reports.store.fleet_rows.detail_runs", lambda s, keys: read.extend(keys) or detail_runs(s, keys)
+    )
+    page = tmp_path / "fleet.html"
+    code, _, stderr = fleet("--store", str(store), "--html", str(page))
+    assert code == 1 and "from 1 run(s))" in stderr and len(read) == 1  # --detail 1 by default
+    html = page.read_text()
+    section = html[html.index('<section id="fleet">') : html.index("</section>", html.index('<section id="fleet">'))]
+    assert "<p>4 host(s); slow: node-c.</p>" in section  # every host judged, from the stored rows
+    assert all(f"<td>{host}</td>" in section for host in ("node-a", "node-b", "node-c", "node-d"))
+
+
+def test_a_store_without_the_fleet_facts_of_a_run_reads_its_document(four_hosts: Path, tmp_path: Path):
+    from reports.store.db import opened
+
+    store = _store_of(*sorted(four_hosts.glob("*/latest")), store=tmp_path / "s.duckdb")
+    code, md, _ = fleet("--store", str(store))
+    with opened(store, write=True) as db:  # as a migrating ingest stopped before it filled the table
+        db.execute("DELETE FROM fleet_facts WHERE run_key LIKE 'node-c/%'")
+    assert fleet("--store", str(store))[:2] == (code, md) and "likely causes: GPU clock-event" in md

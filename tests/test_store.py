@@ -92,9 +92,27 @@ def test_an_old_store_is_migrated_on_the_next_ingest(duck: Path) -> None:
         open_store(duck)  # a reader does not migrate
     assert _ingest(HISTORY[0], "--store", duck) == 0
     with opened(duck) as store:
-        assert store.version() == SCHEMA_VERSION == 3
-        assert [r[0] for r in store.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3]
+        assert store.version() == SCHEMA_VERSION == 4
+        assert [r[0] for r in store.execute("SELECT version FROM schema_version ORDER BY version")] == [1, 2, 3, 4]
         assert store.execute("SELECT count(*) FROM cases WHERE tf32 IS NULL")[0][0] == 0  # written since migration 3
+
+
+def test_a_store_at_migration_3_gets_the_fleet_facts_of_its_runs_on_the_next_ingest(duck: Path) -> None:
+    duck.parent.mkdir(parents=True)
+    with opened(duck, write=True) as store:  # today's store, then back to migration 3 as the last devicebench left it
+        pass
+    assert _ingest(*HISTORY[:2], "--store", duck) == 0
+    with opened(duck, write=True) as store:
+        facts = store.execute("SELECT * FROM fleet_facts ORDER BY run_key")
+        store.execute("DROP TABLE fleet_facts")
+        store.execute("DELETE FROM schema_version WHERE version = 4")
+    with pytest.raises(StoreError, match="store schema 3 is older than this devicebench's 4: run `python -m reports"):
+        open_store(duck)  # a reader asks for one ingest
+    assert _ingest(HISTORY[2], "--store", duck) == 0
+    with opened(duck) as store:
+        assert store.version() == 4
+        migrated = store.execute("SELECT * FROM fleet_facts ORDER BY run_key")
+    assert len(facts) == 2 and migrated[:2] == facts and len(migrated) == 3  # the old runs' from their documents
 
 
 def test_two_writers_at_once_both_get_in(duck: Path) -> None:
@@ -145,7 +163,7 @@ def test_the_report_from_the_store_shows_the_newest_run_and_the_whole_history(du
 def test_postgresql_store_ingest_report_history_and_fleet(tmp_path: Path, capsys) -> None:
     assert PG is not None
     with opened(PG, write=True) as store:
-        for table in ("cases", "runs", "schema_version"):
+        for table in ("fleet_facts", "cases", "runs", "schema_version"):
             store.execute(f"DROP TABLE IF EXISTS {table}")
     html = _report_from_store(PG, tmp_path / "report.html")
     assert "Throughput over 5 runs of" in html
@@ -155,7 +173,11 @@ def test_postgresql_store_ingest_report_history_and_fleet(tmp_path: Path, capsys
         assert run_count(store) == (5, 1) and store.version() == SCHEMA_VERSION
     fleet = sorted((DATA / "fleet").iterdir())
     assert _ingest(*fleet, "--store", PG) == 0
-    assert main(["fleet", "--store", PG, "--html", str(tmp_path / "fleet.html")]) in (0, 1)
+    capsys.readouterr()
+    assert main(["fleet", str(HISTORY[-1]), *map(str, fleet)]) == 1  # each host's newest run, as in the store
+    from_files = capsys.readouterr().out
+    assert main(["fleet", "--store", PG, "--html", str(tmp_path / "fleet.html")]) == 1
+    assert capsys.readouterr().out == from_files and "slow: node-c" in from_files  # the same verdicts from rows
     assert "node-c" in (tmp_path / "fleet.html").read_text(encoding="utf-8")
 
 

@@ -16,8 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import results_format
+from reports.fleet_facts import health_notes, host_facts
 from reports.load import Run
 from reports.store.db import Store
+from reports.store.queries import detail_runs
 
 CASE_COLUMNS = (
     "run_key", "host", "run", "started_s", "name", "workload", "workload_version", "backend", "device",
@@ -27,6 +29,13 @@ RUN_COLUMNS = (
     "run_key", "host", "name", "source", "started", "started_s", "content_hash", "complete", "profile", "cases",
     "ingested", "document",
 )  # fmt: skip
+#: the fleet_facts table (migration 4): reports.fleet_facts.host_facts and health_notes of one run, and its state
+FACT_COLUMNS = (
+    "run_key", "run_state", "health", "throttled", "sm_clock_mhz", "pcie_link", "gpu_max_sm_clock_mhz",
+    "gpu_power_limit_w", "nvidia_driver", "cuda_driver", "cuda", "cudnn", "frameworks", "cpu_model", "cpu_cores",
+    "container_image", "python", "health_reason", "stragglers",
+)  # fmt: skip
+_NUMERIC_FACTS = {"sm_clock_mhz": float, "cpu_cores": int}
 
 
 @dataclass
@@ -111,13 +120,49 @@ def run_row(run: Run, key: str, digest: str, started_s: float | None) -> tuple[A
     )  # fmt: skip
 
 
+def facts_row(run: Run, key: str) -> tuple[Any, ...]:
+    """The fleet_facts table's row: what `fleet` compares between hosts, as text (the two measured ones as numbers)."""
+    facts: dict[str, Any] = {**host_facts(run), **health_notes(run), "run_key": key, "run_state": run.state_text}
+    row = []
+    for column in FACT_COLUMNS:
+        value = facts[column]
+        kind = _NUMERIC_FACTS.get(column, str)
+        row.append(None if value is None else kind(value))
+    return tuple(row)
+
+
+def _insert_facts(store: Store, run: Run, key: str) -> None:
+    """Insert one run's fleet facts (inside the caller's transaction)."""
+    marks = ", ".join("?" for _ in FACT_COLUMNS)
+    store.execute(f"INSERT INTO fleet_facts ({', '.join(FACT_COLUMNS)}) VALUES ({marks})", facts_row(run, key))
+
+
 def _insert(store: Store, run: Run, key: str, digest: str) -> None:
-    """Insert one run and its cases (inside the caller's transaction)."""
+    """Insert one run, its cases and its fleet facts (inside the caller's transaction)."""
     started_s = started_seconds(run.record.datetime)
     marks = ", ".join("?" for _ in RUN_COLUMNS)
     store.execute(f"INSERT INTO runs ({', '.join(RUN_COLUMNS)}) VALUES ({marks})", run_row(run, key, digest, started_s))
     marks = ", ".join("?" for _ in CASE_COLUMNS)
     store.executemany(f"INSERT INTO cases ({', '.join(CASE_COLUMNS)}) VALUES ({marks})", case_rows(run, key, started_s))
+    _insert_facts(store, run, key)
+
+
+def backfill_facts(store: Store) -> int:
+    """Fleet facts for the stored runs that have none (a store migrated to 4 from 3), from their documents; how many.
+
+    Inside the caller's transaction, so a reader never sees them half filled.
+    """
+    keys = [
+        str(row[0])
+        for row in store.execute(
+            "SELECT run_key FROM runs WHERE run_key NOT IN (SELECT run_key FROM fleet_facts) ORDER BY run_key"
+        )
+    ]
+    for start in range(0, len(keys), 100):  # a few documents at a time: a long history never sits in memory at once
+        chunk = keys[start : start + 100]
+        for key, run in zip(chunk, detail_runs(store, chunk), strict=True):
+            _insert_facts(store, run, key)
+    return len(keys)
 
 
 def ingest_runs(store: Store, runs: Iterable[Run]) -> IngestResult:
@@ -126,6 +171,8 @@ def ingest_runs(store: Store, runs: Iterable[Run]) -> IngestResult:
     `runs` may be a generator reading one run at a time, so a long history never sits in memory at once.
     """
     result = IngestResult()
+    with store.transaction():  # on its own: the facts of the runs already stored stay when a new run is refused
+        backfill_facts(store)
     with store.transaction():
         for run in runs:
             key, digest = run_key(run), content_hash(run)
@@ -134,6 +181,7 @@ def ingest_runs(store: Store, runs: Iterable[Run]) -> IngestResult:
                 result.unchanged.append(key)
                 continue
             if found:
+                store.execute("DELETE FROM fleet_facts WHERE run_key = ?", [key])
                 store.execute("DELETE FROM cases WHERE run_key = ?", [key])
                 store.execute("DELETE FROM runs WHERE run_key = ?", [key])
                 result.replaced.append(key)
@@ -147,6 +195,7 @@ def rebuild(store: Store, runs: Iterable[Run]) -> IngestResult:
     """Empty the store and ingest `runs` (one transaction: on an error the old contents stay)."""
     result = IngestResult()
     with store.transaction():
+        store.execute("DELETE FROM fleet_facts")
         store.execute("DELETE FROM cases")
         store.execute("DELETE FROM runs")
         for run in runs:

@@ -57,5 +57,17 @@ MIGRATIONS: tuple[Migration, ...] = (
         "cases.tf32: float32 with TF32 on is another precision, kept apart when runs are compared (NULL before)",
         ("ALTER TABLE cases ADD COLUMN tf32 BOOLEAN",),
     ),
+    Migration(
+        4,
+        "fleet_facts: each run's environment facts and health (reports.fleet_facts), so `fleet` judges from rows "
+        "without reading every host's document (filled for the runs already stored by the ingest that migrates)",
+        (
+            """CREATE TABLE fleet_facts (
+                run_key TEXT PRIMARY KEY, run_state TEXT NOT NULL, health TEXT, throttled TEXT,
+                sm_clock_mhz {double}, pcie_link TEXT, gpu_max_sm_clock_mhz TEXT, gpu_power_limit_w TEXT,
+                nvidia_driver TEXT, cuda_driver TEXT, cuda TEXT, cudnn TEXT, frameworks TEXT, cpu_model TEXT,
+                cpu_cores INTEGER, container_image TEXT, python TEXT, health_reason TEXT, stragglers TEXT)""",
+        ),
+    ),
 )
 SCHEMA_VERSION = MIGRATIONS[-1].version
