@@ -8,7 +8,7 @@ The k-th smallest of n such indices is floor(n·U_(k)), where U_(k) is the k-th 
 numbers on [0, 1), and U_(k) ~ Beta(k, n - k + 1). For even n the next one is
 U_(k+1) = U_(k) + (1 - U_(k))·Beta(1, n - k) (the smallest of the n - k uniforms above U_(k)).
 So one replicate's median is one or two Beta draws and an index into s: the same distribution as the
-ordinary bootstrap of the median (tests/test_median_bootstrap.py checks it against resampling), at a
+ordinary bootstrap of the median (tests/test_compare_scale.py checks it against resampling), at a
 cost that does not grow with the number of rounds.
 """
 
