@@ -35,7 +35,7 @@ def test_order_statistic_medians_have_the_resampling_distribution(n: int) -> Non
 
 
 def test_large_cases_do_not_resample_every_round(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Past RESAMPLE_MAX_ROUNDS the interval never resamples rounds, and still covers the true ratio."""
+    """Past RESAMPLE_MAX_DRAWS the interval never resamples rounds, and still covers the true ratio."""
 
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("resampled every round of a large case")
