@@ -200,6 +200,16 @@ def test_without_a_store_the_page_details_the_newest_runs_and_history_covers_all
     assert _parquet(tmp_path / "report-history.parquet")["run"].nunique() == 5
 
 
+def test_a_parquet_export_that_cannot_be_written_is_an_os_error_naming_it(tmp_path: Path) -> None:
+    import pandas as pd
+
+    from reports.build_cmd import write_parquet
+
+    (tmp_path / "report-history.parquet").mkdir()  # write_report turns an OSError into one line and exit 2
+    with pytest.raises(OSError, match=r"report-history\.parquet"):
+        write_parquet(pd.DataFrame({"run": ["a"]}), tmp_path / "report-history.parquet")
+
+
 def test_the_stored_history_holds_each_distinct_string_once(duck: Path) -> None:
     """Read in batches, one object per distinct string, not one per row: 1,000 runs peaked ~15 MB lower."""
     from reports.store import history_frame
