@@ -70,6 +70,19 @@ class Store:
         result = self.connection.execute(sql, list(params))
         return result.fetchall() if result.description else []
 
+    def batches(self, sql: str, params: Sequence[Any] = (), size: int = 2048) -> Iterator[list[tuple[Any, ...]]]:
+        """Run one query; its rows, `size` at a time (a long result never sits in memory as Python rows at once)."""
+        with self._engine_errors():
+            if self.kind == "postgres":
+                with self.connection.cursor() as cursor:
+                    cursor.execute(sql.replace("?", "%s"), tuple(params))
+                    while rows := cursor.fetchmany(size):
+                        yield rows
+                return
+            result = self.connection.execute(sql, list(params))
+            while rows := result.fetchmany(size):
+                yield rows
+
     def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         """Run one statement per row."""
         if not rows:

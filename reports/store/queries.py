@@ -104,12 +104,18 @@ def history_frame(store: Store, hosts: Sequence[str] | None = None) -> pd.DataFr
     """The history columns (reports.history.HISTORY_COLUMNS) of every stored run of `hosts` (default: all)."""
     params: list[str] = list(hosts or [])
     where = f"WHERE c.host IN ({', '.join('?' for _ in params)})" if params else ""
-    rows = store.execute(HISTORY_SQL.format(where=where), params)
     columns = [
         "host", "run", "started_s", "name", "workload", "workload_version", "backend", "device", "throughput",
         "throughput_unit", "median_s", "iqr_rel", "profile", "tf32", "position",
     ]  # fmt: skip
-    frame = pd.DataFrame(rows, columns=columns)
+    # Column by column, each distinct string kept once: as rows, the 21,000 of 1,000 runs peaked ~15 MB higher
+    values: list[list[object]] = [[] for _ in columns]
+    strings: dict[str, str] = {}
+    for rows in store.batches(HISTORY_SQL.format(where=where), params):
+        for row in rows:
+            for column, value in zip(values, row, strict=True):
+                column.append(strings.setdefault(value, value) if isinstance(value, str) else value)
+    frame = pd.DataFrame(dict(zip(columns, values, strict=True)))
     frame["datetime"] = pd.to_datetime(frame["started_s"], unit="s", utc=True)
     frame["throughput"] = frame["throughput"].astype(float)
     frame["iqr_rel"] = frame["iqr_rel"].astype(float)
