@@ -9,10 +9,16 @@ from pathlib import Path
 
 import pytest
 
-from reports import cli, plots
+from reports import cli, history, limit_plots, plots
 from tests.plot_stubs import stub_plots
 
-_ALL_PLOTS = plots.all_plots  # the real plots: a golden page is never built with stubs
+#: the real plot functions: a golden page is never built with stubs (tests/plot_stubs.py)
+_REAL_PLOTS = (plots.all_plots, plots.svg_data_uri, limit_plots.svg_data_uri, history.svg_data_uri)
+
+
+def _plots_are_real() -> bool:
+    """Whether no test has stubbed the plots right now."""
+    return (plots.all_plots, plots.svg_data_uri, limit_plots.svg_data_uri, history.svg_data_uri) == _REAL_PLOTS
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +34,7 @@ def golden_page(tmp_path_factory: pytest.TempPathFactory) -> Callable[..., Path]
         key = tuple(str(run) for run in runs)
         if key not in pages:
             out = tmp_path_factory.mktemp("golden-page") / "report.html"
-            assert plots.all_plots is _ALL_PLOTS, "golden_page(...) called while the plots are stubbed"
+            assert _plots_are_real(), "golden_page(...) called while the plots are stubbed"
             with contextlib.redirect_stdout(io.StringIO()):
                 assert cli.main([*key, "-o", str(out)]) == 0
             pages[key] = out
