@@ -161,7 +161,7 @@ def envelope_lines(frame: pd.DataFrame) -> list[str]:
     if frame.empty or "ref_figure" not in frame.columns:
         return []
 
-    rows = frame[frame["ref_figure"].notna() & frame["throughput"].notna()]
+    rows = _judged_columns(frame[frame["ref_figure"].notna() & frame["throughput"].notna()])
     if rows.empty:
         return []
     labels = device_labels(frame).loc[rows.index]
@@ -190,6 +190,18 @@ def envelope_lines(frame: pd.DataFrame) -> list[str]:
     return lines
 
 
+#: the columns a verdict reads (_figure_line, _where, verdict_table)
+_VERDICT_COLUMNS = (
+    "workload", "device_name", "throughput", "case_id", "n", "bytes", "best_shape",
+    "ref_figure", "ref_value", "ref_unit", "ref_basis", "ref_if_low", "ref_if_high",
+)  # fmt: skip
+
+
+def _judged_columns(rows: pd.DataFrame) -> pd.DataFrame:
+    """Only the columns a verdict reads: each filter of the ~200-column tidy frame per device and figure was slow."""
+    return rows[[c for c in _VERDICT_COLUMNS if c in rows.columns]]
+
+
 def _figure_line(label: str, figure: str, best: pd.Series) -> tuple[str, str]:
     """(kind, sentence) for a device's best measurement of one published figure."""
     scale = 1000.0 if best["ref_unit"] == "TFLOP/s" else 1.0
@@ -209,7 +221,7 @@ def verdict_table(frame: pd.DataFrame) -> pd.DataFrame:
     if frame.empty or "ref_value" not in frame.columns:
         return pd.DataFrame(columns=columns)
 
-    rows = frame[frame["ref_value"].notna() & frame["throughput"].notna()]
+    rows = _judged_columns(frame[frame["ref_value"].notna() & frame["throughput"].notna()])
     if rows.empty:
         return pd.DataFrame(columns=columns)
     labels = device_labels(frame).loc[rows.index]

@@ -462,6 +462,18 @@ def _true(value: Any) -> bool:
     return value is not None and not pd.isna(value) and bool(value)
 
 
+#: the columns the findings below read: filtering the whole ~200-column tidy frame per device was most of their time
+_MATMUL_COLUMNS = (
+    "device_kind", "throughput", "n", "dtype", "tf32", "pct_of_peak", "peak_basis", "peak_estimate", "peak_gflops",
+)  # fmt: skip
+_MEMBW_COLUMNS = ("throughput", "kernel", "bytes", "pct_of_bandwidth", "spec_bandwidth_gbs")
+
+
+def _only(rows: pd.DataFrame, columns: tuple[str, ...]) -> pd.DataFrame:
+    """`rows` with only those of `columns` it has."""
+    return rows[[c for c in columns if c in rows.columns]]
+
+
 def limit_lines(frame: pd.DataFrame) -> list[str]:
     """Findings: how close each device came to its peak, its memory bandwidth and its host link; throttling."""
     if frame.empty or "pct_of_peak" not in frame.columns:
@@ -469,7 +481,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
 
     labels = _labelled(frame, frame)
     lines = []
-    matmul = frame[(frame["workload"] == "matmul") & frame["throughput"].notna()]
+    matmul = _only(frame[(frame["workload"] == "matmul") & frame["throughput"].notna()], _MATMUL_COLUMNS)
     for label in sorted(set(labels.loc[matmul.index])):
         part = matmul[labels.loc[matmul.index] == label]
         judged = part[part["pct_of_peak"].notna()]
@@ -501,7 +513,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
                 f"Matmul on {label}: the measured best is {fmt_number(float(best['throughput']))} GFLOP/s "
                 f"(n={int(best['n'])}, {best['dtype']}); no peak to judge it by ({why})."
             )
-    membw = frame[(frame["workload"] == "membw") & frame["throughput"].notna()]
+    membw = _only(frame[(frame["workload"] == "membw") & frame["throughput"].notna()], _MEMBW_COLUMNS)
     for label in sorted(set(labels.loc[membw.index])):
         part = membw[labels.loc[membw.index] == label]
         top = part.loc[part["throughput"].astype(float).idxmax()]
@@ -518,6 +530,7 @@ def limit_lines(frame: pd.DataFrame) -> list[str]:
 def link_lines(frame: pd.DataFrame, labels: pd.Series) -> list[str]:
     """Per GPU, the best copy as % of the link, and whether the link ran below its maximum during a copy."""
     rows = frame[frame["pct_of_link"].notna()] if "pct_of_link" in frame.columns else frame.iloc[0:0]
+    rows = _only(rows, ("pct_of_link", "direction", "host_memory", "link_gbs", "link_now"))
     lines = []
     for label in sorted(set(labels.loc[rows.index])):
         part = rows[labels.loc[rows.index] == label]

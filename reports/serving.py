@@ -122,6 +122,9 @@ def inference_lines(frame: pd.DataFrame) -> list[str]:
     rows = _rows(frame, "inference", ("batch_size",))
     if rows.empty:  # other workloads' batch_size column alone: no model or image_size column to group by
         return []
+    # only the columns read below: each filter of the whole tidy frame's ~200 columns per model was most of the time
+    read = ("host", "run", "device_label", "model", "image_size", "batch_size", "mode", "throughput", *LATENCY_COLUMNS)
+    rows = rows[[c for c in dict.fromkeys(read) if c in rows.columns]]
     lines = []
     for (_, _, label, _, _), part in rows.groupby(["host", "run", "device_label", "model", "image_size"], sort=True):
         name = model_text(part.iloc[0])

@@ -80,7 +80,10 @@ def sweep_points(frame: pd.DataFrame) -> pd.DataFrame:
         rows = frame[(frame["workload"] == workload) & frame["throughput"].notna()]
         if rows.empty:
             continue
-        rows = _labelled(frame, rows)
+        # only the columns read below: copying the whole tidy frame's ~200 columns was most of the time
+        rows = _labelled(
+            frame, rows[[*IDS, "workload", *dict.fromkeys((*keys, "batch_size")), "throughput", "throughput_unit"]]
+        )
         series = [series_name(workload, values) for values in zip(*(rows[k] for k in keys), strict=True)]
         parts.append(
             rows.assign(
@@ -175,8 +178,8 @@ def amp_speedups(frame: pd.DataFrame) -> pd.DataFrame:
         rows = frame[(frame["workload"] == workload) & frame["throughput"].notna()]
         if rows.empty:
             continue
-        rows = _labelled(frame, rows)
         wanted = [*IDS, "device_label", *keys, "precision", "throughput", "throughput_unit"]
+        rows = _labelled(frame, rows[[c for c in wanted if c != "device_label"]])  # only the columns read below
         base = rows[rows["precision"] == FLOAT32][wanted].drop(columns="precision")
         mixed = rows[rows["precision"] != FLOAT32][wanted]
         pairs = mixed.merge(base, on=[*IDS, "device_label", *keys], suffixes=("", "_float32"))

@@ -248,9 +248,31 @@ def test_an_unknown_launcher_or_no_fleet_dir_exits_2(tmp_path: Path):
     assert done.returncode == 2 and done.stderr.startswith("usage: ")
 
 
+def python_without_plots(tmp_path: Path) -> Path:
+    """A python for `python -m reports ...` whose pages have stubbed plots (tests/plot_stubs.py).
+
+    The job script's plumbing is what is tested here; the fleet page's plots are drawn in tests/test_fleet_cmd.py.
+    """
+    python = tmp_path / "python-without-plots"
+    python.write_text(
+        f"#!{sys.executable}\n"
+        "import runpy, sys\n"
+        f"sys.path.insert(0, {str(ROOT)!r})\n"
+        "import pytest\n"
+        "from tests.plot_stubs import stub_plots\n"
+        "assert sys.argv[1:3] == ['-m', 'reports'], sys.argv\n"
+        "stub_plots(pytest.MonkeyPatch())\n"
+        "sys.argv = ['reports', *sys.argv[3:]]\n"
+        "runpy.run_module('reports', run_name='__main__', alter_sys=True)\n"
+    )
+    python.chmod(0o755)
+    return python
+
+
 def test_the_report_job_writes_markdown_json_and_html_and_exits_with_the_verdict(tmp_path: Path):
     fleet = fleet_folder(tmp_path / "fleet")  # the golden fleet: node-c is slow
-    env = {**os.environ, "FLEET_LAUNCHER": "venv", "FLEET_SRC": str(ROOT), "FLEET_PYTHON": sys.executable}
+    python = python_without_plots(tmp_path)
+    env = {**os.environ, "FLEET_LAUNCHER": "venv", "FLEET_SRC": str(ROOT), "FLEET_PYTHON": str(python)}
     done = subprocess.run(
         ["bash", str(SLURM / "fleet-report.sbatch"), str(fleet), "--expect-hosts", "5"],
         env=env, capture_output=True, text=True, check=False,

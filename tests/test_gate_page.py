@@ -11,7 +11,7 @@ from reports.gate_page import forest_svg
 from tests.golden_runs import COMPARE
 
 
-def test_the_gate_page_draws_each_judged_case_and_links_the_report_both_ways(tmp_path: Path) -> None:
+def test_the_gate_page_draws_each_judged_case_and_links_the_report_both_ways(tmp_path: Path, fast_plots: None) -> None:
     shutil.copytree(COMPARE, tmp_path / "compare")
     base, cur = tmp_path / "compare" / "baseline", tmp_path / "compare" / "regressed"
     assert main([str(cur)]) == 0  # its report.html first

@@ -10,6 +10,7 @@ import pytest
 from reports.history import history_frame, history_host, plot_history, steps_frame
 from reports.load import read_run, tidy
 from reports.steps import detect_steps, segment
+from tests.plot_stubs import STUB_SVG, stub_plots
 
 HISTORY = Path(__file__).parent / "data" / "history"
 STEPPED = "test_matmul[tensorflow-GPU:0-n512-float32]"
@@ -97,10 +98,11 @@ def test_steps_within_the_runs_own_spread_are_not_reported() -> None:
 
 
 def test_report_page_has_a_history_section_for_several_runs_of_one_host(
-    tmp_path: Path, capsys: pytest.CaptureFixture
+    tmp_path: Path, capsys: pytest.CaptureFixture, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from reports.cli import main
 
+    stub_plots(monkeypatch, draw_history=True)  # the other plots are drawn in tests/test_report.py
     runs = golden_history()
     page = tmp_path / "report.html"
     assert main(["build", *[str(r.folder) for r in runs], "-o", str(page)]) == 0
@@ -108,6 +110,8 @@ def test_report_page_has_a_history_section_for_several_runs_of_one_host(
     assert '<section id="history">' in html and 'href="#history"' in html
     assert "Throughput over 5 runs of nightly" in html
     assert STEPPED in html.split('<section id="history">')[1]
+    history = html.split('<section id="history">')[1].split("</section>")[0]
+    assert '<img src="data:image/svg+xml;base64,' in history and STUB_SVG not in history  # History's plot, drawn
     assert main(["build", str(runs[0].folder), "-o", str(tmp_path / "one.html")]) == 0
     assert '<section id="history">' not in (tmp_path / "one.html").read_text()
     capsys.readouterr()

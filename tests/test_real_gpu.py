@@ -93,15 +93,8 @@ def test_the_summary_names_the_cut_run_once_and_gives_the_gpu_findings(capsys) -
     assert "Memory bandwidth on GPU:0" in out and "of the spec's 4,800 GB/s" in out
 
 
-def test_the_report_of_the_real_runs_builds(tmp_path, frame) -> None:
-    from reports.build_cmd import add_arguments
-    from reports.build_cmd import run as build_run
-
-    parser = argparse.ArgumentParser()
-    add_arguments(parser)  # the command's own defaults (--store, --detail, --reference)
-    args = parser.parse_args([*(str(p) for p in RUNS), "-o", str(tmp_path / "report.html")])
-    assert build_run(args) == 0
-    html = (tmp_path / "report.html").read_text()
+def test_the_report_of_the_real_runs_builds(golden_page, frame) -> None:
+    html = golden_page(*RUNS).read_text()  # `python -m reports RUN... -o`: the build command's own defaults
     for section in ('id="limits"', 'id="per-watt"', "Roofline", "NVIDIA H200"):
         assert section in html
     assert headlines(frame)  # findings exist for the real data

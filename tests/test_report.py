@@ -13,11 +13,12 @@ import pandas as pd
 import pytest
 
 import results_format
-from reports import cli, history, limit_plots, plots
+from reports import cli, plots
 from reports.load import read_run, skipped, tidy
 from reports.sections import headlines
 from reports.summary import fmt_ratio
 from tests.golden_runs import BAD, GPUBOX, LAPTOP, STOPBOX, WORKSTATION, derive, fleet_run
+from tests.plot_stubs import draw_plots_small, stub_plots
 
 
 def speedup(folder: Path, n: int, gpu: str = "GPU:0") -> str:
@@ -39,23 +40,6 @@ def wins(folder: Path) -> str:
     faster = [median[case.format("GPU", n)] < median[case.format("CPU", n)] for n in sizes]
     first = next(i for i in range(len(sizes)) if all(faster[i:]))
     return f"at every size measured (from n={sizes[0]})" if first == 0 else f"from n&gt;={sizes[first]}"
-
-
-STUB_SVG = "data:image/svg+xml;base64," + base64.b64encode(b'<svg xmlns="http://www.w3.org/2000/svg"/>').decode()
-
-
-@pytest.fixture
-def fast_plots(monkeypatch):
-    """Replace the plots with placeholders, for tests of the page and CLI around them (plots are slow)."""
-
-    def stub(frame, nvml):
-        return [plots.Plot("stub", "Stub", "stub?", why_not="Plots are stubbed in this test.")]
-
-    monkeypatch.setattr(plots, "all_plots", stub)
-    # The limits section's and History's figures are still built from the data, but not rendered to SVG:
-    # matplotlib's layout and SVG writer took 20 of a three-run report's 34 s.
-    for module in (limit_plots, history):
-        monkeypatch.setattr(module, "svg_data_uri", lambda fig: STUB_SVG)
 
 
 @pytest.fixture(scope="module")
@@ -128,7 +112,8 @@ def test_several_runs_need_an_output_or_use_the_current_folder(tmp_path, monkeyp
     assert (tmp_path / "report.html").is_file() and (tmp_path / "report.csv").is_file()
 
 
-def test_cpu_only_run_explains_missing_plots(tmp_path):
+def test_cpu_only_run_explains_missing_plots(tmp_path, monkeypatch):
+    draw_plots_small(monkeypatch)  # each figure drawn, into a tiny PNG: the SVG writer is checked on gpubox's page
     out = tmp_path / "cpu.html"
     assert cli.main([str(LAPTOP), "-o", str(out)]) == 0
     html = out.read_text()
@@ -285,6 +270,7 @@ def summary_lines(folder: Path) -> list[str]:
 def test_a_corrupt_nvml_csv_is_named_on_stderr_and_the_page_and_the_rest_is_kept(
     tmp_path, capsys, monkeypatch, content, why
 ):
+    stub_plots(monkeypatch)  # the roofline and the rest are not drawn: only the timeline reads nvml.csv
     monkeypatch.setattr(plots, "all_plots", lambda frame, nvml: [plots.nvml_timeline(nvml, frame, {})])
     folder = Path(shutil.copytree(GPUBOX, tmp_path / GPUBOX.name))
     (folder / "nvml.csv").write_bytes(content)

@@ -31,6 +31,18 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+@pytest.fixture(scope="module")
+def chromium():
+    """One headless Chromium for the module's three pages, not a launch per page."""
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
 @pytest.mark.parametrize(
     ("runs", "shot", "images"),
     [
@@ -41,39 +53,34 @@ pytestmark = pytest.mark.skipif(
     ],
     ids=["gpubox", "golden-runs", "both-backends"],
 )
-def test_report_renders_in_chromium(tmp_path, golden_page, runs, shot, images):
-    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (the dev extra)")
+def test_report_renders_in_chromium(tmp_path, golden_page, chromium, runs, shot, images):
     page_path = golden_page(*runs)  # `python -m reports RUN... -o`, built once a session (tests/conftest.py)
-
     console_errors: list[str] = []
     page_errors: list[str] = []
     remote: list[str] = []
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
-        try:
-            page = browser.new_page(viewport={"width": 1280, "height": 900})
-            page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda e: page_errors.append(str(e)))
+    context = chromium.new_context(viewport={"width": 1280, "height": 900})  # nothing shared with another page
+    try:
+        page = context.new_page()
+        page.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+        page.on("pageerror", lambda e: page_errors.append(str(e)))
 
-            def block(route):
-                remote.append(route.request.url)
-                route.abort()
+        def block(route):
+            remote.append(route.request.url)
+            route.abort()
 
-            page.route("http*://**/*", block)
-            page.goto(page_path.as_uri())
-            page.wait_for_load_state("load")
-            shown = page.evaluate(
-                "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth,"
-                " shown: i.getBoundingClientRect().width}))"
-            )
-            svgs = page.evaluate(
-                "Array.from(document.querySelectorAll('svg')).map(s => s.getBoundingClientRect().width)"
-            )
-            findings = page.inner_text("#findings")
-            screenshot = tmp_path / "report.png"
-            page.screenshot(path=str(screenshot), full_page=True)
-        finally:
-            browser.close()
+        page.route("http*://**/*", block)
+        page.goto(page_path.as_uri())
+        page.wait_for_load_state("load")
+        shown = page.evaluate(
+            "Array.from(document.images).map(i => ({alt: i.alt, complete: i.complete, w: i.naturalWidth,"
+            " shown: i.getBoundingClientRect().width}))"
+        )
+        svgs = page.evaluate("Array.from(document.querySelectorAll('svg')).map(s => s.getBoundingClientRect().width)")
+        findings = page.inner_text("#findings")
+        screenshot = tmp_path / "report.png"
+        page.screenshot(path=str(screenshot), full_page=True)
+    finally:
+        context.close()
 
     shots = os.environ.get("DEVICEBENCH_SCREENSHOT_DIR")
     if shots:

@@ -5,13 +5,11 @@ from __future__ import annotations
 
 import copy
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from reports import sections, specs
+from reports import cli, sections, specs
 from reports.load import read_run, tidy
 from results_format import RESULTS_FILE, Fact, Plot, Section, WorkloadSpec
 
@@ -72,33 +70,32 @@ def test_the_spec_comes_from_the_file_and_makes_a_generic_section(toy_run: Path)
     assert "Toy multiply on CPU:0: best time per call 25.0 µs (toy n=200)." in lines
 
 
-def test_the_terminal_summary_and_the_page_show_the_section(toy_run: Path, tmp_path: Path):
-    summary = subprocess.run(
-        [sys.executable, "-m", "reports", "summary", str(toy_run)], capture_output=True, text=True, check=False
-    )
-    assert summary.returncode == 0, summary.stderr
-    assert "Toy multiply on CPU:0: best time per call 25.0 µs (toy n=200)." in summary.stdout
-    assert "Toy multiply" in summary.stdout and "468.8 KiB" in summary.stdout
+@pytest.fixture
+def unknown_toy(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No file read yet described `toy` (as in a fresh `python -m reports` process): only toy_run's file will."""
+    monkeypatch.setattr(specs, "_FROM_FILES", {})
+    assert specs.spec_of("toy") is None
+
+
+def test_the_terminal_summary_and_the_page_show_the_section(
+    toy_run: Path, tmp_path: Path, unknown_toy: None, capsys: pytest.CaptureFixture
+):
+    assert cli.main(["summary", str(toy_run)]) == 0
+    summary = capsys.readouterr()
+    assert summary.err == ""
+    assert "Toy multiply on CPU:0: best time per call 25.0 µs (toy n=200)." in summary.out
+    assert "Toy multiply" in summary.out and "468.8 KiB" in summary.out
     out = tmp_path / "report.html"
-    build = subprocess.run(
-        [sys.executable, "-m", "reports", "build", str(toy_run), "-o", str(out)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert build.returncode == 0, build.stderr
+    assert cli.main(["build", str(toy_run), "-o", str(out)]) == 0
     html = out.read_text(encoding="utf-8")
     assert "<h3>Toy multiply</h3>" in html and "A toy note." in html and "468.8 KiB" in html
     assert 'id="plot-section-toy"' in html and "how does throughput change with n?" in html
     assert "toy multiply: throughput" not in html  # no second, plain throughput table for it
 
 
-def test_compare_takes_a_threshold_for_a_workload_only_its_files_describe(toy_run: Path):
-    done = subprocess.run(
-        [sys.executable, "-m", "reports", "compare", str(toy_run), str(toy_run), "--threshold-for", "toy=0.2"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    assert done.returncode == 0, done.stderr
-    assert "toy" in done.stdout  # its cases are judged with the threshold given
+def test_compare_takes_a_threshold_for_a_workload_only_its_files_describe(
+    toy_run: Path, unknown_toy: None, capsys: pytest.CaptureFixture
+):
+    assert cli.main(["compare", str(toy_run), str(toy_run), "--threshold-for", "toy=0.2"]) == 0
+    done = capsys.readouterr()
+    assert "toy" in done.out, done.err  # its cases are judged with the threshold given

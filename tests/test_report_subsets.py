@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import io
 from pathlib import Path
 
 import matplotlib.pyplot as plt
@@ -11,6 +10,7 @@ import pytest
 
 from reports import limit_plots, page, plots, sections
 from reports.load import read_runs, skipped, tidy
+from tests.plot_stubs import draw_small
 
 DATA = Path(__file__).parent / "data"
 RICH = [DATA / "runs" / "20261121-120000-gpubox", DATA / "backends" / "20261123-100000-mixedbox"]
@@ -18,14 +18,6 @@ RICH = [DATA / "runs" / "20261121-120000-gpubox", DATA / "backends" / "20261123-
 _RUNS, _ = read_runs(RICH)
 FRAME, LEFT_OUT = tidy(_RUNS), skipped(_RUNS)
 WORKLOADS = sorted(FRAME["workload"].unique())
-
-
-def tiny_raster(fig) -> str:
-    """Draw a figure the way a report would (layout, ticks, labels) into a tiny PNG: a fraction of the SVG's time."""
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", dpi=24)
-    plt.close(fig)
-    return "data:image/png;base64,drawn"
 
 
 def built_only(fig) -> str:
@@ -44,7 +36,7 @@ def test_every_workload_alone_or_left_out_reports_without_an_error(monkeypatch, 
     test_report.py and test_report_browser.py draw, and drawing them here took 13 x 45 % of this test's time.
     """
     for module in (plots, limit_plots):
-        monkeypatch.setattr(module, "svg_data_uri", tiny_raster if keep == "only" else built_only)
+        monkeypatch.setattr(module, "svg_data_uri", draw_small if keep == "only" else built_only)
     chosen = FRAME["workload"] == workload if keep == "only" else FRAME["workload"] != workload
     part = FRAME[chosen].reset_index(drop=True)
     assert isinstance(sections.headlines(part, LEFT_OUT), list)

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from reports import scorecard
-from reports.build_cmd import write_report
 from reports.history import history_frame
 from reports.load import read_run, tidy
 from tests.golden_runs import DATA, GPUBOX
@@ -32,14 +29,12 @@ def test_the_card_says_what_changed_since_the_hosts_previous_run() -> None:
     assert all(row[since].endswith("%") for row in gpu.rows)
 
 
-def test_the_cards_show_the_runs_health_verdict(tmp_path: Path) -> None:
+def test_the_cards_show_the_runs_health_verdict(golden_page) -> None:
     """A sick host's cards say UNHEALTHY and why (reports.health); a healthy host's say healthy."""
     sick = read_run(DATA / "health" / "20261127-090000-sickbox")
     (card, *_) = [c for c in scorecard.cards(tidy([sick]), [sick]) if c.title.startswith("GPU:")]
     assert card.health is not None and card.health.startswith("UNHEALTHY: GPU 2: a row remap is pending")
-    run = read_run(GPUBOX)
-    assert write_report([run], tmp_path / "report.html") == 0
-    html = (tmp_path / "report.html").read_text(encoding="utf-8")
+    html = golden_page(GPUBOX).read_text(encoding="utf-8")  # the build command's page, shared (tests/conftest.py)
     assert html.index('<section id="scorecard">') < html.index('<section id="findings">')
     assert '<span class="health">Health: healthy</span>' in html
     assert '<section id="tables">\n<details open><summary><h2>Tables</h2></summary>' in html  # collapsible
