@@ -5,6 +5,7 @@ records and the report shows them."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -22,7 +23,7 @@ from bench.backends import tf_resnet_train as resnet_module  # noqa: E402
 from bench.backends.base import PlacementError  # noqa: E402
 from bench.backends.tf_precision import dtype_policy  # noqa: E402
 from bench.cases import Case  # noqa: E402
-from bench.profiles import get_profile  # noqa: E402
+from bench.profiles import PROFILES, get_profile  # noqa: E402
 from bench.workloads import mnist_data, precision  # noqa: E402
 from bench.workloads.mnist_amp import MNIST_AMP  # noqa: E402
 from bench.workloads.mnist_batch import MNIST_BATCH  # noqa: E402
@@ -151,33 +152,21 @@ def test_placement_is_checked_against_the_asked_device(backend):
         backend.check_placement(loss, cpu.__class__("tensorflow", "GPU:0", "gpu", "pretend"))
 
 
-# The run's conftest: the sweep case trains one batch per call for 3 calls (its own sizes: 2048 samples, 6 calls),
-# and the learning check evaluates 512 samples as `small_eval` does; mnist_amp keeps its steps (its loss must fall).
-SMALL_SMOKE = """
-from dataclasses import replace
-
-from bench.backends import tf_amp
-from bench.profiles import PROFILES
-from bench.workloads import WORKLOADS
-
-tf_amp.EVAL_SAMPLES = 512
-smoke = PROFILES["smoke"]
-sweep = WORKLOADS["mnist_batch"].sizes_for(smoke)
-one_step = replace(sweep, samples_per_call=sweep.batches_cpu[1], calls=3)
-PROFILES["smoke"] = replace(smoke, sizes={"mnist_batch": one_step})
-"""
-
-
-def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, monkeypatch):
+def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, monkeypatch, small_eval, backend):
     """The plugin runs the new workloads (smoke, CPU), the results format takes them and the report shows them."""
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    # In this process (TensorFlow is imported once): the sweep case trains one batch per call for 3 calls (its own
+    # sizes: 2048 samples, 6 calls), the learning check evaluates 512 samples (`small_eval`); mnist_amp keeps its
+    # steps (its loss must fall). monkeypatch puts the smoke profile back for the tests after this one.
     for name in ("test_mnist_amp", "test_mnist_batch"):
         pytester.makepyfile(**{name: (REPO / "bench" / "benchmarks" / f"{name}.py").read_text()})
-    pytester.makeconftest(SMALL_SMOKE)
-    batch = MNIST_BATCH.sizes_for(get_profile("smoke")).batches_cpu[1]  # one sweep case
-    result = pytester.runpytest_subprocess(
+    smoke = get_profile("smoke")
+    sweep = MNIST_BATCH.sizes_for(smoke)
+    one_step = dataclasses.replace(sweep, samples_per_call=sweep.batches_cpu[1], calls=3)
+    monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(smoke, sizes={"mnist_batch": one_step}))
+    batch = sweep.batches_cpu[1]  # one sweep case
+    result = pytester.runpytest(
         "-p", "bench.plugin", "--profile", "smoke", "--devices", "cpu", "--results-dir", "results",
-        "-k", f"mnist_amp or mnist_batch and b{batch}-", timeout=600,
+        "-k", f"mnist_amp or mnist_batch and b{batch}-",
     )  # fmt: skip
     has_bf16 = precision.precision_skip_reason(backend_cpu(), "mixed_bfloat16", precision.cpu_flags()) is None
     result.assert_outcomes(passed=3 if has_bf16 else 2, skipped=1 if has_bf16 else 2)
