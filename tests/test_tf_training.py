@@ -28,6 +28,8 @@ from bench.workloads import mnist_data, precision  # noqa: E402
 from bench.workloads.mnist_amp import MNIST_AMP  # noqa: E402
 from bench.workloads.mnist_batch import MNIST_BATCH  # noqa: E402
 from bench.workloads.resnet50_train import RESNET50_TRAIN  # noqa: E402
+from tests.fake_backend import FakeTensorFlowBackend  # noqa: E402
+from tests.test_fake_parity import assert_same_record, facts_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -120,7 +122,7 @@ def test_dtype_policy_is_restored_even_when_building_fails():
         pass
 
 
-def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes(backend):
+def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes(backend, monkeypatch, tmp_path):
     # Two 32 px images through SGD(0.01, momentum 0.9) and batch norm: whether the loss falls over a few steps
     # depends on the CPU's rounding (it rose 706 -> 1133 on an AVX2-only CPU), so only what the builder
     # guarantees is asserted here: the steps ran and changed the weights, the losses are finite, one graph.
@@ -133,6 +135,10 @@ def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes
     trainer = resnet_module._TRAINER["current"]
     assert trainer.model.count_params() > 25_000_000  # ResNet-50 with its 1000-class head
     assert int(trainer.optimizer.iterations) == 2
+    # The scripted twin records what this real case recorded (tests/test_fake_parity.py's check, made here so that
+    # ResNet-50 is built and traced once for both).
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "laptop")
+    assert_same_record(facts, facts_of(FakeTensorFlowBackend(), RESNET50_TRAIN, params, tmp_path / "fake"))
     _, again, _ = train(backend, RESNET50_TRAIN, {**params, "batch_size": 3})
     assert again["graph_reused"] is True and finite_and_moved(again), again
     assert int(trainer.optimizer.iterations) == 4 and resnet_module._TRAINER["current"] is trainer
