@@ -158,9 +158,16 @@ def real_tf():
 
 @pytest.fixture(scope="module")
 def real_torch():
-    """The real torch backend on this CPU."""
-    pytest.importorskip("torch")
-    return load_backend("torch")
+    """The real torch backend on this CPU, on one intra-op thread while this module runs (its count comes back after).
+
+    Two busy OpenMP threads on a shared 2-core machine (another test worker on the other core) spin and wait for
+    each other: the same steps took several times the CPU. These tests compare records, not speed.
+    """
+    torch = pytest.importorskip("torch")
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_backend("torch")
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)
