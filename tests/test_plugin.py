@@ -1,6 +1,7 @@
 """The pytest plugin end to end (pytester, in-process) on the scripted `fake` backend (tests/fake_backend.py)."""
 
 import dataclasses
+import functools
 import json
 import os
 from datetime import UTC, datetime
@@ -11,6 +12,7 @@ import pytest
 import scipy.stats  # noqa: F401 - the same for scipy (the plugin uses it for the median's interval)
 
 import bench.backends
+import bench.drift
 import bench.run_folder
 import bench.session
 import results_format
@@ -50,6 +52,9 @@ def suite(pytester, monkeypatch):
     for variable in [v for v in os.environ if v.startswith("DEVICEBENCH_")]:
         monkeypatch.delenv(variable)
     monkeypatch.setenv("DEVICEBENCH_HOST", "testbox")
+    # The drift reference, real but 3 rounds instead of 50 at each end of a run: no test here judges drift, and
+    # 2 x 53 products of 2**20 floats were a second of CPU in every run.
+    monkeypatch.setattr(bench.session, "time_reference", functools.partial(bench.drift.time_reference, rounds=3))
     pytester.makepyfile(**BENCH_FILES)
 
     def run(*args, nvml=False):

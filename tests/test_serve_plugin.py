@@ -1,6 +1,7 @@
 """The inference workload through the real plugin and runner, on pretend GPUs (a small numpy backend of its own)."""
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
@@ -8,7 +9,9 @@ import numpy as np
 import pytest
 
 import bench.backends
+import bench.drift
 import bench.plugin  # imported before the in-process runs, which must not load numpy extensions twice
+import bench.session
 from bench.backends.base import Backend, Builder, Prepared
 from bench.cases import Case, Workload
 from bench.devices import Device
@@ -100,6 +103,8 @@ def suite(pytester, monkeypatch):
     )
     monkeypatch.setitem(WORKLOADS, "inference", dataclasses.replace(INFERENCE, backends=("servefake",)))
     monkeypatch.setitem(FAULTS, "wrong_on", None)
+    # the drift reference, real but 3 rounds instead of 50 at each end of a run: no test here judges drift
+    monkeypatch.setattr(bench.session, "time_reference", functools.partial(bench.drift.time_reference, rounds=3))
     pytester.makepyfile(test_inference=BENCH_FILE)
 
     def run(*args):

@@ -146,15 +146,13 @@ def test_the_looped_fit_finds_the_polynomial(backend, cpu):
     np.testing.assert_allclose(coefficients, TRUE_COEFFICIENTS, atol=0.1)
 
 
-def test_the_three_workloads_end_to_end_leave_no_scratch_files(pytester, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the subprocess imports bench from this checkout
+def test_the_three_workloads_end_to_end_leave_no_scratch_files(pytester, backend):
+    # In this process (TensorFlow is imported once): a subprocess would pay its import again.
     for name in ("inference", "checkpoint", "dispatch"):
         source = (REPO / "bench" / "benchmarks" / f"test_{name}.py").read_text()
         pytester.makepyfile(**{f"test_{name}": source})
     chosen = "book-xla-b1 or tf-checkpoint-restore or function-loop"
-    result = pytester.runpytest_subprocess(
-        "-p", "bench.plugin", "--profile", "smoke", "--results-dir", "results", "-k", chosen, timeout=300
-    )
+    result = pytester.runpytest("-p", "bench.plugin", "--profile", "smoke", "--results-dir", "results", "-k", chosen)
     result.assert_outcomes(passed=3)
     data = json.loads((pytester.path / "results" / "latest" / "benchmarks.json").read_text())
     extra = {b["extra_info"]["workload"]: b["extra_info"] for b in data["benchmarks"]}

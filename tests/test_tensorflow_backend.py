@@ -80,12 +80,10 @@ def test_out_of_memory_is_recognised(backend):
     assert not backend.is_out_of_memory(ValueError("x"))
 
 
-def test_suite_end_to_end_on_the_cpu(pytester, monkeypatch):
-    monkeypatch.setenv("PYTHONPATH", str(REPO))  # the subprocess imports bench from this checkout
+def test_suite_end_to_end_on_the_cpu(pytester, backend):
+    # In this process (TensorFlow is imported once, above): a subprocess would pay its import again.
     pytester.makepyfile(test_matmul=(REPO / "bench" / "benchmarks" / "test_matmul.py").read_text())
-    result = pytester.runpytest_subprocess(
-        "-p", "bench.plugin", "--profile", "smoke", "--results-dir", "results", "-k", "n128", timeout=300
-    )
+    result = pytester.runpytest("-p", "bench.plugin", "--profile", "smoke", "--results-dir", "results", "-k", "n128")
     result.assert_outcomes(passed=1)
     data = json.loads((pytester.path / "results" / "latest" / "benchmarks.json").read_text())
     extra = data["benchmarks"][0]["extra_info"]

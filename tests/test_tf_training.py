@@ -5,6 +5,7 @@ records and the report shows them."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import json
 import math
@@ -22,11 +23,13 @@ from bench.backends import tf_resnet_train as resnet_module  # noqa: E402
 from bench.backends.base import PlacementError  # noqa: E402
 from bench.backends.tf_precision import dtype_policy  # noqa: E402
 from bench.cases import Case  # noqa: E402
-from bench.profiles import get_profile  # noqa: E402
+from bench.profiles import PROFILES, get_profile  # noqa: E402
 from bench.workloads import mnist_data, precision  # noqa: E402
 from bench.workloads.mnist_amp import MNIST_AMP  # noqa: E402
 from bench.workloads.mnist_batch import MNIST_BATCH  # noqa: E402
 from bench.workloads.resnet50_train import RESNET50_TRAIN  # noqa: E402
+from tests.fake_backend import FakeTensorFlowBackend  # noqa: E402
+from tests.test_fake_parity import assert_same_record, facts_of  # noqa: E402
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -103,10 +106,10 @@ def test_xla_mode_compiles_the_step(backend, small_eval):
 
 
 def test_sweep_case_at_a_large_batch(backend):
-    params = {"mode": "function", "batch_size": 2048, "steps_per_call": 2, "calls": 3}
+    params = {"mode": "function", "batch_size": 2048, "steps_per_call": 1, "calls": 2}
     loss, facts, cpu = train(backend, MNIST_BATCH, params)
     assert backend.check_placement(loss, cpu).endswith("CPU:0")
-    assert MNIST_BATCH.check(facts) is None and facts["samples"] == 2048 * 2 * 3
+    assert MNIST_BATCH.check(facts) is None and facts["samples"] == 2048 * 1 * 2
     assert facts["compute_dtype"] == "float32"
 
 
@@ -119,7 +122,7 @@ def test_dtype_policy_is_restored_even_when_building_fails():
         pass
 
 
-def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes(backend):
+def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes(backend, monkeypatch, tmp_path):
     # Two 32 px images through SGD(0.01, momentum 0.9) and batch norm: whether the loss falls over a few steps
     # depends on the CPU's rounding (it rose 706 -> 1133 on an AVX2-only CPU), so only what the builder
     # guarantees is asserted here: the steps ran and changed the weights, the losses are finite, one graph.
@@ -132,6 +135,10 @@ def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes
     trainer = resnet_module._TRAINER["current"]
     assert trainer.model.count_params() > 25_000_000  # ResNet-50 with its 1000-class head
     assert int(trainer.optimizer.iterations) == 2
+    # The scripted twin records what this real case recorded (tests/test_fake_parity.py's check, made here so that
+    # ResNet-50 is built and traced once for both).
+    monkeypatch.setenv("DEVICEBENCH_FAKE_HOST", "laptop")
+    assert_same_record(facts, facts_of(FakeTensorFlowBackend(), RESNET50_TRAIN, params, tmp_path / "fake"))
     _, again, _ = train(backend, RESNET50_TRAIN, {**params, "batch_size": 3})
     assert again["graph_reused"] is True and finite_and_moved(again), again
     assert int(trainer.optimizer.iterations) == 4 and resnet_module._TRAINER["current"] is trainer
@@ -151,33 +158,21 @@ def test_placement_is_checked_against_the_asked_device(backend):
         backend.check_placement(loss, cpu.__class__("tensorflow", "GPU:0", "gpu", "pretend"))
 
 
-# The run's conftest: the sweep case trains one batch per call for 3 calls (its own sizes: 2048 samples, 6 calls),
-# and the learning check evaluates 512 samples as `small_eval` does; mnist_amp keeps its steps (its loss must fall).
-SMALL_SMOKE = """
-from dataclasses import replace
-
-from bench.backends import tf_amp
-from bench.profiles import PROFILES
-from bench.workloads import WORKLOADS
-
-tf_amp.EVAL_SAMPLES = 512
-smoke = PROFILES["smoke"]
-sweep = WORKLOADS["mnist_batch"].sizes_for(smoke)
-one_step = replace(sweep, samples_per_call=sweep.batches_cpu[1], calls=3)
-PROFILES["smoke"] = replace(smoke, sizes={"mnist_batch": one_step})
-"""
-
-
-def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, monkeypatch):
+def test_the_suite_records_and_reports_mixed_precision_and_the_sweep(pytester, monkeypatch, small_eval, backend):
     """The plugin runs the new workloads (smoke, CPU), the results format takes them and the report shows them."""
-    monkeypatch.setenv("PYTHONPATH", str(REPO))
+    # In this process (TensorFlow is imported once): the sweep case trains one batch per call for 3 calls (its own
+    # sizes: 2048 samples, 6 calls), the learning check evaluates 512 samples (`small_eval`); mnist_amp keeps its
+    # steps (its loss must fall). monkeypatch puts the smoke profile back for the tests after this one.
     for name in ("test_mnist_amp", "test_mnist_batch"):
         pytester.makepyfile(**{name: (REPO / "bench" / "benchmarks" / f"{name}.py").read_text()})
-    pytester.makeconftest(SMALL_SMOKE)
-    batch = MNIST_BATCH.sizes_for(get_profile("smoke")).batches_cpu[1]  # one sweep case
-    result = pytester.runpytest_subprocess(
+    smoke = get_profile("smoke")
+    sweep = MNIST_BATCH.sizes_for(smoke)
+    one_step = dataclasses.replace(sweep, samples_per_call=sweep.batches_cpu[1], calls=3)
+    monkeypatch.setitem(PROFILES, "smoke", dataclasses.replace(smoke, sizes={"mnist_batch": one_step}))
+    batch = sweep.batches_cpu[1]  # one sweep case
+    result = pytester.runpytest(
         "-p", "bench.plugin", "--profile", "smoke", "--devices", "cpu", "--results-dir", "results",
-        "-k", f"mnist_amp or mnist_batch and b{batch}-", timeout=600,
+        "-k", f"mnist_amp or mnist_batch and b{batch}-",
     )  # fmt: skip
     has_bf16 = precision.precision_skip_reason(backend_cpu(), "mixed_bfloat16", precision.cpu_flags()) is None
     result.assert_outcomes(passed=3 if has_bf16 else 2, skipped=1 if has_bf16 else 2)

@@ -28,7 +28,13 @@ from bench.workloads.resnet50_train import CLASSES, RESNET50_TRAIN  # noqa: E402
 
 @pytest.fixture(scope="module")
 def backend():
-    return load_backend("torch")
+    """The torch backend, on one intra-op thread while this module runs (torch's own count comes back after)."""
+    # Two busy OpenMP threads on a shared 2-core machine (another test worker on the other core) spin and wait for
+    # each other: the same steps took several times the CPU. These tests check behaviour, not speed.
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield load_backend("torch")
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(autouse=True)

@@ -5,12 +5,15 @@ ResNet-50 sweep on a pretend H100 runs out of memory from one batch on, the plug
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 from typing import Any
 
 import pytest
 
 import bench.backends
+import bench.drift
+import bench.session
 from bench.backends.base import Backend, Prepared
 from bench.cases import Case, Workload
 from bench.devices import Device
@@ -103,6 +106,8 @@ def build(case: Case, backend: Backend) -> Prepared:
 def run(pytester, monkeypatch):
     monkeypatch.setitem(bench.backends.BACKEND_MODULES, "sweepfake", ("tests.test_training_oom", "SweepBackend", "x"))
     monkeypatch.setitem(WORKLOADS, "resnet50_train", dataclasses.replace(RESNET50_TRAIN, backends=("sweepfake",)))
+    # the drift reference, real but 3 rounds instead of 50 at each end of a run: no test here judges drift
+    monkeypatch.setattr(bench.session, "time_reference", functools.partial(bench.drift.time_reference, rounds=3))
     pytester.makepyfile(test_resnet50_train=BENCH_FILE)
     return lambda *args: pytester.runpytest(
         "-p", "bench.plugin", "--backend", "sweepfake", "--results-dir", "results", "--no-nvml", *args
