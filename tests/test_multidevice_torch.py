@@ -193,6 +193,19 @@ def test_helpers_die_with_a_killed_benchmark_process(tmp_path):
         proc.kill()
 
 
+HOLD_AT_SECOND_CASE = """
+import pathlib, time
+started = []
+
+
+def pytest_runtest_setup(item):
+    started.append(item.nodeid)
+    if len(started) == 2:
+        pathlib.Path("holding").write_text(item.nodeid)
+        time.sleep(90)  # the test's signal ends this sleep
+"""
+
+
 @linux_only
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "ctrl-c"])
 def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
@@ -200,6 +213,9 @@ def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
     for path in (REPO / "bench" / "benchmarks").glob("test_*.py"):
         (tmp_path / path.name).write_text(path.read_text())
+    # The run holds at its second case until the signal comes, so the signal always lands mid-run, however fast
+    # or slow this machine is (a fixed sleep let a quick run finish first, and the run was then complete).
+    (tmp_path / "conftest.py").write_text(HOLD_AT_SECOND_CASE)
     command = [sys.executable, "-m", "pytest", "-p", "bench.plugin", "--backend", "torch", "--profile", "smoke",
                "--results-dir", "results", "-k", "allreduce or scaling", "-p", "no:cacheprovider", "."]  # fmt: skip
     proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
@@ -208,14 +224,15 @@ def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
         while not (helpers := helpers_of(proc.pid)) and time.monotonic() < deadline and proc.poll() is None:
             time.sleep(0.05)
         assert helpers, "the run never started its helper"
-        time.sleep(1.0)  # into the cases
+        while not (tmp_path / "holding").exists() and time.monotonic() < deadline and proc.poll() is None:
+            time.sleep(0.05)
+        assert (tmp_path / "holding").exists(), "the run never reached its second case"
         proc.send_signal(stop)
         output = proc.communicate(timeout=60)[0].decode(errors="replace")
         assert gone(helpers, within=5.0), output[-2000:]
         assert helpers_of(proc.pid) == []
-        if (tmp_path / "results" / "latest").exists():  # at least one case finished before the signal
-            state = json.loads((tmp_path / "results" / "latest" / "benchmarks.json").read_text())["devicebench"]["run"]
-            assert state["complete"] is False
+        state = json.loads((tmp_path / "results" / "latest" / "benchmarks.json").read_text())["devicebench"]["run"]
+        assert state["complete"] is False  # one case finished, the second was stopped
     finally:
         proc.kill()
 
