@@ -26,7 +26,7 @@ from reports import across, health
 from reports.compare import EXIT_NOTHING_JUDGED, Options, compare, nothing_judged_line, pool_runs
 from reports.gate_page import gate_page
 from reports.load import ResultsFileError, accept_incomplete
-from reports.option_checks import seed_problem, workload_problem
+from reports.option_checks import positive_int, seed_problem, workload_problem
 from reports.store import add_store_option
 from reports.window import BASELINES, Side, machine_change, read_side_runs, resolve_side, run_folders, window_of
 from results_format import RunFile
@@ -44,17 +44,6 @@ def _fraction(text: str) -> float:
         raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
     if not 0 <= value < 10:
         raise argparse.ArgumentTypeError(f"expected a fraction such as 0.10, got {text!r}")
-    return value
-
-
-def _positive(text: str) -> int:
-    """argparse type: a whole number of runs, at least 1."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected at least 1 run, got {text!r}")
     return value
 
 
@@ -85,7 +74,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--window",
-        type=_positive,
+        type=positive_int,
         default=None,
         metavar="N",
         help=f"with --store: how many complete runs the baseline window holds (default {STORE_WINDOW}; "

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from reports.fleet_facts import fleet_frame
 from reports.load import ResultsFileError, Run, expand
-from reports.option_checks import seed_problem
+from reports.option_checks import positive_int, seed_problem
 from reports.store import StoreError, add_store_option
 
 if TYPE_CHECKING:
@@ -50,17 +50,6 @@ def _fraction(text: str) -> float:
     return value
 
 
-def _positive(text: str) -> int:
-    """argparse type: a positive integer."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"not an integer: {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
-
-
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Arguments of `fleet`."""
     parser.add_argument(
@@ -81,19 +70,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--min-hosts",
-        type=_positive,
+        type=positive_int,
         default=3,
         help="hosts of one device model needed before any of them is judged (default 3, at least 2)",
     )
     parser.add_argument(
-        "--min-cases", type=_positive, default=3, help="cases a host must share with its peers (default 3)"
+        "--min-cases", type=positive_int, default=3, help="cases a host must share with its peers (default 3)"
     )
     parser.add_argument("--seed", type=int, default=0, help="bootstrap seed (default 0)")
     expected = parser.add_mutually_exclusive_group()
     expected.add_argument(
         "--hosts-file", type=Path, metavar="FILE", help="the expected hosts, one per line (# comments)"
     )
-    expected.add_argument("--expect-hosts", type=_positive, metavar="N", help="how many hosts should have a run")
+    expected.add_argument("--expect-hosts", type=positive_int, metavar="N", help="how many hosts should have a run")
     parser.add_argument("--skip-bad", action="store_true", help="leave out unreadable runs (listed) instead of failing")
     parser.add_argument("--markdown", type=Path, metavar="OUT.md", help="also write the Markdown table here")
     parser.add_argument("--json", type=Path, metavar="OUT.json", help="write the verdicts as JSON here")
@@ -105,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--detail",
-        type=_positive,
+        type=positive_int,
         default=DETAIL_RUNS,
         metavar="N",
         help=f"with --html, show the N newest of the runs judged in detail (default {DETAIL_RUNS})",

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 from collections.abc import Iterable
 
 from reports import specs
 
-__all__ = ["seed_problem", "workload_problem"]
+__all__ = ["positive_int", "seed_problem", "workload_problem"]
 
 
 def seed_problem(seed: int) -> str | None:
@@ -21,3 +22,14 @@ def workload_problem(option: str, names: Iterable[str]) -> str | None:
     if not unknown:
         return None
     return f"{option}: unknown workload {unknown[0]!r} (valid: {', '.join(sorted(known))})"
+
+
+def positive_int(text: str) -> int:
+    """argparse type: a whole number, at least 1 (a window of runs, runs in detail)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number of at least 1, got {text!r}")
+    return value
