@@ -78,25 +78,22 @@ def _stored_record(text: bytes, path: Path) -> results_format.RunFile:
         return results_format.parse(text, path)
 
 
+def _stored_run(host: str, name: str, source: str, document: bytes) -> Run:
+    """A Run from its stored row: the compressed document validated once more, its nvml.csv where it still is."""
+    path = Path(source)
+    record = _stored_record(zlib.decompress(bytes(document)), path)
+    nvml = path.parent / results_format.NVML_FILE
+    nvml_csv = nvml if nvml.is_file() else None
+    return Run(json_path=path, folder=path.parent, name=name, host=host, record=record, nvml_csv=nvml_csv)
+
+
 def detail_runs(store: Store, keys: Sequence[str]) -> list[Run]:
     """The runs of `keys` from their stored documents (validated again by results_format), in `keys` order."""
     if not keys:
         return []
     marks = ", ".join("?" for _ in keys)
     rows = store.execute(f"SELECT run_key, host, name, source, document FROM runs WHERE run_key IN ({marks})", keys)
-    found = {}
-    for key, host, name, source, document in rows:
-        path = Path(source)
-        record = _stored_record(zlib.decompress(bytes(document)), path)
-        nvml = path.parent / results_format.NVML_FILE
-        found[key] = Run(
-            json_path=path,
-            folder=path.parent,
-            name=name,
-            host=host,
-            record=record,
-            nvml_csv=nvml if nvml.is_file() else None,
-        )
+    found = {key: _stored_run(host, name, source, document) for key, host, name, source, document in rows}
     return [found[key] for key in keys if key in found]
 
 
@@ -141,13 +138,8 @@ def window_runs(store: Store, host: str, count: int, started_s: float | None, no
     incomplete runs among them, in one query; never the run stored as `not_key` or with content hash `not_hash`."""
     before = "" if started_s is None else "AND started_s <= ?"
     params: list[object] = [host, not_key, not_hash, *([] if started_s is None else [started_s]), count, count]
-    runs = []
-    for _key, run_host, name, source, document in store.execute(WINDOW_SQL.format(before=before), params):
-        path = Path(source)
-        record = _stored_record(zlib.decompress(bytes(document)), path)
-        nvml = path.parent / results_format.NVML_FILE
-        runs.append(Run(path, path.parent, name, run_host, record, nvml if nvml.is_file() else None))
-    return runs
+    rows = store.execute(WINDOW_SQL.format(before=before), params)
+    return [_stored_run(run_host, name, source, document) for _key, run_host, name, source, document in rows]
 
 
 def host_run_count(store: Store, host: str) -> int:
