@@ -166,7 +166,6 @@ def _sides_problem(args: argparse.Namespace) -> str | None:
 
 def _store_window(location: str, current: Side, count: int, host: str | None) -> Side | str:
     """The baseline window from the results store for `current` (one run), or the one-line problem."""
-    from reports import specs
     from reports.store import StoreError, default_store
     from reports.store.db import opened
     from reports.store.ingest import content_hash, run_key, started_seconds
@@ -190,8 +189,6 @@ def _store_window(location: str, current: Side, count: int, host: str | None) ->
         return str(exc)
     if not side.runs:
         return f"{side.label}: no complete run in this window ({len(side.left_out)} incomplete)"
-    for each in side.runs:
-        specs.remember(each.record)  # as reading its file does: a workload only these runs describe is known
     return side
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 import pandas as pd
 
 import results_format
+from reports import specs
 from reports.load import Run
 from reports.store.db import Store
 
@@ -82,6 +83,7 @@ def _stored_run(host: str, name: str, source: str, document: bytes) -> Run:
     """A Run from its stored row: the compressed document validated once more, its nvml.csv where it still is."""
     path = Path(source)
     record = _stored_record(zlib.decompress(bytes(document)), path)
+    specs.remember(record)  # as reports.load.read_run does for a file: a workload only these runs describe is known
     nvml = path.parent / results_format.NVML_FILE
     nvml_csv = nvml if nvml.is_file() else None
     return Run(json_path=path, folder=path.parent, name=name, host=host, record=record, nvml_csv=nvml_csv)
