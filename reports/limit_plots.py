@@ -44,14 +44,17 @@ def _dtype_colour(dtype: str) -> tuple[float, float, float]:
     return DTYPE_COLOURS.get(dtype, (0.4, 0.4, 0.4))
 
 
-def roofline(frame: pd.DataFrame) -> Plot:
-    """Matmul GFLOP/s vs arithmetic intensity per device, under the measured and the peak ceilings."""
+def roofline(frame: pd.DataFrame, ceilings: pd.DataFrame | None = None) -> Plot:
+    """Matmul GFLOP/s vs arithmetic intensity per device, under the measured and the peak ceilings.
+
+    `ceilings`: limits.roofline_ceilings(frame) where the caller has it already.
+    """
     title = "Roofline"
     question = "How close does each matmul come to the device's compute and memory ceilings?"
     points = limits.roofline_points(frame)
     if points.empty:
         return Plot("roofline", title, question, why_not="No matmul cases ran, so there is no roofline.")
-    ceilings = limits.roofline_ceilings(frame)
+    ceilings = limits.roofline_ceilings(frame) if ceilings is None else ceilings
     labels = sorted(set(points["device_label"]))[:MAX_PANELS]
     cols = min(len(labels), 3)
     rows = math.ceil(len(labels) / cols)
@@ -108,7 +111,7 @@ def _roofline_panel(ax, points: pd.DataFrame, ceilings: pd.DataFrame) -> None:
         narrow = math.log10(stop / start) < 2.5  # a span of two decades gets 2 and 5 ticks as well
         axis.set_major_locator(ticker.LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,)))
         axis.set_major_formatter(ticker.FuncFormatter(_compact))
-        axis.set_minor_formatter(ticker.NullFormatter())
+        axis.set_minor_locator(ticker.NullLocator())
 
 
 def _compact(value: float, _pos: object = None) -> str:

@@ -409,8 +409,8 @@ def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
         memory = membw[labels.loc[membw.index] == label]
         best_bw = memory.loc[memory["throughput"].astype(float).idxmax()] if not memory.empty else None
         bw = float(best_bw["throughput"]) if best_bw is not None else math.nan
-        spec_bw = _first(pd.concat([mine, memory]), "spec_bandwidth_gbs")
-        kind = _first(pd.concat([mine, memory]), "device_kind")
+        spec_bw = _first_of(mine, memory, column="spec_bandwidth_gbs")
+        kind = _first_of(mine, memory, column="device_kind")
         precision = "precision_label" if "precision_label" in mine.columns else "dtype"
         dtypes = sorted(set(mine[precision].dropna())) if precision in mine.columns else []
         for dtype in dtypes or [None]:
@@ -441,6 +441,15 @@ def roofline_ceilings(frame: pd.DataFrame) -> pd.DataFrame:
             )
     table = pd.DataFrame(rows, columns=columns)
     return table if table["searched shape"].notna().any() else table.drop(columns="searched shape")
+
+
+def _first_of(*frames: pd.DataFrame, column: str) -> Any:
+    """The first present value of a column among the rows of `frames`, in order, or None."""
+    for rows in frames:
+        value = _first(rows, column)
+        if value is not None:
+            return value
+    return None
 
 
 def _first(rows: pd.DataFrame, column: str) -> Any:

@@ -95,7 +95,7 @@ def limits_section(runs: Sequence[Run], frame: pd.DataFrame, nvml: pd.DataFrame)
             ),
         }
     return {
-        "roofline": limit_plots.roofline(frame),
+        "roofline": limit_plots.roofline(frame, ceilings),
         "ceilings": table_from(
             ceilings.drop(columns=["device_kind"]).rename(columns={"device_label": "device"}),
             "Roofline ceilings",

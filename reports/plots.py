@@ -48,7 +48,14 @@ KNOWN_FP32_PEAK_GFLOPS: dict[str, float] = {
 
 NVML_COLUMNS = ["t_s", "case", "gpu_index", "mem_used_mib"]
 MAX_TIMELINE_POINTS = 4000
-RC = {"svg.fonttype": "none", "svg.hashsalt": "devicebench", "axes.titlesize": 11, "axes.titleweight": "bold"}
+#: titley fixed: a title's automatic height measures every tick label of the axes for a top axis ours never have
+RC = {
+    "svg.fonttype": "none",
+    "svg.hashsalt": "devicebench",
+    "axes.titlesize": 11,
+    "axes.titleweight": "bold",
+    "axes.titley": 1.0,
+}
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,8 @@ def _plain_log_axis(axis, values: Sequence[float] | None = None) -> None:
     else:
         axis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         axis.set_major_formatter(ticker.FuncFormatter(_plain))
-    axis.set_minor_formatter(ticker.NullFormatter())
+    # no minor ticks rather than unlabelled ones: whitegrid draws no tick marks, yet matplotlib lays out each
+    axis.set_minor_locator(ticker.NullLocator())
 
 
 def _legend_outside(ax, title: str | None = None) -> None:
@@ -268,7 +276,7 @@ def matmul_speedup(frame: pd.DataFrame, palette: dict) -> Plot:
         _plain_log_axis(ax.xaxis, speed["size"])
         ax.yaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.yaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
-        ax.yaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.yaxis.set_minor_locator(ticker.NullLocator())
         ax.set_title(question)
         _legend_outside(ax)
     return Plot("speedup", title, question, image=svg_data_uri(fig))
@@ -593,7 +601,7 @@ def versus(frame: pd.DataFrame) -> Plot:
         ax.invert_yaxis()
         ax.xaxis.set_major_locator(ticker.LogLocator(subs=(1.0, 2.0, 5.0)))
         ax.xaxis.set_major_formatter(ticker.FuncFormatter(lambda v, _: f"{v:g}x"))
-        ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+        ax.xaxis.set_minor_locator(ticker.NullLocator())
         ax.set(xlabel="torch / TensorFlow throughput (right of 1x: torch faster; left: TensorFlow faster)")
         handles = [Patch(color=WINNER_COLOURS[w], label=f"{w} faster") for w in (bk.TORCH, bk.TF) if w in winners]
         if handles:
@@ -651,7 +659,7 @@ def batch_sweep(frame: pd.DataFrame, palette: dict) -> Plot:
             batches = sorted(set(rows["batch_size"]))
             ticks = batches[:: -(-len(batches) // 8)]  # at most 8 labelled batch sizes
             ax.xaxis.set_ticks(ticks, [f"{int(b):,}" for b in ticks])
-            ax.xaxis.set_minor_formatter(ticker.NullFormatter())
+            ax.xaxis.set_minor_locator(ticker.NullLocator())
             _plain_log_axis(ax.yaxis)
             ax.set_title(specs.title(workload))
             _legend_outside(ax)
