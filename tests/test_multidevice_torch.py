@@ -206,11 +206,21 @@ def pytest_runtest_setup(item):
 """
 
 
+def ctrl_c_as_at_a_terminal() -> None:
+    """In the run's process before it starts: SIGINT handled by default, as a terminal's foreground job has it.
+
+    A script's background job (`pytest ... &` without job control) inherits SIGINT ignored, and Python then keeps
+    ignoring it: the ctrl-c case hung for 60 s whenever the suite itself was started that way.
+    """
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @linux_only
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "ctrl-c"])
 def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
     """A real run of the torch all-reduce cases, stopped while they run: no helper is left behind."""
     env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1", "HOME": str(tmp_path)}
+    env["PYTHONFAULTHANDLER"] = "1"  # a run that hangs shows where: SIGABRT dumps every thread's stack
     for path in (REPO / "bench" / "benchmarks").glob("test_*.py"):
         (tmp_path / path.name).write_text(path.read_text())
     # The run holds at its second case until the signal comes, so the signal always lands mid-run, however fast
@@ -218,7 +228,8 @@ def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
     (tmp_path / "conftest.py").write_text(HOLD_AT_SECOND_CASE)
     command = [sys.executable, "-m", "pytest", "-p", "bench.plugin", "--backend", "torch", "--profile", "smoke",
                "--results-dir", "results", "-k", "allreduce or scaling", "-p", "no:cacheprovider", "."]  # fmt: skip
-    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    proc = subprocess.Popen(command, cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            preexec_fn=ctrl_c_as_at_a_terminal)  # fmt: skip
     try:
         deadline = time.monotonic() + 120
         while not (helpers := helpers_of(proc.pid)) and time.monotonic() < deadline and proc.poll() is None:
@@ -228,7 +239,12 @@ def test_helpers_never_outlive_a_run_that_is_stopped(tmp_path, stop):
             time.sleep(0.05)
         assert (tmp_path / "holding").exists(), "the run never reached its second case"
         proc.send_signal(stop)
-        output = proc.communicate(timeout=60)[0].decode(errors="replace")
+        try:
+            output = proc.communicate(timeout=60)[0].decode(errors="replace")
+        except subprocess.TimeoutExpired:
+            proc.send_signal(signal.SIGABRT)
+            stuck = proc.communicate(timeout=30)[0].decode(errors="replace")
+            pytest.fail(f"the run did not end within 60 s of {stop.name}; its threads:\n{stuck[-8000:]}")
         assert gone(helpers, within=5.0), output[-2000:]
         assert helpers_of(proc.pid) == []
         state = json.loads((tmp_path / "results" / "latest" / "benchmarks.json").read_text())["devicebench"]["run"]
