@@ -25,6 +25,11 @@ def _plots_are_real() -> bool:
     return (plots.all_plots, plots.svg_data_uri, limit_plots.svg_data_uri, history.svg_data_uri) == _REAL_PLOTS
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The `heavy` tests first, each group in its usual order: a 30 s test started last kept one core busy alone."""
+    items.sort(key=lambda item: item.get_closest_marker("heavy") is None)
+
+
 def _shared_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A folder the pytest-xdist workers of this test run share (this session's own one without xdist)."""
     run = os.environ.get("PYTEST_XDIST_TESTRUNUID")

@@ -13,6 +13,7 @@ from pathlib import Path
 import pytest
 
 pytest.importorskip("tensorflow")
+pytestmark = pytest.mark.heavy  # a split-CPU TensorFlow run in a child process
 
 REPO = Path(__file__).resolve().parents[1]
 

@@ -122,6 +122,7 @@ def test_dtype_policy_is_restored_even_when_building_fails():
         pass
 
 
+@pytest.mark.heavy
 def test_resnet50_trains_on_a_tiny_batch_and_shares_its_graph_across_batch_sizes(backend, monkeypatch, tmp_path):
     # Two 32 px images through SGD(0.01, momentum 0.9) and batch norm: whether the loss falls over a few steps
     # depends on the CPU's rounding (it rose 706 -> 1133 on an AVX2-only CPU), so only what the builder

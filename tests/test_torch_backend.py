@@ -143,6 +143,7 @@ PROFILES["smoke"] = replace(
 """
 
 
+@pytest.mark.heavy
 def test_torch_smoke_profile_end_to_end_on_the_cpu(pytester, monkeypatch):
     """Every torch smoke case on the CPU, at tiny sizes: the real benchmark files, the plugin, results right."""
     monkeypatch.delenv("DEVICEBENCH_MNIST", raising=False)
