@@ -44,17 +44,13 @@ def _dtype_colour(dtype: str) -> tuple[float, float, float]:
     return DTYPE_COLOURS.get(dtype, (0.4, 0.4, 0.4))
 
 
-def roofline(frame: pd.DataFrame, ceilings: pd.DataFrame | None = None) -> Plot:
-    """Matmul GFLOP/s vs arithmetic intensity per device, under the measured and the peak ceilings.
-
-    `ceilings`: limits.roofline_ceilings(frame) where the caller has it already.
-    """
+def roofline(frame: pd.DataFrame, ceilings: pd.DataFrame) -> Plot:
+    """Matmul GFLOP/s vs arithmetic intensity per device, under `ceilings` (limits.roofline_ceilings(frame))."""
     title = "Roofline"
     question = "How close does each matmul come to the device's compute and memory ceilings?"
     points = limits.roofline_points(frame)
     if points.empty:
         return Plot("roofline", title, question, why_not="No matmul cases ran, so there is no roofline.")
-    ceilings = limits.roofline_ceilings(frame) if ceilings is None else ceilings
     labels = sorted(set(points["device_label"]))[:MAX_PANELS]
     cols = min(len(labels), 3)
     rows = math.ceil(len(labels) / cols)
